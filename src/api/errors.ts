@@ -1,0 +1,56 @@
+/**
+ * The one catalog of errors a Skiff API caller can see.
+ *
+ * Every error a user can hit is an `ApiError` whose `code` is the `__type` AWS
+ * returns for the same mistake, and whose message says what to fix. Anything else
+ * thrown inside a handler is a programmer error and reaches the wire as a
+ * `ServerException` (HTTP 500) with a generic message; its detail is logged only.
+ */
+
+/** `__type` values Skiff returns, as ECS spells them. */
+export const ErrorCode = {
+  ClientException: 'ClientException',
+  InvalidParameterException: 'InvalidParameterException',
+  ClusterNotFoundException: 'ClusterNotFoundException',
+  ClusterContainsTasksException: 'ClusterContainsTasksException',
+  ClusterContainsServicesException: 'ClusterContainsServicesException',
+  ResourceNotFoundException: 'ResourceNotFoundException',
+  ResourceInUseException: 'ResourceInUseException',
+  ConflictException: 'ConflictException',
+  LimitExceededException: 'LimitExceededException',
+  UnsupportedFeatureException: 'UnsupportedFeatureException',
+  AccessDeniedException: 'AccessDeniedException',
+  ServerException: 'ServerException',
+  /** Unknown X-Amz-Target operation (AWS answers this for an unknown action). */
+  UnknownOperationException: 'UnknownOperationException',
+  /** Body is not valid JSON or not an object. */
+  SerializationException: 'SerializationException',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  /** HTTP status on the wire: 400 for caller mistakes, 500 for ServerException. */
+  readonly status: number;
+  /** Whether the same call may succeed if retried unchanged. */
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, opts: { status?: number; retryable?: boolean } = {}) {
+    super(message);
+    this.name = code;
+    this.code = code;
+    this.status = opts.status ?? (code === ErrorCode.ServerException ? 500 : 400);
+    this.retryable = opts.retryable ?? code === ErrorCode.ServerException;
+  }
+}
+
+/** Shorthands for the common cases; each message must say what to fix. */
+export const clientError = (message: string) => new ApiError(ErrorCode.ClientException, message);
+export const invalidParameter = (message: string) => new ApiError(ErrorCode.InvalidParameterException, message);
+export const clusterNotFound = (cluster: string) =>
+  new ApiError(ErrorCode.ClusterNotFoundException, `Cluster not found: '${cluster}'. Create it with CreateCluster or check the name.`);
+
+/** The wire body for an error: `{"__type": ..., "message": ...}`. */
+export function errorBody(err: ApiError): { __type: string; message: string } {
+  return { __type: err.code, message: err.message };
+}

@@ -1,0 +1,92 @@
+/**
+ * The contract between the agent's task runner and a container runtime.
+ *
+ * One task = one cgroup parent (`/skiff/<taskId>`) holding the task-level CPU,
+ * memory and pids limits, and one container per container definition below it,
+ * all joined to the task's network namespace. Containers must outlive the Skiff
+ * server: each has a small supervisor (conmon) that owns its stdio, log file and
+ * exit status, so `recover` can adopt them after a restart.
+ */
+
+export interface TaskResources {
+  /** ECS CPU units (1024 = one vCPU). Becomes the CFS quota of the task cgroup. */
+  cpuUnits: number;
+  /** Hard memory limit of the whole task, MiB. */
+  memoryMiB: number;
+  /** Max processes in the task (all containers together). */
+  pidsLimit: number;
+}
+
+export interface ContainerLaunchSpec {
+  /** Runtime id, unique on the host: `<taskId>-<containerName>` sanitised. */
+  id: string;
+  taskId: string;
+  containerName: string;
+  /** Image layer directories, lowest first (already unpacked, shared read-only). */
+  layerDirs: string[];
+  /** The process, already merged from image config + container definition. */
+  args: string[];
+  env: string[]; // KEY=VALUE
+  cwd: string;
+  /** Numeric uid/gid to run as (resolved from `user` and the image's /etc/passwd). */
+  uid: number;
+  gid: number;
+  additionalGids?: number[];
+  /** Path of the task's network namespace, e.g. /var/run/netns/skiff-<id>. */
+  netnsPath: string;
+  /** Container hostname. */
+  hostname: string;
+  /** Container-level hard memory limit, MiB (ECS `memory`), if set. */
+  memoryMiB?: number;
+  /** Container-level soft limit, MiB (ECS `memoryReservation`), if set. */
+  memoryReservationMiB?: number;
+  /** Container-level CPU units (ECS `cpu`), 0 = share equally. Becomes cpu.shares. */
+  cpuUnits?: number;
+  readonlyRootFilesystem?: boolean;
+  /** Files the runtime bind-mounts read-only into the container (e.g. /etc/hosts, /etc/resolv.conf). */
+  extraMounts?: { source: string; destination: string; readonly: boolean }[];
+}
+
+export interface ContainerExit {
+  exitCode: number;
+  /** Set when the kernel OOM killer ended the container (its cgroup recorded an OOM kill). */
+  oomKilled: boolean;
+  /** Epoch ms of the exit, as recorded by the supervisor (file mtime). */
+  exitedAt: number;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'stopped' | 'missing';
+
+export interface ContainerState {
+  id: string;
+  status: ContainerStatus;
+  pid?: number;
+  exit?: ContainerExit;
+}
+
+export interface Driver {
+  /** Checks this host can run tasks; returns problems (each: what is missing and how to get it). */
+  fingerprint(): Promise<string[]>;
+  /** Creates the task cgroup with its limits. Idempotent. */
+  createTask(taskId: string, res: TaskResources): Promise<void>;
+  /** Mounts the rootfs, writes the OCI bundle, starts the supervisor and `runc create`. Resolves once created. */
+  createContainer(spec: ContainerLaunchSpec): Promise<{ pid: number }>;
+  /** `runc start`: the process begins executing. */
+  startContainer(id: string): Promise<void>;
+  /** Resolves when the container has exited (also for one that exited before the call). */
+  waitContainer(id: string): Promise<ContainerExit>;
+  /** Sends `signal`; if still running after `timeoutMs`, SIGKILL. Resolves once exited. */
+  stopContainer(id: string, signal: string, timeoutMs: number): Promise<ContainerExit>;
+  /** Current state as runc and the supervisor see it. */
+  inspect(id: string): Promise<ContainerState>;
+  /** Removes the container: runc delete, unmount rootfs, remove bundle and writable layer. Idempotent. */
+  destroyContainer(id: string): Promise<void>;
+  /** Removes the task cgroup (after all its containers are destroyed). Idempotent. */
+  destroyTask(taskId: string): Promise<void>;
+  /** Ids of every container this driver created that still exists on the host (for reconciliation). */
+  listContainers(): Promise<string[]>;
+  /** Task ids that still have a cgroup on the host. */
+  listTasks(): Promise<string[]>;
+  /** Path of the container's log file (k8s-file format lines: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`). */
+  logPath(id: string): string;
+}
