@@ -36,6 +36,11 @@ export interface ContainerLaunchSpec {
   netnsPath: string;
   /** Container hostname. */
   hostname: string;
+  /**
+   * The task's own limits, repeated on the container's cgroup (a container never
+   * gets more than its task) so that a process inside sees the limits it runs under.
+   */
+  taskLimits: { cpuUnits: number; memoryMiB: number };
   /** Container-level hard memory limit, MiB (ECS `memory`), if set. */
   memoryMiB?: number;
   /** Container-level soft limit, MiB (ECS `memoryReservation`), if set. */

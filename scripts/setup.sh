@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Skiff needs on Debian and its npm dependencies. Safe to run twice:
+# it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: run as root (Skiff creates namespaces and cgroups): sudo $0" >&2
+    exit 1
+  fi
+}
+
+# Debian packages: the container runtime and its supervisor, networking tools,
+# a local registry for the demo and tests, a static busybox to build images
+# from, and the AWS CLI to drive Skiff like ECS.
+PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  need_root
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian registry package enables a system service on :5000; Skiff's demo and
+# tests start their own registry on loopback, so leave the system one alone.
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: ready"

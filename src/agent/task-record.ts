@@ -1,0 +1,107 @@
+/**
+ * The stored record of one task: everything ECS shows about it plus what the
+ * agent needs to adopt it after a restart. Persisted as the `doc` column of the
+ * `tasks` table; `control/task-view.ts` maps it to the ECS `Task` shape.
+ */
+export type TaskStatusName =
+  | 'PROVISIONING' | 'PENDING' | 'ACTIVATING' | 'RUNNING'
+  | 'DEACTIVATING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';
+export type StopCodeName =
+  | 'TaskFailedToStart' | 'EssentialContainerExited' | 'UserInitiated'
+  | 'ServiceSchedulerInitiated' | 'SpotInterruption' | 'TerminationNotice';
+
+export type ContainerStatusName = 'PENDING' | 'RUNNING' | 'STOPPED';
+
+export interface ContainerRecord {
+  name: string;
+  /** Runtime id on this host (driver container id). */
+  runtimeId: string;
+  /** ECS container ARN. */
+  arn: string;
+  image: string;
+  imageDigest?: string;
+  essential: boolean;
+  /** Effective values after task definition + overrides. */
+  command?: string[];
+  entryPoint?: string[];
+  environment: { name: string; value: string }[];
+  workingDirectory?: string;
+  user?: string;
+  cpu: number;
+  memory?: number;
+  memoryReservation?: number;
+  stopTimeoutSec: number;
+  dependsOn: { containerName: string; condition: 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY' }[];
+  readonlyRootFilesystem?: boolean;
+  /** Signal that asks the process to stop (the image's STOPSIGNAL, validated), recorded at start. */
+  stopSignal?: string;
+  lastStatus: ContainerStatusName;
+  exitCode?: number;
+  reason?: string;
+  startedAt?: number;
+}
+
+export interface NetworkRecord {
+  attachmentId: string;
+  subnetId: string;
+  vpcId: string;
+  ipv4: string;
+  macAddress?: string;
+  status: 'PRECREATED' | 'ATTACHING' | 'ATTACHED' | 'DETACHING' | 'DELETED';
+}
+
+/** One timed step of a task start; together they are the cold-start breakdown. */
+export interface PhaseTiming {
+  phase: string;
+  startedAt: number;
+  durationMs: number;
+  detail?: Record<string, string | number | boolean>;
+}
+
+export interface BillingRecord {
+  billedSeconds: number;
+  /** USD, decimal string (exact). */
+  cost: string;
+  vcpu: number;
+  memoryGiB: number;
+}
+
+export interface TaskRecord {
+  id: string;
+  arn: string;
+  clusterName: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  family: string;
+  revision: number;
+  /** Effective task size after overrides. */
+  cpu: number;
+  memory: number;
+  ephemeralStorageGiB: number;
+  cpuArchitecture: 'X86_64' | 'ARM64';
+  containers: ContainerRecord[];
+  /** Overrides as the caller sent them (echoed by DescribeTasks). */
+  overrides: Record<string, unknown>;
+  startedBy?: string;
+  group?: string;
+  launchType: 'FARGATE';
+  capacityProviderName: string;
+  availabilityZone: string;
+  desiredStatus: 'RUNNING' | 'STOPPED';
+  lastStatus: TaskStatusName;
+  createdAt: number;
+  connectivityAt?: number;
+  pullStartedAt?: number;
+  pullStoppedAt?: number;
+  startedAt?: number;
+  stoppingAt?: number;
+  executionStoppedAt?: number;
+  stoppedAt?: number;
+  stopCode?: StopCodeName;
+  stoppedReason?: string;
+  network: NetworkRecord;
+  timings: PhaseTiming[];
+  billing?: BillingRecord;
+  /** Bumped on every write, reported as ECS `version`. */
+  version: number;
+}

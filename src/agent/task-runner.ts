@@ -1,0 +1,473 @@
+/**
+ * One task's life on this host, from PROVISIONING to STOPPED.
+ *
+ * The runner is the only writer of the task's known status (`lastStatus`); the
+ * API writes only the desired status and tells the runner. Every step persists
+ * what it is about to do before doing it, and every step is idempotent, so a
+ * runner created after a restart can adopt a running task or finish a teardown.
+ *
+ * Start steps, each timed (the cold-start breakdown):
+ *   network (namespace + veth + address) ‖ image pull  →  cgroup  →  containers
+ *   in dependsOn order (create, start)  →  RUNNING
+ * Stop steps: DEACTIVATING → STOPPING (stop signal, SIGKILL after stopTimeout,
+ * dependents first) → DEPROVISIONING (destroy containers, cgroup, namespace,
+ * release address) → STOPPED (with billing).
+ */
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Driver, ContainerExit, ContainerLaunchSpec } from '../drivers/driver.ts';
+import type { Network, SubnetSpec } from '../network/network.ts';
+import type { ImageStore, PulledImage } from '../images/images.ts';
+import { ImagePullError } from '../images/images.ts';
+import type { TasksRepo } from '../store/tasks-repo.ts';
+import type { Clock } from '../util/clock.ts';
+import type { ContainerRecord, StopCodeName, TaskRecord, TaskStatusName, PhaseTiming } from './task-record.ts';
+import { mergeProcess, ContainerConfigError } from './container-config.ts';
+import { billedSeconds, costOf, type PriceTable } from '../metering/pricing.ts';
+
+export interface TaskRunnerDeps {
+  tasks: TasksRepo;
+  driver: Driver;
+  network: Network;
+  images: ImageStore;
+  clock: Clock;
+  prices: PriceTable;
+  region: string;
+  /** Directory for per-task files (hosts file). */
+  taskFilesDir: string;
+  subnet(subnetId: string): SubnetSpec;
+  releaseAddress(taskId: string): void;
+  log(msg: string): void;
+  /** Called once the task is STOPPED and everything it held is released. */
+  onStopped(taskId: string): void;
+}
+
+interface StopRequest {
+  code: StopCodeName;
+  reason: string;
+}
+
+/** Status order, so "has it reached X" is a comparison. */
+const RANK: Record<TaskStatusName, number> = {
+  PROVISIONING: 0, PENDING: 1, ACTIVATING: 2, RUNNING: 3,
+  DEACTIVATING: 4, STOPPING: 5, DEPROVISIONING: 6, STOPPED: 7,
+};
+export const reached = (s: TaskStatusName, target: TaskStatusName) => RANK[s] >= RANK[target];
+
+const OOM_REASON = 'OutOfMemoryError: Container killed due to memory usage';
+const KNOWN_SIGNALS = new Set([
+  'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL', 'SIGWINCH', 'SIGPWR',
+]);
+
+export class TaskRunner {
+  private stopRequest: StopRequest | undefined;
+  private wakeUp: () => void = () => {};
+  private readonly images = new Map<string, PulledImage>();
+  /** Resolves when the runner has finished (task STOPPED). */
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly taskId: string,
+    private readonly deps: TaskRunnerDeps,
+    mode: 'launch' | 'adopt',
+  ) {
+    this.done = (mode === 'launch' ? this.launch() : this.adopt()).catch((err) => {
+      deps.log(`task ${taskId}: runner failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+    });
+  }
+
+  /** Asks the task to stop; the first request's code and reason win. */
+  requestStop(code: StopCodeName, reason: string): void {
+    this.stopRequest ??= { code, reason };
+    this.wakeUp();
+  }
+
+  private get task(): TaskRecord {
+    const t = this.deps.tasks.get(this.taskId);
+    if (!t) throw new Error(`task ${this.taskId} vanished from the store`);
+    return t;
+  }
+
+  private update(mutate: (t: TaskRecord) => void): TaskRecord {
+    return this.deps.tasks.update(this.taskId, mutate);
+  }
+
+  private setStatus(status: TaskStatusName, extra: (t: TaskRecord) => void = () => {}): void {
+    this.update((t) => {
+      if (!reached(t.lastStatus, status)) t.lastStatus = status;
+      extra(t);
+    });
+  }
+
+  private async timed<T>(phase: string, fn: () => Promise<T>, detail?: (r: T) => PhaseTiming['detail']): Promise<T> {
+    const startedAt = this.deps.clock.now();
+    const t0 = performance.now();
+    const result = await fn();
+    const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    this.update((t) => t.timings.push({ phase, startedAt, durationMs, ...(detail ? { detail: detail(result) } : {}) }));
+    return result;
+  }
+
+  // ---------------------------------------------------------------- launch
+
+  private async launch(): Promise<void> {
+    try {
+      await this.start();
+    } catch (err) {
+      const reason = startFailureReason(err);
+      this.deps.log(`task ${this.taskId}: failed to start: ${reason}`);
+      this.requestStop('TaskFailedToStart', reason);
+    }
+    await this.superviseUntilStop();
+    await this.teardown();
+  }
+
+  private async start(): Promise<void> {
+    const task = this.task;
+    if (task.desiredStatus === 'STOPPED') return;
+    const subnet = this.deps.subnet(task.network.subnetId);
+
+    const network = this.timed('network', async () => {
+      this.update((t) => (t.network.status = 'ATTACHING'));
+      const att = await this.deps.network.attach(task.id, subnet, task.network.ipv4);
+      this.setStatus('PENDING', (t) => {
+        t.network.status = 'ATTACHED';
+        t.network.macAddress = att.macAddress;
+        t.connectivityAt = this.deps.clock.now();
+      });
+      return att;
+    });
+    const pull = this.pullImages(task);
+    const [attachment] = await Promise.all([network, pull]);
+    if (this.stopRequest) return;
+
+    this.setStatus('ACTIVATING');
+    await this.timed('cgroup', () =>
+      this.deps.driver.createTask(task.id, { cpuUnits: task.cpu, memoryMiB: task.memory, pidsLimit: pidsLimitFor(task.memory) }),
+    );
+    const hostsFile = this.writeHostsFile(task);
+    await this.startContainersInOrder(attachment.netnsPath, hostsFile);
+    if (this.stopRequest) return;
+    this.setStatus('RUNNING', (t) => (t.startedAt = this.deps.clock.now()));
+  }
+
+  private async pullImages(task: TaskRecord): Promise<void> {
+    const refs = [...new Set(task.containers.map((c) => c.image))];
+    this.update((t) => (t.pullStartedAt = this.deps.clock.now()));
+    try {
+      await this.timed(
+        'image-pull',
+        async () => {
+          const pulled = await Promise.all(
+            refs.map((ref) => this.deps.images.pull(ref, { maxUnpackedBytes: task.ephemeralStorageGiB * 1024 ** 3 })),
+          );
+          pulled.forEach((p, i) => this.images.set(refs[i], p));
+          return pulled;
+        },
+        (pulled) => ({
+          images: pulled.length,
+          layers: pulled.reduce((n, p) => n + p.layerCount, 0),
+          cachedLayers: pulled.reduce((n, p) => n + p.cachedLayers, 0),
+          sizeBytes: pulled.reduce((n, p) => n + p.sizeBytes, 0),
+          downloadedBytes: pulled.reduce((n, p) => n + p.downloadedBytes, 0),
+          resolveMs: Math.max(...pulled.map((p) => p.timings.resolveMs)),
+          downloadMs: Math.max(...pulled.map((p) => p.timings.downloadMs)),
+          unpackMs: Math.max(...pulled.map((p) => p.timings.unpackMs)),
+        }),
+      );
+    } finally {
+      this.update((t) => {
+        t.pullStoppedAt = this.deps.clock.now();
+        for (const c of t.containers) c.imageDigest = this.images.get(c.image)?.manifestDigest ?? c.imageDigest;
+      });
+    }
+  }
+
+  private writeHostsFile(task: TaskRecord): string {
+    const dir = join(this.deps.taskFilesDir, task.id);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'hosts');
+    const host = hostnameFor(task.network.ipv4, this.deps.region);
+    writeFileSync(file, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${task.network.ipv4}\t${host}\n`);
+    return file;
+  }
+
+  /**
+   * Starts containers as their dependsOn conditions allow: START waits for the
+   * dependency to have started, COMPLETE for it to have exited, SUCCESS for exit 0.
+   * HEALTHY is treated as START until container health checks exist.
+   */
+  private async startContainersInOrder(netnsPath: string, hostsFile: string): Promise<void> {
+    for (;;) {
+      if (this.stopRequest) return;
+      const task = this.task;
+      const pending = task.containers.filter((c) => c.lastStatus === 'PENDING');
+      if (pending.length === 0) return;
+      const byName = new Map(task.containers.map((c) => [c.name, c]));
+      const ready: ContainerRecord[] = [];
+      for (const c of pending) {
+        const verdict = dependencyVerdict(c, byName);
+        if (verdict === 'failed') {
+          throw new StartError(
+            `ResourceInitializationError: dependency of container ${c.name} did not meet its condition (dependsOn ${c.dependsOn
+              .map((d) => `${d.containerName}:${d.condition}`)
+              .join(', ')})`,
+          );
+        }
+        if (verdict === 'ready') ready.push(c);
+      }
+      if (ready.length === 0) {
+        // Waiting for a dependency to complete: wake on the next container exit or stop request.
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
+        continue;
+      }
+      await Promise.all(ready.map((c) => this.startContainer(c, netnsPath, hostsFile)));
+    }
+  }
+
+  private async startContainer(c: ContainerRecord, netnsPath: string, hostsFile: string): Promise<void> {
+    const task = this.task;
+    const image = this.images.get(c.image);
+    if (!image) throw new Error(`image ${c.image} was not pulled`);
+    let proc;
+    try {
+      proc = mergeProcess(c, image.config, image.layerDirs, {
+        AWS_REGION: this.deps.region,
+        AWS_DEFAULT_REGION: this.deps.region,
+        AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE',
+        HOSTNAME: hostnameFor(task.network.ipv4, this.deps.region),
+      });
+    } catch (err) {
+      if (err instanceof ContainerConfigError) throw new StartError(`CannotStartContainerError: ${err.message}`);
+      throw err;
+    }
+    const spec: ContainerLaunchSpec = {
+      id: c.runtimeId,
+      taskId: task.id,
+      containerName: c.name,
+      layerDirs: image.layerDirs,
+      ...proc,
+      netnsPath,
+      hostname: hostnameFor(task.network.ipv4, this.deps.region),
+      taskLimits: { cpuUnits: task.cpu, memoryMiB: task.memory },
+      memoryMiB: c.memory,
+      memoryReservationMiB: c.memoryReservation,
+      cpuUnits: c.cpu,
+      readonlyRootFilesystem: c.readonlyRootFilesystem,
+      extraMounts: [{ source: hostsFile, destination: '/etc/hosts', readonly: true }],
+    };
+    await this.timed(`container-create:${c.name}`, async () => {
+      try {
+        return await this.deps.driver.createContainer(spec);
+      } catch (err) {
+        throw new StartError(`CannotCreateContainerError: ${errMessage(err)}`);
+      }
+    });
+    await this.timed(`container-start:${c.name}`, async () => {
+      try {
+        await this.deps.driver.startContainer(c.runtimeId);
+      } catch (err) {
+        throw new StartError(`CannotStartContainerError: ${errMessage(err)}`);
+      }
+    });
+    this.update((t) => {
+      const rec = t.containers.find((x) => x.name === c.name)!;
+      rec.lastStatus = 'RUNNING';
+      rec.startedAt = this.deps.clock.now();
+      rec.stopSignal = stopSignalOf(image.config.stopSignal);
+    });
+    this.watchExit(c);
+  }
+
+  /** Records the container's exit when it happens; an essential container's exit stops the task. */
+  private watchExit(c: ContainerRecord): void {
+    this.deps.driver.waitContainer(c.runtimeId).then(
+      (exit) => this.onContainerExit(c.name, exit),
+      (err) => this.deps.log(`task ${this.taskId}: waiting for container ${c.name} failed: ${errMessage(err)}`),
+    );
+  }
+
+  private onContainerExit(name: string, exit: ContainerExit): void {
+    const task = this.update((t) => {
+      const rec = t.containers.find((x) => x.name === name)!;
+      if (rec.lastStatus === 'STOPPED') return;
+      rec.lastStatus = 'STOPPED';
+      rec.exitCode = exit.exitCode;
+      if (exit.oomKilled) rec.reason = OOM_REASON;
+    });
+    const rec = task.containers.find((x) => x.name === name)!;
+    if (rec.essential && !this.stopRequest) {
+      this.requestStop('EssentialContainerExited', 'Essential container in task exited');
+    } else if (task.containers.every((x) => x.lastStatus === 'STOPPED')) {
+      this.requestStop('EssentialContainerExited', 'Essential container in task exited');
+    }
+    this.wakeUp();
+  }
+
+  private async superviseUntilStop(): Promise<void> {
+    while (!this.stopRequest) {
+      await new Promise<void>((resolve) => (this.wakeUp = resolve));
+    }
+  }
+
+  // ---------------------------------------------------------------- adopt
+
+  /** Picks a task up after a restart: supervise it if it runs, finish it if it was stopping. */
+  private async adopt(): Promise<void> {
+    const task = this.task;
+    if (task.desiredStatus === 'STOPPED' || reached(task.lastStatus, 'DEACTIVATING')) {
+      this.stopRequest = { code: task.stopCode ?? 'UserInitiated', reason: task.stoppedReason ?? 'Task stopped by user' };
+    } else if (!reached(task.lastStatus, 'RUNNING')) {
+      this.stopRequest = {
+        code: 'TaskFailedToStart',
+        reason: 'ResourceInitializationError: the Skiff server restarted while the task was starting; start it again',
+      };
+    } else {
+      let lost = 0;
+      for (const c of task.containers.filter((x) => x.lastStatus === 'RUNNING')) {
+        const state = await this.deps.driver.inspect(c.runtimeId);
+        if (state.status === 'missing') {
+          lost++;
+          this.update((t) => {
+            const rec = t.containers.find((x) => x.name === c.name)!;
+            rec.lastStatus = 'STOPPED';
+            rec.reason = 'Container was not found on the host when the Skiff server restarted';
+          });
+        } else {
+          this.watchExit(c);
+        }
+      }
+      if (lost > 0) {
+        this.requestStop('TerminationNotice', 'Task stopped: its containers were not found when the Skiff server restarted');
+      }
+    }
+    await this.superviseUntilStop();
+    await this.teardown();
+  }
+
+  // ---------------------------------------------------------------- stop
+
+  private async teardown(): Promise<void> {
+    const req = this.stopRequest!;
+    this.setStatus('DEACTIVATING', (t) => {
+      t.desiredStatus = 'STOPPED';
+      t.stopCode ??= req.code;
+      t.stoppedReason ??= req.reason;
+      t.stoppingAt ??= this.deps.clock.now();
+    });
+    this.setStatus('STOPPING');
+    await this.stopContainers();
+    this.setStatus('DEPROVISIONING', (t) => {
+      t.executionStoppedAt ??= this.deps.clock.now();
+      for (const c of t.containers) if (c.lastStatus !== 'STOPPED') c.lastStatus = 'STOPPED';
+    });
+    await this.releaseResources();
+    const now = this.deps.clock.now();
+    this.setStatus('STOPPED', (t) => {
+      t.stoppedAt = now;
+      t.network.status = 'DELETED';
+      if (t.pullStartedAt !== undefined) {
+        const seconds = billedSeconds(t.pullStartedAt, t.executionStoppedAt ?? now);
+        const size = { cpuUnits: t.cpu, memoryMiB: t.memory, ephemeralStorageGiB: t.ephemeralStorageGiB };
+        t.billing = {
+          billedSeconds: seconds,
+          cost: costOf(size, seconds, this.deps.prices),
+          vcpu: t.cpu / 1024,
+          memoryGiB: t.memory / 1024,
+        };
+      }
+    });
+    this.deps.onStopped(this.taskId);
+  }
+
+  /** Stops running containers, dependents before the containers they depend on. */
+  private async stopContainers(): Promise<void> {
+    const task = this.task;
+    const remaining = new Set(task.containers.map((c) => c.name));
+    const byName = new Map(task.containers.map((c) => [c.name, c]));
+    while (remaining.size > 0) {
+      // A container may stop once nothing still running depends on it.
+      const wave = [...remaining].filter(
+        (n) => ![...remaining].some((m) => m !== n && byName.get(m)!.dependsOn.some((d) => d.containerName === n)),
+      );
+      const batch = wave.length > 0 ? wave : [...remaining]; // a cycle cannot pass validation; never hang on one
+      await Promise.all(batch.map((n) => this.stopContainer(byName.get(n)!)));
+      batch.forEach((n) => remaining.delete(n));
+    }
+  }
+
+  private async stopContainer(c: ContainerRecord): Promise<void> {
+    const state = await this.deps.driver.inspect(c.runtimeId);
+    if (state.status === 'missing') return;
+    let exit: ContainerExit | undefined = state.exit;
+    if (state.status === 'running' || state.status === 'created') {
+      const signal = c.stopSignal ?? 'SIGTERM';
+      exit = await this.deps.driver.stopContainer(c.runtimeId, signal, c.stopTimeoutSec * 1000);
+    }
+    if (exit) this.onContainerExit(c.name, exit);
+  }
+
+  private async releaseResources(): Promise<void> {
+    const task = this.task;
+    for (const c of task.containers) await this.deps.driver.destroyContainer(c.runtimeId);
+    await this.deps.driver.destroyTask(task.id);
+    this.update((t) => (t.network.status = 'DETACHING'));
+    await this.deps.network.detach(task.id);
+    this.deps.releaseAddress(task.id);
+    rmSync(join(this.deps.taskFilesDir, task.id), { recursive: true, force: true });
+  }
+}
+
+/** A start failure whose message is already worded as ECS words stoppedReason. */
+class StartError extends Error {}
+
+function startFailureReason(err: unknown): string {
+  if (err instanceof StartError) return err.message;
+  if (err instanceof ImagePullError) return `CannotPullContainerError: ${err.message}`;
+  return `ResourceInitializationError: ${errMessage(err)}`;
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function dependencyVerdict(c: ContainerRecord, byName: Map<string, ContainerRecord>): 'ready' | 'wait' | 'failed' {
+  let verdict: 'ready' | 'wait' = 'ready';
+  for (const d of c.dependsOn) {
+    const dep = byName.get(d.containerName);
+    if (!dep) return 'failed';
+    switch (d.condition) {
+      case 'START':
+      case 'HEALTHY':
+        if (dep.lastStatus === 'PENDING') verdict = 'wait';
+        break;
+      case 'COMPLETE':
+        if (dep.lastStatus !== 'STOPPED') verdict = 'wait';
+        break;
+      case 'SUCCESS':
+        if (dep.lastStatus !== 'STOPPED') verdict = 'wait';
+        else if (dep.exitCode !== 0) return 'failed';
+        break;
+    }
+  }
+  return verdict;
+}
+
+/** The image's STOPSIGNAL if it names a known signal, else SIGTERM (image config is attacker data). */
+function stopSignalOf(fromImage: string | undefined): string {
+  const upper = fromImage?.trim().toUpperCase();
+  if (!upper) return 'SIGTERM';
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  return KNOWN_SIGNALS.has(name) ? name : 'SIGTERM';
+}
+
+/** Fargate-like private DNS hostname: ip-172-31-0-5.ec2.internal. */
+export function hostnameFor(ipv4: string, region: string): string {
+  const host = `ip-${ipv4.replaceAll('.', '-')}`;
+  return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
+}
+
+/** Process limit for a task: generous for real workloads, bounded against fork bombs. */
+function pidsLimitFor(memoryMiB: number): number {
+  return Math.min(32768, Math.max(1024, Math.floor(memoryMiB / 2)));
+}

@@ -1,0 +1,101 @@
+/**
+ * The HTTP front door: the ECS JSON 1.1 protocol on `POST /`, `GET /healthz`,
+ * and Skiff's own endpoints under `/skiff/v1/`.
+ *
+ * Requests are decoded into (operation, input) before anything runs; one function
+ * (`sendError`) maps every error to the wire.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { ApiError, ErrorCode, errorBody } from './errors.ts';
+
+/** An operation handler: input is the decoded JSON body, output is JSON-serialisable. */
+export type OperationHandler = (input: Record<string, unknown>) => unknown | Promise<unknown>;
+
+/** A protocol served on `POST /`, selected by the `X-Amz-Target` prefix. */
+export interface JsonProtocol {
+  /** e.g. `AmazonEC2ContainerServiceV20141113` */
+  targetPrefix: string;
+  operations: Record<string, OperationHandler>;
+}
+
+export interface HttpServerOptions {
+  protocols: JsonProtocol[];
+  /** Extra routes (Skiff's own endpoints), registered on the same instance. */
+  routes?: (app: FastifyInstance) => void;
+  /** Answers /healthz with 200 only once this returns true. */
+  isReady: () => boolean;
+  log?: (msg: string) => void;
+}
+
+const AMZ_JSON = /^application\/x-amz-json-1\.[01]$/;
+
+export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
+  const byPrefix = new Map(opts.protocols.map((p) => [p.targetPrefix, p]));
+
+  // AWS JSON bodies arrive as application/x-amz-json-1.1; parse them ourselves so a
+  // malformed body becomes a SerializationException rather than a framework error.
+  app.addContentTypeParser(AMZ_JSON, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.get('/healthz', async (_req, reply) => {
+    if (opts.isReady()) return reply.code(200).send({ status: 'ok' });
+    return reply.code(503).send({ status: 'starting' });
+  });
+
+  app.post('/', async (req, reply) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const dot = target.lastIndexOf('.');
+    const protocol = byPrefix.get(target.slice(0, dot));
+    const handler = protocol?.operations[target.slice(dot + 1)];
+    try {
+      if (!handler) {
+        throw new ApiError(ErrorCode.UnknownOperationException, `Unknown operation '${target}'. Skiff does not implement it.`);
+      }
+      const input = decodeBody(req.body);
+      const output = await handler(input);
+      return reply.code(200).header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(output ?? {}));
+    } catch (err) {
+      return sendError(reply, err, opts.log);
+    }
+  });
+
+  opts.routes?.(app);
+
+  app.setErrorHandler((err, _req, reply) => sendError(reply, err, opts.log));
+  return app;
+}
+
+function decodeBody(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null || body === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = typeof body === 'string' ? JSON.parse(body) : body;
+  } catch {
+    throw new ApiError(ErrorCode.SerializationException, 'The request body is not valid JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ApiError(ErrorCode.SerializationException, 'The request body must be a JSON object.');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** The one place errors become HTTP responses. */
+export function sendError(reply: FastifyReply, err: unknown, log?: (msg: string) => void): FastifyReply {
+  let apiErr: ApiError;
+  if (err instanceof ApiError) apiErr = err;
+  else if (isFastifyClientError(err)) apiErr = new ApiError(ErrorCode.SerializationException, (err as Error).message);
+  else {
+    log?.(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    apiErr = new ApiError(ErrorCode.ServerException, 'Skiff hit an internal error; see the server log for details.');
+  }
+  return reply
+    .code(apiErr.status)
+    .header('content-type', 'application/x-amz-json-1.1')
+    .header('x-amzn-errortype', apiErr.code)
+    .send(JSON.stringify(errorBody(apiErr)));
+}
+
+function isFastifyClientError(err: unknown): boolean {
+  const status = (err as { statusCode?: number })?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}

@@ -1,0 +1,137 @@
+/** CreateCluster, DescribeClusters, ListClusters, DeleteCluster. */
+import type { Cluster } from '@aws-sdk/client-ecs';
+import { ApiError, ErrorCode, clusterNotFound, invalidParameter } from '../api/errors.ts';
+import { optObjectList, optString, optStringList, optInt, reqString } from '../api/input.ts';
+import type { ClusterRecord } from '../store/clusters-repo.ts';
+import { paginate } from '../ecs/pagination.ts';
+import { type ControlContext, ecsArn } from './context.ts';
+import { readTags } from './tags.ts';
+
+export const CAPACITY_PROVIDERS = ['FARGATE', 'FARGATE_SPOT'];
+const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+
+export function newClusterRecord(
+  ctx: ControlContext,
+  name: string,
+  settings: ClusterRecord['settings'],
+  strategy: ClusterRecord['defaultCapacityProviderStrategy'],
+): ClusterRecord {
+  return {
+    name,
+    arn: ecsArn(ctx, `cluster/${name}`),
+    status: 'ACTIVE',
+    createdAt: ctx.clock.now(),
+    settings: settings.length ? settings : [{ name: 'containerInsights', value: 'disabled' }],
+    capacityProviders: [...CAPACITY_PROVIDERS],
+    defaultCapacityProviderStrategy: strategy,
+  };
+}
+
+/** The cluster name from a name or ARN (absent → `default`), validated. */
+export function clusterNameOf(ctx: ControlContext, ref: string | undefined): string {
+  if (ref === undefined || ref === '') return 'default';
+  const prefix = ecsArn(ctx, 'cluster/');
+  if (ref.startsWith('arn:')) {
+    if (!ref.startsWith(prefix)) throw invalidParameter(`'${ref}' is not a cluster ARN of this Skiff (expected ${prefix}<name>).`);
+    ref = ref.slice(prefix.length);
+  }
+  if (!CLUSTER_NAME.test(ref)) {
+    throw invalidParameter(`Cluster name '${ref}' is invalid: use up to 255 letters, numbers, hyphens and underscores.`);
+  }
+  return ref;
+}
+
+/** The ACTIVE cluster a request names, or ClusterNotFoundException. */
+export function activeCluster(ctx: ControlContext, ref: string | undefined): ClusterRecord {
+  const name = clusterNameOf(ctx, ref);
+  const c = ctx.clusters.get(name);
+  if (!c || c.status !== 'ACTIVE') throw clusterNotFound(ref ?? name);
+  return c;
+}
+
+export function clusterView(ctx: ControlContext, c: ClusterRecord, includeTags: boolean): Cluster {
+  const active = c.status === 'ACTIVE' ? ctx.tasks.list({ cluster: c.name, activeOnly: true }) : [];
+  return {
+    clusterArn: c.arn,
+    clusterName: c.name,
+    status: c.status,
+    registeredContainerInstancesCount: 0,
+    runningTasksCount: active.filter((t) => t.lastStatus === 'RUNNING').length,
+    pendingTasksCount: active.filter((t) => t.lastStatus !== 'RUNNING').length,
+    activeServicesCount: 0,
+    statistics: [],
+    settings: c.settings as Cluster['settings'],
+    capacityProviders: c.capacityProviders,
+    defaultCapacityProviderStrategy: c.defaultCapacityProviderStrategy,
+    ...(includeTags ? { tags: ctx.tags.list(c.arn) } : {}),
+  };
+}
+
+export function clusterOperations(ctx: ControlContext) {
+  return {
+    CreateCluster(input: Record<string, unknown>) {
+      const name = clusterNameOf(ctx, optString(input, 'clusterName') ?? 'default');
+      const tags = readTags(input);
+      const settings = (optObjectList(input, 'settings') ?? []).map((s) => {
+        if (s.name !== 'containerInsights' || !['enabled', 'disabled', 'enhanced'].includes(String(s.value))) {
+          throw invalidParameter(`Cluster setting must be containerInsights with value enabled, enhanced or disabled.`);
+        }
+        return { name: 'containerInsights', value: String(s.value) };
+      });
+      const strategy = (optObjectList(input, 'defaultCapacityProviderStrategy') ?? []).map((i) => {
+        if (!CAPACITY_PROVIDERS.includes(String(i.capacityProvider))) {
+          throw invalidParameter(`Capacity provider '${String(i.capacityProvider)}' does not exist; use FARGATE or FARGATE_SPOT.`);
+        }
+        return { capacityProvider: String(i.capacityProvider), weight: Number(i.weight ?? 0), base: Number(i.base ?? 0) };
+      });
+      const existing = ctx.clusters.get(name);
+      if (existing?.status === 'ACTIVE') {
+        // ECS answers CreateCluster on an existing name with the existing cluster.
+        return { cluster: clusterView(ctx, existing, true) };
+      }
+      const record = newClusterRecord(ctx, name, settings, strategy);
+      ctx.db.transaction(() => {
+        ctx.clusters.put(record);
+        if (tags.length) ctx.tags.put(record.arn, tags);
+      })();
+      return { cluster: clusterView(ctx, record, true) };
+    },
+
+    DescribeClusters(input: Record<string, unknown>) {
+      const refs = optStringList(input, 'clusters', { max: 100 }) ?? ['default'];
+      const include = optStringList(input, 'include') ?? [];
+      const clusters: Cluster[] = [];
+      const failures: { arn: string; reason: string }[] = [];
+      for (const ref of refs) {
+        const name = clusterNameOf(ctx, ref);
+        const c = ctx.clusters.get(name);
+        if (c) clusters.push(clusterView(ctx, c, include.includes('TAGS')));
+        else failures.push({ arn: ecsArn(ctx, `cluster/${name}`), reason: 'MISSING' });
+      }
+      return { clusters, failures };
+    },
+
+    ListClusters(input: Record<string, unknown>) {
+      const arns = ctx.clusters.listActive().map((c) => c.arn);
+      const { page, nextToken } = paginate(arns, optInt(input, 'maxResults'), optString(input, 'nextToken'), {
+        defaultMax: 100,
+        query: 'ListClusters',
+      });
+      return { clusterArns: page, ...(nextToken ? { nextToken } : {}) };
+    },
+
+    DeleteCluster(input: Record<string, unknown>) {
+      const c = activeCluster(ctx, reqString(input, 'cluster'));
+      const active = ctx.tasks.countActiveInCluster(c.name);
+      if (active > 0) {
+        throw new ApiError(
+          ErrorCode.ClusterContainsTasksException,
+          `The cluster cannot be deleted while tasks are active: ${active} task(s) in cluster '${c.name}' are not STOPPED. Stop them with StopTask first.`,
+        );
+      }
+      const deleted: ClusterRecord = { ...c, status: 'INACTIVE' };
+      ctx.clusters.put(deleted);
+      return { cluster: clusterView(ctx, deleted, false) };
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/** What the control plane's operations are given: the store, the agent, identity and time. */
+import type { Db } from '../store/db.ts';
+import type { ClustersRepo } from '../store/clusters-repo.ts';
+import type { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
+import type { TagsRepo } from '../store/tags-repo.ts';
+import type { TasksRepo } from '../store/tasks-repo.ts';
+import type { NetworksRepo } from '../store/networks-repo.ts';
+import type { Agent } from '../agent/agent.ts';
+import type { Clock } from '../util/clock.ts';
+
+export interface ControlContext {
+  db: Db;
+  clusters: ClustersRepo;
+  taskDefinitions: TaskDefinitionsRepo;
+  tags: TagsRepo;
+  tasks: TasksRepo;
+  networks: NetworksRepo;
+  agent: Agent;
+  clock: Clock;
+  region: string;
+  accountId: string;
+}
+
+/** `arn:aws:ecs:<region>:<account>:<resource>` for this server's region and account. */
+export function ecsArn(ctx: Pick<ControlContext, 'region' | 'accountId'>, resource: string): string {
+  return `arn:aws:ecs:${ctx.region}:${ctx.accountId}:${resource}`;
+}

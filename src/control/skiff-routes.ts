@@ -1,0 +1,74 @@
+/**
+ * Skiff's own HTTP endpoints (beside the ECS API): container logs and the
+ * network layout. JSON in, JSON (or NDJSON for log streams) out.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { ApiError, ErrorCode } from '../api/errors.ts';
+import { sendError } from '../api/http-server.ts';
+import { readContainerLog } from '../logs/container-log.ts';
+import type { ControlContext } from './context.ts';
+import { taskView } from './task-view.ts';
+
+export function skiffRoutes(app: FastifyInstance, ctx: ControlContext, opts: { logPath: (runtimeId: string) => string }): void {
+  /** Lines of every container of a task (or one, with ?container=), optionally followed until the task stops. */
+  app.get<{ Params: { taskId: string }; Querystring: { container?: string; follow?: string } }>(
+    '/skiff/v1/tasks/:taskId/logs',
+    async (req, reply) => {
+      try {
+        const task = ctx.tasks.get(req.params.taskId);
+        if (!task) throw new ApiError(ErrorCode.ResourceNotFoundException, `Task ${req.params.taskId} not found.`);
+        const containers = task.containers.filter((c) => !req.query.container || c.name === req.query.container);
+        if (containers.length === 0) {
+          throw new ApiError(ErrorCode.InvalidParameterException, `Task ${task.id} has no container named '${req.query.container}'.`);
+        }
+        const follow = req.query.follow === 'true' || req.query.follow === '1';
+        const abort = new AbortController();
+        req.raw.on('close', () => abort.abort());
+        const isFinished = follow ? () => ctx.tasks.get(task.id)?.lastStatus === 'STOPPED' : undefined;
+        async function* lines() {
+          const streams = containers.map((c) => ({ c, it: readContainerLog(opts.logPath(c.runtimeId), { isFinished, signal: abort.signal }) }));
+          // Without follow: one container after another. With follow: interleave as events arrive.
+          if (!follow) {
+            for (const { c, it } of streams) for await (const e of it) yield JSON.stringify({ container: c.name, ...e }) + '\n';
+            return;
+          }
+          const pending = new Map(streams.map((s, i) => [i, s.it.next().then((r) => ({ i, r }))]));
+          while (pending.size) {
+            const { i, r } = await Promise.race(pending.values());
+            if (r.done) {
+              pending.delete(i);
+              continue;
+            }
+            yield JSON.stringify({ container: streams[i].c.name, ...r.value }) + '\n';
+            pending.set(i, streams[i].it.next().then((x) => ({ i, r: x })));
+          }
+        }
+        return reply.header('content-type', 'application/x-ndjson').send(Readable.from(lines()));
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    },
+  );
+
+  /** One task with Skiff's extra detail: cold-start phases and billing. */
+  app.get<{ Params: { taskId: string } }>('/skiff/v1/tasks/:taskId', async (req, reply) => {
+    const task = ctx.tasks.get(req.params.taskId);
+    if (!task) return sendError(reply, new ApiError(ErrorCode.ResourceNotFoundException, `Task ${req.params.taskId} not found.`));
+    return { task: taskView(task, ctx.tags.list(task.arn)), timings: task.timings, billing: task.billing ?? null };
+  });
+
+  app.get('/skiff/v1/subnets', async () => {
+    return {
+      subnets: ctx.networks.subnets().map((s) => ({
+        subnetId: s.id,
+        vpcId: s.vpcId,
+        cidrBlock: s.cidr,
+        availabilityZone: s.availabilityZone,
+        defaultForAz: s.isDefault,
+        availableIpAddressCount: ctx.networks.availableCount(s),
+        bridge: s.bridge,
+      })),
+    };
+  });
+}

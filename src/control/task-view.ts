@@ -1,0 +1,90 @@
+/**
+ * Maps a stored TaskRecord to the ECS `Task` shape DescribeTasks/RunTask return.
+ * Timestamps go out as epoch seconds (numbers), as the AWS JSON protocol does.
+ */
+import type { Task, Container, Attachment } from '@aws-sdk/client-ecs';
+import type { TaskRecord } from '../agent/task-record.ts';
+import type { Tag } from '../store/tags-repo.ts';
+
+const secs = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+
+/** JSON-ready Task: Date fields are epoch-second numbers on the wire. */
+export type WireTask = Omit<Task, 'createdAt' | 'connectivityAt' | 'pullStartedAt' | 'pullStoppedAt' | 'startedAt' | 'stoppingAt' | 'executionStoppedAt' | 'stoppedAt' | 'containers'> & {
+  [k: string]: unknown;
+};
+
+export function taskView(t: TaskRecord, tags: Tag[]): WireTask {
+  const attachment: Attachment = {
+    id: t.network.attachmentId,
+    type: 'ElasticNetworkInterface',
+    status: t.network.status,
+    details: [
+      { name: 'subnetId', value: t.network.subnetId },
+      { name: 'networkInterfaceId', value: `eni-${t.network.attachmentId.replaceAll('-', '').slice(0, 17)}` },
+      ...(t.network.macAddress ? [{ name: 'macAddress', value: t.network.macAddress }] : []),
+      { name: 'privateDnsName', value: `ip-${t.network.ipv4.replaceAll('.', '-')}.ec2.internal` },
+      { name: 'privateIPv4Address', value: t.network.ipv4 },
+    ],
+  };
+  const containers = t.containers.map((c) => {
+    const out: Container & { [k: string]: unknown } = {
+      containerArn: c.arn,
+      taskArn: t.arn,
+      name: c.name,
+      image: c.image,
+      ...(c.imageDigest ? { imageDigest: c.imageDigest } : {}),
+      runtimeId: c.runtimeId,
+      lastStatus: c.lastStatus,
+      ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
+      networkBindings: [],
+      networkInterfaces: [{ attachmentId: t.network.attachmentId, privateIpv4Address: t.network.ipv4 }],
+      healthStatus: 'UNKNOWN',
+      cpu: String(c.cpu),
+      ...(c.memory !== undefined ? { memory: String(c.memory) } : {}),
+      ...(c.memoryReservation !== undefined ? { memoryReservation: String(c.memoryReservation) } : {}),
+    };
+    return out;
+  });
+  const attributes = [{ name: 'ecs.cpu-architecture', value: t.cpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64' }];
+  if (t.billing) {
+    attributes.push({ name: 'skiff.billedSeconds', value: String(t.billing.billedSeconds) });
+    attributes.push({ name: 'skiff.costUSD', value: t.billing.cost });
+  }
+  return {
+    taskArn: t.arn,
+    clusterArn: t.clusterArn,
+    taskDefinitionArn: t.taskDefinitionArn,
+    attachments: [attachment],
+    attributes,
+    availabilityZone: t.availabilityZone,
+    capacityProviderName: t.capacityProviderName,
+    launchType: t.launchType,
+    platformVersion: '1.4.0',
+    platformFamily: 'Linux',
+    cpu: String(t.cpu),
+    memory: String(t.memory),
+    ephemeralStorage: { sizeInGiB: t.ephemeralStorageGiB },
+    containers,
+    desiredStatus: t.desiredStatus,
+    lastStatus: t.lastStatus,
+    healthStatus: 'UNKNOWN',
+    connectivity: t.connectivityAt !== undefined ? 'CONNECTED' : undefined,
+    connectivityAt: secs(t.connectivityAt),
+    createdAt: secs(t.createdAt),
+    pullStartedAt: secs(t.pullStartedAt),
+    pullStoppedAt: secs(t.pullStoppedAt),
+    startedAt: secs(t.startedAt),
+    stoppingAt: secs(t.stoppingAt),
+    executionStoppedAt: secs(t.executionStoppedAt),
+    stoppedAt: secs(t.stoppedAt),
+    stopCode: t.stopCode,
+    stoppedReason: t.stoppedReason,
+    startedBy: t.startedBy,
+    group: t.group,
+    overrides: { containerOverrides: [], inferenceAcceleratorOverrides: [], ...t.overrides },
+    enableExecuteCommand: false,
+    version: t.version,
+    tags: tags.map((x) => ({ key: x.key, value: x.value })),
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * RunTask, StopTask, DescribeTasks, ListTasks.
+ *
+ * RunTask decides everything before acting: it validates, resolves the task
+ * definition, subnet and addresses, and stores the tasks (PROVISIONING, desired
+ * RUNNING) with their addresses and the client token in one transaction. Only
+ * then does the agent start them. A retried call with the same clientToken gets
+ * the same tasks back.
+ */
+import { createHash } from 'node:crypto';
+import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
+import { optInt, optString, optStringList, reqString } from '../api/input.ts';
+import { validateRunTaskInput, effectiveContainerConfig, effectiveTaskSize, requestHash } from '../ecs/run-task.ts';
+import { paginate } from '../ecs/pagination.ts';
+import { containerStopTimeout } from '../ecs/task-definition.ts';
+import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
+import type { SubnetRecord } from '../store/networks-repo.ts';
+import { newTaskId } from '../util/clock.ts';
+import { type ControlContext, ecsArn } from './context.ts';
+import { activeCluster, clusterNameOf } from './clusters.ts';
+import { resolveTaskDefinition } from './task-definitions.ts';
+import { readTags } from './tags.ts';
+import { taskView } from './task-view.ts';
+
+const TASK_ID = /^[0-9a-f]{32}$/;
+
+/** The task id from an id or a task ARN of the given cluster; undefined if malformed. */
+function taskIdOf(ref: string): string | undefined {
+  const id = ref.startsWith('arn:') ? ref.split('/').pop() : ref;
+  return id && TASK_ID.test(id) ? id : undefined;
+}
+
+/** Runtime id of a container on this host: `<taskId>-<name>` with only safe characters. */
+function runtimeIdFor(taskId: string, containerName: string): string {
+  return `${taskId}-${containerName.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+}
+
+function uuidFrom(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+export function taskOperations(ctx: ControlContext) {
+  /** Picks the subnets a RunTask may use: the ones named, or the default VPC's. */
+  function subnetsFor(names: string[] | undefined): SubnetRecord[] {
+    const all = ctx.networks.subnets();
+    if (!names || names.length === 0) return all.filter((s) => s.isDefault);
+    return names.map((id) => {
+      const s = all.find((x) => x.id === id);
+      if (!s) throw invalidParameter(`Subnet '${id}' does not exist. List subnets with \`skiff subnets\`.`);
+      return s;
+    });
+  }
+
+  return {
+    RunTask(input: Record<string, unknown>) {
+      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const def = resolveTaskDefinition(ctx, reqString(input, 'taskDefinition'));
+      if (def.status !== 'ACTIVE') {
+        throw new ApiError(ErrorCode.ClientException, `TaskDefinition ${def.family}:${def.revision} is inactive; register a new revision or run an ACTIVE one.`);
+      }
+      const req = validateRunTaskInput(input as never, def, { allowMissingNetworkConfiguration: true });
+      const tags = readTags(input);
+      const hash = requestHash(input as never);
+
+      const run = ctx.db.transaction(() => {
+        if (req.clientToken) {
+          const prior = ctx.db
+            .prepare(`SELECT request_hash, task_ids FROM client_tokens WHERE cluster = ? AND token = ?`)
+            .get(cluster.name, req.clientToken) as { request_hash: string; task_ids: string } | undefined;
+          if (prior) {
+            if (prior.request_hash !== hash) {
+              throw new ApiError(
+                ErrorCode.ConflictException,
+                `The clientToken '${req.clientToken}' was already used with different parameters. Use a new clientToken for a different request.`,
+              );
+            }
+            return { ids: JSON.parse(prior.task_ids) as string[], created: false };
+          }
+        }
+        const subnets = subnetsFor(req.networkConfiguration?.awsvpcConfiguration.subnets);
+        const size = effectiveTaskSize(def, req.overrides);
+        const containers = effectiveContainerConfig(def, req.overrides);
+        const now = ctx.clock.now();
+        const ids: string[] = [];
+        for (let i = 0; i < req.count; i++) {
+          const id = newTaskId();
+          // Spread tasks over the allowed subnets: the one with most free addresses.
+          const subnet = [...subnets].sort((a, b) => ctx.networks.availableCount(b) - ctx.networks.availableCount(a))[0];
+          const ipv4 = ctx.networks.allocate(subnet, id);
+          if (!ipv4) {
+            throw new ApiError(
+              ErrorCode.ClientException,
+              `No free IP address in subnet(s) ${subnets.map((s) => s.id).join(', ')}: stop some tasks or choose another subnet.`,
+            );
+          }
+          const record: TaskRecord = {
+            id,
+            arn: ecsArn(ctx, `task/${cluster.name}/${id}`),
+            clusterName: cluster.name,
+            clusterArn: cluster.arn,
+            taskDefinitionArn: def.taskDefinitionArn!,
+            family: def.family!,
+            revision: def.revision!,
+            cpu: size.cpu,
+            memory: size.memory,
+            ephemeralStorageGiB: size.ephemeralStorageGiB,
+            cpuArchitecture: def.runtimePlatform?.cpuArchitecture === 'ARM64' ? 'ARM64' : 'X86_64',
+            containers: containers.map(
+              (c): ContainerRecord => ({
+                name: c.name,
+                runtimeId: runtimeIdFor(id, c.name),
+                arn: ecsArn(ctx, `container/${cluster.name}/${id}/${uuidFrom(id + c.name)}`),
+                image: c.image,
+                essential: c.essential,
+                command: c.command,
+                entryPoint: c.entryPoint,
+                environment: c.environment,
+                workingDirectory: c.definition.workingDirectory,
+                user: c.definition.user,
+                cpu: c.cpu,
+                memory: c.memory,
+                memoryReservation: c.memoryReservation,
+                stopTimeoutSec: containerStopTimeout(c.definition),
+                dependsOn: (c.definition.dependsOn ?? []).map((d) => ({
+                  containerName: d.containerName!,
+                  condition: d.condition as ContainerRecord['dependsOn'][number]['condition'],
+                })),
+                readonlyRootFilesystem: c.definition.readonlyRootFilesystem,
+                lastStatus: 'PENDING',
+              }),
+            ),
+            overrides: (input.overrides as Record<string, unknown>) ?? {},
+            startedBy: req.startedBy,
+            group: req.group,
+            launchType: 'FARGATE',
+            capacityProviderName: 'FARGATE',
+            availabilityZone: subnet.availabilityZone,
+            desiredStatus: 'RUNNING',
+            lastStatus: 'PROVISIONING',
+            createdAt: now,
+            network: {
+              attachmentId: uuidFrom(`${id}/eni`),
+              subnetId: subnet.id,
+              vpcId: subnet.vpcId,
+              ipv4,
+              status: 'PRECREATED',
+            },
+            timings: [],
+            version: 1,
+          };
+          ctx.tasks.insert(record);
+          if (tags.length) ctx.tags.put(record.arn, tags);
+          ids.push(id);
+        }
+        if (req.clientToken) {
+          ctx.db
+            .prepare(`INSERT INTO client_tokens (cluster, token, request_hash, task_ids, created_at) VALUES (?, ?, ?, ?, ?)`)
+            .run(cluster.name, req.clientToken, hash, JSON.stringify(ids), now);
+        }
+        return { ids, created: true };
+      })();
+
+      if (run.created) for (const id of run.ids) ctx.agent.launch(id);
+      const tasks = run.ids.map((id) => ctx.tasks.get(id)!).map((t) => taskView(t, ctx.tags.list(t.arn)));
+      return { tasks, failures: [] };
+    },
+
+    StopTask(input: Record<string, unknown>) {
+      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const ref = reqString(input, 'task');
+      const reason = optString(input, 'reason', { max: 255 }) ?? 'Task stopped by user';
+      const id = taskIdOf(ref);
+      const found = id ? ctx.tasks.get(id) : undefined;
+      if (!found || found.clusterName !== cluster.name) {
+        throw invalidParameter(`The referenced task '${ref}' was not found in cluster '${cluster.name}'.`);
+      }
+      let task = found;
+      if (found.desiredStatus !== 'STOPPED') {
+        task = ctx.tasks.update(found.id, (t) => {
+          t.desiredStatus = 'STOPPED';
+          t.stopCode ??= 'UserInitiated';
+          t.stoppedReason ??= reason;
+        });
+        ctx.agent.stop(task.id, 'UserInitiated', reason);
+      }
+      return { task: taskView(task, ctx.tags.list(task.arn)) };
+    },
+
+    DescribeTasks(input: Record<string, unknown>) {
+      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const refs = optStringList(input, 'tasks') ?? [];
+      if (refs.length === 0) throw invalidParameter('tasks must name at least one task (id or ARN).');
+      if (refs.length > 100) throw invalidParameter(`DescribeTasks takes at most 100 tasks per call (got ${refs.length}).`);
+      const include = optStringList(input, 'include') ?? [];
+      const tasks = [];
+      const failures = [];
+      for (const ref of refs) {
+        const id = taskIdOf(ref);
+        const t = id ? ctx.tasks.get(id) : undefined;
+        if (t && t.clusterName === cluster.name) {
+          const view = taskView(t, ctx.tags.list(t.arn));
+          if (!include.includes('TAGS')) delete view.tags;
+          tasks.push(view);
+        } else {
+          failures.push({ arn: ref.startsWith('arn:') ? ref : ecsArn(ctx, `task/${cluster.name}/${ref}`), reason: 'MISSING' });
+        }
+      }
+      return { tasks, failures };
+    },
+
+    ListTasks(input: Record<string, unknown>) {
+      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const desiredStatus = optString(input, 'desiredStatus') ?? 'RUNNING';
+      if (desiredStatus !== 'RUNNING' && desiredStatus !== 'STOPPED') {
+        throw invalidParameter(`desiredStatus must be RUNNING or STOPPED (got ${desiredStatus}).`);
+      }
+      const family = optString(input, 'family');
+      const startedBy = optString(input, 'startedBy');
+      const launchType = optString(input, 'launchType');
+      if (launchType && launchType !== 'FARGATE') {
+        return { taskArns: [] };
+      }
+      if (optString(input, 'serviceName')) {
+        // No services exist yet (issue: services); a service name matches no task.
+        return { taskArns: [] };
+      }
+      if (startedBy && family) throw invalidParameter('ListTasks takes startedBy or family, not both.');
+      const arns = ctx.tasks
+        .list({ cluster: cluster.name, family, startedBy, desiredStatus: desiredStatus as 'RUNNING' | 'STOPPED' })
+        .map((t) => t.arn);
+      const { page, nextToken } = paginate(arns, optInt(input, 'maxResults'), optString(input, 'nextToken'), {
+        defaultMax: 100,
+        query: `ListTasks:${cluster.name}:${family ?? ''}:${startedBy ?? ''}:${desiredStatus}`,
+      });
+      return { taskArns: page, ...(nextToken ? { nextToken } : {}) };
+    },
+  };
+}
+
+// Re-exported for the CLI and tests that need to parse cluster references the same way.
+export { clusterNameOf };

@@ -1,0 +1,586 @@
+/**
+ * Per-task networking on Linux with the real system tools: iproute2 (`ip`) for
+ * bridges, namespaces and veths, nftables (`nft`) for the boundary.
+ *
+ * Layout (see network.ts for the contract):
+ *   subnet  → a bridge owned by Skiff, address = gateway/prefix, MAC from the gateway address;
+ *   task    → netns `<netnsPrefix><taskId>` with `eth0` (veth) whose host end
+ *             `<vethPrefix><taskId hex…>` is a port of the subnet's bridge; eth0's MAC
+ *             is derived from its address (macForIpv4);
+ *             routes: connected subnet, VPC CIDR via gateway, 169.254.170.2/32
+ *             via gateway (metadata endpoint). No default route.
+ *   boundary→ table `inet <nftTable>` with a set `bridges` of Skiff bridge names
+ *             and a forward chain that drops bridge→non-bridge and
+ *             non-bridge→bridge traffic, whatever net.ipv4.ip_forward says.
+ *
+ * Task networks are IPv4 only: the task's eth0, the host veth and the bridge are
+ * set to `addrgenmode none`, so they get no IPv6 link-local address.
+ *
+ * Speed: a fresh attach is exactly two process spawns (`ip -batch -` on the host,
+ * `ip -n NS -j -batch -` inside the namespace); existence checks read /sys and
+ * /run/netns directly.
+ */
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Network, SubnetSpec, TaskAttachment } from './network.ts';
+import { run as exec, CommandMissingError, type RunResult as ExecResult } from '../util/exec.ts';
+import {
+  formatCidr,
+  gatewayAddress,
+  intToIp,
+  ipToInt,
+  isUsable,
+  overlaps,
+  parseCidr,
+  subnetCidrProblem,
+  type Ipv4Cidr,
+} from './cidr.ts';
+
+export const NETNS_DIR = '/var/run/netns';
+/** The address the task metadata endpoint will answer on (as on ECS). */
+export const METADATA_ADDRESS = '169.254.170.2';
+const IFNAMSIZ = 15;
+
+export interface LinuxNetworkOptions {
+  /** Prefix of task namespace names; a task's netns is `<netnsPrefix><taskId>`. Default `skiff-`. */
+  netnsPrefix?: string;
+  /** Prefix of host-side veth names (1..7 chars). Default `sk`. */
+  vethPrefix?: string;
+  /** Name of the nftables table (family inet) that holds the boundary. Default `skiff`. */
+  nftTable?: string;
+  /** The host may open connections to task addresses (load balancer, health checks). Default true. */
+  hostAccess?: boolean;
+  /**
+   * What tasks may open towards the host itself (the gateway address and every
+   * other host address reachable through the bridge). 'allow' (default) leaves
+   * it open; 'metadata-only' drops everything new from a Skiff bridge to the
+   * host except connections to 169.254.170.2.
+   */
+  taskToHost?: 'allow' | 'metadata-only';
+  /** Path of the `ip` binary. Default `ip` (from PATH). */
+  ipCommand?: string;
+  /** Path of the `nft` binary. Default `nft` (from PATH). */
+  nftCommand?: string;
+}
+
+export class NetworkError extends Error {
+  constructor(message: string, readonly detail?: string) {
+    super(detail ? `${message}: ${detail.trim()}` : message);
+    this.name = 'NetworkError';
+  }
+}
+
+const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+const NETNS_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+const VETH_PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{0,6}$/;
+const NFT_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
+const TASK_ID_RE = /^[0-9a-f]{12,64}$/;
+
+/** Checks a Linux interface name: 1..15 chars, letters, digits, `_ . -`, not starting with a symbol. */
+export function isValidIfName(name: string): boolean {
+  return typeof name === 'string' && IFNAME_RE.test(name) && name.length <= IFNAMSIZ;
+}
+
+/**
+ * The MAC for an interface that carries `ipv4`: locally administered unicast
+ * `0a:58:` + the four address bytes (the scheme the CNI bridge plugin uses).
+ * Deriving it from the address means a reused address keeps its MAC, so the
+ * neighbour caches of the other tasks and of the host stay right when a task
+ * stops and a new one gets its address a moment later; a random MAC would
+ * leave them pointing at a dead interface for seconds.
+ */
+export function macForIpv4(ipv4: string): string {
+  const n = ipToInt(ipv4);
+  return ['0a', '58', ...[24, 16, 8, 0].map((sh) => ((n >>> sh) & 255).toString(16).padStart(2, '0'))].join(':');
+}
+
+interface CheckedSubnet {
+  spec: SubnetSpec;
+  cidr: Ipv4Cidr;
+  vpc: Ipv4Cidr;
+  gateway: string;
+}
+
+function checkSubnet(subnet: SubnetSpec): CheckedSubnet {
+  if (!subnet || typeof subnet !== 'object') throw new NetworkError('subnet spec is missing');
+  if (!isValidIfName(subnet.bridge)) {
+    throw new NetworkError(
+      `invalid bridge name "${subnet.bridge}" for subnet ${subnet.id}: use 1..15 letters, digits, '_', '.', '-'`,
+    );
+  }
+  const problem = subnetCidrProblem(subnet.cidr, subnet.vpcCidr);
+  if (problem) throw new NetworkError(`subnet ${subnet.id}: ${problem}`);
+  const cidr = parseCidr(subnet.cidr);
+  return { spec: subnet, cidr, vpc: parseCidr(subnet.vpcCidr), gateway: gatewayAddress(cidr) };
+}
+
+function readSys(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function linkExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
+
+function isBridge(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}/bridge`);
+}
+
+function masterOf(name: string): string | undefined {
+  try {
+    return basename(readlinkSync(`/sys/class/net/${name}/master`));
+  } catch {
+    return undefined;
+  }
+}
+
+function lastJsonLine(stdout: string): unknown {
+  const lines = stdout.split('\n').filter((l) => l.trim().startsWith('['));
+  const last = lines.at(-1);
+  return last === undefined ? undefined : JSON.parse(last);
+}
+
+interface IpAddrInfo {
+  family: string;
+  local: string;
+  prefixlen: number;
+}
+interface IpLink {
+  ifname: string;
+  address?: string;
+  flags?: string[];
+  addr_info?: IpAddrInfo[];
+}
+interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+}
+
+export class LinuxNetwork implements Network {
+  readonly netnsPrefix: string;
+  readonly vethPrefix: string;
+  readonly nftTable: string;
+  readonly hostAccess: boolean;
+  readonly taskToHost: 'allow' | 'metadata-only';
+  private readonly ip: string;
+  private readonly nft: string;
+  /** Bridges this instance made sure of (bridge → subnet CIDR), to skip work on repeat calls. */
+  private readonly ensured = new Map<string, string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(opts: LinuxNetworkOptions = {}) {
+    this.netnsPrefix = opts.netnsPrefix ?? 'skiff-';
+    this.vethPrefix = opts.vethPrefix ?? 'sk';
+    this.nftTable = opts.nftTable ?? 'skiff';
+    this.hostAccess = opts.hostAccess ?? true;
+    this.taskToHost = opts.taskToHost ?? 'allow';
+    this.ip = opts.ipCommand ?? 'ip';
+    this.nft = opts.nftCommand ?? 'nft';
+    if (!NETNS_PREFIX_RE.test(this.netnsPrefix)) {
+      throw new NetworkError(`invalid netnsPrefix "${this.netnsPrefix}": 1..32 letters, digits, '_', '.', '-'`);
+    }
+    if (!VETH_PREFIX_RE.test(this.vethPrefix)) {
+      throw new NetworkError(`invalid vethPrefix "${this.vethPrefix}": 1..7 letters and digits, starting with a letter`);
+    }
+    if (!NFT_NAME_RE.test(this.nftTable)) {
+      throw new NetworkError(`invalid nftTable "${this.nftTable}": 1..32 letters, digits, '_', starting with a letter`);
+    }
+    if (this.taskToHost !== 'allow' && this.taskToHost !== 'metadata-only') {
+      throw new NetworkError(`invalid taskToHost "${String(this.taskToHost)}": 'allow' or 'metadata-only'`);
+    }
+  }
+
+  // ---------------------------------------------------------------- names
+
+  netnsName(taskId: string): string {
+    this.checkTaskId(taskId);
+    return `${this.netnsPrefix}${taskId}`;
+  }
+
+  /** Host-side veth: vethPrefix + as many leading hex chars of the task id as fit (at most 12). */
+  hostVethName(taskId: string): string {
+    this.checkTaskId(taskId);
+    return this.vethPrefix + taskId.slice(0, Math.min(12, IFNAMSIZ - this.vethPrefix.length));
+  }
+
+  private checkTaskId(taskId: string): void {
+    if (typeof taskId !== 'string' || !TASK_ID_RE.test(taskId)) {
+      throw new NetworkError(`invalid task id "${String(taskId)}": expected 12..64 lowercase hex characters`);
+    }
+  }
+
+  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    }
+  }
+
+  // ---------------------------------------------------------------- tools
+
+  private async run(cmd: string, args: string[], input?: string): Promise<ExecResult> {
+    try {
+      return await exec(cmd, args, { input });
+    } catch (e) {
+      if (e instanceof CommandMissingError) {
+        const pkg = cmd === this.nft ? 'nftables' : 'iproute2';
+        throw new NetworkError(`\`${cmd}\` is not installed (apt-get install -y ${pkg})`);
+      }
+      throw e;
+    }
+  }
+
+  private async ipBatch(lines: string[], opts: { netns?: string; json?: boolean; force?: boolean } = {}): Promise<ExecResult> {
+    const args: string[] = [];
+    if (opts.netns) args.push('-n', opts.netns);
+    if (opts.json) args.push('-j');
+    if (opts.force) args.push('-force');
+    args.push('-batch', '-');
+    return this.run(this.ip, args, lines.join('\n') + '\n');
+  }
+
+  private async nftScript(script: string): Promise<ExecResult> {
+    return this.run(this.nft, ['-f', '-'], script);
+  }
+
+  // ---------------------------------------------------------------- fingerprint
+
+  async fingerprint(): Promise<string[]> {
+    const problems: string[] = [];
+    if (process.platform !== 'linux') {
+      return [`task networking needs Linux (network namespaces, veth, bridges, nftables); this host is ${process.platform}`];
+    }
+    const root = typeof process.getuid === 'function' && process.getuid() === 0;
+    if (!root) problems.push('not running as root: creating namespaces, veths, bridges and nftables rules needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)');
+    try {
+      const r = await exec(this.ip, ['-V']);
+      if (r.code !== 0 || !/iproute2/.test(r.stdout + r.stderr)) {
+        problems.push(`\`${this.ip}\` is not iproute2's ip: apt-get install -y iproute2`);
+      }
+    } catch {
+      problems.push(`\`${this.ip}\` (iproute2) is missing: apt-get install -y iproute2`);
+    }
+    try {
+      const r = await exec(this.nft, ['-v']);
+      if (r.code !== 0) problems.push(`\`${this.nft}\` does not run: apt-get install -y nftables`);
+      else if (root) {
+        const l = await exec(this.nft, ['list', 'tables']);
+        if (l.code !== 0) problems.push(`nftables is not usable on this kernel (${l.stderr.trim()}): load the nf_tables module (modprobe nf_tables)`);
+      }
+    } catch {
+      problems.push(`\`${this.nft}\` (nftables) is missing: apt-get install -y nftables`);
+    }
+    return problems;
+  }
+
+  // ---------------------------------------------------------------- subnets
+
+  private nftRulesScript(): string {
+    const t = `inet ${this.nftTable}`;
+    const lines = [
+      `add table ${t}`,
+      `add set ${t} bridges { type ifname; comment "Skiff subnet bridges"; }`,
+      `add chain ${t} forward { type filter hook forward priority filter - 1; policy accept; }`,
+      `flush chain ${t} forward`,
+      `add rule ${t} forward iifname @bridges oifname != @bridges counter drop comment "skiff: task to outside"`,
+      `add rule ${t} forward oifname @bridges iifname != @bridges counter drop comment "skiff: outside to task"`,
+      `add chain ${t} output { type filter hook output priority filter - 1; policy accept; }`,
+      `flush chain ${t} output`,
+      `add chain ${t} input { type filter hook input priority filter - 1; policy accept; }`,
+      `flush chain ${t} input`,
+    ];
+    if (!this.hostAccess) {
+      lines.push(`add rule ${t} output oifname @bridges ct state new counter drop comment "skiff: host to task"`);
+    }
+    if (this.taskToHost === 'metadata-only') {
+      lines.push(
+        `add rule ${t} input iifname @bridges ct state established,related accept`,
+        `add rule ${t} input iifname @bridges ip daddr ${METADATA_ADDRESS} accept`,
+        `add rule ${t} input iifname @bridges counter drop comment "skiff: task to host"`,
+      );
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  async ensureSubnet(subnet: SubnetSpec): Promise<void> {
+    const s = checkSubnet(subnet);
+    const br = s.spec.bridge;
+    const cidrText = formatCidr(s.cidr);
+    if (this.ensured.get(br) === cidrText && isBridge(br)) return;
+    await this.withLock('subnets', async () => {
+      if (linkExists(br) && !isBridge(br)) {
+        throw new NetworkError(`cannot use "${br}" as the bridge of subnet ${s.spec.id}: a non-bridge interface has that name`);
+      }
+      // A subnet that overlaps a host route (LAN, VPN, another bridge) would hijack or be hijacked by it.
+      const routes = await this.run(this.ip, ['-j', '-4', 'route', 'show', 'table', 'main']);
+      if (routes.code !== 0) throw new NetworkError('cannot read the host routes', routes.stderr);
+      for (const r of JSON.parse(routes.stdout || '[]') as IpRoute[]) {
+        if (!r.dst || r.dst === 'default' || r.dev === br) continue;
+        let dst: Ipv4Cidr;
+        try {
+          dst = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`, { allowHostBits: true });
+        } catch {
+          continue;
+        }
+        if (overlaps(dst, s.cidr)) {
+          throw new NetworkError(
+            `subnet ${s.spec.id} (${cidrText}) overlaps the host route ${r.dst}${r.dev ? ` on ${r.dev}` : ''}; ` +
+              'pick a CIDR block that no host interface or other Skiff subnet uses',
+          );
+        }
+      }
+      if (isBridge(br)) {
+        const a = await this.run(this.ip, ['-j', '-4', 'addr', 'show', 'dev', br]);
+        const links = a.code === 0 ? (JSON.parse(a.stdout || '[]') as IpLink[]) : [];
+        const other = (links[0]?.addr_info ?? []).find(
+          (x) => x.family === 'inet' && !(x.local === s.gateway && x.prefixlen === s.cidr.prefixLength),
+        );
+        if (other) {
+          throw new NetworkError(
+            `bridge ${br} already carries ${other.local}/${other.prefixlen}, not ${s.gateway}/${s.cidr.prefixLength} of subnet ${s.spec.id}`,
+          );
+        }
+      }
+      const lines: string[] = [];
+      if (!linkExists(br)) lines.push(`link add ${br} address ${macForIpv4(s.gateway)} type bridge`);
+      lines.push(
+        `link set ${br} addrgenmode none`,
+        `addr replace ${s.gateway}/${s.cidr.prefixLength} dev ${br}`,
+        `link set ${br} up`,
+      );
+      const r = await this.ipBatch(lines);
+      if (r.code !== 0) throw new NetworkError(`cannot set up bridge ${br} for subnet ${s.spec.id}`, r.stderr);
+      const n = await this.nftScript(this.nftRulesScript() + `add element inet ${this.nftTable} bridges { "${br}" }\n`);
+      if (n.code !== 0) throw new NetworkError(`cannot install the nftables boundary for bridge ${br}`, n.stderr);
+      this.ensured.set(br, cidrText);
+    });
+  }
+
+  /** Bridge names in this instance's nft set (empty when the table does not exist). */
+  async listBridges(): Promise<string[]> {
+    const r = await this.run(this.nft, ['-j', 'list', 'set', 'inet', this.nftTable, 'bridges']);
+    if (r.code !== 0) return [];
+    const doc = JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] };
+    const set = doc.nftables.find((x) => x.set)?.set;
+    return (set?.elem ?? []).filter((e): e is string => typeof e === 'string');
+  }
+
+  /**
+   * Removes a subnet's bridge and its entry in the boundary set. Refuses while
+   * tasks are still attached to it unless `force` (their veths go with it).
+   */
+  async removeSubnet(bridge: string, opts: { force?: boolean } = {}): Promise<void> {
+    if (!isValidIfName(bridge)) throw new NetworkError(`invalid bridge name "${bridge}"`);
+    await this.withLock('subnets', async () => {
+      if (linkExists(bridge)) {
+        if (!isBridge(bridge)) throw new NetworkError(`"${bridge}" is not a bridge; not removing it`);
+        let ports: string[] = [];
+        try {
+          ports = readdirSync(`/sys/class/net/${bridge}/brif`);
+        } catch {
+          /* none */
+        }
+        if (ports.length > 0 && !opts.force) {
+          throw new NetworkError(`bridge ${bridge} still has tasks attached (${ports.join(', ')}); detach them first`);
+        }
+        const r = await this.run(this.ip, ['link', 'del', bridge]);
+        if (r.code !== 0 && linkExists(bridge)) throw new NetworkError(`cannot delete bridge ${bridge}`, r.stderr);
+      }
+      this.ensured.delete(bridge);
+      if ((await this.listBridges()).includes(bridge)) {
+        const n = await this.run(this.nft, ['delete', 'element', 'inet', this.nftTable, 'bridges', `{ "${bridge}" }`]);
+        if (n.code !== 0) throw new NetworkError(`cannot remove ${bridge} from the nftables set`, n.stderr);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  async attach(taskId: string, subnet: SubnetSpec, ipv4: string): Promise<TaskAttachment> {
+    const ns = this.netnsName(taskId);
+    const veth = this.hostVethName(taskId);
+    const s = checkSubnet(subnet);
+    let addr: number;
+    try {
+      addr = ipToInt(ipv4);
+    } catch (e) {
+      throw new NetworkError(`task ${taskId}: ${(e as Error).message}`);
+    }
+    const ip = intToIp(addr);
+    if (!isUsable(s.cidr, ip)) {
+      throw new NetworkError(
+        `task ${taskId}: ${ip} is not a usable address of subnet ${s.spec.id} (${formatCidr(s.cidr)}; the first four and the last are reserved)`,
+      );
+    }
+    const br = s.spec.bridge;
+    return this.withLock(`task:${taskId}`, async () => {
+      const haveNs = existsSync(`${NETNS_DIR}/${ns}`);
+      const haveVeth = linkExists(veth);
+      if (haveNs && haveVeth) {
+        const existing = await this.inspect(ns, veth, s, ip);
+        if (existing.ok) return existing.attachment;
+        if (existing.conflict) throw new NetworkError(`task ${taskId}: ${existing.conflict}; detach it first`);
+      }
+      if (haveNs || haveVeth) await this.teardown(ns, veth);
+      if (!isBridge(br)) {
+        throw new NetworkError(`task ${taskId}: bridge ${br} of subnet ${s.spec.id} does not exist (call ensureSubnet first)`);
+      }
+      const p = s.cidr.prefixLength;
+      const host = await this.ipBatch([
+        `netns add ${ns}`,
+        `link add ${veth} type veth peer name eth0 address ${macForIpv4(ip)} netns ${ns}`,
+        `link set ${veth} addrgenmode none`,
+        `link set ${veth} master ${br} up`,
+      ]);
+      if (host.code !== 0) {
+        await this.teardown(ns, veth).catch(() => {});
+        throw new NetworkError(`task ${taskId}: cannot create namespace ${ns} and veth ${veth}`, host.stderr);
+      }
+      const inner = [`link set eth0 addrgenmode none`, `link set lo up`, `addr add ${ip}/${p} dev eth0`, `link set eth0 up`];
+      if (s.vpc.prefixLength < p) inner.push(`route add ${formatCidr(s.vpc)} via ${s.gateway} dev eth0`);
+      inner.push(`route add ${METADATA_ADDRESS}/32 via ${s.gateway} dev eth0`, `link show dev eth0`);
+      const r = await this.ipBatch(inner, { netns: ns, json: true });
+      let mac: string | undefined;
+      if (r.code === 0) {
+        try {
+          mac = (lastJsonLine(r.stdout) as IpLink[] | undefined)?.[0]?.address;
+        } catch {
+          /* handled below */
+        }
+      }
+      if (!mac) {
+        await this.teardown(ns, veth).catch(() => {});
+        throw new NetworkError(`task ${taskId}: cannot configure eth0 in ${ns}`, r.stderr || 'no MAC address reported');
+      }
+      return this.attachment(ns, veth, mac, ip, p, s.gateway);
+    });
+  }
+
+  private attachment(ns: string, veth: string, mac: string, ip: string, p: number, gw: string): TaskAttachment {
+    return { netnsName: ns, netnsPath: `${NETNS_DIR}/${ns}`, hostVeth: veth, macAddress: mac, ipv4: ip, prefixLength: p, gateway: gw };
+  }
+
+  /** Reads an existing namespace: complete and matching, half-made, or holding a different address. */
+  private async inspect(
+    ns: string,
+    veth: string,
+    s: CheckedSubnet,
+    ip: string,
+  ): Promise<{ ok: true; attachment: TaskAttachment } | { ok: false; conflict?: string }> {
+    const r = await this.ipBatch(['addr show dev eth0', 'route show'], { netns: ns, json: true });
+    if (r.code !== 0) return { ok: false };
+    const lines = r.stdout.split('\n').filter((l) => l.trim().startsWith('['));
+    if (lines.length < 2) return { ok: false };
+    let link: IpLink | undefined;
+    let routes: IpRoute[];
+    try {
+      link = (JSON.parse(lines[0]!) as IpLink[])[0];
+      routes = JSON.parse(lines[1]!) as IpRoute[];
+    } catch {
+      return { ok: false };
+    }
+    const p = s.cidr.prefixLength;
+    const v4 = (link?.addr_info ?? []).filter((a) => a.family === 'inet');
+    if (v4.length > 0 && !v4.some((a) => a.local === ip && a.prefixlen === p)) {
+      return { ok: false, conflict: `its namespace ${ns} already has ${v4.map((a) => `${a.local}/${a.prefixlen}`).join(', ')}, not ${ip}/${p}` };
+    }
+    const hasRoute = (dst: string) => routes.some((x) => x.dst === dst && x.gateway === s.gateway);
+    const complete =
+      link?.address !== undefined &&
+      v4.length === 1 &&
+      (link.flags ?? []).includes('UP') &&
+      (s.vpc.prefixLength >= p || hasRoute(formatCidr(s.vpc))) &&
+      hasRoute(METADATA_ADDRESS) &&
+      !routes.some((x) => x.dst === 'default') &&
+      masterOf(veth) === s.spec.bridge &&
+      readSys(`/sys/class/net/${veth}/operstate`) !== 'down';
+    if (!complete) return { ok: false };
+    return { ok: true, attachment: this.attachment(ns, veth, link!.address!, ip, p, s.gateway) };
+  }
+
+  /** Deletes the host veth (its peer goes with it) and the namespace; absent parts are fine. */
+  private async teardown(ns: string, veth: string): Promise<void> {
+    const lines: string[] = [];
+    if (linkExists(veth)) lines.push(`link del ${veth}`);
+    if (existsSync(`${NETNS_DIR}/${ns}`)) lines.push(`netns del ${ns}`);
+    if (lines.length === 0) return;
+    const r = await this.ipBatch(lines, { force: true });
+    if (r.code !== 0 && (linkExists(veth) || existsSync(`${NETNS_DIR}/${ns}`))) {
+      throw new NetworkError(`cannot remove ${[veth, ns].join(' / ')}`, r.stderr);
+    }
+  }
+
+  async detach(taskId: string): Promise<void> {
+    const ns = this.netnsName(taskId);
+    const veth = this.hostVethName(taskId);
+    await this.withLock(`task:${taskId}`, () => this.teardown(ns, veth));
+  }
+
+  async listAttached(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = readdirSync(NETNS_DIR);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => n.startsWith(this.netnsPrefix))
+      .map((n) => n.slice(this.netnsPrefix.length))
+      .filter((id) => TASK_ID_RE.test(id))
+      .sort();
+  }
+
+  // ---------------------------------------------------------------- cleanup
+
+  /**
+   * Removes everything with this instance's names: every namespace with the
+   * netns prefix, every veth named `<vethPrefix><hex>`, every bridge in the
+   * nft set (or ensured by this instance) and the nft table. For tests and
+   * uninstall; never call it on a host whose tasks should keep running.
+   */
+  async destroyAll(): Promise<void> {
+    const errors: string[] = [];
+    let nsNames: string[] = [];
+    try {
+      nsNames = readdirSync(NETNS_DIR).filter((n) => n.startsWith(this.netnsPrefix));
+    } catch {
+      /* no namespaces */
+    }
+    const hexLen = Math.min(12, IFNAMSIZ - this.vethPrefix.length);
+    const vethRe = new RegExp(`^${this.vethPrefix}[0-9a-f]{${hexLen}}$`);
+    const vethR = await this.run(this.ip, ['-j', 'link', 'show', 'type', 'veth']);
+    const veths = vethR.code === 0 ? (JSON.parse(vethR.stdout || '[]') as IpLink[]).map((l) => l.ifname).filter((n) => vethRe.test(n)) : [];
+    const bridges = new Set([...(await this.listBridges()), ...this.ensured.keys()]);
+    const lines = [
+      ...veths.map((v) => `link del ${v}`),
+      ...nsNames.map((n) => `netns del ${n}`),
+      ...[...bridges].filter((b) => isValidIfName(b) && isBridge(b)).map((b) => `link del ${b}`),
+    ];
+    if (lines.length > 0) {
+      const r = await this.ipBatch(lines, { force: true });
+      if (r.code !== 0) errors.push(r.stderr.trim());
+    }
+    const t = await this.run(this.nft, ['list', 'table', 'inet', this.nftTable]);
+    if (t.code === 0) {
+      const d = await this.run(this.nft, ['delete', 'table', 'inet', this.nftTable]);
+      if (d.code !== 0) errors.push(d.stderr.trim());
+    }
+    this.ensured.clear();
+    const left = [
+      ...nsNames.filter((n) => existsSync(`${NETNS_DIR}/${n}`)),
+      ...veths.filter(linkExists),
+      ...[...bridges].filter((b) => isValidIfName(b) && linkExists(b)),
+    ];
+    if (left.length > 0) throw new NetworkError(`destroyAll left ${left.join(', ')}`, errors.join('\n'));
+  }
+}

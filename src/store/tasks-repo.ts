@@ -1,0 +1,106 @@
+/**
+ * Persistence of task records. Read-modify-write through `update` is atomic in
+ * this process (better-sqlite3 is synchronous), so the API (desired status) and
+ * the task's runner (known status) never lose each other's writes.
+ */
+import type { Db } from './db.ts';
+import type { TaskRecord } from '../agent/task-record.ts';
+
+interface Row {
+  doc: string;
+}
+
+export interface TaskQuery {
+  cluster: string;
+  family?: string;
+  startedBy?: string;
+  desiredStatus?: 'RUNNING' | 'STOPPED';
+  /** Only tasks not yet STOPPED (last_status). */
+  activeOnly?: boolean;
+}
+
+export class TasksRepo {
+  private readonly insertStmt;
+  private readonly updateStmt;
+  private readonly getStmt;
+
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO tasks (id, arn, cluster, family, task_definition_arn, started_by, grp, desired_status, last_status, created_at, stopped_at, doc)
+       VALUES (@id, @arn, @cluster, @family, @taskDefinitionArn, @startedBy, @group, @desiredStatus, @lastStatus, @createdAt, @stoppedAt, @doc)`,
+    );
+    this.updateStmt = db.prepare(
+      `UPDATE tasks SET desired_status = @desiredStatus, last_status = @lastStatus, stopped_at = @stoppedAt, doc = @doc WHERE id = @id`,
+    );
+    this.getStmt = db.prepare(`SELECT doc FROM tasks WHERE id = ?`);
+  }
+
+  insert(task: TaskRecord): void {
+    this.insertStmt.run(this.params(task));
+  }
+
+  get(id: string): TaskRecord | undefined {
+    const row = this.getStmt.get(id) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as TaskRecord) : undefined;
+  }
+
+  /** Applies `mutate` to the stored record and writes it back; returns the new record. */
+  update(id: string, mutate: (t: TaskRecord) => void): TaskRecord {
+    return this.db.transaction(() => {
+      const task = this.get(id);
+      if (!task) throw new Error(`task ${id} is not in the store`);
+      mutate(task);
+      task.version += 1;
+      this.updateStmt.run(this.params(task));
+      return task;
+    })();
+  }
+
+  /** Tasks of a cluster, newest first. */
+  list(q: TaskQuery): TaskRecord[] {
+    const where = ['cluster = @cluster'];
+    if (q.family) where.push('family = @family');
+    if (q.startedBy) where.push('started_by = @startedBy');
+    if (q.desiredStatus) where.push('desired_status = @desiredStatus');
+    if (q.activeOnly) where.push(`last_status != 'STOPPED'`);
+    const rows = this.db
+      .prepare(`SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id`)
+      .all({ cluster: q.cluster, family: q.family, startedBy: q.startedBy, desiredStatus: q.desiredStatus }) as Row[];
+    return rows.map((r) => JSON.parse(r.doc) as TaskRecord);
+  }
+
+  /** Every task on this host that is not STOPPED (for recovery). */
+  listUnfinished(): TaskRecord[] {
+    const rows = this.db.prepare(`SELECT doc FROM tasks WHERE last_status != 'STOPPED'`).all() as Row[];
+    return rows.map((r) => JSON.parse(r.doc) as TaskRecord);
+  }
+
+  countActiveInCluster(cluster: string): number {
+    const row = this.db
+      .prepare(`SELECT count(*) AS n FROM tasks WHERE cluster = ? AND last_status != 'STOPPED'`)
+      .get(cluster) as { n: number };
+    return row.n;
+  }
+
+  /** Deletes STOPPED tasks whose stoppedAt is older than `beforeMs` (ECS keeps them at least an hour). */
+  purgeStoppedBefore(beforeMs: number): number {
+    return this.db.prepare(`DELETE FROM tasks WHERE last_status = 'STOPPED' AND stopped_at < ?`).run(beforeMs).changes;
+  }
+
+  private params(t: TaskRecord) {
+    return {
+      id: t.id,
+      arn: t.arn,
+      cluster: t.clusterName,
+      family: t.family,
+      taskDefinitionArn: t.taskDefinitionArn,
+      startedBy: t.startedBy ?? null,
+      group: t.group ?? null,
+      desiredStatus: t.desiredStatus,
+      lastStatus: t.lastStatus,
+      createdAt: t.createdAt,
+      stoppedAt: t.stoppedAt ?? null,
+      doc: JSON.stringify(t),
+    };
+  }
+}

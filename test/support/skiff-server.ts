@@ -1,0 +1,145 @@
+/**
+ * Starts a real `skiff server` process for end-to-end tests, isolated from any
+ * other Skiff on the host: its own data dir, port, default VPC CIDR and host
+ * resource prefix (cgroup root, netns/veth names, nft table). `stop()` ends only
+ * the process it started (by pid); `destroy()` also removes every host resource
+ * the server made, even if tests failed half-way.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { LinuxNetwork } from '../../src/network/linux-network.ts';
+import { run } from '../../src/util/exec.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+}
+
+export interface TestServerOptions {
+  /** Reuse a data dir (restart tests). */
+  dataDir?: string;
+  prefix?: string;
+  vpcSecondOctet?: number;
+  env?: Record<string, string>;
+}
+
+export class TestServer {
+  readonly dataDir: string;
+  readonly prefix: string;
+  readonly vpcCidr: string;
+  port = 0;
+  endpoint = '';
+  private proc: ChildProcess | undefined;
+  output = '';
+
+  constructor(private readonly opts: TestServerOptions = {}) {
+    this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-e2e-'));
+    this.prefix = opts.prefix ?? `t${randomBytes(3).toString('hex')}`;
+    const octet = opts.vpcSecondOctet ?? 200 + Math.floor(Math.random() * 50);
+    this.vpcCidr = `10.${octet}.0.0/16`;
+  }
+
+  /** Starts the server and waits for /healthz. */
+  async start(): Promise<void> {
+    this.port = this.port || (await freePort());
+    this.endpoint = `http://127.0.0.1:${this.port}`;
+    this.output = '';
+    const proc = (this.proc = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/skiff.js'), 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--vpc-cidr', this.vpcCidr],
+      {
+        env: { ...process.env, SKIFF_RESOURCE_PREFIX: this.prefix, ...this.opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ));
+    proc.stdout!.on('data', (d) => (this.output += d));
+    proc.stderr!.on('data', (d) => (this.output += d));
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`skiff server exited with ${proc.exitCode}:\n${this.output}`);
+      try {
+        const res = await fetch(`${this.endpoint}/healthz`);
+        if (res.status === 200) return;
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`skiff server did not become healthy in 30 s:\n${this.output}`);
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  ecs(): ECSClient {
+    return new ECSClient({
+      endpoint: this.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDSKIFFTEST', secretAccessKey: 'skiff-test-secret' },
+      maxAttempts: 1,
+    });
+  }
+
+  /** Ends the server process with `signal` and waits for it to exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill(signal);
+    await exited;
+  }
+
+  /**
+   * Stops the server and removes everything it made on the host: containers
+   * (runc + conmon), mounts, cgroups, namespaces, veths, bridges, nft table, data dir.
+   */
+  async destroy(): Promise<void> {
+    await this.stop('SIGKILL');
+    const runcRoot = join(this.dataDir, 'runtime', 'runc');
+    if (existsSync(runcRoot)) {
+      for (const id of readdirSync(runcRoot)) await run('runc', ['--root', runcRoot, 'delete', '--force', id]);
+    }
+    // Unmount anything still mounted under the data dir (deepest first).
+    const mounts = (await run('sh', ['-c', `awk '{print $5}' /proc/self/mountinfo`])).stdout
+      .split('\n')
+      .filter((m) => m.startsWith(this.dataDir + '/'))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) await run('umount', ['-l', m]);
+    for (const ctrl of readdirSync('/sys/fs/cgroup')) {
+      const dir = join('/sys/fs/cgroup', ctrl, this.prefix);
+      if (existsSync(dir)) await run('sh', ['-c', `find ${dir} -depth -type d -exec rmdir {} + 2>/dev/null; true`]);
+    }
+    await new LinuxNetwork({ netnsPrefix: `${this.prefix}-`, vethPrefix: this.prefix.slice(0, 7), nftTable: this.prefix }).destroyAll();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `fn` until it returns a truthy value or the timeout passes. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}

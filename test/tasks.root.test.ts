@@ -1,0 +1,273 @@
+/**
+ * Real tasks, end to end: a real registry on loopback, an image built by the test
+ * from Debian's static busybox, a real `skiff server`, real runc containers and
+ * namespaces, driven through @aws-sdk/client-ecs.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  DescribeTasksCommand,
+  StopTaskCommand,
+  DeleteClusterCommand,
+  CreateClusterCommand,
+  type ECSClient,
+  type ContainerDefinition,
+  type Task,
+} from '@aws-sdk/client-ecs';
+import { TestServer, waitFor } from './support/skiff-server.ts';
+import { startRegistry, type TestRegistry } from './support/registry.ts';
+import { pushBusyboxImage } from './support/images.ts';
+
+let server: TestServer;
+let registry: TestRegistry;
+let ecs: ECSClient;
+let image: string;
+
+before(async () => {
+  registry = await startRegistry({ auth: 'none' });
+  image = await pushBusyboxImage(registry, 'test/busybox:1');
+  server = new TestServer();
+  await server.start();
+  ecs = server.ecs();
+});
+after(async () => {
+  await server?.destroy();
+  await registry?.stop();
+});
+
+let families = 0;
+async function register(containers: ContainerDefinition[], size = { cpu: '256', memory: '512' }): Promise<string> {
+  const family = `f${++families}`;
+  await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      ...size,
+      // PID 1 ignores SIGTERM unless it handles it: keep the SIGKILL wait short in tests.
+      containerDefinitions: containers.map((c) => ({ image, stopTimeout: 2, ...c })),
+    }),
+  );
+  return family;
+}
+
+async function describe(arn: string): Promise<Task> {
+  return (await ecs.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks![0];
+}
+
+async function runOne(family: string, extra: Record<string, unknown> = {}): Promise<Task> {
+  const out = await ecs.send(new RunTaskCommand({ taskDefinition: family, ...extra }));
+  assert.equal(out.tasks?.length, 1, JSON.stringify(out.failures));
+  return out.tasks![0];
+}
+
+const waitStatus = (arn: string, status: string, timeoutMs = 30_000) =>
+  waitFor(`task ${arn.split('/').pop()} ${status}`, async () => {
+    const t = await describe(arn);
+    return t.lastStatus === status ? t : undefined;
+  }, timeoutMs);
+
+const ipOf = (t: Task) => t.attachments?.[0]?.details?.find((d) => d.name === 'privateIPv4Address')?.value;
+
+async function logsOf(arn: string): Promise<string> {
+  const res = await fetch(`${server.endpoint}/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
+  return (await res.text())
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { message: string }).message)
+    .join('\n');
+}
+
+test('a task runs through every state with its own IP, timestamps, output and bill', async () => {
+  const family = await register([{ name: 'main', command: ['sh', '-c', 'echo hello from $(hostname); echo oops >&2; sleep 1; exit 0'] }]);
+  const started = await runOne(family);
+  const running = await waitStatus(started.taskArn!, 'RUNNING');
+  const ip = ipOf(running)!;
+  assert.ok(ip.startsWith(server.vpcCidr.split('.').slice(0, 2).join('.') + '.'), `IP ${ip} in ${server.vpcCidr}`);
+  const details = Object.fromEntries(running.attachments![0].details!.map((d) => [d.name, d.value]));
+  assert.match(details.macAddress!, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+  assert.match(details.subnetId!, /^subnet-/);
+  assert.equal(running.containers?.[0]?.networkInterfaces?.[0]?.privateIpv4Address, ip);
+
+  const stopped = await waitStatus(started.taskArn!, 'STOPPED');
+  assert.equal(stopped.stopCode, 'EssentialContainerExited');
+  assert.equal(stopped.stoppedReason, 'Essential container in task exited');
+  assert.equal(stopped.containers?.[0]?.exitCode, 0);
+  const order = ['createdAt', 'pullStartedAt', 'pullStoppedAt', 'startedAt', 'stoppingAt', 'executionStoppedAt', 'stoppedAt'] as const;
+  for (let i = 1; i < order.length; i++) {
+    assert.ok(stopped[order[i]] instanceof Date, `${order[i]} is set`);
+    assert.ok(stopped[order[i]]!.getTime() >= stopped[order[i - 1]]!.getTime(), `${order[i - 1]} <= ${order[i]}`);
+  }
+  assert.ok(stopped.connectivityAt instanceof Date);
+  const attrs = Object.fromEntries(stopped.attributes!.map((a) => [a.name, a.value]));
+  assert.equal(attrs['skiff.billedSeconds'], '60', 'a short task is billed the one-minute minimum');
+  // 60 s of 0.25 vCPU and 0.5 GB at 0.04048 / 0.004445 per hour.
+  assert.equal(Number(attrs['skiff.costUSD']).toFixed(12), ((0.25 * 0.04048 + 0.5 * 0.004445) / 60).toFixed(12));
+
+  const logs = await logsOf(started.taskArn!);
+  assert.match(logs, new RegExp(`hello from ip-${ip.replaceAll('.', '-')}`));
+  assert.match(logs, /oops/);
+  const cli = execFileSync(process.execPath, [resolve('bin/skiff.js'), '--endpoint', server.endpoint, '--output', 'json', 'logs', started.taskArn!], {
+    encoding: 'utf8',
+  });
+  assert.ok(cli.split('\n').filter(Boolean).some((l) => JSON.parse(l).stream === 'stderr' && JSON.parse(l).message === 'oops'));
+});
+
+test('two tasks have distinct IPs and talk TCP to each other; the host reaches them too', async () => {
+  const family = await register([{ name: 'srv', command: ['sh', '-c', 'while true; do echo pong | nc -l -p 8080; done'] }]);
+  const a = await waitStatus((await runOne(family)).taskArn!, 'RUNNING');
+  const clientFamily = await register([
+    { name: 'cli', command: ['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do nc -w 2 $PEER 8080 && exit 0; sleep 0.2; done; exit 1'] },
+  ]);
+  const b = await runOne(clientFamily, {
+    overrides: { containerOverrides: [{ name: 'cli', environment: [{ name: 'PEER', value: ipOf(a) }] }] },
+  });
+  assert.notEqual(ipOf(a), ipOf(b));
+  const bStopped = await waitStatus(b.taskArn!, 'STOPPED');
+  assert.equal(bStopped.containers?.[0]?.exitCode, 0, await logsOf(b.taskArn!));
+  assert.match(await logsOf(b.taskArn!), /pong/);
+
+  const fromHost = await new Promise<string>((res, rej) => {
+    const sock = connect({ host: ipOf(a)!, port: 8080 });
+    let data = '';
+    sock.on('data', (d) => (data += d));
+    sock.on('end', () => res(data));
+    sock.on('error', rej);
+    sock.setTimeout(5000, () => rej(new Error('timeout')));
+  });
+  assert.equal(fromHost.trim(), 'pong');
+  await ecs.send(new StopTaskCommand({ task: a.taskArn }));
+  await waitStatus(a.taskArn!, 'STOPPED');
+});
+
+test("containers of one task share localhost; a non-essential container's exit leaves the task running", async () => {
+  const family = await register([
+    { name: 'web', command: ['sh', '-c', 'while true; do echo local-hello | nc -l -p 9000; done'] },
+    { name: 'probe', essential: false, command: ['sh', '-c', 'sleep 0.3; nc -w 2 127.0.0.1 9000; exit 3'], dependsOn: [{ containerName: 'web', condition: 'START' }] },
+  ]);
+  const t = await runOne(family);
+  const probeDone = await waitFor('probe exit', async () => {
+    const d = await describe(t.taskArn!);
+    return d.containers?.find((c) => c.name === 'probe')?.lastStatus === 'STOPPED' ? d : undefined;
+  });
+  assert.equal(probeDone.containers?.find((c) => c.name === 'probe')?.exitCode, 3);
+  assert.match(await logsOf(t.taskArn!), /local-hello/);
+  await new Promise((r) => setTimeout(r, 500));
+  const still = await describe(t.taskArn!);
+  assert.equal(still.lastStatus, 'RUNNING');
+  assert.equal(still.containers?.find((c) => c.name === 'web')?.lastStatus, 'RUNNING');
+  await ecs.send(new StopTaskCommand({ task: t.taskArn, reason: 'test over' }));
+  const stopped = await waitStatus(t.taskArn!, 'STOPPED');
+  assert.equal(stopped.stopCode, 'UserInitiated');
+  assert.equal(stopped.stoppedReason, 'test over');
+});
+
+test('dependsOn SUCCESS waits for the dependency to exit 0, and a failed dependency stops the task', async () => {
+  const ok = await register([
+    { name: 'init', essential: false, command: ['sh', '-c', 'sleep 0.5; exit 0'] },
+    { name: 'app', command: ['sh', '-c', 'echo app-started; exit 0'], dependsOn: [{ containerName: 'init', condition: 'SUCCESS' }] },
+  ]);
+  const t1 = await waitStatus((await runOne(ok)).taskArn!, 'STOPPED');
+  assert.equal(t1.containers?.find((c) => c.name === 'app')?.exitCode, 0);
+  assert.match(await logsOf(t1.taskArn!), /app-started/);
+
+  const bad = await register([
+    { name: 'init', essential: false, command: ['sh', '-c', 'exit 1'] },
+    { name: 'app', command: ['sh', '-c', 'echo should-not-run'], dependsOn: [{ containerName: 'init', condition: 'SUCCESS' }] },
+  ]);
+  const t2 = await waitStatus((await runOne(bad)).taskArn!, 'STOPPED');
+  assert.equal(t2.stopCode, 'TaskFailedToStart');
+  assert.match(t2.stoppedReason!, /dependency/);
+  assert.doesNotMatch(await logsOf(t2.taskArn!), /should-not-run/);
+});
+
+test('the CPU quota and memory limit of the task are the container cgroup limits', async () => {
+  const family = await register(
+    [{ name: 'main', command: ['sh', '-c', 'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/memory/memory.limit_in_bytes'] }],
+    { cpu: '512', memory: '1024' },
+  );
+  const t = await waitStatus((await runOne(family)).taskArn!, 'STOPPED');
+  const [quota, period, mem] = (await logsOf(t.taskArn!)).trim().split('\n').map(Number);
+  assert.equal(quota / period, 0.5, '512 CPU units = half a CPU');
+  assert.equal(mem, 1024 * 1024 * 1024);
+});
+
+test('a container that exceeds its memory is OOM-killed and the task says so', async () => {
+  const family = await register([
+    { name: 'hog', memory: 64, command: ['sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived'] },
+  ]);
+  const t = await waitStatus((await runOne(family)).taskArn!, 'STOPPED', 60_000);
+  const c = t.containers![0];
+  assert.equal(c.exitCode, 137);
+  assert.match(c.reason ?? '', /^OutOfMemoryError/);
+  assert.equal(t.stopCode, 'EssentialContainerExited');
+  assert.doesNotMatch(await logsOf(t.taskArn!), /survived/);
+});
+
+test('StopTask sends SIGTERM, then SIGKILL after stopTimeout', async () => {
+  const graceful = await register([{ name: 'g', command: ['sh', '-c', 'trap "echo got-term; exit 0" TERM; while true; do sleep 0.1; done'] }]);
+  const g = await waitStatus((await runOne(graceful)).taskArn!, 'RUNNING');
+  const t0 = Date.now();
+  await ecs.send(new StopTaskCommand({ task: g.taskArn }));
+  const gs = await waitStatus(g.taskArn!, 'STOPPED');
+  assert.ok(Date.now() - t0 < 2000, 'a container that handles SIGTERM stops at once');
+  assert.equal(gs.containers?.[0]?.exitCode, 0);
+  assert.match(await logsOf(g.taskArn!), /got-term/);
+
+  const stubborn = await register([{ name: 's', stopTimeout: 2, command: ['sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'] }]);
+  const s = await waitStatus((await runOne(stubborn)).taskArn!, 'RUNNING');
+  const t1 = Date.now();
+  await ecs.send(new StopTaskCommand({ task: s.taskArn }));
+  const stopping = await describe(s.taskArn!);
+  assert.equal(stopping.desiredStatus, 'STOPPED');
+  const ss = await waitStatus(s.taskArn!, 'STOPPED');
+  const took = Date.now() - t1;
+  assert.ok(took >= 2000 && took < 6000, `SIGKILL came after the 2 s stopTimeout (took ${took} ms)`);
+  assert.equal(ss.containers?.[0]?.exitCode, 137);
+});
+
+test('a cluster with running tasks cannot be deleted', async () => {
+  await ecs.send(new CreateClusterCommand({ clusterName: 'busy' }));
+  const family = await register([{ name: 'm', command: ['sleep', '60'] }]);
+  const t = await runOne(family, { cluster: 'busy' });
+  await assert.rejects(ecs.send(new DeleteClusterCommand({ cluster: 'busy' })), { name: 'ClusterContainsTasksException' });
+  await ecs.send(new StopTaskCommand({ cluster: 'busy', task: t.taskArn }));
+  await waitFor('task stopped in busy', async () => {
+    const d = (await ecs.send(new DescribeTasksCommand({ cluster: 'busy', tasks: [t.taskArn!] }))).tasks![0];
+    return d.lastStatus === 'STOPPED';
+  });
+  assert.equal((await ecs.send(new DeleteClusterCommand({ cluster: 'busy' }))).cluster?.status, 'INACTIVE');
+});
+
+test('after a churn of tasks nothing is left behind: no namespace, veth, cgroup, mount, container or address', async () => {
+  const family = await register([{ name: 'm', command: ['sleep', '60'] }]);
+  for (let round = 0; round < 2; round++) {
+    const out = await ecs.send(new RunTaskCommand({ taskDefinition: family, count: 10 }));
+    assert.equal(out.tasks?.length, 10);
+    assert.equal(new Set(out.tasks!.map(ipOf)).size, 10, 'ten distinct addresses');
+    await Promise.all(out.tasks!.map((t) => waitStatus(t.taskArn!, 'RUNNING')));
+    await Promise.all(out.tasks!.map((t) => ecs.send(new StopTaskCommand({ task: t.taskArn }))));
+    await Promise.all(out.tasks!.map((t) => waitStatus(t.taskArn!, 'STOPPED')));
+  }
+  const netns = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => n.startsWith(`${server.prefix}-`)) : [];
+  assert.deepEqual(netns, [], 'no task namespace left');
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  assert.doesNotMatch(links, new RegExp(`\\d+: ${server.prefix.slice(0, 7)}[0-9a-f]+@`), 'no task veth left');
+  for (const ctrl of ['cpu', 'memory', 'pids']) {
+    const dir = join('/sys/fs/cgroup', ctrl, server.prefix);
+    const left = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
+    assert.deepEqual(left, [], `no task cgroup left under ${dir}`);
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(server.dataDir));
+  assert.deepEqual(mounts, [], 'no rootfs mount left');
+  const runcRoot = join(server.dataDir, 'runtime', 'runc');
+  assert.deepEqual(existsSync(runcRoot) ? readdirSync(runcRoot) : [], [], 'no runc container left');
+  const subnets = (await (await fetch(`${server.endpoint}/skiff/v1/subnets`)).json()) as { subnets: { availableIpAddressCount: number; cidrBlock: string }[] };
+  for (const s of subnets.subnets) assert.equal(s.availableIpAddressCount, 4091, `every address of ${s.cidrBlock} is free again`);
+});
