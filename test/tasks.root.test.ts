@@ -119,9 +119,13 @@ test('a task runs through every state with its own IP, timestamps, output and bi
   assert.ok(cli.split('\n').filter(Boolean).some((l) => JSON.parse(l).stream === 'stderr' && JSON.parse(l).message === 'oops'));
 });
 
-test('two tasks have distinct IPs and talk TCP to each other; the host reaches them too', async () => {
+test('two tasks have distinct IPs and talk TCP to each other; the host reaches them too', async (t) => {
   const family = await register([{ name: 'srv', command: ['sh', '-c', 'while true; do echo pong | nc -l -p 8080; done'] }]);
   const a = await waitStatus((await runOne(family)).taskArn!, 'RUNNING');
+  t.after(async () => {
+    await ecs.send(new StopTaskCommand({ task: a.taskArn }));
+    await waitStatus(a.taskArn!, 'STOPPED');
+  });
   const clientFamily = await register([
     { name: 'cli', command: ['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do nc -w 2 $PEER 8080 && exit 0; sleep 0.2; done; exit 1'] },
   ]);
@@ -142,8 +146,6 @@ test('two tasks have distinct IPs and talk TCP to each other; the host reaches t
     sock.setTimeout(5000, () => rej(new Error('timeout')));
   });
   assert.equal(fromHost.trim(), 'pong');
-  await ecs.send(new StopTaskCommand({ task: a.taskArn }));
-  await waitStatus(a.taskArn!, 'STOPPED');
 });
 
 test("containers of one task share localhost; a non-essential container's exit leaves the task running", async () => {

@@ -129,6 +129,7 @@ export class TaskRunner {
 
     const network = this.timed('network', async () => {
       this.update((t) => (t.network.status = 'ATTACHING'));
+      await this.deps.network.ensureSubnet(subnet);
       const att = await this.deps.network.attach(task.id, subnet, task.network.ipv4);
       this.setStatus('PENDING', (t) => {
         t.network.status = 'ATTACHED';

@@ -4,11 +4,11 @@ import { ApiError, ErrorCode, clusterNotFound, invalidParameter } from '../api/e
 import { optObjectList, optString, optStringList, optInt, reqString } from '../api/input.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import { paginate } from '../ecs/pagination.ts';
-import { type ControlContext, ecsArn } from './context.ts';
+import { clusterArn, resolveClusterName } from '../ecs/arns.ts';
+import type { ControlContext } from './context.ts';
 import { readTags } from './tags.ts';
 
 export const CAPACITY_PROVIDERS = ['FARGATE', 'FARGATE_SPOT'];
-const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 
 export function newClusterRecord(
   ctx: ControlContext,
@@ -18,7 +18,7 @@ export function newClusterRecord(
 ): ClusterRecord {
   return {
     name,
-    arn: ecsArn(ctx, `cluster/${name}`),
+    arn: clusterArn(name, ctx.arns),
     status: 'ACTIVE',
     createdAt: ctx.clock.now(),
     settings: settings.length ? settings : [{ name: 'containerInsights', value: 'disabled' }],
@@ -29,16 +29,7 @@ export function newClusterRecord(
 
 /** The cluster name from a name or ARN (absent → `default`), validated. */
 export function clusterNameOf(ctx: ControlContext, ref: string | undefined): string {
-  if (ref === undefined || ref === '') return 'default';
-  const prefix = ecsArn(ctx, 'cluster/');
-  if (ref.startsWith('arn:')) {
-    if (!ref.startsWith(prefix)) throw invalidParameter(`'${ref}' is not a cluster ARN of this Skiff (expected ${prefix}<name>).`);
-    ref = ref.slice(prefix.length);
-  }
-  if (!CLUSTER_NAME.test(ref)) {
-    throw invalidParameter(`Cluster name '${ref}' is invalid: use up to 255 letters, numbers, hyphens and underscores.`);
-  }
-  return ref;
+  return resolveClusterName(ref, ctx.arns);
 }
 
 /** The ACTIVE cluster a request names, or ClusterNotFoundException. */
@@ -106,7 +97,7 @@ export function clusterOperations(ctx: ControlContext) {
         const name = clusterNameOf(ctx, ref);
         const c = ctx.clusters.get(name);
         if (c) clusters.push(clusterView(ctx, c, include.includes('TAGS')));
-        else failures.push({ arn: ecsArn(ctx, `cluster/${name}`), reason: 'MISSING' });
+        else failures.push({ arn: clusterArn(name, ctx.arns), reason: 'MISSING' });
       }
       return { clusters, failures };
     },

@@ -7,6 +7,7 @@ import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { NetworksRepo } from '../store/networks-repo.ts';
 import type { Agent } from '../agent/agent.ts';
 import type { Clock } from '../util/clock.ts';
+import type { ArnContext } from '../ecs/arns.ts';
 
 export interface ControlContext {
   db: Db;
@@ -19,9 +20,6 @@ export interface ControlContext {
   clock: Clock;
   region: string;
   accountId: string;
-}
-
-/** `arn:aws:ecs:<region>:<account>:<resource>` for this server's region and account. */
-export function ecsArn(ctx: Pick<ControlContext, 'region' | 'accountId'>, resource: string): string {
-  return `arn:aws:ecs:${ctx.region}:${ctx.accountId}:${resource}`;
+  /** Region and account every ARN this server issues carries. */
+  arns: ArnContext;
 }

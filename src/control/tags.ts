@@ -1,33 +1,22 @@
 /** TagResource, UntagResource, ListTagsForResource, and the ECS tag rules. */
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
-import { optObjectList, optStringList, reqString } from '../api/input.ts';
+import { optStringList, reqString } from '../api/input.ts';
+import { MAX_TAGS, validateTags } from '../ecs/tags.ts';
+import { parseArn } from '../ecs/arns.ts';
 import type { Tag } from '../store/tags-repo.ts';
 import type { ControlContext } from './context.ts';
 
-export const MAX_TAGS = 50;
-
-/** Validates ECS tags ({key, value}); `aws:` keys are reserved for AWS. */
+/** Validated tags of a request's `field` (ECS rules, see ecs/tags.ts). */
 export function readTags(input: Record<string, unknown>, field = 'tags'): Tag[] {
-  const raw = optObjectList(input, field) ?? [];
-  if (raw.length > MAX_TAGS) throw invalidParameter(`A resource can have at most ${MAX_TAGS} tags (got ${raw.length}).`);
-  const seen = new Set<string>();
-  return raw.map((t) => {
-    const key = t.key;
-    const value = t.value ?? '';
-    if (typeof key !== 'string' || key.length < 1 || key.length > 128) throw invalidParameter('Each tag key must be 1-128 characters.');
-    if (typeof value !== 'string' || value.length > 256) throw invalidParameter(`The value of tag '${key}' must be at most 256 characters.`);
-    if (key.toLowerCase().startsWith('aws:')) throw invalidParameter(`Tag keys starting with 'aws:' are reserved; rename tag '${key}'.`);
-    if (seen.has(key)) throw invalidParameter(`Tag key '${key}' appears more than once.`);
-    seen.add(key);
-    return { key, value };
-  });
+  return validateTags(input[field]).map((t) => ({ key: t.key!, value: t.value ?? '' }));
 }
 
 /** Checks the ARN names a resource Skiff has; returns the ARN. */
 function existingResource(ctx: ControlContext, arn: string): string {
-  const m = /^arn:aws:ecs:([^:]+):(\d{12}):(cluster|task-definition|task|service|container-instance)\/(.+)$/.exec(arn);
-  if (!m) throw invalidParameter(`resourceArn '${arn}' is not a valid ECS resource ARN.`);
-  const [, , , kind, rest] = m;
+  const p = parseArn(arn);
+  if (!p || p.service !== 'ecs' || !p.resource.includes('/')) throw invalidParameter(`resourceArn '${arn}' is not a valid ECS resource ARN.`);
+  const kind = p.resourceType;
+  const rest = p.resource.slice(kind.length + 1);
   let exists = false;
   if (kind === 'cluster') exists = ctx.clusters.get(rest)?.status === 'ACTIVE';
   else if (kind === 'task') exists = ctx.tasks.get(rest.split('/').pop() ?? '') !== undefined;

@@ -7,7 +7,8 @@ import { clientError, invalidParameter } from '../api/errors.ts';
 import { optInt, optString, optStringList, reqString } from '../api/input.ts';
 import { normaliseTaskDefinition } from '../ecs/task-definition.ts';
 import { paginate } from '../ecs/pagination.ts';
-import { type ControlContext, ecsArn } from './context.ts';
+import { parseTaskDefinitionRef, taskDefinitionArn } from '../ecs/arns.ts';
+import type { ControlContext } from './context.ts';
 import { readTags } from './tags.ts';
 
 /** Stored task definitions carry epoch-ms numbers; the wire wants epoch seconds. */
@@ -26,17 +27,13 @@ export function taskDefinitionWire(def: StoredTaskDefinition): Record<string, un
  * definition. A bare family means its latest ACTIVE revision.
  */
 export function resolveTaskDefinition(ctx: ControlContext, ref: string): StoredTaskDefinition {
-  let spec = ref;
-  const arnPrefix = ecsArn(ctx, 'task-definition/');
-  if (spec.startsWith('arn:')) {
-    if (!spec.startsWith(arnPrefix)) throw clientError(`'${ref}' is not a task definition ARN of this Skiff (expected ${arnPrefix}<family>:<revision>).`);
-    spec = spec.slice(arnPrefix.length);
+  const { family, revision } = parseTaskDefinitionRef(ref, ctx.arns);
+  const def = revision !== undefined ? ctx.taskDefinitions.get(family, revision) : ctx.taskDefinitions.latestActive(family);
+  if (!def) {
+    throw clientError(
+      `Unable to describe task definition '${ref}': it does not exist${revision !== undefined ? '' : ' or has no ACTIVE revision'}. Register it with RegisterTaskDefinition.`,
+    );
   }
-  const m = /^([A-Za-z0-9_-]{1,255})(?::(\d+))?$/.exec(spec);
-  if (!m) throw clientError(`Task definition '${ref}' is not valid: use family, family:revision or a task definition ARN.`);
-  const family = m[1];
-  const def = m[2] ? ctx.taskDefinitions.get(family, Number(m[2])) : ctx.taskDefinitions.latestActive(family);
-  if (!def) throw clientError(`Unable to describe task definition '${ref}': it does not exist${m[2] ? '' : ' or has no ACTIVE revision'}. Register it with RegisterTaskDefinition.`);
   return def;
 }
 
@@ -53,7 +50,7 @@ export function taskDefinitionOperations(ctx: ControlContext) {
           (revision) =>
             ({
               ...normalised,
-              taskDefinitionArn: ecsArn(ctx, `task-definition/${family}:${revision}`),
+              taskDefinitionArn: taskDefinitionArn(family, revision, ctx.arns),
               revision,
               status: 'ACTIVE',
               registeredAt: now,

@@ -16,19 +16,12 @@ import { containerStopTimeout } from '../ecs/task-definition.ts';
 import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
 import type { SubnetRecord } from '../store/networks-repo.ts';
 import { newTaskId } from '../util/clock.ts';
-import { type ControlContext, ecsArn } from './context.ts';
-import { activeCluster, clusterNameOf } from './clusters.ts';
+import { containerArn, taskArn, tryParseTaskRef } from '../ecs/arns.ts';
+import type { ControlContext } from './context.ts';
+import { activeCluster } from './clusters.ts';
 import { resolveTaskDefinition } from './task-definitions.ts';
 import { readTags } from './tags.ts';
 import { taskView } from './task-view.ts';
-
-const TASK_ID = /^[0-9a-f]{32}$/;
-
-/** The task id from an id or a task ARN of the given cluster; undefined if malformed. */
-function taskIdOf(ref: string): string | undefined {
-  const id = ref.startsWith('arn:') ? ref.split('/').pop() : ref;
-  return id && TASK_ID.test(id) ? id : undefined;
-}
 
 /** Runtime id of a container on this host: `<taskId>-<name>` with only safe characters. */
 function runtimeIdFor(taskId: string, containerName: string): string {
@@ -85,8 +78,9 @@ export function taskOperations(ctx: ControlContext) {
         const ids: string[] = [];
         for (let i = 0; i < req.count; i++) {
           const id = newTaskId();
-          // Spread tasks over the allowed subnets: the one with most free addresses.
-          const subnet = [...subnets].sort((a, b) => ctx.networks.availableCount(b) - ctx.networks.availableCount(a))[0];
+          // Tasks fill the allowed subnets in order, so tasks run without a network
+          // configuration share one subnet and reach each other directly.
+          const subnet = subnets.find((s) => ctx.networks.availableCount(s) > 0) ?? subnets[0];
           const ipv4 = ctx.networks.allocate(subnet, id);
           if (!ipv4) {
             throw new ApiError(
@@ -96,7 +90,7 @@ export function taskOperations(ctx: ControlContext) {
           }
           const record: TaskRecord = {
             id,
-            arn: ecsArn(ctx, `task/${cluster.name}/${id}`),
+            arn: taskArn(cluster.name, id, ctx.arns),
             clusterName: cluster.name,
             clusterArn: cluster.arn,
             taskDefinitionArn: def.taskDefinitionArn!,
@@ -110,7 +104,7 @@ export function taskOperations(ctx: ControlContext) {
               (c): ContainerRecord => ({
                 name: c.name,
                 runtimeId: runtimeIdFor(id, c.name),
-                arn: ecsArn(ctx, `container/${cluster.name}/${id}/${uuidFrom(id + c.name)}`),
+                arn: containerArn(cluster.name, id, uuidFrom(id + c.name), ctx.arns),
                 image: c.image,
                 essential: c.essential,
                 command: c.command,
@@ -170,8 +164,8 @@ export function taskOperations(ctx: ControlContext) {
       const cluster = activeCluster(ctx, optString(input, 'cluster'));
       const ref = reqString(input, 'task');
       const reason = optString(input, 'reason', { max: 255 }) ?? 'Task stopped by user';
-      const id = taskIdOf(ref);
-      const found = id ? ctx.tasks.get(id) : undefined;
+      const parsed = tryParseTaskRef(cluster.name, ref, ctx.arns);
+      const found = parsed && parsed.cluster === cluster.name ? ctx.tasks.get(parsed.taskId) : undefined;
       if (!found || found.clusterName !== cluster.name) {
         throw invalidParameter(`The referenced task '${ref}' was not found in cluster '${cluster.name}'.`);
       }
@@ -196,14 +190,14 @@ export function taskOperations(ctx: ControlContext) {
       const tasks = [];
       const failures = [];
       for (const ref of refs) {
-        const id = taskIdOf(ref);
-        const t = id ? ctx.tasks.get(id) : undefined;
+        const parsed = tryParseTaskRef(cluster.name, ref, ctx.arns);
+        const t = parsed && parsed.cluster === cluster.name ? ctx.tasks.get(parsed.taskId) : undefined;
         if (t && t.clusterName === cluster.name) {
           const view = taskView(t, ctx.tags.list(t.arn));
           if (!include.includes('TAGS')) delete view.tags;
           tasks.push(view);
         } else {
-          failures.push({ arn: ref.startsWith('arn:') ? ref : ecsArn(ctx, `task/${cluster.name}/${ref}`), reason: 'MISSING' });
+          failures.push({ arn: parsed?.arn ?? ref, reason: 'MISSING' });
         }
       }
       return { tasks, failures };
@@ -237,6 +231,3 @@ export function taskOperations(ctx: ControlContext) {
     },
   };
 }
-
-// Re-exported for the CLI and tests that need to parse cluster references the same way.
-export { clusterNameOf };

@@ -76,11 +76,13 @@ test('minimal request is normalised with ECS defaults', () => {
   assert.equal(run({ cluster: clusterArn('prod') }).cluster, 'prod');
 });
 
-test('networkConfiguration: optional by default (default VPC), required when asked', () => {
-  const r = validateRunTaskInput({ taskDefinition: 'web' }, def);
+test('networkConfiguration: required as ECS does, unless the caller allows the default VPC', () => {
+  expectInvalid(() => validateRunTaskInput({ taskDefinition: 'web' }, def), /Network Configuration must be provided when networkMode 'awsvpc' is specified/);
+  const r = validateRunTaskInput({ taskDefinition: 'web' }, def, { allowMissingNetworkConfiguration: true });
   assert.equal(r.networkConfiguration, undefined);
   assert.equal(r.subnets, undefined);
-  expectInvalid(() => validateRunTaskInput({ taskDefinition: 'web' }, def, { requireNetworkConfiguration: true }), /Network Configuration must be provided when networkMode 'awsvpc' is specified/);
+  // Given but malformed is still an error.
+  expectInvalid(() => validateRunTaskInput({ taskDefinition: 'web', networkConfiguration: {} }, def, { allowMissingNetworkConfiguration: true }), /Network Configuration must be provided/);
 });
 
 describe('count', () => {
@@ -161,7 +163,7 @@ describe('clientToken, startedBy, group, tags, propagateTags', () => {
     expectInvalid(() => run({ platformVersion: 'newest' }), /platformVersion must be LATEST/);
   });
   test('task definition without FARGATE compatibility', () =>
-    expectInvalid(() => validateRunTaskInput({ taskDefinition: 'x' }, { ...def, compatibilities: ['EC2'] }), /does not support launch_type FARGATE/));
+    expectInvalid(() => validateRunTaskInput({ taskDefinition: 'x', networkConfiguration: net }, { ...def, compatibilities: ['EC2'] }), /does not support launch_type FARGATE/));
 });
 
 describe('networkConfiguration', () => {
@@ -207,7 +209,7 @@ describe('overrides', () => {
     expectInvalid(() => o({ cpu: '256', memory: '4096' }), /No Fargate configuration exists for given values: 256 CPU, 4096 memory/);
     expectInvalid(() => o({ memory: '8192' }), /No Fargate configuration exists for given values: 512 CPU, 8192 memory/);
     // Shrinking the task below what the containers ask for.
-    expectInvalid(() => o({ cpu: '256', memory: '512' }), /greater than for the task \(256\) after overrides/);
+    expectInvalid(() => o({ cpu: '256', memory: '512' }), /After overrides the containers reserve 576 MiB, more than the task memory \(512 MiB\)/);
   });
   test('ephemeralStorage override 21..200', () => {
     assert.deepEqual(o({ ephemeralStorage: { sizeInGiB: 50 } }).ephemeralStorage, { sizeInGiB: 50 });

@@ -343,7 +343,7 @@ export interface NormalisedRunTask {
   launchType?: 'FARGATE';
   /** Given strategy; undefined means: use the cluster's default strategy. */
   capacityProviderStrategy?: NormalisedStrategyItem[];
-  /** Given network configuration; absent means "use the default VPC's subnets" (see options). */
+  /** Given network configuration; absent only with allowMissingNetworkConfiguration (use the default VPC's subnets). */
   networkConfiguration?: { awsvpcConfiguration: NormalisedAwsVpcConfiguration };
   /** Shorthands for networkConfiguration.awsvpcConfiguration (undefined when it was not given). */
   subnets?: string[];
@@ -366,11 +366,11 @@ const STARTED_BY_RE = /^[A-Za-z0-9_/-]*$/;
 
 export interface RunTaskValidationOptions {
   /**
-   * When true, a missing networkConfiguration is an InvalidParameterException, as
-   * ECS answers for awsvpc tasks. Default false: Skiff then uses the default
-   * VPC's subnets.
+   * When true, a missing networkConfiguration is allowed (the caller then uses the
+   * default VPC's subnets). Default false: InvalidParameterException "Network
+   * Configuration must be provided when networkMode 'awsvpc' is specified", as ECS answers.
    */
-  requireNetworkConfiguration?: boolean;
+  allowMissingNetworkConfiguration?: boolean;
 }
 
 /**
@@ -404,7 +404,7 @@ export function validateRunTaskInput(input: RunTaskCommandInput, taskDef: TaskDe
   if (!compat.includes('FARGATE')) throw bad(`Task definition does not support launch_type FARGATE. Register a revision that requires FARGATE.`);
 
   let networkConfiguration: NormalisedRunTask['networkConfiguration'];
-  if (present(input.networkConfiguration) || opts.requireNetworkConfiguration) {
+  if (present(input.networkConfiguration) || !opts.allowMissingNetworkConfiguration) {
     networkConfiguration = { awsvpcConfiguration: validateNetworkConfiguration(input.networkConfiguration) };
   }
 

@@ -125,6 +125,8 @@ interface RequestInit2 {
   body?: Uint8Array;
   /** Token scope actions: 'pull' (default) or 'pull,push'. */
   actions?: string;
+  /** Overrides the client's signal for this request (e.g. a shared download's). */
+  signal?: AbortSignal;
 }
 
 export class RegistryClient {
@@ -176,7 +178,11 @@ export class RegistryClient {
     });
     if (reply.status !== 200) {
       const err = await this.errorFor(reply, 'manifest');
-      if (err.code === 'NOT_FOUND') throw new ImagePullError(`manifest for ${shown} not found${err.detail ? `: ${err.detail}` : ''}`);
+      if (err.code === 'NOT_FOUND') {
+        // Registries answer MANIFEST_UNKNOWN for a missing repository too; tell the two apart.
+        if (await this.repositoryMissing()) throw this.denied();
+        throw new ImagePullError(`manifest for ${shown} not found${err.detail ? `: ${err.detail}` : ''}`);
+      }
       throw err.error;
     }
     const bytes = await reply.bytes(MAX_MANIFEST_BYTES, `manifest for ${shown}`);
@@ -188,10 +194,25 @@ export class RegistryClient {
     return { digest, mediaType, bytes };
   }
 
+  /** True when the registry says the repository itself does not exist. */
+  private async repositoryMissing(): Promise<boolean> {
+    try {
+      const reply = await this.request('GET', `/v2/${this.repository}/tags/list?n=1`);
+      if (reply.status === 200) {
+        await reply.discard();
+        return false;
+      }
+      const err = await this.errorFor(reply, 'tag list');
+      return err.code === 'DENIED';
+    } catch {
+      return false;
+    }
+  }
+
   /** Opens a blob for streaming. The caller hashes and size-checks it. */
-  async openBlob(digest: string): Promise<Reply> {
+  async openBlob(digest: string, signal?: AbortSignal): Promise<Reply> {
     parseDigest(digest, 'blob digest');
-    const reply = await this.request('GET', `/v2/${this.repository}/blobs/${digest}`);
+    const reply = await this.request('GET', `/v2/${this.repository}/blobs/${digest}`, { signal });
     if (reply.status !== 200) {
       const err = await this.errorFor(reply, 'blob');
       if (err.code === 'NOT_FOUND') throw new ImagePullError(`blob ${digest} not found in ${this.name}`);
@@ -223,12 +244,12 @@ export class RegistryClient {
       const token = this.tokenCache.get(tokenKey);
       if (token) headers.Authorization = `Bearer ${token}`;
       else if (this.basicAuth && this.opts.credentials) headers.Authorization = basicHeader(this.opts.credentials);
-      const reply = await this.send(method, url, headers, init.body);
+      const reply = await this.send(method, url, headers, init.body, this.origin, init.signal);
       if (reply.status !== 401 || attempt > 0) return reply;
       const challenge = parseChallenge(reply.headers.get('www-authenticate') ?? '');
       await reply.discard();
       if (challenge?.scheme === 'bearer') {
-        await this.fetchToken(challenge.params, actions, tokenKey);
+        await this.fetchToken(challenge.params, actions, tokenKey, init.signal);
       } else if (challenge?.scheme === 'basic') {
         if (!this.opts.credentials) throw this.denied('the registry requires a username and password');
         this.basicAuth = true;
@@ -238,7 +259,7 @@ export class RegistryClient {
     }
   }
 
-  private async fetchToken(params: Record<string, string>, actions: string, tokenKey: string): Promise<void> {
+  private async fetchToken(params: Record<string, string>, actions: string, tokenKey: string, signal?: AbortSignal): Promise<void> {
     const realm = params.realm;
     if (!realm) throw new ImagePullError(`registry ${this.host} sent a Bearer challenge without a realm`);
     let url: URL;
@@ -255,7 +276,7 @@ export class RegistryClient {
     url.searchParams.set('scope', `repository:${this.repository}:${actions}`);
     const headers: Record<string, string> = { 'User-Agent': 'skiff', Accept: 'application/json' };
     if (this.opts.credentials) headers.Authorization = basicHeader(this.opts.credentials);
-    const reply = await this.send('GET', url, headers, undefined, url.origin);
+    const reply = await this.send('GET', url, headers, undefined, url.origin, signal);
     if (reply.status === 401 || reply.status === 403) {
       await reply.discard();
       throw this.denied(this.opts.credentials ? 'the token service rejected the credentials' : 'authentication required');
@@ -285,12 +306,19 @@ export class RegistryClient {
    * One HTTP exchange with manual redirects. `authOrigin` is the origin the
    * Authorization header belongs to; it is dropped on any other origin.
    */
-  private async send(method: string, url: URL, headers: Record<string, string>, body?: Uint8Array, authOrigin = this.origin): Promise<Reply> {
+  private async send(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+    authOrigin: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Reply> {
     let current = url;
     for (let hop = 0; ; hop++) {
       const h = { ...headers };
       if (current.origin !== authOrigin) delete h.Authorization;
-      const reply = await this.fetchOnce(method, current, h, body);
+      const reply = await this.fetchOnce(method, current, h, body, signal ?? this.opts.signal);
       if (![301, 302, 303, 307, 308].includes(reply.status) || (method !== 'GET' && method !== 'HEAD')) return reply;
       const location = reply.headers.get('location');
       await reply.discard();
@@ -304,9 +332,14 @@ export class RegistryClient {
     }
   }
 
-  private async fetchOnce(method: string, url: URL, headers: Record<string, string>, body?: Uint8Array): Promise<Reply> {
+  private async fetchOnce(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+    outer: AbortSignal | undefined,
+  ): Promise<Reply> {
     const controller = new AbortController();
-    const outer = this.opts.signal;
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     const onOuterAbort = () => controller.abort(outer?.reason);
@@ -352,7 +385,7 @@ export class RegistryClient {
       await reply.discard();
     }
     const first = codes[0];
-    const detail = first ? [first.code, first.message].filter((s) => typeof s === 'string').join(': ').toLowerCase().slice(0, 200) : undefined;
+    const detail = first ? String(first.message ?? first.code ?? '').toLowerCase().slice(0, 200) || undefined : undefined;
     if (reply.status === 401 || reply.status === 403 || first?.code === 'NAME_UNKNOWN' || first?.code === 'UNAUTHORIZED' || first?.code === 'DENIED') {
       return { code: 'DENIED', error: this.denied(detail) };
     }

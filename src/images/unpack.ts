@@ -392,6 +392,7 @@ export async function unpackLayer(src: LayerSource, dest: string, opts: UnpackOp
   let fatal: unknown;
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
+      stream.on('error', () => {}); // errors surface through `extract`; never unhandled
       handleEntry(header as unknown as TarHeader, stream as unknown as Readable).then(
         () => next(),
         (e) => {

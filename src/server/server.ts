@@ -89,6 +89,7 @@ export class SkiffServer {
       clock: this.clock,
       region: c.region,
       accountId: c.accountId,
+      arns: { region: c.region, account: c.accountId, partition: 'aws' },
     });
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
 

@@ -1,0 +1,282 @@
+/**
+ * LocalImageStore: the host's image cache and puller (implements `ImageStore`).
+ *
+ * Layout under `root` (all 0700):
+ *   blobs/sha256/<hex>        verified manifests, configs and compressed layers
+ *   layers/<hex>/fs           unpacked layers by diff_id (overlay lowerdirs), read-only by convention
+ *   tmp/                      in-progress downloads/unpacks (cleared at start)
+ *   refs.json                 reference -> manifest digest of the last successful pull
+ *
+ * Contract:
+ * - A `:tag` pull always asks the registry for the manifest (one small GET) and serves
+ *   the rest from cache; an `@sha256:` pull whose manifest, config and layers are
+ *   cached needs no network at all.
+ * - Layers are downloaded and unpacked in parallel (at most `concurrency`), each at
+ *   most once on this host, shared by every task and every concurrent pull.
+ * - Every failure is an ImagePullError. Config is returned as plain values only.
+ * - Cached content is shared across credentials: once an image is on this host, a
+ *   digest pull of it does not re-check the registry's authorization.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ImagePullError, type ImageStore, type PullOptions, type PulledImage } from './images.ts';
+import { parseReference, formatReference, type ImageReference } from './reference.ts';
+import { RegistryClient, TokenCache } from './registry-client.ts';
+import { BlobCache } from './blob-cache.ts';
+import { LayerStore, type LayerInfo } from './layer-store.ts';
+import { UnpackBudget, DEFAULT_MAX_INODES } from './unpack.ts';
+import {
+  INDEX_TYPES, IMAGE_MANIFEST_TYPES, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MT,
+  manifestMediaType, parseImageConfig, parseImageManifest, parseIndex, selectPlatform,
+  type Descriptor,
+} from './manifest.ts';
+
+export interface LocalImageStoreOptions {
+  /** Directory for blobs, layers and the reference index. */
+  root: string;
+  /** Registries (host[:port]) reached over plain HTTP. Loopback always is. */
+  insecureRegistries?: string[];
+  /** Milliseconds without progress before a registry request fails (default 30 s). */
+  timeoutMs?: number;
+  /** Layers downloaded/unpacked at once per pull (default 4). */
+  concurrency?: number;
+  /** Byte budget when a pull gives no maxUnpackedBytes (default 200 GiB). */
+  defaultMaxUnpackedBytes?: number;
+  /** Files/dirs per image (default 2,000,000). */
+  maxInodes?: number;
+  /** Path depth inside a layer (default 256). */
+  maxDepth?: number;
+}
+
+export interface RefRecord {
+  /** Digest of what the reference resolved to (an index or a manifest). */
+  digest: string;
+  /** Digest of the linux/amd64 manifest used. */
+  manifestDigest: string;
+  pulledAt: string;
+}
+
+interface Manifestish {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+const GiB = 1024 ** 3;
+
+export class LocalImageStore implements ImageStore {
+  private readonly blobs: BlobCache;
+  private readonly layers: LayerStore;
+  private readonly tokens = new TokenCache();
+  private ready?: Promise<void>;
+  private refsWrite: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: LocalImageStoreOptions) {
+    this.blobs = new BlobCache(opts.root);
+    this.layers = new LayerStore(opts.root, opts.maxDepth);
+  }
+
+  private init(): Promise<void> {
+    this.ready ??= (async () => {
+      await mkdir(this.opts.root, { recursive: true, mode: 0o700 });
+      await this.blobs.init();
+      await this.layers.init();
+    })();
+    return this.ready;
+  }
+
+  async pull(reference: string, opts: PullOptions = {}): Promise<PulledImage> {
+    try {
+      return await this.pullInner(reference, opts);
+    } catch (e) {
+      if (e instanceof ImagePullError) throw e;
+      const code = (e as NodeJS.ErrnoException)?.code;
+      if (code === 'ENOSPC') throw new ImagePullError('no space left on device for the image');
+      throw new ImagePullError(`failed to store image ${reference}: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+
+  /** What a reference resolved to at its last successful pull on this host. */
+  async lookup(reference: string): Promise<RefRecord | undefined> {
+    const refs = await this.readRefs();
+    return refs[formatReference(parseReference(reference))];
+  }
+
+  private async pullInner(reference: string, opts: PullOptions): Promise<PulledImage> {
+    const ref = parseReference(reference);
+    const name = formatReference(ref);
+    await this.init();
+    const t0 = performance.now();
+    let client: RegistryClient | undefined;
+    const registry = () =>
+      (client ??= new RegistryClient(ref.domain, ref.path, {
+        credentials: opts.credentials,
+        insecureRegistries: this.opts.insecureRegistries,
+        timeoutMs: this.opts.timeoutMs,
+        tokenCache: this.tokens,
+        signal: opts.signal,
+      }));
+    let downloaded = 0;
+
+    // 1. Resolve: reference -> (index ->) manifest -> config.
+    const top = ref.digest ? await this.manifestByDigest(ref.digest, registry) : await this.manifestByTag(ref, registry);
+    let manifest = top;
+    if (INDEX_TYPES.includes(top.mediaType)) {
+      const chosen = selectPlatform(parseIndex(top.bytes, top.mediaType));
+      manifest = await this.manifestByDigest(chosen.digest, registry);
+      if (!IMAGE_MANIFEST_TYPES.includes(manifest.mediaType)) {
+        throw new ImagePullError(`the linux/amd64 entry of ${name} is not an image manifest (${manifest.mediaType})`);
+      }
+    }
+    const m = parseImageManifest(manifest.bytes, manifest.mediaType);
+    let configBytes = await this.blobs.read(m.config.digest, MAX_CONFIG_BYTES);
+    if (!configBytes) {
+      configBytes = await registry().getBlobBytes(m.config.digest, Math.min(m.config.size, MAX_CONFIG_BYTES));
+      await this.blobs.put(m.config.digest, configBytes);
+      downloaded += configBytes.length;
+    }
+    const cfg = parseImageConfig(configBytes);
+    if (cfg.os && cfg.os !== 'linux') throw new ImagePullError(`image ${name} is for ${cfg.os}, not linux`);
+    if (cfg.architecture && cfg.architecture !== 'amd64') {
+      throw new ImagePullError(`image ${name} is for ${cfg.os || 'linux'}/${cfg.architecture}; this host runs linux/amd64`);
+    }
+    if (cfg.diffIds.length !== m.layers.length) {
+      throw new ImagePullError(`image ${name} is inconsistent: ${m.layers.length} layers but ${cfg.diffIds.length} diff_ids in its config`);
+    }
+    const resolveMs = performance.now() - t0;
+
+    // 2. Layers: what is unpacked already, and the byte budget left for the rest.
+    const maxBytes = opts.maxUnpackedBytes ?? this.opts.defaultMaxUnpackedBytes ?? 200 * GiB;
+    const infos: Array<LayerInfo | undefined> = await Promise.all(cfg.diffIds.map((d) => this.layers.get(d)));
+    const cachedLayers = infos.filter(Boolean).length;
+    const cachedBytes = infos.reduce((s, i) => s + (i?.bytes ?? 0), 0);
+    const tooBig = () =>
+      new ImagePullError(`image is larger than the task's ephemeral storage: ${name} needs more than ${maxBytes} bytes unpacked`);
+    if (cachedBytes > maxBytes) throw tooBig();
+    const budget = new UnpackBudget(maxBytes - cachedBytes, this.opts.maxInodes ?? DEFAULT_MAX_INODES);
+
+    const span = { download: new Span(), unpack: new Span() };
+    const todo = cfg.diffIds.map((d, i) => i).filter((i) => !infos[i]);
+    await runBounded(todo, this.opts.concurrency ?? 4, async (i) => {
+      const desc: Descriptor = m.layers[i];
+      const diffId = cfg.diffIds[i];
+      span.download.start();
+      let path: string;
+      try {
+        const r = await this.blobs.fetch(desc.digest, desc.size, {
+          open: async (sig) => (await registry().openBlob(desc.digest, sig)).chunks(),
+        }, opts.signal);
+        path = r.path;
+        downloaded += r.downloaded;
+      } finally {
+        span.download.end();
+      }
+      span.unpack.start();
+      try {
+        infos[i] = (await this.layers.ensure(diffId, path, budget, opts.signal)).info;
+      } finally {
+        span.unpack.end();
+      }
+    });
+    const layerInfos = infos as LayerInfo[];
+    if (layerInfos.reduce((s, i) => s + i.bytes, 0) > maxBytes) throw tooBig();
+
+    await this.recordRef(name, { digest: top.digest, manifestDigest: manifest.digest, pulledAt: new Date().toISOString() });
+    return {
+      reference: name,
+      manifestDigest: manifest.digest,
+      config: cfg.runtime,
+      layerDirs: layerInfos.map((l) => l.dir),
+      sizeBytes: m.layers.reduce((s, l) => s + l.size, 0),
+      downloadedBytes: downloaded,
+      layerCount: m.layers.length,
+      cachedLayers,
+      timings: { resolveMs: Math.round(resolveMs), downloadMs: span.download.ms(), unpackMs: span.unpack.ms() },
+    };
+  }
+
+  /** A manifest by digest: from the cache when present, else fetched, verified and cached. */
+  private async manifestByDigest(digest: string, registry: () => RegistryClient): Promise<Manifestish> {
+    const cached = await this.blobs.read(digest, MAX_MANIFEST_BYTES);
+    if (cached) return { digest, mediaType: cachedMediaType(cached), bytes: cached };
+    const fetched = await registry().getManifest(digest);
+    await this.blobs.put(fetched.digest, fetched.bytes);
+    return fetched;
+  }
+
+  /** A manifest by tag: always asks the registry (tags move). */
+  private async manifestByTag(ref: ImageReference, registry: () => RegistryClient): Promise<Manifestish> {
+    const fetched = await registry().getManifest(ref.tag ?? 'latest');
+    if (!(await this.blobs.has(fetched.digest))) await this.blobs.put(fetched.digest, fetched.bytes);
+    return fetched;
+  }
+
+  private refsPath(): string {
+    return join(this.opts.root, 'refs.json');
+  }
+
+  private async readRefs(): Promise<Record<string, RefRecord>> {
+    try {
+      const v = JSON.parse(await readFile(this.refsPath(), 'utf8'));
+      return typeof v === 'object' && v !== null ? v : {};
+    } catch {
+      return {};
+    }
+  }
+
+  private recordRef(name: string, rec: RefRecord): Promise<void> {
+    this.refsWrite = this.refsWrite.then(async () => {
+      const refs = await this.readRefs();
+      refs[name] = rec;
+      const tmp = `${this.refsPath()}.tmp-${randomBytes(4).toString('hex')}`;
+      await writeFile(tmp, JSON.stringify(refs, null, 1), { mode: 0o600 });
+      await rename(tmp, this.refsPath());
+    }).catch(() => { /* the index is a convenience; a failed write must not fail pulls */ });
+    return this.refsWrite;
+  }
+}
+
+/** Media type of a manifest read back from the cache (verified when it was stored). */
+function cachedMediaType(bytes: Buffer): string {
+  try {
+    return manifestMediaType(bytes, null);
+  } catch {
+    const body = JSON.parse(bytes.toString('utf8'));
+    return Array.isArray(body?.manifests) ? MT.ociIndex : MT.ociManifest;
+  }
+}
+
+/** Wall-clock time during which at least one operation of a kind was running. */
+class Span {
+  private active = 0;
+  private since = 0;
+  private total = 0;
+  start(): void {
+    if (this.active++ === 0) this.since = performance.now();
+  }
+  end(): void {
+    if (--this.active === 0) this.total += performance.now() - this.since;
+  }
+  ms(): number {
+    return Math.round(this.total);
+  }
+}
+
+/** Runs `fn` over items with at most `limit` in flight; rejects with the first error after all settle. */
+async function runBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < items.length && firstError === undefined) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e) {
+        firstError ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (firstError !== undefined) throw firstError;
+}
