@@ -246,12 +246,15 @@ describe('anonymous registry', () => {
     const merged = join(root, 'merged');
     mkdirSync(merged);
     execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...pulled.layerDirs].reverse().join(':')}`, merged]);
-    t.after(() => execFileSync('umount', [merged]));
-    assert.equal(existsSync(join(merged, 'etc/motd')), false, 'whiteout hides the lower file');
-    assert.equal(readFileSync(join(merged, 'etc/keep'), 'utf8'), 'kept');
-    assert.deepEqual(readdirSync(join(merged, 'var/cache')), ['new'], 'opaque dir hides lower content');
-    assert.ok(lstatSync(join(merged, 'bin/sh')).isSymbolicLink());
-    assert.equal(execFileSync('chroot', [merged, '/bin/sh', '-c', 'cat /etc/keep; ls /var/cache'], { encoding: 'utf8' }), 'keptnew\n');
+    try {
+        assert.equal(existsSync(join(merged, 'etc/motd')), false, 'whiteout hides the lower file');
+      assert.equal(readFileSync(join(merged, 'etc/keep'), 'utf8'), 'kept');
+      assert.deepEqual(readdirSync(join(merged, 'var/cache')), ['new'], 'opaque dir hides lower content');
+      assert.ok(lstatSync(join(merged, 'bin/sh')).isSymbolicLink());
+      assert.equal(execFileSync('chroot', [merged, '/bin/sh', '-c', 'cat /etc/keep; ls /var/cache'], { encoding: 'utf8' }), 'keptnew\n');
+    } finally {
+      execFileSync('umount', [merged]);
+    }
   });
 });
 

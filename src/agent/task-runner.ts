@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Driver, ContainerExit, ContainerLaunchSpec } from '../drivers/driver.ts';
 import type { Network, SubnetSpec } from '../network/network.ts';
-import type { ImageStore, PulledImage } from '../images/images.ts';
+import type { ImageStore, PulledImage, RegistryCredentials } from '../images/images.ts';
 import { ImagePullError } from '../images/images.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { Clock } from '../util/clock.ts';
@@ -36,6 +36,8 @@ export interface TaskRunnerDeps {
   /** Directory for per-task files (hosts file). */
   taskFilesDir: string;
   subnet(subnetId: string): SubnetSpec;
+  /** Credentials the operator configured for an image's registry, if any. */
+  registryCredentials(imageReference: string): RegistryCredentials | undefined;
   releaseAddress(taskId: string): void;
   log(msg: string): void;
   /** Called once the task is STOPPED and everything it held is released. */
@@ -160,7 +162,12 @@ export class TaskRunner {
         'image-pull',
         async () => {
           const pulled = await Promise.all(
-            refs.map((ref) => this.deps.images.pull(ref, { maxUnpackedBytes: task.ephemeralStorageGiB * 1024 ** 3 })),
+            refs.map((ref) =>
+              this.deps.images.pull(ref, {
+                maxUnpackedBytes: task.ephemeralStorageGiB * 1024 ** 3,
+                credentials: this.deps.registryCredentials(ref),
+              }),
+            ),
           );
           pulled.forEach((p, i) => this.images.set(refs[i], p));
           return pulled;

@@ -32,6 +32,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
     .option('--vpc-cidr <cidr>', 'CIDR of the default VPC created on first start (default 172.31.0.0/16)')
     .option('--insecure-registry <host:port...>', 'registries to reach over plain HTTP besides loopback ones')
+    .option('--registry-auth <file>', 'registry credentials in Docker config.json form (default: $SKIFF_REGISTRY_AUTH_FILE)')
     .action(async (opts) => {
       const config = resolveServerConfig({ ...opts, region: globals().region });
       const server = new SkiffServer(config);

@@ -28,6 +28,8 @@ export interface ServerConfig {
   nftTable: string;
   /** Registries reached over plain HTTP besides loopback ones (host:port). */
   insecureRegistries: string[];
+  /** Docker config.json-style file with registry credentials (as the ECS agent's dockercfg auth). */
+  registryAuthFile?: string;
 }
 
 export interface ServerFlags {
@@ -37,6 +39,7 @@ export interface ServerFlags {
   region?: string;
   vpcCidr?: string;
   insecureRegistry?: string[];
+  registryAuth?: string;
 }
 
 export class ConfigError extends Error {}
@@ -71,5 +74,6 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     bridgePrefix: `${prefix.slice(0, 6)}b`,
     nftTable: prefix,
     insecureRegistries: flags.insecureRegistry ?? (env.SKIFF_INSECURE_REGISTRIES?.split(',').filter(Boolean) ?? []),
+    registryAuthFile: flags.registryAuth ?? env.SKIFF_REGISTRY_AUTH_FILE,
   });
 }

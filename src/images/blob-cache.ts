@@ -94,7 +94,9 @@ export class BlobCache {
   async fetch(digest: string, expectedSize: number, source: BlobSource, signal?: AbortSignal): Promise<FetchResult> {
     const path = this.path(digest);
     if (await this.has(digest)) return { path, downloaded: 0 };
-    return this.flights.run(digest, signal, async (sig) => {
+    let mine = false; // only the caller whose transfer ran reports its bytes
+    const r = await this.flights.run(digest, signal, async (sig) => {
+      mine = true;
       if (await this.has(digest)) return { path, downloaded: 0 };
       const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
       const hash = createHash('sha256');
@@ -125,5 +127,6 @@ export class BlobCache {
         throw e;
       }
     });
+    return mine ? r : { path: r.path, downloaded: 0 };
   }
 }

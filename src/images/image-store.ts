@@ -152,9 +152,9 @@ export class LocalImageStore implements ImageStore {
     const cachedLayers = infos.filter(Boolean).length;
     const cachedBytes = infos.reduce((s, i) => s + (i?.bytes ?? 0), 0);
     const tooBig = () =>
-      new ImagePullError(`image is larger than the task's ephemeral storage: ${name} needs more than ${maxBytes} bytes unpacked`);
+      new ImagePullError(`image is larger than the task's ephemeral storage: ${name} unpacked exceeds the limit of ${maxBytes} bytes`);
     if (cachedBytes > maxBytes) throw tooBig();
-    const budget = new UnpackBudget(maxBytes - cachedBytes, this.opts.maxInodes ?? DEFAULT_MAX_INODES);
+    const budget = new UnpackBudget(maxBytes - cachedBytes, this.opts.maxInodes ?? DEFAULT_MAX_INODES, maxBytes);
 
     const span = { download: new Span(), unpack: new Span() };
     const todo = cfg.diffIds.map((d, i) => i).filter((i) => !infos[i]);

@@ -41,15 +41,21 @@ export const DEFAULT_MAX_DEPTH = 256;
 export class UnpackBudget {
   bytesUsed = 0;
   inodesUsed = 0;
+  /**
+   * @param maxBytes regular-file bytes this budget allows
+   * @param shownLimit the limit named in the error (the whole image's, when this budget
+   *   is what is left of it after cached layers)
+   */
   constructor(
     readonly maxBytes: number,
     readonly maxInodes: number = DEFAULT_MAX_INODES,
+    private readonly shownLimit: number = maxBytes,
   ) {}
   takeBytes(n: number): void {
     this.bytesUsed += n;
     if (this.bytesUsed > this.maxBytes) {
       throw new ImagePullError(
-        `image is larger than the task's ephemeral storage: unpacking needs more than ${this.maxBytes} bytes`,
+        `image is larger than the task's ephemeral storage: its unpacked size exceeds the limit of ${this.shownLimit} bytes`,
       );
     }
   }

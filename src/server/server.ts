@@ -20,6 +20,7 @@ import { Agent } from '../agent/agent.ts';
 import { RuncDriver } from '../drivers/runc/runc-driver.ts';
 import { createNetwork } from '../network/index.ts';
 import { LocalImageStore } from '../images/image-store.ts';
+import { loadRegistryAuth } from '../images/registry-auth.ts';
 import { buildHttpServer } from '../api/http-server.ts';
 import { ecsProtocol } from '../control/ecs-protocol.ts';
 import { skiffRoutes } from '../control/skiff-routes.ts';
@@ -54,6 +55,7 @@ export class SkiffServer {
     });
     const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable });
     await preflight([driver, network]);
+    const registryCredentials = loadRegistryAuth(c.registryAuthFile);
 
     mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
@@ -75,6 +77,7 @@ export class SkiffServer {
       region: c.region,
       taskFilesDir: join(runtimeDir, 'tasks'),
       subnet: subnetSpec,
+      registryCredentials,
       releaseAddress: (taskId) => networks.release(taskId),
       log: this.log,
     });

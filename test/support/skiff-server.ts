@@ -10,23 +10,12 @@ import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { LinuxNetwork } from '../../src/network/linux-network.ts';
 import { run } from '../../src/util/exec.ts';
+import { freePort } from './registry.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
 
 export interface TestServerOptions {
   /** Reuse a data dir (restart tests). */
