@@ -17,6 +17,7 @@ AWS=(/usr/bin/aws --endpoint-url "$ENDPOINT" --output json)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # 1. A registry on loopback holding a demo image built from Debian's static busybox.
 if ! curl -fsS "http://127.0.0.1:${REGISTRY_PORT}/v2/" >/dev/null 2>&1; then

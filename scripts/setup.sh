@@ -13,8 +13,9 @@ need_root() {
 
 # Debian packages: the container runtime and its supervisor, networking tools,
 # a local registry for the demo and tests, a static busybox to build images
-# from, and the AWS CLI to drive Skiff like ECS.
-PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl)
+# from, the AWS CLI to drive Skiff like ECS, and attr for the overlay xattrs of
+# unpacked image layers.
+PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl attr)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -38,16 +38,21 @@ export interface UsageSize {
   ephemeralStorageGiB: number;
 }
 
-/** Cost in USD of `seconds` at `size`, as an exact decimal string (no rounding). */
+/** Decimal places kept in a cost: a millionth of a micro-dollar. */
+export const COST_DECIMALS = 12;
+
+/**
+ * Cost in USD of `seconds` at `size`, as a decimal string rounded half-up to
+ * COST_DECIMALS places. Products are exact; the one division (by 3600 s/h)
+ * comes last, so the only rounding is the final one.
+ */
 export function costOf(size: UsageSize, seconds: number, prices: PriceTable): string {
-  const hours = new Big(seconds).div(3600);
-  const vcpu = new Big(size.cpuUnits).div(1024);
+  const vcpu = new Big(size.cpuUnits).div(1024); // exact: 1024 is a power of two
   const gb = new Big(size.memoryMiB).div(1024);
   const extraStorage = Math.max(0, size.ephemeralStorageGiB - INCLUDED_STORAGE_GIB);
-  const total = vcpu
+  const perHour = vcpu
     .times(prices.vcpuHour)
     .plus(gb.times(prices.gbHour))
-    .plus(new Big(extraStorage).times(prices.storageGbHour))
-    .times(hours);
-  return total.toFixed();
+    .plus(new Big(extraStorage).times(prices.storageGbHour));
+  return perHour.times(seconds).div(3600).round(COST_DECIMALS, Big.roundHalfUp).toFixed();
 }
