@@ -21,6 +21,7 @@ import {
 import { TestServer, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
+import { RuncDriver } from '../src/drivers/runc/runc-driver.ts';
 
 let server: TestServer;
 let registry: TestRegistry;
@@ -124,4 +125,31 @@ test('kill -9 of the server, five times over: running tasks are adopted, not res
   assert.ok(subnets.subnets.every((s) => s.availableIpAddressCount === 4091), 'every address released');
   const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   assert.doesNotMatch(netns, new RegExp(`^${server.prefix}-`, 'm'), 'no namespace left');
+});
+
+test('a task whose container vanished while the server was down is stopped with a reason, not restarted', async () => {
+  let ecs = server.ecs();
+  const run = await ecs.send(new RunTaskCommand({ taskDefinition: 'survivor' }));
+  const arn = run.tasks![0].taskArn!;
+  const running = await waitFor('RUNNING', async () => {
+    const [t] = await describeAll(ecs, [arn]);
+    return t.lastStatus === 'RUNNING' ? t : undefined;
+  });
+  await server.stop('SIGKILL');
+  // Remove every trace of the container, as a host reboot or an operator's cleanup would.
+  const driver = new RuncDriver({ stateDir: join(server.dataDir, 'runtime'), cgroupRoot: server.prefix });
+  await driver.destroyContainer(running.containers![0].runtimeId!);
+  await server.start();
+  ecs = server.ecs();
+  const stopped = await waitFor('STOPPED', async () => {
+    const [t] = await describeAll(ecs, [arn]);
+    return t.lastStatus === 'STOPPED' ? t : undefined;
+  });
+  assert.equal(stopped.stopCode, 'TerminationNotice');
+  assert.match(stopped.stoppedReason!, /not found when the Skiff server restarted/);
+  assert.match(stopped.containers![0].reason!, /not found/);
+  const listed = await ecs.send(new ListTasksCommand({ family: 'survivor' }));
+  assert.deepEqual(listed.taskArns, [], 'nothing was started in its place');
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  assert.doesNotMatch(netns, new RegExp(`^${server.prefix}-`, 'm'), 'its namespace was removed');
 });

@@ -273,3 +273,24 @@ test('after a churn of tasks nothing is left behind: no namespace, veth, cgroup,
   const subnets = (await (await fetch(`${server.endpoint}/skiff/v1/subnets`)).json()) as { subnets: { availableIpAddressCount: number; cidrBlock: string }[] };
   for (const s of subnets.subnets) assert.equal(s.availableIpAddressCount, 4091, `every address of ${s.cidrBlock} is free again`);
 });
+
+test('skiff logs --follow streams output as it is written and ends when the task stops', async () => {
+  const family = await register([{ name: 'ticker', command: ['sh', '-c', 'for i in 1 2 3 4; do echo tick-$i; sleep 0.4; done'] }]);
+  const t = await runOne(family);
+  const started = Date.now();
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [resolve('bin/skiff.js'), '--endpoint', server.endpoint, 'logs', '--follow', t.taskArn!], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let firstLineAt = 0;
+  child.stdout.on('data', (d) => {
+    if (!firstLineAt) firstLineAt = Date.now();
+    out += d;
+  });
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  assert.equal(code, 0);
+  assert.deepEqual(out.trim().split('\n'), ['tick-1', 'tick-2', 'tick-3', 'tick-4']);
+  const ended = Date.now();
+  assert.ok(ended - firstLineAt >= 1000, 'lines arrived while the task ran, not all at the end');
+  assert.ok(ended - started < 20_000);
+  assert.equal((await describe(t.taskArn!)).lastStatus, 'STOPPED', 'follow ended because the task stopped');
+});

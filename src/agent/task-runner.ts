@@ -334,15 +334,17 @@ export class TaskRunner {
       let lost = 0;
       for (const c of task.containers.filter((x) => x.lastStatus === 'RUNNING')) {
         const state = await this.deps.driver.inspect(c.runtimeId);
-        if (state.status === 'missing') {
+        if (state.status === 'running' || state.status === 'created') {
+          this.watchExit(c);
+        } else if (state.exit) {
+          this.onContainerExit(c.name, state.exit); // exited while the server was down
+        } else {
           lost++;
           this.update((t) => {
             const rec = t.containers.find((x) => x.name === c.name)!;
             rec.lastStatus = 'STOPPED';
             rec.reason = 'Container was not found on the host when the Skiff server restarted';
           });
-        } else {
-          this.watchExit(c);
         }
       }
       if (lost > 0) {

@@ -82,11 +82,6 @@ export class TasksRepo {
     return row.n;
   }
 
-  /** Deletes STOPPED tasks whose stoppedAt is older than `beforeMs` (ECS keeps them at least an hour). */
-  purgeStoppedBefore(beforeMs: number): number {
-    return this.db.prepare(`DELETE FROM tasks WHERE last_status = 'STOPPED' AND stopped_at < ?`).run(beforeMs).changes;
-  }
-
   private params(t: TaskRecord) {
     return {
       id: t.id,
