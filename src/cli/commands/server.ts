@@ -1,0 +1,30 @@
+/** `skiff server`: the control plane and a local agent in the foreground. */
+import { resolveServerConfig } from '../../config/server-config.ts';
+import { SkiffServer } from '../../server/server.ts';
+import type { CommandModule } from '../context.ts';
+
+export const serverCommands: CommandModule = ({ program, globals }) => {
+  program
+    .command('server')
+    .description('run the control plane and a local agent in the foreground (needs root)')
+    .option('--data-dir <dir>', 'where state, images and logs live (default: $SKIFF_DATA_DIR or /var/lib/skiff)')
+    .option('--port <n>', 'port to serve the API on (default 8080)')
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
+    .option('--vpc-cidr <cidr>', 'CIDR of the default VPC created on first start (default 172.31.0.0/16)')
+    .option('--insecure-registry <host:port...>', 'registries to reach over plain HTTP besides loopback ones')
+    .option('--registry-auth <file>', 'registry credentials in Docker config.json form (default: $SKIFF_REGISTRY_AUTH_FILE)')
+    .action(async (opts) => {
+      const config = resolveServerConfig({ ...opts, region: globals().region });
+      const server = new SkiffServer(config);
+      const endpoint = await server.start();
+      console.log(`Skiff is serving the ECS API at ${endpoint} (data in ${config.dataDir})`);
+      console.log(`Try: aws ecs list-clusters --endpoint-url ${endpoint}`);
+      const shutdown = async (signal: string) => {
+        console.error(`${signal}: stopping the API; running tasks keep running and are adopted on the next start`);
+        await server.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    });
+};

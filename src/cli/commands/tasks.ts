@@ -1,0 +1,123 @@
+/** Everyday task commands: `ps`, `stop`, `task`, `logs`. */
+import { DescribeTasksCommand, ListTasksCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { ecsClient, skiffFetch } from '../client.ts';
+import { render } from '../render.ts';
+import type { CommandModule } from '../context.ts';
+
+const taskIdOf = (ref: string) => ref.split('/').pop()!;
+
+export const taskCommands: CommandModule = ({ program, globals, format }) => {
+  program
+    .command('ps')
+    .description('list tasks of a cluster')
+    .option('--cluster <name>', 'cluster name or ARN', 'default')
+    .option('-a, --all', 'include stopped tasks')
+    .action(async (opts: { cluster: string; all?: boolean }) => {
+      const ecs = ecsClient(globals());
+      const arns: string[] = [];
+      for (const desiredStatus of opts.all ? (['RUNNING', 'STOPPED'] as const) : (['RUNNING'] as const)) {
+        let nextToken: string | undefined;
+        do {
+          const page = await ecs.send(new ListTasksCommand({ cluster: opts.cluster, desiredStatus, nextToken }));
+          arns.push(...(page.taskArns ?? []));
+          nextToken = page.nextToken;
+        } while (nextToken);
+      }
+      const tasks: Task[] = [];
+      for (let i = 0; i < arns.length; i += 100) {
+        const out = await ecs.send(new DescribeTasksCommand({ cluster: opts.cluster, tasks: arns.slice(i, i + 100) }));
+        tasks.push(...(out.tasks ?? []));
+      }
+      render(format(), { tasks }, () => ({
+        columns: ['TASK', 'FAMILY', 'STATUS', 'IP', 'CPU', 'MEMORY', 'STARTED'],
+        rows: tasks.map((t) => [
+          taskIdOf(t.taskArn ?? ''),
+          t.taskDefinitionArn?.split('/').pop(),
+          t.lastStatus,
+          t.attachments?.[0]?.details?.find((d) => d.name === 'privateIPv4Address')?.value,
+          t.cpu,
+          t.memory,
+          t.startedAt?.toISOString(),
+        ]),
+      }));
+    });
+
+  program
+    .command('stop')
+    .description('stop a task (its containers get their stop signal, then SIGKILL after stopTimeout)')
+    .argument('<task>', 'task id or ARN')
+    .option('--cluster <name>', 'cluster name or ARN', 'default')
+    .option('--reason <text>', 'reason recorded on the task')
+    .action(async (task: string, opts: { cluster: string; reason?: string }) => {
+      const out = await ecsClient(globals()).send(new StopTaskCommand({ cluster: opts.cluster, task, reason: opts.reason }));
+      render(format(), out.task, () => ({
+        columns: ['TASK', 'DESIRED', 'STATUS'],
+        rows: [[taskIdOf(out.task?.taskArn ?? ''), out.task?.desiredStatus, out.task?.lastStatus]],
+      }));
+    });
+
+  program
+    .command('task')
+    .description("show a task's state, address, start-up phases and cost")
+    .argument('<task>', 'task id or ARN')
+    .action(async (task: string) => {
+      const data = (await (await skiffFetch(globals(), `/skiff/v1/tasks/${encodeURIComponent(taskIdOf(task))}`)).json()) as TaskDetail;
+      render(format(), data, () => taskDetailTable(data));
+    });
+
+  program
+    .command('logs')
+    .description("print a task's container output")
+    .argument('<task>', 'task id or ARN')
+    .option('-f, --follow', 'keep printing new output until the task stops')
+    .option('-c, --container <name>', 'only this container')
+    .action(async (task: string, opts: { follow?: boolean; container?: string }) => {
+      const q = new URLSearchParams();
+      if (opts.follow) q.set('follow', 'true');
+      if (opts.container) q.set('container', opts.container);
+      const res = await skiffFetch(globals(), `/skiff/v1/tasks/${encodeURIComponent(taskIdOf(task))}/logs?${q}`);
+      const json = format() === 'json';
+      const decoder = new TextDecoder();
+      let rest = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines.filter(Boolean)) {
+          if (json) process.stdout.write(line + '\n');
+          else {
+            const e = JSON.parse(line) as { message: string; stream: string };
+            (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.message + '\n');
+          }
+        }
+      }
+    });
+};
+
+interface TaskDetail {
+  task: {
+    taskArn: string;
+    lastStatus: string;
+    stopCode?: string;
+    stoppedReason?: string;
+    attachments: { details: { name: string; value: string }[] }[];
+    containers: { name: string; lastStatus: string; exitCode?: number; reason?: string }[];
+  };
+  timings: { phase: string; durationMs: number }[];
+  billing: { billedSeconds: number; cost: string } | null;
+}
+
+function taskDetailTable(d: TaskDetail) {
+  const ip = d.task.attachments[0]?.details.find((x) => x.name === 'privateIPv4Address')?.value;
+  const rows: (string | number | undefined)[][] = [
+    ['task', taskIdOf(d.task.taskArn)],
+    ['status', d.task.lastStatus + (d.task.stoppedReason ? ` (${d.task.stopCode}: ${d.task.stoppedReason})` : '')],
+    ['ip', ip],
+    ...d.task.containers.map((c) => [
+      `container ${c.name}`,
+      `${c.lastStatus}${c.exitCode !== undefined ? ` exit ${c.exitCode}` : ''}${c.reason ? ` (${c.reason})` : ''}`,
+    ]),
+    ...d.timings.map((t) => [`phase ${t.phase}`, `${t.durationMs.toFixed(1)} ms`]),
+    ['billed', d.billing ? `${d.billing.billedSeconds} s, $${d.billing.cost}` : 'not yet (billed when the task stops)'],
+  ];
+  return { columns: ['FIELD', 'VALUE'], rows };
+}
