@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync, readFileSync, statSync, lstatSync, readlinkSync, r
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tar from 'tar-stream';
 import { startRegistry, freePort, type TestRegistry } from './support/registry.ts';
 import { ImagePullError } from '../src/images/images.ts';
 import { LocalImageStore } from '../src/images/image-store.ts';
 import { buildImage, buildIndex, pushImage, pushRawLayerImage, busyboxImageFiles, type BuiltImage } from '../src/images/oci-build.ts';
+import { makeTar } from './support/tar.ts';
 
 function tempRoot(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-images-test-'));
@@ -31,24 +31,6 @@ async function refused(p: Promise<unknown>, re: RegExp): Promise<ImagePullError>
   return err;
 }
 
-async function makeTar(entries: Array<Partial<tar.Header> & { name: string; body?: string }>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const ended = new Promise<void>((r) => pack.on('end', () => r()));
-  for (const { body, ...h } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const cb = (e?: Error | null) => (e ? reject(e) : resolve());
-      if (body !== undefined) pack.entry({ mode: 0o644, ...h }, Buffer.from(body), cb);
-      else pack.entry(h, cb);
-    });
-  }
-  pack.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
 
 let busybox: BuiltImage;
 before(async () => {

@@ -6,7 +6,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -21,6 +20,7 @@ import {
 import { TestServer, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
+import { ipOf, tcpRead } from './support/tasks.ts';
 import { RuncDriver } from '../src/drivers/runc/runc-driver.ts';
 
 let server: TestServer;
@@ -38,22 +38,10 @@ after(async () => {
   await registry?.stop();
 });
 
-const ipOf = (t: Task) => t.attachments?.[0]?.details?.find((d) => d.name === 'privateIPv4Address')?.value;
 
 function containerPid(runtimeId: string): number {
   const out = execFileSync('runc', ['--root', join(server.dataDir, 'runtime', 'runc'), 'state', runtimeId], { encoding: 'utf8' });
   return (JSON.parse(out) as { pid: number }).pid;
-}
-
-async function tcpRead(host: string, port: number): Promise<string> {
-  return new Promise((res, rej) => {
-    const sock = connect({ host, port });
-    let data = '';
-    sock.on('data', (d) => (data += d));
-    sock.on('end', () => res(data));
-    sock.on('error', rej);
-    sock.setTimeout(5000, () => rej(new Error('timeout')));
-  });
 }
 
 async function describeAll(ecs: ECSClient, arns: string[]): Promise<Task[]> {

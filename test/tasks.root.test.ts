@@ -5,7 +5,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -23,6 +22,7 @@ import {
 import { TestServer, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
+import { describeTask, ipOf, tcpRead, waitTaskStatus } from './support/tasks.ts';
 
 let server: TestServer;
 let registry: TestRegistry;
@@ -57,9 +57,7 @@ async function register(containers: ContainerDefinition[], size = { cpu: '256', 
   return family;
 }
 
-async function describe(arn: string): Promise<Task> {
-  return (await ecs.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks![0];
-}
+const describe = (arn: string) => describeTask(ecs, arn);
 
 async function runOne(family: string, extra: Record<string, unknown> = {}): Promise<Task> {
   const out = await ecs.send(new RunTaskCommand({ taskDefinition: family, ...extra }));
@@ -67,13 +65,7 @@ async function runOne(family: string, extra: Record<string, unknown> = {}): Prom
   return out.tasks![0];
 }
 
-const waitStatus = (arn: string, status: string, timeoutMs = 30_000) =>
-  waitFor(`task ${arn.split('/').pop()} ${status}`, async () => {
-    const t = await describe(arn);
-    return t.lastStatus === status ? t : undefined;
-  }, timeoutMs);
-
-const ipOf = (t: Task) => t.attachments?.[0]?.details?.find((d) => d.name === 'privateIPv4Address')?.value;
+const waitStatus = (arn: string, status: string, timeoutMs = 30_000) => waitTaskStatus(ecs, arn, status, timeoutMs);
 
 async function logsOf(arn: string): Promise<string> {
   const res = await fetch(`${server.endpoint}/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
@@ -137,14 +129,7 @@ test('two tasks have distinct IPs and talk TCP to each other; the host reaches t
   assert.equal(bStopped.containers?.[0]?.exitCode, 0, await logsOf(b.taskArn!));
   assert.match(await logsOf(b.taskArn!), /pong/);
 
-  const fromHost = await new Promise<string>((res, rej) => {
-    const sock = connect({ host: ipOf(a)!, port: 8080 });
-    let data = '';
-    sock.on('data', (d) => (data += d));
-    sock.on('end', () => res(data));
-    sock.on('error', rej);
-    sock.setTimeout(5000, () => rej(new Error('timeout')));
-  });
+  const fromHost = await tcpRead(ipOf(a)!, 8080);
   assert.equal(fromHost.trim(), 'pong');
 });
 

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../api/errors.ts';
 import {
   DEFAULT_ACCOUNT,
   DEFAULT_REGION,
@@ -23,18 +22,8 @@ import {
   validateFamily,
   validateServiceName,
 } from './arns.ts';
+import { expectApiError } from '../../test/support/api-errors.ts';
 
-function expectApiError(fn: () => unknown, code: string, re?: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ApiError, `expected ApiError, got ${String(e)}`);
-    assert.equal(e.code, code, `code; message was: ${e.message}`);
-    if (re) assert.match(e.message, re);
-    return;
-  }
-  assert.fail(`expected ${code}, but nothing was thrown`);
-}
 
 const P = `arn:aws:ecs:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:`;
 const ID = '0123456789abcdef0123456789abcdef';

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../api/errors.ts';
 import {
   FARGATE_CPU_VALUES,
   FARGATE_SIZES,
@@ -12,18 +11,8 @@ import {
   parseMemory,
   validateTaskSize,
 } from './sizes.ts';
+import { expectApiError } from '../../test/support/api-errors.ts';
 
-function expectApiError(fn: () => unknown, code: string, re?: RegExp): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ApiError, `expected ApiError, got ${String(e)}`);
-    assert.equal(e.code, code, `code; message was: ${e.message}`);
-    if (re) assert.match(e.message, re);
-    return e;
-  }
-  assert.fail(`expected ${code}${re ? ` matching ${re}` : ''}, but nothing was thrown`);
-}
 
 /** The table exactly as the DESIGN reference facts give it. */
 const EXPECTED: Record<number, number[]> = {

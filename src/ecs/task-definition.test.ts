@@ -1,26 +1,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerDefinition, RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs';
-import { ApiError } from '../api/errors.ts';
 import {
   containerStartOrder,
   ephemeralStorageGiB,
   normaliseRegisterTaskDefinition,
   normaliseTaskDefinition,
 } from './task-definition.ts';
+import { expectApiError } from '../../test/support/api-errors.ts';
 
-function expectApiError(fn: () => unknown, code: string, re?: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ApiError, `expected ApiError, got ${String(e)}`);
-    assert.equal(e.code, code, `code; message was: ${e.message}`);
-    if (re) assert.match(e.message, re);
-    return;
-  }
-  assert.fail(`expected ${code}${re ? ` matching ${re}` : ''}, but nothing was thrown`);
-}
-const rejects = (input: unknown, re: RegExp) => expectApiError(() => normaliseTaskDefinition(input as RegisterTaskDefinitionCommandInput), 'ClientException', re);
+const rejects = (input: unknown, re: RegExp): void => {
+  expectApiError(() => normaliseTaskDefinition(input as RegisterTaskDefinitionCommandInput), 'ClientException', re);
+};
 
 type Input = RegisterTaskDefinitionCommandInput & Record<string, unknown>;
 function base(): Input {
@@ -303,8 +294,9 @@ describe('tags', () => {
     assert.equal('tags' in r.taskDefinition, false);
     assert.equal(normaliseRegisterTaskDefinition(td({ tags: Array.from({ length: 50 }, (_, i) => ({ key: `k${i}` })) })).tags.length, 50);
   });
-  test('51 tags → InvalidParameterException', () =>
-    expectApiError(() => ok(td({ tags: Array.from({ length: 51 }, (_, i) => ({ key: `k${i}` })) })), 'InvalidParameterException', /at most 50/));
+  test('51 tags → InvalidParameterException', () => {
+    expectApiError(() => ok(td({ tags: Array.from({ length: 51 }, (_, i) => ({ key: `k${i}` })) })), 'InvalidParameterException', /at most 50/);
+  });
 });
 
 describe('runtimePlatform', () => {

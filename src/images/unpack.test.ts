@@ -11,30 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createHash, randomBytes } from 'node:crypto';
-import * as tar from 'tar-stream';
 import { ImagePullError } from './images.ts';
 import { unpackLayer, UnpackBudget, type UnpackOptions } from './unpack.ts';
+import { makeTar } from '../../test/support/tar.ts';
 
-type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };
 
-async function makeTar(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const ended = new Promise<void>((r) => pack.on('end', () => r()));
-  for (const { body, ...h } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const cb = (e?: Error | null) => (e ? reject(e) : resolve());
-      if (body !== undefined) pack.entry({ mode: 0o644, ...h }, Buffer.from(body), cb);
-      else pack.entry({ mode: h.type === 'directory' ? 0o755 : 0o644, ...h }, cb);
-    });
-  }
-  pack.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
 
 interface Sandbox {
   base: string;

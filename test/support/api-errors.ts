@@ -1,0 +1,16 @@
+/** Assertions for the typed errors of the API error catalog. */
+import assert from 'node:assert/strict';
+import { ApiError } from '../../src/api/errors.ts';
+
+/** Asserts `fn` throws an ApiError with `code` (and a message matching `re`); returns it. */
+export function expectApiError(fn: () => unknown, code: string, re?: RegExp): ApiError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ApiError, `expected ApiError, got ${String(e)}`);
+    assert.equal(e.code, code, `code; message was: ${e.message}`);
+    if (re) assert.match(e.message, re);
+    return e;
+  }
+  assert.fail(`expected ${code}${re ? ` matching ${re}` : ''}, but nothing was thrown`);
+}
