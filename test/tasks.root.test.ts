@@ -12,6 +12,7 @@ import {
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
   DescribeTasksCommand,
+  ListTasksCommand,
   StopTaskCommand,
   DeleteClusterCommand,
   CreateClusterCommand,
@@ -22,6 +23,7 @@ import {
 import { TestServer, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
+import { buildImage, busyboxImageFiles, pushImage } from '../src/images/oci-build.ts';
 import { describeTask, ipOf, tcpRead, waitTaskStatus } from './support/tasks.ts';
 
 let server: TestServer;
@@ -164,6 +166,15 @@ test('dependsOn SUCCESS waits for the dependency to exit 0, and a failed depende
   assert.equal(t1.containers?.find((c) => c.name === 'app')?.exitCode, 0);
   assert.match(await logsOf(t1.taskArn!), /app-started/);
 
+  const complete = await register([
+    { name: 'init', essential: false, command: ['sh', '-c', 'exit 1'] },
+    { name: 'app', command: ['sh', '-c', 'echo ran-after-complete'], dependsOn: [{ containerName: 'init', condition: 'COMPLETE' }] },
+  ]);
+  const t3 = await waitStatus((await runOne(complete)).taskArn!, 'STOPPED');
+  assert.equal(t3.stopCode, 'EssentialContainerExited', 'COMPLETE accepts a failed dependency');
+  assert.equal(t3.containers?.find((c) => c.name === 'init')?.exitCode, 1);
+  assert.match(await logsOf(t3.taskArn!), /ran-after-complete/);
+
   const bad = await register([
     { name: 'init', essential: false, command: ['sh', '-c', 'exit 1'] },
     { name: 'app', command: ['sh', '-c', 'echo should-not-run'], dependsOn: [{ containerName: 'init', condition: 'SUCCESS' }] },
@@ -174,7 +185,7 @@ test('dependsOn SUCCESS waits for the dependency to exit 0, and a failed depende
   assert.doesNotMatch(await logsOf(t2.taskArn!), /should-not-run/);
 });
 
-test('the CPU quota and memory limit of the task are the container cgroup limits', async () => {
+test('the CPU quota and memory limit of the task are the container cgroup limits, overrides included', async () => {
   const family = await register(
     [{ name: 'main', command: ['sh', '-c', 'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/memory/memory.limit_in_bytes'] }],
     { cpu: '512', memory: '1024' },
@@ -183,6 +194,92 @@ test('the CPU quota and memory limit of the task are the container cgroup limits
   const [quota, period, mem] = (await logsOf(t.taskArn!)).trim().split('\n').map(Number);
   assert.equal(quota / period, 0.5, '512 CPU units = half a CPU');
   assert.equal(mem, 1024 * 1024 * 1024);
+
+  const bigger = await waitStatus((await runOne(family, { overrides: { cpu: '1 vCPU', memory: '3GB' } })).taskArn!, 'STOPPED');
+  assert.equal(bigger.cpu, '1024');
+  assert.equal(bigger.memory, '3072');
+  const [q2, p2, m2] = (await logsOf(bigger.taskArn!)).trim().split('\n').map(Number);
+  assert.equal(q2 / p2, 1, 'the task-size override is the quota');
+  assert.equal(m2, 3 * 1024 * 1024 * 1024);
+});
+
+test('the image config (entrypoint, cmd, env, workdir, user, stop signal) merges with the definition as in Docker', async () => {
+  const ref = `${registry.host}/test/configured:1`;
+  const built = await buildImage({
+    files: busyboxImageFiles(),
+    config: {
+      entrypoint: ['sh', '-c'],
+      cmd: ['echo "env=$GREETING cwd=$(pwd) uid=$(id -u)"; trap "echo got-usr1; exit 0" USR1; while true; do sleep 0.1; done'],
+      env: ['GREETING=from-image', 'PATH=/bin'],
+      workingDir: '/tmp',
+      user: 'nobody',
+      stopSignal: 'SIGUSR1',
+    },
+  });
+  await pushImage(built, ref);
+  const family = `f${++families}`;
+  await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      containerDefinitions: [{ name: 'c', image: ref, stopTimeout: 10 }],
+    }),
+  );
+  const t = await waitStatus((await runOne(family)).taskArn!, 'RUNNING');
+  await waitFor('first line', async () => /env=/.test(await logsOf(t.taskArn!)));
+  assert.match(await logsOf(t.taskArn!), /env=from-image cwd=\/tmp uid=65534/);
+  const t0 = Date.now();
+  await ecs.send(new StopTaskCommand({ task: t.taskArn }));
+  const stopped = await waitStatus(t.taskArn!, 'STOPPED');
+  assert.ok(Date.now() - t0 < 5000, "the image's STOPSIGNAL (USR1) was sent, not SIGTERM followed by SIGKILL");
+  assert.equal(stopped.containers?.[0]?.exitCode, 0);
+  assert.match(await logsOf(t.taskArn!), /got-usr1/);
+
+  // The definition's command replaces CMD (the entrypoint stays), its env wins, and its user and workdir too.
+  await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      containerDefinitions: [
+        {
+          name: 'c',
+          image: ref,
+          command: ['echo "env=$GREETING cwd=$(pwd) uid=$(id -u)"'],
+          environment: [{ name: 'GREETING', value: 'from-definition' }],
+          workingDirectory: '/etc',
+          user: '0',
+        },
+      ],
+    }),
+  );
+  const t2 = await waitStatus((await runOne(family)).taskArn!, 'STOPPED');
+  assert.match(await logsOf(t2.taskArn!), /env=from-definition cwd=\/etc uid=0/);
+});
+
+test('awsvpcConfiguration picks the subnet; startedBy and group are kept and filter ListTasks', async () => {
+  const subnets = (await (await fetch(`${server.endpoint}/skiff/v1/subnets`)).json()) as { subnets: { subnetId: string; cidrBlock: string }[] };
+  const second = subnets.subnets[1];
+  const family = await register([{ name: 'm', command: ['true'] }]);
+  const t = await runOne(family, {
+    networkConfiguration: { awsvpcConfiguration: { subnets: [second.subnetId] } },
+    startedBy: 'nightly-job',
+    group: 'batch',
+  });
+  const [a, b] = second.cidrBlock.split('.').map(Number);
+  const ip = ipOf(t)!.split('.').map(Number);
+  assert.deepEqual([ip[0], ip[1], ip[2] >> 4], [a, b, Number(second.cidrBlock.split('.')[2]) >> 4], `${ipOf(t)} is in ${second.cidrBlock}`);
+  assert.equal(t.attachments![0].details!.find((d) => d.name === 'subnetId')?.value, second.subnetId);
+  assert.equal(t.startedBy, 'nightly-job');
+  assert.equal(t.group, 'batch');
+  await waitStatus(t.taskArn!, 'STOPPED');
+  const listed = await ecs.send(new ListTasksCommand({ startedBy: 'nightly-job', desiredStatus: 'STOPPED' }));
+  assert.deepEqual(listed.taskArns, [t.taskArn]);
 });
 
 test('a container that exceeds its memory is OOM-killed and the task says so', async () => {
