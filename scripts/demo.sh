@@ -11,7 +11,10 @@ DATA_DIR="${SKIFF_DATA_DIR:-/var/lib/skiff}"
 PORT="${SKIFF_PORT:-8080}"
 REGISTRY_PORT="${SKIFF_DEMO_REGISTRY_PORT:-5000}"
 ENDPOINT="http://127.0.0.1:${PORT}"
-export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-skiff-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-skiff-local}" AWS_DEFAULT_REGION=us-east-1
+# Every API call is signed (SigV4). The server's root key is the demo's key: the
+# operator sets it with SKIFF_ROOT_ACCESS_KEY_ID / SKIFF_ROOT_SECRET_ACCESS_KEY.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-skiff-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-skiff-local-secret}" AWS_DEFAULT_REGION=us-east-1
+export SKIFF_ROOT_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" SKIFF_ROOT_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
 AWS=(/usr/bin/aws --endpoint-url "$ENDPOINT" --output json)
 
 pids=()

@@ -36,8 +36,8 @@ after(async () => {
 const env = () => ({
   PATH: process.env.PATH!,
   HOME: dir,
-  AWS_ACCESS_KEY_ID: 'AKIDSKIFFCLI',
-  AWS_SECRET_ACCESS_KEY: 'skiff-cli-secret',
+  AWS_ACCESS_KEY_ID: 'AKIDSKIFFTEST',
+  AWS_SECRET_ACCESS_KEY: 'skiff-test-secret',
   AWS_DEFAULT_REGION: 'us-east-1',
   AWS_PAGER: '',
 });

@@ -238,20 +238,20 @@ test('listing pages with maxResults and nextToken', async () => {
 });
 
 test('malformed requests get protocol errors, not crashes', async () => {
-  const res = await fetch(server.endpoint, {
+  const res = await server.fetch('/', {
     method: 'POST',
     headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListClusters' },
     body: '{not json',
   });
   assert.equal(res.status, 400);
   assert.equal(((await res.json()) as { __type: string }).__type, 'SerializationException');
-  const unknown = await fetch(server.endpoint, {
+  const unknown = await server.fetch('/', {
     method: 'POST',
     headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.Frobnicate' },
     body: '{}',
   });
   assert.equal(unknown.status, 400);
-  const wrongType = await fetch(server.endpoint, {
+  const wrongType = await server.fetch('/', {
     method: 'POST',
     headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.DescribeClusters' },
     body: JSON.stringify({ clusters: 'default' }),

@@ -65,7 +65,7 @@ test('a task pulls its image from a registry that needs a bearer token', async (
   assert.equal(t.containers?.[0]?.exitCode, 0);
   assert.match(t.containers![0].imageDigest!, /^sha256:[0-9a-f]{64}$/);
   assert.ok(tokenRegistry.tokenRequests() > before, 'the token server issued a token for the pull');
-  const logs = await (await fetch(`${server.endpoint}/skiff/v1/tasks/${t.taskArn!.split('/').pop()}/logs`)).text();
+  const logs = await (await server.fetch(`/skiff/v1/tasks/${t.taskArn!.split('/').pop()}/logs`)).text();
   assert.match(logs, /pulled-with-auth/);
 });
 

@@ -109,7 +109,7 @@ test('kill -9 of the server, five times over: running tasks are adopted, not res
     return ts.every((t) => t.lastStatus === 'STOPPED') ? ts : undefined;
   });
   assert.equal(stopped.length, 3);
-  const subnets = (await (await fetch(`${server.endpoint}/skiff/v1/subnets`)).json()) as { subnets: { availableIpAddressCount: number }[] };
+  const subnets = (await (await server.fetch(`/skiff/v1/subnets`)).json()) as { subnets: { availableIpAddressCount: number }[] };
   assert.ok(subnets.subnets.every((s) => s.availableIpAddressCount === 4091), 'every address released');
   const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   assert.doesNotMatch(netns, new RegExp(`^${server.prefix}-`, 'm'), 'no namespace left');

@@ -70,7 +70,7 @@ async function runOne(family: string, extra: Record<string, unknown> = {}): Prom
 const waitStatus = (arn: string, status: string, timeoutMs = 30_000) => waitTaskStatus(ecs, arn, status, timeoutMs);
 
 async function logsOf(arn: string): Promise<string> {
-  const res = await fetch(`${server.endpoint}/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
+  const res = await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
   return (await res.text())
     .split('\n')
     .filter(Boolean)
@@ -109,6 +109,7 @@ test('a task runs through every state with its own IP, timestamps, output and bi
   assert.match(logs, /oops/);
   const cli = execFileSync(process.execPath, [resolve('bin/skiff.js'), '--endpoint', server.endpoint, '--output', 'json', 'logs', started.taskArn!], {
     encoding: 'utf8',
+    env: server.clientEnv(),
   });
   assert.ok(cli.split('\n').filter(Boolean).some((l) => JSON.parse(l).stream === 'stderr' && JSON.parse(l).message === 'oops'));
 });
@@ -263,7 +264,7 @@ test('the image config (entrypoint, cmd, env, workdir, user, stop signal) merges
 });
 
 test('awsvpcConfiguration picks the subnet; startedBy and group are kept and filter ListTasks', async () => {
-  const subnets = (await (await fetch(`${server.endpoint}/skiff/v1/subnets`)).json()) as { subnets: { subnetId: string; cidrBlock: string }[] };
+  const subnets = (await (await server.fetch(`/skiff/v1/subnets`)).json()) as { subnets: { subnetId: string; cidrBlock: string }[] };
   const second = subnets.subnets[1];
   const family = await register([{ name: 'm', command: ['true'] }]);
   const t = await runOne(family, {
@@ -352,7 +353,7 @@ test('after a churn of tasks nothing is left behind: no namespace, veth, cgroup,
   assert.deepEqual(mounts, [], 'no rootfs mount left');
   const runcRoot = join(server.dataDir, 'runtime', 'runc');
   assert.deepEqual(existsSync(runcRoot) ? readdirSync(runcRoot) : [], [], 'no runc container left');
-  const subnets = (await (await fetch(`${server.endpoint}/skiff/v1/subnets`)).json()) as { subnets: { availableIpAddressCount: number; cidrBlock: string }[] };
+  const subnets = (await (await server.fetch(`/skiff/v1/subnets`)).json()) as { subnets: { availableIpAddressCount: number; cidrBlock: string }[] };
   for (const s of subnets.subnets) assert.equal(s.availableIpAddressCount, 4091, `every address of ${s.cidrBlock} is free again`);
 });
 
@@ -361,7 +362,7 @@ test('skiff logs --follow streams output as it is written and ends when the task
   const t = await runOne(family);
   const started = Date.now();
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [resolve('bin/skiff.js'), '--endpoint', server.endpoint, 'logs', '--follow', t.taskArn!], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [resolve('bin/skiff.js'), '--endpoint', server.endpoint, 'logs', '--follow', t.taskArn!], { stdio: ['ignore', 'pipe', 'pipe'], env: server.clientEnv() });
   let out = '';
   let firstLineAt = 0;
   child.stdout.on('data', (d) => {

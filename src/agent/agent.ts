@@ -28,6 +28,13 @@ export class Agent {
     return this.runners.size;
   }
 
+  /** Number of tasks being started right now. */
+  get startingCount(): number {
+    let n = 0;
+    for (const r of this.runners.values()) if (r.starting) n++;
+    return n;
+  }
+
   /** Resolves when the given task's runner has finished (or at once if none). */
   async waitStopped(taskId: string): Promise<void> {
     await this.runners.get(taskId)?.done;

@@ -33,6 +33,9 @@ export interface ContainerRecord {
   stopTimeoutSec: number;
   dependsOn: { containerName: string; condition: 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY' }[];
   readonlyRootFilesystem?: boolean;
+  /** From the definition: capabilities to add/drop and an init as PID 1 (ECS linuxParameters). */
+  linuxParameters?: { capabilities?: { add?: string[]; drop?: string[] }; initProcessEnabled?: boolean };
+  ulimits?: { name: string; softLimit: number; hardLimit: number }[];
   /** Signal that asks the process to stop (the image's STOPSIGNAL, validated), recorded at start. */
   stopSignal?: string;
   lastStatus: ContainerStatusName;

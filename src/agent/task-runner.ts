@@ -7,8 +7,18 @@
  * runner created after a restart can adopt a running task or finish a teardown.
  *
  * Start steps, each timed (the cold-start breakdown):
- *   network (namespace + veth + address) ‖ image pull  →  cgroup  →  containers
- *   in dependsOn order (create, start)  →  RUNNING
+ *   network (namespace + veth + address, or a ready one from the warm pool)
+ *   ‖ image pull ‖ cgroup  →  containers in dependsOn order (create, start)  →  RUNNING
+ *
+ * Durability on the start path: the task record (PROVISIONING, its address) is
+ * stored durably by RunTask before the runner exists, and everything a start
+ * makes on the host is named after the task id, so a restart tears down a task
+ * that had not reached RUNNING from the id alone. The progress written while
+ * starting (ATTACHING, PENDING, ACTIVATING, timings, pull timestamps, container
+ * RUNNING) is therefore committed without waiting for the disk; losing it to a
+ * power cut changes nothing recovery does. RUNNING itself is committed durably
+ * (and with it everything before it), because clients act on it. Stop steps are
+ * all durable: recovery finishes a stop from what they record.
  * Stop steps: DEACTIVATING → STOPPING (stop signal, SIGKILL after stopTimeout,
  * dependents first) → DEPROVISIONING (destroy containers, cgroup, namespace,
  * release address) → STOPPED (with billing).
@@ -16,7 +26,7 @@
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Driver, ContainerExit, ContainerLaunchSpec } from '../drivers/driver.ts';
-import type { Network, SubnetSpec } from '../network/network.ts';
+import type { Network, SubnetSpec, TaskAttachment } from '../network/network.ts';
 import type { ImageStore, PulledImage, RegistryCredentials } from '../images/images.ts';
 import { ImagePullError } from '../images/images.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
@@ -39,6 +49,8 @@ export interface TaskRunnerDeps {
   /** Credentials the operator configured for an image's registry, if any. */
   registryCredentials(imageReference: string): RegistryCredentials | undefined;
   releaseAddress(taskId: string): void;
+  /** The network the warm pool made ready for this task id, if it was given one (once). */
+  warmAttachment?(taskId: string): TaskAttachment | undefined;
   log(msg: string): void;
   /** Called once the task is STOPPED and everything it held is released. */
   onStopped(taskId: string): void;
@@ -63,6 +75,8 @@ const KNOWN_SIGNALS = new Set([
 
 export class TaskRunner {
   private stopRequest: StopRequest | undefined;
+  /** True while a launched task is starting (until RUNNING or a failed start). */
+  starting: boolean;
   private wakeUp: () => void = () => {};
   private readonly images = new Map<string, PulledImage>();
   /** Resolves when the runner has finished (task STOPPED). */
@@ -73,6 +87,7 @@ export class TaskRunner {
     private readonly deps: TaskRunnerDeps,
     mode: 'launch' | 'adopt',
   ) {
+    this.starting = mode === 'launch';
     this.done = (mode === 'launch' ? this.launch() : this.adopt()).catch((err) => {
       deps.log(`task ${taskId}: runner failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
     });
@@ -90,23 +105,25 @@ export class TaskRunner {
     return t;
   }
 
-  private update(mutate: (t: TaskRecord) => void): TaskRecord {
-    return this.deps.tasks.update(this.taskId, mutate);
+  /** `durable: false` only for start-path progress (see the header). */
+  private update(mutate: (t: TaskRecord) => void, durable = true): TaskRecord {
+    return this.deps.tasks.update(this.taskId, mutate, { durable });
   }
 
-  private setStatus(status: TaskStatusName, extra: (t: TaskRecord) => void = () => {}): void {
+  private setStatus(status: TaskStatusName, extra: (t: TaskRecord) => void = () => {}, durable = true): void {
     this.update((t) => {
       if (!reached(t.lastStatus, status)) t.lastStatus = status;
       extra(t);
-    });
+    }, durable);
   }
 
+  /** Runs one start step and records its timing (start-path progress: not durable). */
   private async timed<T>(phase: string, fn: () => Promise<T>, detail?: (r: T) => PhaseTiming['detail']): Promise<T> {
     const startedAt = this.deps.clock.now();
     const t0 = performance.now();
     const result = await fn();
     const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-    this.update((t) => t.timings.push({ phase, startedAt, durationMs, ...(detail ? { detail: detail(result) } : {}) }));
+    this.update((t) => t.timings.push({ phase, startedAt, durationMs, ...(detail ? { detail: detail(result) } : {}) }), false);
     return result;
   }
 
@@ -119,6 +136,8 @@ export class TaskRunner {
       const reason = startFailureReason(err);
       this.deps.log(`task ${this.taskId}: failed to start: ${reason}`);
       this.requestStop('TaskFailedToStart', reason);
+    } finally {
+      this.starting = false;
     }
     await this.superviseUntilStop();
     await this.teardown();
@@ -126,28 +145,41 @@ export class TaskRunner {
 
   private async start(): Promise<void> {
     const task = this.task;
+    const warm = this.deps.warmAttachment?.(task.id);
     if (task.desiredStatus === 'STOPPED') return;
-    const subnet = this.deps.subnet(task.network.subnetId);
 
-    const network = this.timed('network', async () => {
-      this.update((t) => (t.network.status = 'ATTACHING'));
-      await this.deps.network.ensureSubnet(subnet);
-      const att = await this.deps.network.attach(task.id, subnet, task.network.ipv4);
-      this.setStatus('PENDING', (t) => {
-        t.network.status = 'ATTACHED';
-        t.network.macAddress = att.macAddress;
-        t.connectivityAt = this.deps.clock.now();
-      });
-      return att;
-    });
+    // Network, image and cgroup do not depend on each other: all three at once.
+    const network = this.timed(
+      'network',
+      async () => {
+        let att = warm;
+        if (!att) {
+          this.update((t) => (t.network.status = 'ATTACHING'), false);
+          const subnet = this.deps.subnet(task.network.subnetId);
+          await this.deps.network.ensureSubnet(subnet);
+          att = await this.deps.network.attach(task.id, subnet, task.network.ipv4);
+        }
+        const mac = att.macAddress;
+        this.setStatus('PENDING', (t) => {
+          t.network.status = 'ATTACHED';
+          t.network.macAddress = mac;
+          t.connectivityAt = this.deps.clock.now();
+        }, false);
+        return att;
+      },
+      () => ({ warmPool: warm !== undefined }),
+    );
     const pull = this.pullImages(task);
-    const [attachment] = await Promise.all([network, pull]);
-    if (this.stopRequest) return;
-
-    this.setStatus('ACTIVATING');
-    await this.timed('cgroup', () =>
+    const cgroup = this.timed('cgroup', () =>
       this.deps.driver.createTask(task.id, { cpuUnits: task.cpu, memoryMiB: task.memory, pidsLimit: pidsLimitFor(task.memory) }),
     );
+    // Settle all three before failing, so teardown never races a step still making something.
+    const [attached, ...rest] = await Promise.allSettled([network, pull, cgroup]);
+    for (const r of [attached, ...rest]) if (r.status === 'rejected') throw r.reason;
+    const attachment = (attached as PromiseFulfilledResult<TaskAttachment>).value;
+    if (this.stopRequest) return;
+
+    this.setStatus('ACTIVATING', () => {}, false);
     const hostsFile = this.writeHostsFile(task);
     await this.startContainersInOrder(attachment.netnsPath, hostsFile);
     if (this.stopRequest) return;
@@ -156,7 +188,7 @@ export class TaskRunner {
 
   private async pullImages(task: TaskRecord): Promise<void> {
     const refs = [...new Set(task.containers.map((c) => c.image))];
-    this.update((t) => (t.pullStartedAt = this.deps.clock.now()));
+    this.update((t) => (t.pullStartedAt = this.deps.clock.now()), false);
     try {
       await this.timed(
         'image-pull',
@@ -187,7 +219,7 @@ export class TaskRunner {
       this.update((t) => {
         t.pullStoppedAt = this.deps.clock.now();
         for (const c of t.containers) c.imageDigest = this.images.get(c.image)?.manifestDigest ?? c.imageDigest;
-      });
+      }, false);
     }
   }
 
@@ -262,6 +294,10 @@ export class TaskRunner {
       memoryReservationMiB: c.memoryReservation,
       cpuUnits: c.cpu,
       readonlyRootFilesystem: c.readonlyRootFilesystem,
+      capAdd: c.linuxParameters?.capabilities?.add,
+      capDrop: c.linuxParameters?.capabilities?.drop,
+      initProcessEnabled: c.linuxParameters?.initProcessEnabled,
+      ulimits: c.ulimits,
       extraMounts: [{ source: hostsFile, destination: '/etc/hosts', readonly: true }],
     };
     await this.timed(`container-create:${c.name}`, async () => {
@@ -283,7 +319,7 @@ export class TaskRunner {
       rec.lastStatus = 'RUNNING';
       rec.startedAt = this.deps.clock.now();
       rec.stopSignal = stopSignalOf(image.config.stopSignal);
-    });
+    }, false);
     this.watchExit(c);
   }
 

@@ -15,11 +15,23 @@ export const ErrorCode = {
   ClusterContainsTasksException: 'ClusterContainsTasksException',
   ClusterContainsServicesException: 'ClusterContainsServicesException',
   ResourceNotFoundException: 'ResourceNotFoundException',
+  /** Secrets Manager: a secret with that name exists. */
+  ResourceExistsException: 'ResourceExistsException',
+  /** Secrets Manager: the request is not valid in the secret's state (e.g. scheduled for deletion). */
+  InvalidRequestException: 'InvalidRequestException',
   ResourceInUseException: 'ResourceInUseException',
   ConflictException: 'ConflictException',
   LimitExceededException: 'LimitExceededException',
   UnsupportedFeatureException: 'UnsupportedFeatureException',
   AccessDeniedException: 'AccessDeniedException',
+  /** Request not signed (HTTP 403). */
+  MissingAuthenticationTokenException: 'MissingAuthenticationTokenException',
+  /** Authorization header malformed (HTTP 400). */
+  IncompleteSignatureException: 'IncompleteSignatureException',
+  /** Unknown or revoked access key (HTTP 403). */
+  UnrecognizedClientException: 'UnrecognizedClientException',
+  /** Wrong signature, or a request time more than 5 minutes off (HTTP 403). */
+  InvalidSignatureException: 'InvalidSignatureException',
   ServerException: 'ServerException',
   /** Unknown X-Amz-Target operation (AWS answers this for an unknown action). */
   UnknownOperationException: 'UnknownOperationException',

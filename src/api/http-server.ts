@@ -5,7 +5,7 @@
  * Requests are decoded into (operation, input) before anything runs; one function
  * (`sendError`) maps every error to the wire.
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode, errorBody } from './errors.ts';
 
 /** An operation handler: input is the decoded JSON body, output is JSON-serialisable. */
@@ -25,17 +25,30 @@ export interface HttpServerOptions {
   /** Answers /healthz with 200 only once this returns true. */
   isReady: () => boolean;
   log?: (msg: string) => void;
+  /**
+   * Authentication and authorization (src/auth): `install` adds request hooks
+   * before any route; `authorizeOperation` is called once a JSON operation and
+   * its input are decoded, and throws if the caller may not run it.
+   */
+  auth?: {
+    install(app: FastifyInstance): void;
+    authorizeOperation(req: FastifyRequest, targetPrefix: string, operation: string, input: Record<string, unknown>): void;
+  };
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 const AMZ_JSON = /^application\/x-amz-json-1\.[01]$/;
 
 export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, ...(opts.tls ? { https: opts.tls } : {}) }) as unknown as FastifyInstance;
   const byPrefix = new Map(opts.protocols.map((p) => [p.targetPrefix, p]));
 
   // AWS JSON bodies arrive as application/x-amz-json-1.1; parse them ourselves so a
   // malformed body becomes a SerializationException rather than a framework error.
   app.addContentTypeParser(AMZ_JSON, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  opts.auth?.install(app);
 
   app.get('/healthz', async (_req, reply) => {
     if (opts.isReady()) return reply.code(200).send({ status: 'ok' });
@@ -52,6 +65,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
         throw new ApiError(ErrorCode.UnknownOperationException, `Unknown operation '${target}'. Skiff does not implement it.`);
       }
       const input = decodeBody(req.body);
+      opts.auth?.authorizeOperation(req, protocol!.targetPrefix, target.slice(dot + 1), input);
       const output = await handler(input);
       return reply.code(200).header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(output ?? {}));
     } catch (err) {

@@ -46,9 +46,10 @@ export function ecsClient(opts: ClientOptions): ECSClient {
 }
 
 /** A signed request to one of Skiff's own endpoints (`/skiff/v1/...`). */
-export async function skiffFetch(opts: ClientOptions, path: string, init: { method?: string } = {}): Promise<Response> {
+export async function skiffFetch(opts: ClientOptions, path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
   const url = new URL(resolveEndpoint(opts) + path);
   const signer = new SignatureV4({ service: 'skiff', region: resolveRegion(opts), credentials, sha256: Sha256 });
+  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
   const query: Record<string, string> = {};
   url.searchParams.forEach((v, k) => (query[k] = v));
   const signed = await signer.sign({
@@ -58,11 +59,12 @@ export async function skiffFetch(opts: ClientOptions, path: string, init: { meth
     port: url.port ? Number(url.port) : undefined,
     path: url.pathname,
     query,
-    headers: { host: url.host },
+    headers: { host: url.host, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body,
   });
   let res: Response;
   try {
-    res = await fetch(url, { method: signed.method, headers: signed.headers as Record<string, string> });
+    res = await fetch(url, { method: signed.method, headers: signed.headers as Record<string, string>, body });
   } catch (err) {
     throw new Error(`cannot reach Skiff at ${url.origin} (${(err as Error).cause ?? (err as Error).message}); start it with \`skiff server\` or set --endpoint / SKIFF_ENDPOINT`);
   }

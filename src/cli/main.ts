@@ -10,8 +10,14 @@ import { cliContext, type CommandModule } from './context.ts';
 import { serverCommands } from './commands/server.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { networkCommands } from './commands/network.ts';
+import { costCommands } from './commands/cost.ts';
+import { rightsizeCommands } from './commands/rightsize.ts';
+import { coldstartCommands } from './commands/coldstart.ts';
+import { doctorCommands } from './commands/doctor.ts';
+import { adviseCommands } from './commands/advise.ts';
+import { keyCommands } from './commands/keys.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

@@ -4,6 +4,7 @@
  * All problems are reported together.
  */
 import { resolve } from 'node:path';
+import { DEFAULT_PRICE_BOOK, loadPriceBook, PriceBookError, type PriceBook } from '../metering/pricing.ts';
 
 export interface ServerConfig {
   dataDir: string;
@@ -30,6 +31,22 @@ export interface ServerConfig {
   insecureRegistries: string[];
   /** Docker config.json-style file with registry credentials (as the ECS agent's dockercfg auth). */
   registryAuthFile?: string;
+  /** Prices metering bills at: the operator's file (`--prices`, SKIFF_PRICES_FILE) over the us-east-1 defaults. */
+  prices: PriceBook;
+  pricesFile?: string;
+  /** How often running tasks' cgroup usage is sampled for right-sizing (SKIFF_STATS_INTERVAL_MS, default 10 s). */
+  statsIntervalMs: number;
+  /** The operator's root API key (SKIFF_ROOT_ACCESS_KEY_ID / SKIFF_ROOT_SECRET_ACCESS_KEY); generated on first start when absent. */
+  rootAccessKeyId?: string;
+  rootSecretAccessKey?: string;
+  /** Serve HTTPS: the operator's certificate and key files, or `selfSigned` (one Skiff makes in the data dir). */
+  tls?: { certFile: string; keyFile: string } | 'selfSigned';
+  /** Ready task networks kept per subnet in use (SKIFF_WARM_POOL_SIZE, default 8; 0 = no pool). */
+  warmPoolSize: number;
+  /** How long an image tag's resolution is reused without asking the registry, ms (SKIFF_TAG_CACHE_TTL_MS, default 5000; 0 = always ask). */
+  tagCacheTtlMs: number;
+  /** The user namespace every task runs in: container ids 0..size-1 = host ids hostId.. (`--userns-remap`, SKIFF_USERNS_REMAP; `off` disables). */
+  userns?: { hostId: number; size: number };
 }
 
 export interface ServerFlags {
@@ -40,6 +57,11 @@ export interface ServerFlags {
   vpcCidr?: string;
   insecureRegistry?: string[];
   registryAuth?: string;
+  prices?: string;
+  tls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  usernsRemap?: string;
 }
 
 export class ConfigError extends Error {}
@@ -58,6 +80,45 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
   if (!/^\d+\.\d+\.\d+\.\d+\/16$/.test(vpcCidr)) problems.push(`--vpc-cidr must be a /16 such as 172.31.0.0/16 (got ${vpcCidr})`);
   const prefix = env.SKIFF_RESOURCE_PREFIX ?? 'skiff';
   if (!/^[a-z][a-z0-9]{0,9}$/.test(prefix)) problems.push(`SKIFF_RESOURCE_PREFIX must be 1-10 lowercase letters/digits (got ${prefix})`);
+  const pricesFile = flags.prices ?? env.SKIFF_PRICES_FILE;
+  let prices: PriceBook = DEFAULT_PRICE_BOOK;
+  if (pricesFile) {
+    try {
+      prices = loadPriceBook(resolve(pricesFile));
+    } catch (e) {
+      if (!(e instanceof PriceBookError)) throw e;
+      problems.push(`--prices: ${e.message}`);
+    }
+  }
+  const statsIntervalMs = Number(env.SKIFF_STATS_INTERVAL_MS ?? 10_000);
+  if (!Number.isInteger(statsIntervalMs) || statsIntervalMs < 50 || statsIntervalMs > 3_600_000) {
+    problems.push(`SKIFF_STATS_INTERVAL_MS must be a whole number of milliseconds from 50 to 3600000 (got ${env.SKIFF_STATS_INTERVAL_MS})`);
+  }
+  const warmPoolSize = Number(env.SKIFF_WARM_POOL_SIZE ?? 8);
+  if (!Number.isInteger(warmPoolSize) || warmPoolSize < 0 || warmPoolSize > 256) {
+    problems.push(`SKIFF_WARM_POOL_SIZE must be a whole number from 0 to 256 (got ${env.SKIFF_WARM_POOL_SIZE})`);
+  }
+  const tagCacheTtlMs = Number(env.SKIFF_TAG_CACHE_TTL_MS ?? 5000);
+  if (!Number.isInteger(tagCacheTtlMs) || tagCacheTtlMs < 0 || tagCacheTtlMs > 86_400_000) {
+    problems.push(`SKIFF_TAG_CACHE_TTL_MS must be a whole number of milliseconds from 0 to 86400000 (got ${env.SKIFF_TAG_CACHE_TTL_MS})`);
+  }
+  const rootId = env.SKIFF_ROOT_ACCESS_KEY_ID || undefined;
+  const rootSecret = env.SKIFF_ROOT_SECRET_ACCESS_KEY || undefined;
+  if (!!rootId !== !!rootSecret) problems.push('set both SKIFF_ROOT_ACCESS_KEY_ID and SKIFF_ROOT_SECRET_ACCESS_KEY, or neither (then the first start generates a root key)');
+  if (rootSecret !== undefined && rootSecret.length < 8) problems.push('SKIFF_ROOT_SECRET_ACCESS_KEY must be at least 8 characters');
+  const tlsCert = flags.tlsCert ?? env.SKIFF_TLS_CERT;
+  const tlsKey = flags.tlsKey ?? env.SKIFF_TLS_KEY;
+  if (!!tlsCert !== !!tlsKey) problems.push('--tls-cert and --tls-key go together');
+  if (tlsCert && flags.tls) problems.push('--tls (a self-signed certificate) and --tls-cert/--tls-key exclude each other');
+  const remap = flags.usernsRemap ?? env.SKIFF_USERNS_REMAP ?? '100000:65536';
+  let userns: { hostId: number; size: number } | undefined;
+  if (remap !== 'off') {
+    const m = /^(\d+):(\d+)$/.exec(remap);
+    const hostId = Number(m?.[1]);
+    const size = Number(m?.[2]);
+    if (!m || hostId < 1 || size < 65536 || hostId + size > 2 ** 32 - 1) problems.push(`--userns-remap must be HOSTID:SIZE with HOSTID ≥ 1 and SIZE ≥ 65536 (e.g. 100000:65536), or off (got ${remap})`);
+    else userns = { hostId, size };
+  }
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return Object.freeze({
     dataDir: resolve(dataDir),
@@ -75,5 +136,13 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     nftTable: prefix,
     insecureRegistries: flags.insecureRegistry ?? (env.SKIFF_INSECURE_REGISTRIES?.split(',').filter(Boolean) ?? []),
     registryAuthFile: flags.registryAuth ?? env.SKIFF_REGISTRY_AUTH_FILE,
+    prices,
+    ...(pricesFile ? { pricesFile: resolve(pricesFile) } : {}),
+    statsIntervalMs,
+    warmPoolSize,
+    tagCacheTtlMs,
+    ...(userns ? { userns } : {}),
+    ...(rootId && rootSecret ? { rootAccessKeyId: rootId, rootSecretAccessKey: rootSecret } : {}),
+    ...(tlsCert && tlsKey ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : flags.tls || env.SKIFF_TLS === '1' ? { tls: 'selfSigned' as const } : {}),
   });
 }

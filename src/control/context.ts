@@ -8,6 +8,7 @@ import type { NetworksRepo } from '../store/networks-repo.ts';
 import type { Agent } from '../agent/agent.ts';
 import type { Clock } from '../util/clock.ts';
 import type { ArnContext } from '../ecs/arns.ts';
+import type { WarmPool } from '../network/warm-pool.ts';
 
 export interface ControlContext {
   db: Db;
@@ -17,6 +18,8 @@ export interface ControlContext {
   tasks: TasksRepo;
   networks: NetworksRepo;
   agent: Agent;
+  /** Ready task networks RunTask hands out before making new ones (absent: none). */
+  warmPool?: WarmPool;
   clock: Clock;
   region: string;
   accountId: string;

@@ -66,7 +66,8 @@ export function skiffRoutes(app: FastifyInstance, ctx: ControlContext, opts: { l
         cidrBlock: s.cidr,
         availabilityZone: s.availabilityZone,
         defaultForAz: s.isDefault,
-        availableIpAddressCount: ctx.networks.availableCount(s),
+        // Addresses the warm pool holds ready are free for the next task.
+        availableIpAddressCount: ctx.networks.availableCount(s) + (ctx.warmPool?.readyCount(s.id) ?? 0),
         bridge: s.bridge,
       })),
     };

@@ -6,6 +6,11 @@
  * RUNNING) with their addresses and the client token in one transaction. Only
  * then does the agent start them. A retried call with the same clientToken gets
  * the same tasks back.
+ *
+ * A task is given a ready network from the warm pool when its subnet has one:
+ * the pooled entry's id becomes the task id, and its address (already reserved
+ * for that id) the task's address, in the same transaction; if the transaction
+ * fails, the entries go back to the pool.
  */
 import { createHash } from 'node:crypto';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
@@ -14,7 +19,9 @@ import { validateRunTaskInput, effectiveContainerConfig, effectiveTaskSize, requ
 import { paginate } from '../ecs/pagination.ts';
 import { containerStopTimeout } from '../ecs/task-definition.ts';
 import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
+import type { ContainerDefinition } from '@aws-sdk/client-ecs';
 import type { SubnetRecord } from '../store/networks-repo.ts';
+import type { PoolEntry } from '../network/warm-pool.ts';
 import { newTaskId } from '../util/clock.ts';
 import { containerArn, taskArn, tryParseTaskRef } from '../ecs/arns.ts';
 import type { ControlContext } from './context.ts';
@@ -56,6 +63,8 @@ export function taskOperations(ctx: ControlContext) {
       const tags = readTags(input);
       const hash = requestHash(input as never);
 
+      const pooled: PoolEntry[] = [];
+      const usedSubnets = new Set<string>();
       const run = ctx.db.transaction(() => {
         if (req.clientToken) {
           const prior = ctx.db
@@ -76,12 +85,17 @@ export function taskOperations(ctx: ControlContext) {
         const containers = effectiveContainerConfig(def, req.overrides);
         const now = ctx.clock.now();
         const ids: string[] = [];
+        const pool = ctx.warmPool;
         for (let i = 0; i < req.count; i++) {
-          const id = newTaskId();
           // Tasks fill the allowed subnets in order, so tasks run without a network
           // configuration share one subnet and reach each other directly.
-          const subnet = subnets.find((s) => ctx.networks.availableCount(s) > 0) ?? subnets[0];
-          const ipv4 = ctx.networks.allocate(subnet, id);
+          const subnet =
+            subnets.find((s) => ctx.networks.availableCount(s) > 0 || (pool?.readyCount(s.id) ?? 0) > 0) ?? subnets[0];
+          usedSubnets.add(subnet.id);
+          const warm = pool?.take(subnet.id);
+          if (warm) pooled.push(warm);
+          const id = warm?.id ?? newTaskId();
+          const ipv4 = warm?.ipv4 ?? ctx.networks.allocate(subnet, id);
           if (!ipv4) {
             throw new ApiError(
               ErrorCode.ClientException,
@@ -121,6 +135,7 @@ export function taskOperations(ctx: ControlContext) {
                   condition: d.condition as ContainerRecord['dependsOn'][number]['condition'],
                 })),
                 readonlyRootFilesystem: c.definition.readonlyRootFilesystem,
+                ...containerHardening(c.definition),
                 lastStatus: 'PENDING',
               }),
             ),
@@ -153,10 +168,20 @@ export function taskOperations(ctx: ControlContext) {
             .run(cluster.name, req.clientToken, hash, JSON.stringify(ids), now);
         }
         return { ids, created: true };
-      })();
+      });
+      let result: { ids: string[]; created: boolean };
+      try {
+        result = run();
+      } catch (err) {
+        ctx.warmPool?.giveBack(pooled);
+        throw err;
+      }
+      if (!result.created) ctx.warmPool?.giveBack(pooled);
+      const ran = result;
 
-      if (run.created) for (const id of run.ids) ctx.agent.launch(id);
-      const tasks = run.ids.map((id) => ctx.tasks.get(id)!).map((t) => taskView(t, ctx.tags.list(t.arn)));
+      if (ran.created) for (const id of ran.ids) ctx.agent.launch(id);
+      for (const s of usedSubnets) ctx.warmPool?.warm(s);
+      const tasks = ran.ids.map((id) => ctx.tasks.get(id)!).map((t) => taskView(t, ctx.tags.list(t.arn)));
       return { tasks, failures: [] };
     },
 
@@ -229,5 +254,17 @@ export function taskOperations(ctx: ControlContext) {
       });
       return { taskArns: page, ...(nextToken ? { nextToken } : {}) };
     },
+  };
+}
+
+/** The hardening settings of a container definition a task keeps (capabilities, init, ulimits). */
+function containerHardening(d: ContainerDefinition): Pick<ContainerRecord, 'linuxParameters' | 'ulimits'> {
+  const lp = d.linuxParameters;
+  const caps = lp?.capabilities;
+  return {
+    ...(lp && (caps || lp.initProcessEnabled !== undefined)
+      ? { linuxParameters: { ...(caps ? { capabilities: { add: caps.add, drop: caps.drop } } : {}), ...(lp.initProcessEnabled !== undefined ? { initProcessEnabled: lp.initProcessEnabled } : {}) } }
+      : {}),
+    ...(d.ulimits?.length ? { ulimits: d.ulimits.map((u) => ({ name: u.name!, softLimit: u.softLimit!, hardLimit: u.hardLimit! })) } : {}),
   };
 }

@@ -48,6 +48,13 @@ export interface ContainerLaunchSpec {
   /** Container-level CPU units (ECS `cpu`), 0 = share equally. Becomes cpu.shares. */
   cpuUnits?: number;
   readonlyRootFilesystem?: boolean;
+  /** ECS linuxParameters.capabilities: names like SYS_PTRACE added to / dropped from Docker's default set (ALL drops every one). */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** ECS ulimits (name: nofile, nproc, core, ...); nofile replaces the default 65535. */
+  ulimits?: { name: string; softLimit: number; hardLimit: number }[];
+  /** ECS linuxParameters.initProcessEnabled: an init (tini) runs as PID 1, reaping zombies and forwarding signals. */
+  initProcessEnabled?: boolean;
   /** Files the runtime bind-mounts read-only into the container (e.g. /etc/hosts, /etc/resolv.conf). */
   extraMounts?: { source: string; destination: string; readonly: boolean }[];
 }

@@ -8,9 +8,12 @@
  *   refs.json                 reference -> manifest digest of the last successful pull
  *
  * Contract:
- * - A `:tag` pull always asks the registry for the manifest (one small GET) and serves
- *   the rest from cache; an `@sha256:` pull whose manifest, config and layers are
- *   cached needs no network at all.
+ * - A `:tag` pull asks the registry for the manifest (one small GET) and serves the
+ *   rest from cache, unless this store resolved the same tag less than `tagTtlMs`
+ *   ago (default 0: always ask); an `@sha256:` pull whose manifest, config and
+ *   layers are cached needs no network at all. Within the TTL a tag moved in the
+ *   registry is not seen, and (as for digests) the cached resolution is shared
+ *   across credentials.
  * - Layers are downloaded and unpacked in parallel (at most `concurrency`), each at
  *   most once on this host, shared by every task and every concurrent pull.
  * - Every failure is an ImagePullError. Config is returned as plain values only.
@@ -47,6 +50,12 @@ export interface LocalImageStoreOptions {
   maxInodes?: number;
   /** Path depth inside a layer (default 256). */
   maxDepth?: number;
+  /** Store layers with ids shifted into the tasks' user namespace range (see LayerStore). */
+  idShift?: { base: number; size: number };
+  /** How long a tag's resolution is reused without asking the registry, ms (default 0). */
+  tagTtlMs?: number;
+  /** Time source for the tag TTL (tests); default performance.now. */
+  now?: () => number;
 }
 
 export interface RefRecord {
@@ -71,10 +80,12 @@ export class LocalImageStore implements ImageStore {
   private readonly tokens = new TokenCache();
   private ready?: Promise<void>;
   private refsWrite: Promise<void> = Promise.resolve();
+  /** Recent tag resolutions: reference name → manifest digest and when it was asked. */
+  private readonly tagCache = new Map<string, { digest: string; at: number }>();
 
   constructor(private readonly opts: LocalImageStoreOptions) {
     this.blobs = new BlobCache(opts.root);
-    this.layers = new LayerStore(opts.root, opts.maxDepth);
+    this.layers = new LayerStore(opts.root, opts.maxDepth, opts.idShift);
   }
 
   private init(): Promise<void> {
@@ -99,6 +110,7 @@ export class LocalImageStore implements ImageStore {
 
   /** What a reference resolved to at its last successful pull on this host. */
   async lookup(reference: string): Promise<RefRecord | undefined> {
+    await this.refsWrite;
     const refs = await this.readRefs();
     return refs[formatReference(parseReference(reference))];
   }
@@ -120,7 +132,7 @@ export class LocalImageStore implements ImageStore {
     let downloaded = 0;
 
     // 1. Resolve: reference -> (index ->) manifest -> config.
-    const top = ref.digest ? await this.manifestByDigest(ref.digest, registry) : await this.manifestByTag(ref, registry);
+    const top = ref.digest ? await this.manifestByDigest(ref.digest, registry) : await this.manifestByTag(ref, name, registry);
     let manifest = top;
     if (INDEX_TYPES.includes(top.mediaType)) {
       const chosen = selectPlatform(parseIndex(top.bytes, top.mediaType));
@@ -182,7 +194,8 @@ export class LocalImageStore implements ImageStore {
     const layerInfos = infos as LayerInfo[];
     if (layerInfos.reduce((s, i) => s + i.bytes, 0) > maxBytes) throw tooBig();
 
-    await this.recordRef(name, { digest: top.digest, manifestDigest: manifest.digest, pulledAt: new Date().toISOString() });
+    // Not awaited: the index is a convenience, written in order in the background (lookup waits for it).
+    void this.recordRef(name, { digest: top.digest, manifestDigest: manifest.digest, pulledAt: new Date().toISOString() });
     return {
       reference: name,
       manifestDigest: manifest.digest,
@@ -205,10 +218,21 @@ export class LocalImageStore implements ImageStore {
     return fetched;
   }
 
-  /** A manifest by tag: always asks the registry (tags move). */
-  private async manifestByTag(ref: ImageReference, registry: () => RegistryClient): Promise<Manifestish> {
+  /** A manifest by tag: asks the registry (tags move), unless it did less than tagTtlMs ago. */
+  private async manifestByTag(ref: ImageReference, name: string, registry: () => RegistryClient): Promise<Manifestish> {
+    const ttl = this.opts.tagTtlMs ?? 0;
+    const now = this.opts.now ?? (() => performance.now());
+    if (ttl > 0) {
+      const hit = this.tagCache.get(name);
+      if (hit && now() - hit.at < ttl) {
+        const cached = await this.blobs.read(hit.digest, MAX_MANIFEST_BYTES);
+        if (cached) return { digest: hit.digest, mediaType: cachedMediaType(cached), bytes: cached };
+      }
+    }
+    const asked = now();
     const fetched = await registry().getManifest(ref.tag ?? 'latest');
     if (!(await this.blobs.has(fetched.digest))) await this.blobs.put(fetched.digest, fetched.bytes);
+    if (ttl > 0) this.tagCache.set(name, { digest: fetched.digest, at: asked });
     return fetched;
   }
 

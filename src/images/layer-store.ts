@@ -28,8 +28,18 @@ export class LayerStore {
   readonly tmpDir: string;
   private readonly flights = new SingleFlight<LayerInfo>();
 
-  constructor(root: string, private readonly maxDepth?: number) {
-    this.layersDir = join(root, 'layers');
+  /**
+   * With `idShift`, layers are stored with uids/gids shifted into the tasks' user
+   * namespace range once, at unpack time, so every task shares them read-only; they
+   * live in their own directory (`layers-userns-<base>-<size>`) so unshifted and
+   * shifted copies never mix.
+   */
+  constructor(
+    root: string,
+    private readonly maxDepth?: number,
+    private readonly idShift?: { base: number; size: number },
+  ) {
+    this.layersDir = join(root, idShift ? `layers-userns-${idShift.base}-${idShift.size}` : 'layers');
     this.tmpDir = join(root, 'tmp');
   }
 
@@ -68,7 +78,7 @@ export class LayerStore {
       try {
         const fsDir = join(tmp, 'fs');
         await mkdir(fsDir, { mode: 0o755 });
-        const r = await unpackLayer(blobPath, fsDir, { budget, expectedDiffId: diffId, maxDepth: this.maxDepth, signal: sig });
+        const r = await unpackLayer(blobPath, fsDir, { budget, expectedDiffId: diffId, maxDepth: this.maxDepth, signal: sig, idShift: this.idShift });
         await writeFile(join(tmp, 'layer.json'), JSON.stringify({ diffId, bytes: r.bytes, inodes: r.inodes, unpackedAt: new Date().toISOString() }));
         const final = join(this.layersDir, hex);
         try {

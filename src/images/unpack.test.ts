@@ -307,4 +307,30 @@ describe('ordinary layers', () => {
     await unpackLayer(await makeTar([{ name: long, body: 'long' }]), s.dest, opts());
     assert.equal(readFileSync(join(s.dest, long), 'utf8'), 'long');
   });
+
+  test('with idShift, owners are stored shifted into the user namespace range, implicit parents included', async (t) => {
+    const s = sandbox(t);
+    const layer = await makeTar([
+      { name: 'etc/', type: 'directory', uid: 0, gid: 0 },
+      { name: 'etc/passwd', body: 'root:x:0:0::/root:/bin/sh', uid: 0, gid: 0 },
+      { name: 'home/app/data', body: 'x', uid: 1000, gid: 1001, mode: 0o4755 },
+      { name: 'lnk', type: 'symlink', linkname: 'etc/passwd', uid: 33, gid: 33 },
+    ]);
+    await unpackLayer(layer, s.dest, opts({ idShift: { base: 100000, size: 65536 } }));
+    const own = (p: string) => {
+      const st = lstatSync(join(s.dest, p));
+      return [st.uid, st.gid];
+    };
+    assert.deepEqual(own('.'), [100000, 100000]);
+    assert.deepEqual(own('etc'), [100000, 100000]);
+    assert.deepEqual(own('etc/passwd'), [100000, 100000]);
+    assert.deepEqual(own('home'), [100000, 100000], 'an implicit parent belongs to the container root');
+    assert.deepEqual(own('home/app/data'), [101000, 101001]);
+    assert.equal(statSync(join(s.dest, 'home/app/data')).mode & 0o7777, 0o4755, 'modes (setuid too) survive the chown');
+    assert.deepEqual(own('lnk'), [100033, 100033]);
+    // An id the namespace cannot map fails the layer.
+    const s2 = sandbox(t);
+    await refused(unpackLayer(await makeTar([{ name: 'f', body: 'x', uid: 70000, gid: 0 }]), s2.dest, opts({ idShift: { base: 100000, size: 65536 } })), /uid 70000, outside the 65536 ids/);
+    assertSentinel(s2);
+  });
 });

@@ -73,6 +73,12 @@ export interface UnpackOptions {
   /** When set, the uncompressed tar must hash to this digest. */
   expectedDiffId?: string;
   signal?: AbortSignal;
+  /**
+   * Store ownership shifted into a user namespace's range (Docker's userns-remap):
+   * a file of uid/gid n is written as base+n; ids at or above `size` cannot be
+   * mapped and fail the layer.
+   */
+  idShift?: { base: number; size: number };
 }
 
 export interface UnpackResult {
@@ -222,6 +228,15 @@ async function mknodWhiteout(path: string): Promise<void> {
  * Extracts one layer into `dest` (an existing, empty directory). See the module
  * comment for the guarantees. Throws ImagePullError on anything refused.
  */
+/** A layer's uid/gid as stored on the host: shifted into the user namespace range when one is used. */
+export function shiftId(id: number, shift: UnpackOptions['idShift'], what: string, name: string): number {
+  if (!shift) return id;
+  if (id < 0 || id >= shift.size) {
+    throw new ImagePullError(`layer entry ${JSON.stringify(name)} has ${what} ${id}, outside the ${shift.size} ids a task's user namespace maps`);
+  }
+  return shift.base + id;
+}
+
 export async function unpackLayer(src: LayerSource, dest: string, opts: UnpackOptions): Promise<UnpackResult> {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const budget = opts.budget;
@@ -231,6 +246,8 @@ export async function unpackLayer(src: LayerSource, dest: string, opts: UnpackOp
   // The decompressed stream may be longer than its file content (headers, padding);
   // cap it so a stream of empty blocks cannot spin forever.
   const streamCap = budget.maxBytes - budget.bytesUsed + 64 * 1024 * 1024 + 2048 * (budget.maxInodes - budget.inodesUsed);
+
+  if (opts.idShift) await chown(dest, opts.idShift.base, opts.idShift.base);
 
   const countInode = () => {
     budget.takeInode();
@@ -246,6 +263,8 @@ export async function unpackLayer(src: LayerSource, dest: string, opts: UnpackOp
       if (st === null) {
         countInode();
         await mkdir(abs, { mode: 0o755 });
+        // Implicit parents belong to the container's root, in the namespace's range when shifted.
+        if (opts.idShift) await chown(abs, opts.idShift.base, opts.idShift.base);
       } else if (st.isSymbolicLink()) {
         refuse(`entry ${JSON.stringify(name)} would be written through the symlink ${JSON.stringify(comps.slice(0, i + 1).join('/'))}`);
       } else if (!st.isDirectory()) {
@@ -273,8 +292,8 @@ export async function unpackLayer(src: LayerSource, dest: string, opts: UnpackOp
     const name = h.name;
     const comps = entryComponents(name, maxDepth);
     const type = h.type;
-    const uid = intOr(h.pax?.uid ?? h.uid, 0);
-    const gid = intOr(h.pax?.gid ?? h.gid, 0);
+    const uid = shiftId(intOr(h.pax?.uid ?? h.uid, 0), opts.idShift, 'uid', name);
+    const gid = shiftId(intOr(h.pax?.gid ?? h.gid, 0), opts.idShift, 'gid', name);
     const mode = (h.mode ?? 0o644) & 0o7777;
     const mtime = mtimeOf(h);
 

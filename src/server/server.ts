@@ -20,20 +20,37 @@ import { Agent } from '../agent/agent.ts';
 import { RuncDriver } from '../drivers/runc/runc-driver.ts';
 import { createNetwork } from '../network/index.ts';
 import { LocalImageStore } from '../images/image-store.ts';
+import { WarmPool } from '../network/warm-pool.ts';
+import { warmPoolRoutes } from '../control/warm-pool-routes.ts';
+import { newTaskId } from '../util/clock.ts';
 import { loadRegistryAuth } from '../images/registry-auth.ts';
 import { buildHttpServer } from '../api/http-server.ts';
 import { ecsProtocol } from '../control/ecs-protocol.ts';
 import { skiffRoutes } from '../control/skiff-routes.ts';
+import { costRoutes } from '../control/cost-routes.ts';
+import { StatsSampler } from '../stats/sampler.ts';
+import { MeteringRepo } from '../store/metering-repo.ts';
 import { ensureDefaults } from '../control/defaults.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
-import { US_EAST_1_X86 } from '../metering/pricing.ts';
+import { ratesFor } from '../metering/pricing.ts';
 import { preflight } from './preflight.ts';
+import { selfSignedCertificate, setUpAuth } from '../auth/bootstrap.ts';
+import { ApiGuard } from '../auth/guard.ts';
+import { authRoutes } from '../auth/routes.ts';
+import { ecsResources } from '../auth/ecs-resources.ts';
+import type { AuditLog } from '../auth/audit.ts';
+import { readFileSync } from 'node:fs';
+import { SecretStore } from '../secrets/secret-store.ts';
+import { secretResources, secretsProtocol, SECRETS_TARGET_PREFIX } from '../secrets/secrets-protocol.ts';
 import type { ControlContext } from '../control/context.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
   private db: Db | undefined;
   private ready = false;
+  private sampler: StatsSampler | undefined;
+  private audit: AuditLog | undefined;
+  private warmPool: WarmPool | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -52,6 +69,7 @@ export class SkiffServer {
       runcPath: c.runcPath,
       conmonPath: c.conmonPath,
       cgroupRoot: c.cgroupRoot,
+      userns: c.userns,
     });
     const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable });
     await preflight([driver, network]);
@@ -61,26 +79,54 @@ export class SkiffServer {
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
     const networks = new NetworksRepo(db);
     const tasks = new TasksRepo(db);
-    const images = new LocalImageStore({ root: join(c.dataDir, 'images'), insecureRegistries: c.insecureRegistries });
+    const images = new LocalImageStore({
+      root: join(c.dataDir, 'images'),
+      insecureRegistries: c.insecureRegistries,
+      ...(c.userns ? { idShift: { base: c.userns.hostId, size: c.userns.size } } : {}),
+      tagTtlMs: c.tagCacheTtlMs,
+    });
     const subnetSpec = (subnetId: string) => {
       const s = networks.subnet(subnetId);
       if (!s) throw new Error(`subnet ${subnetId} is not in the store`);
       return toSubnetSpec(s, networks);
     };
+    // Declared before the agent (whose runners claim pooled networks) and made after it (it waits for the agent's starts).
+    let warmPool: WarmPool | undefined;
     const agent = new Agent({
       tasks,
       driver,
       network,
       images,
       clock: this.clock,
-      prices: US_EAST_1_X86,
+      // The per-task bill the runner stores (skiff.costUSD) is at on-demand x86 rates; cost reports price each task's architecture and capacity provider.
+      prices: ratesFor(c.prices, 'X86_64', 'FARGATE'),
       region: c.region,
       taskFilesDir: join(runtimeDir, 'tasks'),
       subnet: subnetSpec,
       registryCredentials,
       releaseAddress: (taskId) => networks.release(taskId),
+      warmAttachment: (taskId) => warmPool?.claim(taskId),
       log: this.log,
     });
+    warmPool = this.warmPool = new WarmPool(
+      {
+        network,
+        addresses: {
+          reserve: (subnetId, id) => {
+            const s = networks.subnet(subnetId);
+            if (!s) throw new Error(`subnet ${subnetId} is not in the store`);
+            return networks.allocate(s, id);
+          },
+          release: (id) => networks.release(id),
+          reservationsWithoutTask: () => networks.reservationsWithoutTask(),
+        },
+        subnet: subnetSpec,
+        newId: newTaskId,
+        log: this.log,
+        busy: () => agent.startingCount,
+      },
+      { size: c.warmPoolSize },
+    );
     const ctx: ControlContext = (this.context = {
       db,
       clusters: new ClustersRepo(db),
@@ -89,6 +135,7 @@ export class SkiffServer {
       tasks,
       networks,
       agent,
+      warmPool,
       clock: this.clock,
       region: c.region,
       accountId: c.accountId,
@@ -96,14 +143,51 @@ export class SkiffServer {
     });
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
 
+    const auth = setUpAuth(c.dataDir, db, { accessKeyId: c.rootAccessKeyId, secretAccessKey: c.rootSecretAccessKey }, this.log);
+    this.audit = auth.audit;
+    const secrets = new SecretStore(db, auth.master);
+    const ids = { region: c.region, account: c.accountId };
+    const guard = new ApiGuard({
+      keys: auth.keys,
+      audit: auth.audit,
+      accountId: c.accountId,
+      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager' },
+      resourcesFor: (service, op, input) =>
+        service === 'ecs'
+          ? ecsResources(op, input, { arns: ctx.arns, latestRevision: (f) => ctx.taskDefinitions.latestActive(f)?.revision })
+          : service === 'secretsmanager'
+            ? secretResources(secrets, op, input, ids)
+            : ['*'],
+      routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : undefined),
+    });
+    let tls: { cert: Buffer; key: Buffer } | undefined;
+    if (c.tls) {
+      const files = c.tls === 'selfSigned' ? await selfSignedCertificate(c.dataDir, [c.host]) : c.tls;
+      tls = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+      this.log(`serving HTTPS with the certificate ${files.certFile}`);
+    }
     const app = (this.app = buildHttpServer({
-      protocols: [ecsProtocol(ctx)],
-      routes: (a) => skiffRoutes(a, ctx, { logPath: (runtimeId) => driver.logPath(runtimeId) }),
+      protocols: [ecsProtocol(ctx), secretsProtocol(secrets, ids)],
+      auth: guard,
+      tls,
+      routes: (a) => {
+        authRoutes(a, { keys: auth.keys, audit: auth.audit });
+        skiffRoutes(a, ctx, { logPath: (runtimeId) => driver.logPath(runtimeId) });
+        warmPoolRoutes(a, warmPool!);
+        costRoutes(a, ctx, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
+      },
       isReady: () => this.ready,
       log: this.log,
     }));
+    const pooled = await warmPool.recover();
+    if (pooled) this.log(`removed ${pooled} warm-pool namespace(s) left by the previous run`);
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
+    // Warm the subnet a RunTask without a network configuration uses first.
+    const first = networks.subnets().find((s) => s.isDefault && networks.availableCount(s) > 0);
+    if (first) warmPool.warm(first.id);
+    this.sampler = new StatsSampler({ tasks, metering: new MeteringRepo(db), clock: this.clock, cgroupRoot: c.cgroupRoot, intervalMs: c.statsIntervalMs, log: this.log });
+    this.sampler.start();
     const address = await app.listen({ host: c.host, port: c.port });
     this.endpoint = address.replace('[::1]', 'localhost');
     this.ready = true;
@@ -113,7 +197,11 @@ export class SkiffServer {
   /** Stops serving. Running tasks keep running (their containers outlive the server). */
   async close(): Promise<void> {
     this.ready = false;
+    // Pooled namespaces belong to no task: remove them (tasks keep running).
+    await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
+    await this.sampler?.stop();
     await this.app?.close();
+    this.audit?.close();
     this.db?.close();
   }
 }

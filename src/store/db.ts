@@ -96,6 +96,77 @@ const MIGRATIONS: string[] = [
   );
   CREATE UNIQUE INDEX ip_allocations_by_task ON ip_allocations (task_id);
   `,
+  // 2: measured CPU and memory use of running tasks (right-sizing), sampled from their cgroups.
+  `
+  CREATE TABLE task_stats (
+    task_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,             -- epoch ms of the sample
+    cluster TEXT NOT NULL,
+    family TEXT NOT NULL,
+    grp TEXT,                        -- the task's group (service:<name> for services)
+    cpu_units INTEGER NOT NULL,      -- task size when sampled
+    memory_mib INTEGER NOT NULL,
+    cpu_usage_us INTEGER NOT NULL,   -- cumulative CPU time of the task cgroup, microseconds
+    cpu_vcpus REAL,                  -- average vCPUs used since the previous sample (NULL for the first)
+    memory_bytes INTEGER NOT NULL,   -- working set: usage minus inactive file cache
+    rss_bytes INTEGER,
+    cache_bytes INTEGER,
+    PRIMARY KEY (task_id, ts)
+  );
+  CREATE INDEX task_stats_by_family ON task_stats (family, ts);
+  CREATE INDEX task_stats_by_group ON task_stats (grp, ts);
+  CREATE INDEX task_stats_by_ts ON task_stats (ts);
+  CREATE INDEX tasks_by_stopped_at ON tasks (stopped_at);
+  `,
+  // 3: API access keys (secrets encrypted under the data dir's master key) and the audit log.
+  `
+  CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,              -- the principal's name (arn:aws:iam::<account>:user/<name>)
+    secret_enc TEXT NOT NULL,        -- AES-256-GCM under the master key, the key id as associated data
+    policy TEXT NOT NULL,            -- IAM-like policy JSON
+    status TEXT NOT NULL,            -- Active | Revoked
+    is_root INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,     -- epoch ms
+    revoked_at INTEGER,
+    last_used_at INTEGER
+  );
+
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts INTEGER NOT NULL,             -- epoch ms
+    access_key_id TEXT,              -- NULL when the call was not signed
+    principal TEXT,                  -- principal ARN once the key is known
+    source_ip TEXT,
+    action TEXT NOT NULL,            -- ecs:RunTask, skiff:GetTaskLogs ...
+    resource TEXT,                   -- the resource(s) the decision was about
+    outcome TEXT NOT NULL,           -- Success | error type (AccessDeniedException ...)
+    status INTEGER NOT NULL          -- HTTP status
+  );
+  CREATE INDEX audit_log_by_ts ON audit_log (ts);
+  CREATE INDEX audit_log_by_key ON audit_log (access_key_id, ts);
+  `,
+  // 4: Secrets Manager secrets: envelope-encrypted versions (a data key per version, wrapped by the master key).
+  `
+  CREATE TABLE secrets (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT,
+    created_at INTEGER NOT NULL,     -- epoch ms
+    changed_at INTEGER NOT NULL,
+    deleted_at INTEGER               -- scheduled deletion (epoch ms of the deletion date)
+  );
+  CREATE TABLE secret_versions (
+    secret_arn TEXT NOT NULL REFERENCES secrets(arn) ON DELETE CASCADE,
+    version_id TEXT NOT NULL,
+    stages TEXT NOT NULL,            -- JSON array: AWSCURRENT, AWSPREVIOUS ...
+    wrapped_key TEXT NOT NULL,       -- the version's data key, AES-256-GCM under the master key
+    ciphertext TEXT NOT NULL,        -- the value, AES-256-GCM under the data key; AAD = arn + version
+    kind TEXT NOT NULL,              -- string | binary
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (secret_arn, version_id)
+  );
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */

@@ -96,6 +96,18 @@ export class NetworksRepo {
     this.db.prepare(`DELETE FROM ip_allocations WHERE task_id = ?`).run(taskId);
   }
 
+  /**
+   * Holders of an address that are not a stored task: the warm pool's reservations
+   * (see network/warm-pool.ts), or what a crash left of them.
+   */
+  reservationsWithoutTask(): { id: string; subnetId: string; ipv4: string }[] {
+    return (
+      this.db
+        .prepare(`SELECT a.task_id AS id, a.subnet_id AS subnetId, a.ip AS ipv4 FROM ip_allocations a LEFT JOIN tasks t ON t.id = a.task_id WHERE t.id IS NULL ORDER BY a.subnet_id, a.ip`)
+        .all() as { id: string; subnetId: string; ipv4: string }[]
+    );
+  }
+
   /** Task ids holding an address (for the leak check). */
   allocatedTaskIds(): string[] {
     return (this.db.prepare(`SELECT task_id FROM ip_allocations`).all() as { task_id: string }[]).map((r) => r.task_id);

@@ -44,16 +44,32 @@ export class TasksRepo {
     return row ? (JSON.parse(row.doc) as TaskRecord) : undefined;
   }
 
-  /** Applies `mutate` to the stored record and writes it back; returns the new record. */
-  update(id: string, mutate: (t: TaskRecord) => void): TaskRecord {
-    return this.db.transaction(() => {
-      const task = this.get(id);
-      if (!task) throw new Error(`task ${id} is not in the store`);
-      mutate(task);
-      task.version += 1;
-      this.updateStmt.run(this.params(task));
-      return task;
-    })();
+  /**
+   * Applies `mutate` to the stored record and writes it back; returns the new record.
+   *
+   * `durable: false` commits without waiting for the disk (synchronous=NORMAL for
+   * this one commit): a power loss may lose it, but never a durable commit made
+   * before it, and the next durable commit makes it durable too (WAL frames are
+   * synced in order). Only for facts nothing acts on and recovery does not need
+   * (progress statuses and timings of a start; see TaskRunner).
+   */
+  update(id: string, mutate: (t: TaskRecord) => void, opts: { durable?: boolean } = {}): TaskRecord {
+    const tx = () =>
+      this.db.transaction(() => {
+        const task = this.get(id);
+        if (!task) throw new Error(`task ${id} is not in the store`);
+        mutate(task);
+        task.version += 1;
+        this.updateStmt.run(this.params(task));
+        return task;
+      })();
+    if (opts.durable !== false || this.db.inTransaction) return tx();
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return tx();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   /** Tasks of a cluster, newest first. */

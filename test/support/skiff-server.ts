@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
 import { LinuxNetwork } from '../../src/network/linux-network.ts';
 import { run } from '../../src/util/exec.ts';
 import { freePort } from './registry.ts';
@@ -23,7 +25,14 @@ export interface TestServerOptions {
   prefix?: string;
   vpcSecondOctet?: number;
   env?: Record<string, string>;
+  /** Extra `skiff server` arguments. */
+  args?: string[];
+  /** Start without SKIFF_ROOT_* (the server generates a root key). */
+  noRootKey?: boolean;
 }
+
+/** The root key every TestServer is started with (its `ecs()` and `fetch()` sign with it). */
+export const TEST_ROOT_KEY = { accessKeyId: 'AKIDSKIFFTEST', secretAccessKey: 'skiff-test-secret' };
 
 export class TestServer {
   readonly dataDir: string;
@@ -44,13 +53,20 @@ export class TestServer {
   /** Starts the server and waits for /healthz. */
   async start(): Promise<void> {
     this.port = this.port || (await freePort());
-    this.endpoint = `http://127.0.0.1:${this.port}`;
+    this.endpoint = `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
     this.output = '';
     const proc = (this.proc = spawn(
       process.execPath,
-      [join(ROOT, 'bin/skiff.js'), 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--vpc-cidr', this.vpcCidr],
+      [join(ROOT, 'bin/skiff.js'), 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--vpc-cidr', this.vpcCidr, ...(this.opts.args ?? [])],
       {
-        env: { ...process.env, SKIFF_RESOURCE_PREFIX: this.prefix, ...this.opts.env },
+        env: {
+          ...process.env,
+          SKIFF_RESOURCE_PREFIX: this.prefix,
+          // No warm pool unless a test asks (SKIFF_WARM_POOL_SIZE in env): tests count namespaces and addresses.
+          SKIFF_WARM_POOL_SIZE: '0',
+          ...(this.opts.noRootKey ? {} : { SKIFF_ROOT_ACCESS_KEY_ID: TEST_ROOT_KEY.accessKeyId, SKIFF_ROOT_SECRET_ACCESS_KEY: TEST_ROOT_KEY.secretAccessKey }),
+          ...this.opts.env,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     ));
@@ -60,14 +76,68 @@ export class TestServer {
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`skiff server exited with ${proc.exitCode}:\n${this.output}`);
       try {
-        const res = await fetch(`${this.endpoint}/healthz`);
-        if (res.status === 200) return;
+        if ((await this.healthStatus()) === 200) return;
       } catch {
         /* not listening yet */
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`skiff server did not become healthy in 30 s:\n${this.output}`);
+  }
+
+  /** GET /healthz (unsigned); over HTTPS when the server was started with TLS, trusting any certificate. */
+  private async healthStatus(): Promise<number> {
+    if (!this.tls) return (await fetch(`${this.endpoint}/healthz`)).status;
+    const https = await import('node:https');
+    return new Promise((resolve, reject) => {
+      https
+        .get(`${this.endpoint}/healthz`, { rejectUnauthorized: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+  }
+
+  private get tls(): boolean {
+    const a = this.opts.args ?? [];
+    return a.includes('--tls') || a.includes('--tls-cert');
+  }
+
+  /**
+   * A request to the server signed with SigV4 like the skiff CLI signs it
+   * (service `skiff` for /skiff/v1 paths, `ecs` for `POST /`), with `key`
+   * (default: the root test key).
+   */
+  async fetch(path: string, init: { method?: string; body?: string; headers?: Record<string, string>; key?: { accessKeyId: string; secretAccessKey: string } } = {}): Promise<Response> {
+    const url = new URL(this.endpoint + path);
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((v, k) => (query[k] = v));
+    const signer = new SignatureV4({ service: path.startsWith('/skiff/') ? 'skiff' : 'ecs', region: 'us-east-1', credentials: init.key ?? TEST_ROOT_KEY, sha256: Sha256 });
+    const headers: Record<string, string> = { host: url.host, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers };
+    const signed = await signer.sign({
+      method: init.method ?? 'GET',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      path: url.pathname,
+      query,
+      headers,
+      body: init.body,
+    });
+    return fetch(url, { method: signed.method, headers: signed.headers as Record<string, string>, body: init.body });
+  }
+
+  /** Environment for a client process (skiff CLI, AWS CLI) signing with the root test key. */
+  clientEnv(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: TEST_ROOT_KEY.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_ROOT_KEY.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      SKIFF_ENDPOINT: this.endpoint,
+    };
   }
 
   get pid(): number | undefined {
@@ -78,7 +148,7 @@ export class TestServer {
     return new ECSClient({
       endpoint: this.endpoint,
       region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDSKIFFTEST', secretAccessKey: 'skiff-test-secret' },
+      credentials: TEST_ROOT_KEY,
       maxAttempts: 1,
     });
   }

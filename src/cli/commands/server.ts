@@ -13,6 +13,11 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
     .option('--vpc-cidr <cidr>', 'CIDR of the default VPC created on first start (default 172.31.0.0/16)')
     .option('--insecure-registry <host:port...>', 'registries to reach over plain HTTP besides loopback ones')
     .option('--registry-auth <file>', 'registry credentials in Docker config.json form (default: $SKIFF_REGISTRY_AUTH_FILE)')
+    .option('--prices <file>', 'price table JSON replacing the us-east-1 defaults (default: $SKIFF_PRICES_FILE)')
+    .option('--tls', 'serve HTTPS with a self-signed certificate made (once) in <data-dir>/tls')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key; default: $SKIFF_TLS_CERT)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert (default: $SKIFF_TLS_KEY)')
+    .option('--userns-remap <hostid:size|off>', 'user namespace of every task: container root = host uid HOSTID (default 100000:65536; $SKIFF_USERNS_REMAP)')
     .action(async (opts) => {
       const config = resolveServerConfig({ ...opts, region: globals().region });
       const server = new SkiffServer(config);

@@ -37,6 +37,15 @@ export interface RuncDriverOptions {
   pollIntervalMs?: number;
   /** How long createContainer waits for conmon to report `runc create`, ms. Default 60000. */
   createTimeoutMs?: number;
+  /**
+   * Run every container in a user namespace mapping container ids 0..size-1 to host
+   * ids hostId.. (one range for all tasks, as Docker's userns-remap): container root
+   * is an unprivileged host user. Image layers must then be stored shifted by hostId
+   * (LayerStore's idShift); each container's writable layer is owned by hostId.
+   */
+  userns?: { hostId: number; size: number };
+  /** Static init run as PID 1 for initProcessEnabled. Default /usr/bin/tini-static (Debian `tini`). */
+  initPath?: string;
 }
 
 /** Metadata file beside each bundle. */
@@ -85,6 +94,8 @@ export class RuncDriver implements Driver {
   private readonly sockDir: string;
   private readonly pollIntervalMs: number;
   private readonly createTimeoutMs: number;
+  readonly userns?: { hostId: number; size: number };
+  private readonly initPath: string;
 
   private dirsReady?: Promise<void>;
   private nofile?: number;
@@ -110,6 +121,14 @@ export class RuncDriver implements Driver {
     this.sockDir = path.join(this.stateDir, 'sock');
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.createTimeoutMs = opts.createTimeoutMs ?? 60_000;
+    if (opts.userns) {
+      const { hostId, size } = opts.userns;
+      if (!Number.isInteger(hostId) || hostId < 1 || !Number.isInteger(size) || size < 1 || hostId + size > 2 ** 32 - 1) {
+        throw new Error(`RuncDriver: invalid userns range ${hostId}+${size}`);
+      }
+      this.userns = { hostId, size };
+    }
+    this.initPath = opts.initPath ?? '/usr/bin/tini-static';
   }
 
   // ---------------------------------------------------------------- paths
@@ -135,13 +154,27 @@ export class RuncDriver implements Driver {
     this.dirsReady ??= Promise.all(
       [this.bundlesDir, this.exitDir, this.logsDir, this.sockDir, this.runcRoot].map((d) => fsp.mkdir(d, { recursive: true, mode: 0o700 })),
     ).then(
-      () => undefined,
+      () => (this.userns ? this.allowTraversal(this.bundlesDir) : undefined),
       (e) => {
         this.dirsReady = undefined;
         throw e;
       },
     );
     return this.dirsReady;
+  }
+
+  /**
+   * With a user namespace, runc's init (an unprivileged host uid by then) must walk
+   * the path to the bundle's rootfs: give `dir` and every ancestor search (x)
+   * permission for others where it lacks it. Search only: nothing becomes listable
+   * or readable.
+   */
+  private async allowTraversal(dir: string): Promise<void> {
+    for (let d = dir; ; d = path.dirname(d)) {
+      const st = await fsp.stat(d);
+      if ((st.mode & 0o001) === 0) await fsp.chmod(d, (st.mode & 0o7777) | 0o001);
+      if (d === path.dirname(d)) break;
+    }
   }
 
   /** RLIMIT_NOFILE for containers (65535 unless this process cannot raise limits). Computed once. */
@@ -316,16 +349,27 @@ export class RuncDriver implements Driver {
       const rootfs = path.join(bundle, 'rootfs');
       const upper = path.join(bundle, 'upper');
       const work = path.join(bundle, 'work');
-      await fsp.mkdir(bundle, { mode: 0o700 });
+      await fsp.mkdir(bundle, { mode: this.userns ? 0o701 : 0o700 });
+      if (this.userns) await fsp.chmod(bundle, 0o701);
+      const sysfs = path.join(bundle, 'sys');
+      const config = JSON.stringify(
+        buildOciSpec(spec, { cgroupsPath: meta.cgroupsPath, nofile: this.nofileLimit(), userns: this.userns, initPath: this.initPath, sysfsSource: this.userns ? sysfs : undefined }),
+      );
       // conmon starts now and blocks on its start pipe, so its exec overlaps the rootfs
       // mount and config write; it runs `runc create` once released.
       const conmon = this.spawnConmon(id, bundle);
       const prepared = Promise.all([
         (async () => {
           await Promise.all([rootfs, upper, work].map((d) => fsp.mkdir(d)));
-          await this.mountOverlay(spec.layerDirs, upper, work, rootfs);
+          // The writable layer's root is the container's "/": owned by the (mapped) container root.
+          if (this.userns) await Promise.all([upper, work].map((d) => fsp.chown(d, this.userns!.hostId, this.userns!.hostId)));
+          // The two mounts are independent: one `mount` process each, at the same time.
+          await Promise.all([
+            this.userns ? this.mountTaskSysfs(spec.netnsPath, sysfs) : undefined,
+            this.mountOverlay(spec.layerDirs, upper, work, rootfs),
+          ]);
         })(),
-        fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(buildOciSpec(spec, { cgroupsPath: meta.cgroupsPath, nofile: this.nofileLimit() }))),
+        fsp.writeFile(path.join(bundle, 'config.json'), config),
         fsp.rm(this.exitPath(id), { force: true }),
       ]);
       try {
@@ -340,6 +384,17 @@ export class RuncDriver implements Driver {
       await this.destroyContainer(id).catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * A read-only sysfs of the task's network namespace at `target` (inside the bundle,
+   * so destroy unmounts it): mounted from the host side with only the network
+   * namespace entered, so /sys/class/net shows the task's interfaces, not the host's.
+   */
+  private async mountTaskSysfs(netnsPath: string, target: string): Promise<void> {
+    await fsp.mkdir(target);
+    const r = await run('nsenter', [`--net=${netnsPath}`, 'mount', '-n', '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', target]);
+    if (r.code !== 0) throw new Error(`cannot mount the task's sysfs: ${(r.stderr || r.stdout).trim()}`);
   }
 
   private async mountOverlay(layerDirs: string[], upper: string, work: string, target: string): Promise<void> {

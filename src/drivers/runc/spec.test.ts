@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerLaunchSpec } from '../driver.ts';
-import { buildOciSpec, cpuSharesFor, effectiveNofile, NOFILE_LIMIT } from './spec.ts';
+import { buildOciSpec, cpuSharesFor, DEFAULT_CAPABILITIES, effectiveNofile, finalCapabilities, NOFILE_LIMIT } from './spec.ts';
+import { seccompProfile } from './seccomp.ts';
 import { parseMountinfo } from './cgroups.ts';
 import { sanitizeName } from './runc-driver.ts';
 
@@ -98,4 +99,58 @@ test('the container cgroup repeats the task limits: CFS quota of the task, memor
   assert.equal(s.linux.resources.memory.limit, 512 * 1024 * 1024);
   const smaller = buildOciSpec(base, { cgroupsPath: '/skiff/abc/web' }) as any;
   assert.equal(smaller.linux.resources.memory.limit, 256 * 1024 * 1024, 'a container limit below the task limit wins');
+});
+
+test('capabilities: Docker default, drop (ALL too), add only SYS_PTRACE; non-root users keep only the bounding set', () => {
+  assert.deepEqual(finalCapabilities(), DEFAULT_CAPABILITIES);
+  assert.ok(!DEFAULT_CAPABILITIES.includes('CAP_NET_RAW'));
+  assert.deepEqual(finalCapabilities(['SYS_PTRACE'], ['CHOWN', 'CAP_MKNOD']), [...DEFAULT_CAPABILITIES.filter((c) => c !== 'CAP_CHOWN' && c !== 'CAP_MKNOD'), 'CAP_SYS_PTRACE']);
+  assert.deepEqual(finalCapabilities(['SYS_PTRACE'], ['ALL']), ['CAP_SYS_PTRACE']);
+  assert.throws(() => finalCapabilities(['SYS_ADMIN']), /cannot be added/);
+  assert.throws(() => finalCapabilities(['NET_RAW']), /cannot be added/);
+  const s = buildOciSpec({ ...base, uid: 1000, capAdd: ['SYS_PTRACE'] }, { cgroupsPath: '/s/a/b' }) as any;
+  assert.ok(s.process.capabilities.bounding.includes('CAP_SYS_PTRACE'));
+  assert.deepEqual(s.process.capabilities.effective, []);
+  assert.deepEqual(s.process.capabilities.permitted, []);
+});
+
+test('seccomp is built after the final capability set: SYS_PTRACE opens the ptrace family', () => {
+  const allowed = (p: any) => new Set(p.syscalls.filter((r: any) => r.action === 'SCMP_ACT_ALLOW' && !r.args).flatMap((r: any) => r.names));
+  const plain = seccompProfile(DEFAULT_CAPABILITIES);
+  assert.equal(plain.defaultAction, 'SCMP_ACT_ERRNO');
+  for (const c of ['ptrace', 'process_vm_readv', 'process_vm_writev', 'kcmp', 'mount', 'unshare', 'setns', 'bpf', 'reboot', 'init_module', 'keyctl', 'add_key']) {
+    assert.ok(!allowed(plain).has(c), `${c} denied by default`);
+  }
+  for (const c of ['read', 'execve', 'chroot', 'socketpair', 'clock_gettime']) assert.ok(allowed(plain).has(c), `${c} allowed`);
+  const traced = seccompProfile(finalCapabilities(['SYS_PTRACE']));
+  for (const c of ['ptrace', 'process_vm_readv', 'process_vm_writev', 'kcmp']) assert.ok(allowed(traced).has(c), `${c} allowed with SYS_PTRACE`);
+  assert.ok(!allowed(seccompProfile(finalCapabilities([], ['SYS_CHROOT']))).has('chroot'), 'dropping a capability closes its syscalls');
+  // clone without namespace flags; clone3 answers ENOSYS so libc falls back.
+  const rules = (plain.syscalls as any[]);
+  assert.ok(rules.some((r) => r.names.includes('clone') && r.args?.[0].op === 'SCMP_CMP_MASKED_EQ'));
+  assert.ok(rules.some((r) => r.names.includes('clone3') && r.errnoRet === 38));
+  const spec = buildOciSpec(base, { cgroupsPath: '/s/a/b' }) as any;
+  assert.deepEqual(spec.linux.seccomp, plain);
+});
+
+test('user namespace, init and ulimits in the spec', () => {
+  const s = buildOciSpec(
+    { ...base, initProcessEnabled: true, ulimits: [{ name: 'nofile', softLimit: 1024, hardLimit: 2048 }, { name: 'nproc', softLimit: 50, hardLimit: 60 }] },
+    { cgroupsPath: '/s/a/b', userns: { hostId: 100000, size: 65536 }, initPath: '/usr/bin/tini-static', sysfsSource: '/b/sys' },
+  ) as any;
+  assert.equal(s.linux.namespaces[0].type, 'user');
+  assert.deepEqual(s.linux.uidMappings, [{ containerID: 0, hostID: 100000, size: 65536 }]);
+  assert.deepEqual(s.linux.gidMappings, [{ containerID: 0, hostID: 100000, size: 65536 }]);
+  assert.deepEqual(s.process.args.slice(0, 2), ['/sbin/docker-init', '--']);
+  assert.ok(s.mounts.some((m: any) => m.destination === '/sbin/docker-init' && m.source === '/usr/bin/tini-static' && m.options.includes('ro')));
+  assert.ok(s.mounts.some((m: any) => m.destination === '/sys' && m.type === 'bind' && m.source === '/b/sys' && m.options.includes('ro')));
+  assert.deepEqual(s.process.rlimits, [
+    { type: 'RLIMIT_NOFILE', hard: 2048, soft: 1024 },
+    { type: 'RLIMIT_NPROC', hard: 60, soft: 50 },
+  ]);
+  assert.throws(() => buildOciSpec({ ...base, initProcessEnabled: true }, { cgroupsPath: '/s' }), /tini/);
+  assert.throws(() => buildOciSpec({ ...base, ulimits: [{ name: 'bogus', softLimit: 1, hardLimit: 1 }] }, { cgroupsPath: '/s' }), /unknown ulimit/);
+  const plain = buildOciSpec(base, { cgroupsPath: '/s' }) as any;
+  assert.ok(!plain.linux.namespaces.some((n: any) => n.type === 'user'));
+  assert.equal(plain.linux.uidMappings, undefined);
 });

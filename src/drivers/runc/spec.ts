@@ -3,6 +3,7 @@
  * Pure function: no I/O, so it is unit-testable and cheap on the start path.
  */
 import type { ContainerLaunchSpec } from '../driver.ts';
+import { seccompProfile } from './seccomp.ts';
 
 /** Docker's default capability set (no NET_RAW, as Fargate). */
 export const DEFAULT_CAPABILITIES = [
@@ -54,11 +55,57 @@ export function cpuSharesFor(cpuUnits: number | undefined): number {
   return Math.max(MIN_CPU_SHARES, Math.floor(cpuUnits));
 }
 
+/** The capabilities Fargate lets a container add (everything else may only be dropped). */
+export const ADDABLE_CAPABILITIES = ['CAP_SYS_PTRACE'];
+
+/** Every capability name the kernel knows, for `drop: ["ALL"]`-style checks and validation. */
+const CAP_NAME_RE = /^(CAP_)?[A-Z][A-Z_]{1,30}$/;
+
+/**
+ * The container's final capability set: Docker's default, minus `drop` (ALL = every
+ * one), plus `add` (only what Fargate allows; anything else is an error here, as
+ * registration should have refused it).
+ */
+export function finalCapabilities(add: readonly string[] = [], drop: readonly string[] = []): string[] {
+  const norm = (c: string) => {
+    const u = c.toUpperCase();
+    if (!CAP_NAME_RE.test(u)) throw new Error(`invalid capability name ${JSON.stringify(c)}`);
+    return u === 'ALL' ? 'ALL' : u.startsWith('CAP_') ? u : `CAP_${u}`;
+  };
+  const dropped = new Set(drop.map(norm));
+  const caps = dropped.has('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !dropped.has(c));
+  for (const c of add.map(norm)) {
+    if (!ADDABLE_CAPABILITIES.includes(c)) throw new Error(`capability ${c} cannot be added (Fargate allows adding only ${ADDABLE_CAPABILITIES.join(', ')})`);
+    if (!caps.includes(c)) caps.push(c);
+  }
+  return caps;
+}
+
+/** ECS ulimit names → OCI rlimit types. */
+const RLIMITS: Record<string, string> = {
+  core: 'RLIMIT_CORE', cpu: 'RLIMIT_CPU', data: 'RLIMIT_DATA', fsize: 'RLIMIT_FSIZE', locks: 'RLIMIT_LOCKS',
+  memlock: 'RLIMIT_MEMLOCK', msgqueue: 'RLIMIT_MSGQUEUE', nice: 'RLIMIT_NICE', nofile: 'RLIMIT_NOFILE', nproc: 'RLIMIT_NPROC',
+  rss: 'RLIMIT_RSS', rtprio: 'RLIMIT_RTPRIO', rttime: 'RLIMIT_RTTIME', sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK',
+};
+
+/** Where the init binary appears inside a container with initProcessEnabled (Docker's path for `--init`). */
+export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
+
 export interface OciSpecOptions {
   /** linux.cgroupsPath, e.g. /skiff/<taskId>/<name>. */
   cgroupsPath: string;
   /** RLIMIT_NOFILE soft and hard; default NOFILE_LIMIT. */
   nofile?: number;
+  /** Run in a user namespace: container ids 0..size-1 are host ids hostId..hostId+size-1. */
+  userns?: { hostId: number; size: number };
+  /** Host path of a static init binary (tini-static), bind-mounted when initProcessEnabled. */
+  initPath?: string;
+  /**
+   * A sysfs already mounted (by the host, for the task's network namespace) to bind
+   * at /sys. Needed in a user namespace: the kernel lets a container mount sysfs only
+   * if its user namespace owns the network namespace, and task namespaces are the host's.
+   */
+  sysfsSource?: string;
 }
 
 export const CFS_PERIOD_US = 100_000;
@@ -84,7 +131,9 @@ export function buildOciSpec(spec: ContainerLaunchSpec, opts: OciSpecOptions): R
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    opts.sysfsSource
+      ? { destination: '/sys', type: 'bind', source: opts.sysfsSource, options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
   ];
   for (const m of spec.extraMounts ?? []) {
@@ -96,6 +145,21 @@ export function buildOciSpec(spec: ContainerLaunchSpec, opts: OciSpecOptions): R
     });
   }
 
+  let args = [...spec.args];
+  if (spec.initProcessEnabled) {
+    if (!opts.initPath) throw new Error('initProcessEnabled needs an init binary (install tini: apt-get install tini)');
+    mounts.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: opts.initPath, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+    args = [INIT_PATH_IN_CONTAINER, '--', ...args];
+  }
+
+  const capabilities = finalCapabilities(spec.capAdd, spec.capDrop);
+  const rlimits = new Map<string, { type: string; hard: number; soft: number }>([['RLIMIT_NOFILE', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }]]);
+  for (const u of spec.ulimits ?? []) {
+    const type = RLIMITS[u.name];
+    if (!type) throw new Error(`unknown ulimit ${JSON.stringify(u.name)} (use one of ${Object.keys(RLIMITS).join(', ')})`);
+    rlimits.set(type, { type, hard: u.hardLimit, soft: u.softLimit });
+  }
+
   const user: Record<string, unknown> = { uid: spec.uid, gid: spec.gid };
   if (spec.additionalGids && spec.additionalGids.length > 0) user.additionalGids = [...spec.additionalGids];
 
@@ -104,15 +168,16 @@ export function buildOciSpec(spec: ContainerLaunchSpec, opts: OciSpecOptions): R
     process: {
       terminal: false,
       user,
-      args: [...spec.args],
+      args,
       env,
       cwd: spec.cwd || '/',
+      // Docker's rule: a non-root user keeps only the bounding set (it gains capabilities only through file capabilities, which no_new_privileges blocks).
       capabilities: {
-        bounding: DEFAULT_CAPABILITIES,
-        effective: DEFAULT_CAPABILITIES,
-        permitted: DEFAULT_CAPABILITIES,
+        bounding: capabilities,
+        effective: spec.uid === 0 ? capabilities : [],
+        permitted: spec.uid === 0 ? capabilities : [],
       },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+      rlimits: [...rlimits.values()],
       noNewPrivileges: true,
     },
     root: { path: 'rootfs', readonly: !!spec.readonlyRootFilesystem },
@@ -126,7 +191,15 @@ export function buildOciSpec(spec: ContainerLaunchSpec, opts: OciSpecOptions): R
         ...(Object.keys(memory).length ? { memory } : {}),
         cpu: { shares: cpuSharesFor(spec.cpuUnits), ...cfsQuotaFor(spec.taskLimits.cpuUnits) },
       },
+      ...(opts.userns
+        ? {
+            uidMappings: [{ containerID: 0, hostID: opts.userns.hostId, size: opts.userns.size }],
+            gidMappings: [{ containerID: 0, hostID: opts.userns.hostId, size: opts.userns.size }],
+          }
+        : {}),
+      seccomp: seccompProfile(capabilities),
       namespaces: [
+        ...(opts.userns ? [{ type: 'user' }] : []),
         { type: 'pid' },
         { type: 'network', path: spec.netnsPath },
         { type: 'ipc' },

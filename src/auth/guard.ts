@@ -1,0 +1,224 @@
+/**
+ * The API guard: every request except `GET /healthz` is authenticated (SigV4
+ * against the key store), authorized (the key's policy, for the action and the
+ * resources it touches) and audited (who, what, which resource, outcome).
+ *
+ * Wired into Fastify as hooks: `preParsing` buffers the body (SigV4 signs its
+ * hash) and authenticates; `preHandler` authorizes Skiff's own routes; the ECS
+ * JSON protocol authorizes in its handler once the operation and input are
+ * decoded (`authorizeOperation`); `onResponse` writes the audit row.
+ *
+ * Errors, as AWS words them:
+ *   MissingAuthenticationTokenException 403  no Authorization header
+ *   IncompleteSignatureException        400  Authorization header malformed
+ *   UnrecognizedClientException         403  unknown or revoked access key
+ *   InvalidSignatureException           403  wrong signature; time off by more than 5 minutes ("Signature expired")
+ *   AccessDeniedException               400  the key's policy does not allow the action on the resource
+ */
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError, ErrorCode } from '../api/errors.ts';
+import type { AuditLog } from './audit.ts';
+import type { AccessKey, KeyStore } from './keys.ts';
+import { evaluateAll } from './policy.ts';
+import { headersFromRaw, preVerify, SigV4Error, verifySignature, type WireRequest } from './sigv4.ts';
+
+export interface Principal {
+  accessKeyId: string;
+  arn: string;
+  key: AccessKey;
+}
+
+export interface GuardOptions {
+  keys: KeyStore;
+  audit: AuditLog;
+  accountId: string;
+  /** X-Amz-Target prefix → IAM service prefix, e.g. AmazonEC2ContainerServiceV20141113 → ecs. */
+  services: Record<string, string>;
+  /** The resources an operation of a JSON protocol touches (default `*`). */
+  resourcesFor?: (service: string, operation: string, input: Record<string, unknown>) => string[];
+  /** A route's resource from its path parameters (e.g. a task id → the task's ARN). */
+  routeResource?: (params: Record<string, string>) => string | undefined;
+  maxBodyBytes?: number;
+  now?: () => number;
+}
+
+interface CallState {
+  action: string;
+  resource?: string;
+  principal?: Principal;
+  accessKeyId?: string;
+}
+
+/** The service name Skiff's own endpoints are signed for (credential scope `.../skiff/aws4_request`). */
+export const SKIFF_SIGNING_SERVICE = 'skiff';
+
+/** Action names for Skiff's own routes that the generic rule would name poorly. */
+const ROUTE_ACTIONS: Record<string, string> = {
+  'GET /skiff/v1/keys': 'skiff:ListAccessKeys',
+  'POST /skiff/v1/keys': 'skiff:CreateAccessKey',
+  'DELETE /skiff/v1/keys/:accessKeyId': 'skiff:RevokeAccessKey',
+  'GET /skiff/v1/audit': 'skiff:GetAuditLog',
+};
+
+const VERBS: Record<string, string> = { GET: 'Get', HEAD: 'Get', POST: 'Create', PUT: 'Put', PATCH: 'Update', DELETE: 'Delete' };
+
+/**
+ * The IAM action of a Skiff route: `skiff:` + verb + the static path segments
+ * after /skiff/v1 in PascalCase, a plural segment followed by a parameter made
+ * singular. `GET /skiff/v1/tasks/:taskId/logs` → `skiff:GetTaskLogs`,
+ * `GET /skiff/v1/costs` → `skiff:GetCosts`.
+ */
+export function routeAction(method: string, url: string | undefined): string {
+  if (!url) return 'skiff:Unknown';
+  const explicit = ROUTE_ACTIONS[`${method} ${url}`];
+  if (explicit) return explicit;
+  const segs = url.replace(/^\/skiff\/v\d+\/?/, '').split('/').filter(Boolean);
+  const words: string[] = [];
+  segs.forEach((s, i) => {
+    if (s.startsWith(':')) return;
+    const singular = segs[i + 1]?.startsWith(':') && s.endsWith('s') ? s.slice(0, -1) : s;
+    words.push(...singular.split(/[-_]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)));
+  });
+  return `skiff:${VERBS[method] ?? method}${words.join('')}`;
+}
+
+export class ApiGuard {
+  private readonly calls = new WeakMap<FastifyRequest, CallState>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: GuardOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  principalArn(key: AccessKey): string {
+    return key.isRoot ? `arn:aws:iam::${this.opts.accountId}:root` : `arn:aws:iam::${this.opts.accountId}:user/${key.name}`;
+  }
+
+  /** Registers the hooks on `app` (call before routes are added). */
+  install(app: FastifyInstance): void {
+    const maxBody = this.opts.maxBodyBytes ?? 8 * 1024 * 1024;
+
+    app.addHook('onRequest', async (req) => {
+      if (isOpen(req)) return;
+      const target = String(req.headers['x-amz-target'] ?? '');
+      let action: string;
+      if (req.method === 'POST' && urlPath(req) === '/' && target) {
+        const dot = target.lastIndexOf('.');
+        const service = this.opts.services[target.slice(0, dot)];
+        action = service ? `${service}:${target.slice(dot + 1)}` : target;
+      } else {
+        action = routeAction(req.method, req.routeOptions.url);
+      }
+      this.calls.set(req, { action });
+    });
+
+    app.addHook('preParsing', async (req, _reply, payload) => {
+      const state = this.calls.get(req);
+      if (!state) return payload;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of payload) {
+        size += (chunk as Buffer).length;
+        if (size > maxBody) throw new ApiError(ErrorCode.SerializationException, `The request body is larger than ${maxBody} bytes.`, { status: 413 });
+        chunks.push(chunk as Buffer);
+      }
+      const body = Buffer.concat(chunks);
+      this.authenticate(req, state, body);
+      const replay = Readable.from(body.length ? [body] : []);
+      (replay as Readable & { receivedEncodedLength?: number }).receivedEncodedLength = body.length;
+      return replay;
+    });
+
+    app.addHook('preHandler', async (req) => {
+      const state = this.calls.get(req);
+      if (!state?.principal || (req.method === 'POST' && urlPath(req) === '/')) return;
+      if (!req.routeOptions.url) return; // not found: nothing to authorize, the 404 answers
+      const resource = this.opts.routeResource?.((req.params ?? {}) as Record<string, string>) ?? '*';
+      this.authorize(state, state.action, [resource]);
+    });
+
+    app.addHook('onResponse', async (req, reply) => {
+      const state = this.calls.get(req);
+      if (!state) return;
+      const errType = reply.getHeader('x-amzn-errortype');
+      this.opts.audit.record({
+        ts: this.now(),
+        accessKeyId: state.accessKeyId,
+        principal: state.principal?.arn,
+        sourceIp: req.ip,
+        action: state.action,
+        resource: state.resource,
+        outcome: reply.statusCode < 400 ? 'Success' : typeof errType === 'string' ? errType : `HTTP${reply.statusCode}`,
+        status: reply.statusCode,
+      });
+    });
+  }
+
+  /**
+   * For a JSON protocol handler: the caller's policy must allow `<service>:<operation>`
+   * on every resource the input names. Throws AccessDeniedException otherwise.
+   */
+  authorizeOperation(req: FastifyRequest, targetPrefix: string, operation: string, input: Record<string, unknown>): void {
+    const state = this.calls.get(req);
+    if (!state?.principal) throw new ApiError(ErrorCode.MissingAuthenticationTokenException, 'Missing Authentication Token', { status: 403 });
+    const service = this.opts.services[targetPrefix] ?? targetPrefix;
+    const resources = this.opts.resourcesFor?.(service, operation, input) ?? ['*'];
+    this.authorize(state, `${service}:${operation}`, resources);
+  }
+
+  /** The principal of an authenticated request (for handlers that need to know who calls). */
+  principalOf(req: FastifyRequest): Principal | undefined {
+    return this.calls.get(req)?.principal;
+  }
+
+  private authenticate(req: FastifyRequest, state: CallState, body: Buffer): void {
+    const wire: WireRequest = { method: req.raw.method ?? 'GET', url: req.raw.url ?? '/', headers: headersFromRaw(req.raw.rawHeaders), body };
+    try {
+      const { auth, amzDate } = preVerify(wire, this.now());
+      state.accessKeyId = auth.accessKeyId;
+      // Skiff's routes are signed for `skiff`; a JSON protocol's operations for its IAM service prefix (unknown targets: not checked).
+      const expectedService = state.action.startsWith('skiff:') ? SKIFF_SIGNING_SERVICE : state.action.includes(':') ? state.action.split(':')[0] : undefined;
+      const found = this.opts.keys.secretFor(auth.accessKeyId);
+      if (!found) throw new ApiError(ErrorCode.UnrecognizedClientException, 'The security token included in the request is invalid.', { status: 403 });
+      if (expectedService && auth.service !== expectedService) {
+        throw new SigV4Error('signature', `Credential should be scoped to correct service: '${expectedService}'.`);
+      }
+      verifySignature(wire, auth, amzDate, found.secret);
+      state.principal = { accessKeyId: found.key.accessKeyId, arn: this.principalArn(found.key), key: found.key };
+      this.opts.keys.touch(found.key.accessKeyId);
+    } catch (err) {
+      if (!(err instanceof SigV4Error)) throw err;
+      switch (err.kind) {
+        case 'missing':
+          throw new ApiError(ErrorCode.MissingAuthenticationTokenException, 'Missing Authentication Token', { status: 403 });
+        case 'incomplete':
+          throw new ApiError(ErrorCode.IncompleteSignatureException, err.message, { status: 400 });
+        case 'expired':
+        case 'signature':
+          throw new ApiError(ErrorCode.InvalidSignatureException, err.message, { status: 403 });
+      }
+    }
+  }
+
+  private authorize(state: CallState, action: string, resources: string[]): void {
+    const p = state.principal!;
+    state.action = action;
+    state.resource = resources.join(' ');
+    const { decision, resource } = evaluateAll(p.key.policy, action, resources);
+    if (decision === 'allow') return;
+    const why = decision === 'explicit-deny' ? 'with an explicit deny in an identity-based policy' : `because no identity-based policy allows the ${action} action`;
+    throw new ApiError(ErrorCode.AccessDeniedException, `User: ${p.arn} is not authorized to perform: ${action} on resource: ${resource} ${why}`, { status: 400 });
+  }
+}
+
+function urlPath(req: FastifyRequest): string {
+  const url = req.raw.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** Requests that need no signature: the health check only. */
+function isOpen(req: FastifyRequest): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && urlPath(req) === '/healthz';
+}

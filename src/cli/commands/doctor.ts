@@ -1,0 +1,77 @@
+/**
+ * `skiff doctor`: checks a task definition — registered on the server
+ * (family[:revision]) or a local JSON file — against the production-readiness
+ * checklist, item by item. Exits non-zero when any item fails, so it can gate CI.
+ */
+import { readFileSync } from 'node:fs';
+import { DescribeTaskDefinitionCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
+import { ecsClient, skiffFetch } from '../client.ts';
+import { render } from '../render.ts';
+import type { CommandModule } from '../context.ts';
+import { doctor, type DoctorFacts } from '../../advisor/doctor.ts';
+import { normaliseTaskDefinition } from '../../ecs/task-definition.ts';
+
+/** Fields DescribeTaskDefinition adds that RegisterTaskDefinition does not take. */
+const DESCRIBE_ONLY = ['taskDefinitionArn', 'revision', 'status', 'requiresAttributes', 'compatibilities', 'registeredAt', 'registeredBy', 'deregisteredAt'];
+
+/** Reads a local file: a task definition, `{"taskDefinition": ...}` (describe output), optionally with `networkConfiguration`. */
+function readLocal(file: string): { def: TaskDefinition; facts: DoctorFacts } {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read task definition ${file}: ${(e as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${file} must hold a JSON object (a task definition)`);
+  const o = json as Record<string, unknown>;
+  const raw = (typeof o.taskDefinition === 'object' && o.taskDefinition !== null ? o.taskDefinition : o) as Record<string, unknown>;
+  const facts: DoctorFacts = {};
+  if (o.networkConfiguration) facts.networkConfiguration = o.networkConfiguration as DoctorFacts['networkConfiguration'];
+  const input = Object.fromEntries(Object.entries(raw).filter(([k]) => !DESCRIBE_ONLY.includes(k) && k !== 'networkConfiguration'));
+  try {
+    return { def: normaliseTaskDefinition(input as never) as TaskDefinition, facts };
+  } catch (e) {
+    return { def: raw as TaskDefinition, facts: { ...facts, validationError: (e as Error).message } };
+  }
+}
+
+export const doctorCommands: CommandModule = ({ program, globals, format }) => {
+  program
+    .command('doctor')
+    .description('check a task definition against the production-readiness checklist (exit code 1 when anything fails)')
+    .argument('[taskDefinition]', 'family or family:revision registered on the server')
+    .option('--file <json>', 'check a local task definition file instead')
+    .action(async (ref: string | undefined, opts: { file?: string }) => {
+      if (!ref === !opts.file) throw new Error('give a registered task definition (family[:revision]) or --file PATH (one of them)');
+      let def: TaskDefinition;
+      let facts: DoctorFacts = {};
+      if (opts.file) {
+        ({ def, facts } = readLocal(opts.file));
+      } else {
+        const out = await ecsClient(globals()).send(new DescribeTaskDefinitionCommand({ taskDefinition: ref }));
+        def = out.taskDefinition!;
+      }
+      // What Skiff measured about this family, when the server is there to ask.
+      const family = encodeURIComponent(def.family ?? '');
+      try {
+        const rs = (await (await skiffFetch(globals(), `/skiff/v1/rightsize?family=${family}`)).json()) as { results: { recommendation: DoctorFacts['rightsize'] }[] };
+        facts.rightsize = rs.results[0]?.recommendation;
+        const cs = (await (await skiffFetch(globals(), `/skiff/v1/coldstart?family=${family}&limit=1`)).json()) as { image: DoctorFacts['image'] | null };
+        if (cs.image) facts.image = cs.image;
+      } catch (e) {
+        const why = `measurements unavailable: ${(e as Error).message.split(';')[0]}`;
+        facts.rightsizeUnavailable = why;
+        facts.imageUnavailable = why;
+      }
+      const report = doctor(def, facts);
+      render(format(), report, () => ({
+        columns: ['RESULT', 'CHECK', 'FINDING', 'FIX'],
+        rows: report.items.map((i) => [i.status.toUpperCase(), i.title, i.message, i.fix ?? '']),
+      }));
+      if (format() === 'table') {
+        const s = report.summary;
+        process.stdout.write(`${def.family}${def.revision ? `:${def.revision}` : ''}: ${s.pass} pass, ${s.warn} warn, ${s.fail} fail\n`);
+      }
+      if (report.summary.fail > 0) process.exitCode = 1;
+    });
+};

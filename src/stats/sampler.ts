@@ -1,0 +1,103 @@
+/**
+ * The stats sampler: every `intervalMs` it reads each RUNNING task's cgroup
+ * usage and stores a sample (task_stats), the history right-sizing works from.
+ *
+ * CPU is stored both as the cumulative counter and as the average vCPUs used
+ * since the previous sample of the same task (the previous sample is taken from
+ * the store after a restart, so a crash only widens one interval). Samples
+ * older than `retentionMs` are pruned once an hour.
+ */
+import { readCgroupLayout, type CgroupLayout } from '../drivers/runc/cgroups.ts';
+import type { TasksRepo } from '../store/tasks-repo.ts';
+import type { MeteringRepo, StatsSample } from '../store/metering-repo.ts';
+import type { Clock } from '../util/clock.ts';
+import { readTaskUsage, type CgroupUsage } from './cgroup-stats.ts';
+
+export interface StatsSamplerOptions {
+  tasks: TasksRepo;
+  metering: MeteringRepo;
+  clock: Clock;
+  cgroupRoot: string;
+  intervalMs: number;
+  /** How long samples are kept (default 14 days). */
+  retentionMs?: number;
+  log(msg: string): void;
+  /** Reads a task's usage (tests replace it); defaults to the host's cgroups. */
+  readUsage?: (taskId: string) => Promise<CgroupUsage | undefined>;
+}
+
+const HOUR = 3_600_000;
+
+export class StatsSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private layout: Promise<CgroupLayout> | undefined;
+  private lastPrune = 0;
+  private readonly previous = new Map<string, { ts: number; cpuUsageUs: number }>();
+
+  constructor(private readonly opts: StatsSamplerOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.sampleOnce().then(() => undefined)
+        .catch((e) => this.opts.log(`stats sampler: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, this.opts.intervalMs);
+  }
+
+  /** Stops sampling and waits for a sample in progress (so the store can close after). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Takes one sample of every RUNNING task. */
+  async sampleOnce(): Promise<number> {
+    const read = this.opts.readUsage ?? (async (taskId: string) => readTaskUsage(await (this.layout ??= readCgroupLayout()), this.opts.cgroupRoot, taskId));
+    const tasks = this.opts.tasks.listUnfinished().filter((t) => t.lastStatus === 'RUNNING');
+    const live = new Set(tasks.map((t) => t.id));
+    for (const id of this.previous.keys()) if (!live.has(id)) this.previous.delete(id);
+    let n = 0;
+    for (const t of tasks) {
+      const usage = await read(t.id);
+      if (this.stopped) return n;
+      if (!usage) continue;
+      const ts = this.opts.clock.now();
+      const prev = this.previous.get(t.id) ?? this.opts.metering.lastSample(t.id);
+      let cpuVcpus: number | undefined;
+      if (prev && ts > prev.ts && usage.cpuUsageUs >= prev.cpuUsageUs) {
+        cpuVcpus = (usage.cpuUsageUs - prev.cpuUsageUs) / ((ts - prev.ts) * 1000);
+      }
+      const sample: StatsSample = {
+        taskId: t.id,
+        ts,
+        cluster: t.clusterName,
+        family: t.family,
+        group: t.group,
+        cpuUnits: t.cpu,
+        memoryMiB: t.memory,
+        cpuUsageUs: usage.cpuUsageUs,
+        cpuVcpus,
+        memoryBytes: usage.workingSetBytes,
+        rssBytes: usage.rssBytes,
+        cacheBytes: usage.cacheBytes,
+      };
+      this.opts.metering.insertSample(sample);
+      this.previous.set(t.id, { ts, cpuUsageUs: usage.cpuUsageUs });
+      n++;
+    }
+    const now = this.opts.clock.now();
+    if (now - this.lastPrune > HOUR) {
+      this.lastPrune = now;
+      this.opts.metering.pruneSamples(now - (this.opts.retentionMs ?? 14 * 24 * HOUR));
+    }
+    return n;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Tiny static C programs the hardening tests put into images: each tries one
+ * privileged thing and prints what happened (`name=result errno=N`), so the test
+ * reads the outcome from the container's log. Built with the host's gcc at test time.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const SOURCES: Record<string, string> = {
+  // Reports its real/effective uid: a setuid-root copy must stay unprivileged under no_new_privileges.
+  'probe-setuid': `
+#include <stdio.h>
+#include <unistd.h>
+#include <errno.h>
+int main(void) {
+  int r = setuid(0);
+  printf("setuid-probe ruid=%d euid=%d setuid0=%d errno=%d\\n", getuid(), geteuid(), r, r ? errno : 0);
+  return 0;
+}`,
+  // Attaches to its own child with ptrace(2): allowed only when the seccomp profile opens ptrace (SYS_PTRACE added).
+  'probe-ptrace': `
+#include <stdio.h>
+#include <unistd.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+int main(void) {
+  pid_t c = fork();
+  if (c == 0) { for (;;) pause(); }
+  long r = ptrace(PTRACE_ATTACH, c, 0, 0);
+  int e = r ? errno : 0;
+  if (r == 0) { waitpid(c, 0, 0); ptrace(PTRACE_DETACH, c, 0, 0); }
+  kill(c, SIGKILL);
+  printf("ptrace-probe attach=%ld errno=%d\\n", r, e);
+  return 0;
+}`,
+  // Opens a raw ICMP socket (what ping needs): refused without NET_RAW.
+  'probe-rawsock': `
+#include <stdio.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+int main(void) {
+  int s = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+  printf("rawsock-probe fd=%d errno=%d\\n", s, s < 0 ? errno : 0);
+  return 0;
+}`,
+  // Creates a block device node for the host's first disk: refused in a user namespace.
+  'probe-mknod': `
+#include <stdio.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+int main(void) {
+  int r = mknod("/tmp/sda", S_IFBLK | 0600, makedev(8, 0));
+  printf("mknod-probe r=%d errno=%d\\n", r, r ? errno : 0);
+  return 0;
+}`,
+};
+
+export type ProbeName = keyof typeof SOURCES;
+
+/** Compiles every probe statically; returns name → binary bytes. */
+export function buildProbes(): Record<string, Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-probes-'));
+  try {
+    const out: Record<string, Buffer> = {};
+    for (const [name, src] of Object.entries(SOURCES)) {
+      const c = join(dir, `${name}.c`);
+      writeFileSync(c, src);
+      execFileSync('gcc', ['-static', '-O1', '-o', join(dir, name), c], { stdio: ['ignore', 'ignore', 'pipe'] });
+      out[name] = readFileSync(join(dir, name));
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
