@@ -64,16 +64,39 @@ export function conmonPids(bundlesDir: string): number[] {
   return pids;
 }
 
-/** The platform's memory: the server process plus every conmon of its tasks. */
-export function platformMemory(serverPid: number, bundlesDir: string): { rssKiB: number; pssKiB: number; conmons: number; serverRssKiB: number } {
+/** Pids of the direct children of `pid` (the server's spawn helper, tools it runs at that moment). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** The platform's memory: the server process, its helper process(es) and every conmon of its tasks. */
+export function platformMemory(serverPid: number, bundlesDir: string): { rssKiB: number; pssKiB: number; conmons: number; serverRssKiB: number; helperRssKiB: number } {
   const server = memoryOf(serverPid);
   const conmons = conmonPids(bundlesDir);
   let rssKiB = server.rssKiB;
   let pssKiB = server.pssKiB;
+  let helperRssKiB = 0;
+  for (const pid of childPids(serverPid)) {
+    const m = memoryOf(pid);
+    helperRssKiB += m.rssKiB;
+    rssKiB += m.rssKiB;
+    pssKiB += m.pssKiB;
+  }
   for (const pid of conmons) {
     const m = memoryOf(pid);
     rssKiB += m.rssKiB;
     pssKiB += m.pssKiB;
   }
-  return { rssKiB, pssKiB, conmons: conmons.length, serverRssKiB: server.rssKiB };
+  return { rssKiB, pssKiB, conmons: conmons.length, serverRssKiB: server.rssKiB, helperRssKiB };
 }

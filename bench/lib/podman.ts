@@ -71,12 +71,14 @@ async function podman(args: string[]): Promise<string> {
  * (`runs` times each, after one untimed warm-up) with `--network none` and with the
  * default network. Every container it made is removed, and the image too; the
  * nftables tables podman's network stack (netavark, through iptables-nft) created
- * are deleted and net.ipv4.ip_forward (which netavark turns on) is put back.
+ * are deleted, net.ipv4.ip_forward (which netavark turns on) is put back, and
+ * podman's cgroup parent (cgroupfs manager) is removed if this run made it.
  */
 export async function measurePodman(image: string, runs: number, log: (m: string) => void): Promise<PodmanResult> {
   const version = (await podmanVersion()) ?? 'unknown';
   const tablesBefore = new Set(await nftTables());
   const forwardBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  const cgroupParentBefore = existsSync('/sys/fs/cgroup/memory/libpod_parent');
   await podman(['pull', '--tls-verify=false', '-q', image]);
   const names: string[] = [];
   const once = async (network: string[], name: string): Promise<number> => {
@@ -105,6 +107,10 @@ export async function measurePodman(image: string, runs: number, log: (m: string
     }
     writeFileSync('/proc/sys/net/ipv4/ip_forward', forwardBefore);
     if (existsSync('/sys/class/net/podman0')) await run('ip', ['link', 'del', 'podman0']);
+    // podman's cgroupfs parent (libpod_parent), when this run made it: only empty directories go.
+    if (!cgroupParentBefore) {
+      await run('sh', ['-c', 'for d in /sys/fs/cgroup/*/libpod_parent; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + ; done; true']);
+    }
   }
 }
 

@@ -18,9 +18,9 @@ export class Agent {
     this.runners.set(taskId, new TaskRunner(taskId, this.runnerDeps(), 'launch'));
   }
 
-  /** Asks a task to stop (its desired status is already stored as STOPPED). */
-  stop(taskId: string, code: StopCodeName, reason: string): void {
-    this.runners.get(taskId)?.requestStop(code, reason);
+  /** Asks a task to stop (its desired status is already stored as STOPPED); `graceMs` replaces the containers' stopTimeout. */
+  stop(taskId: string, code: StopCodeName, reason: string, graceMs?: number): void {
+    this.runners.get(taskId)?.requestStop(code, reason, graceMs);
   }
 
   /** Number of tasks with a live runner. */

@@ -38,10 +38,23 @@ export interface ContainerRecord {
   ulimits?: { name: string; softLimit: number; hardLimit: number }[];
   /** Signal that asks the process to stop (the image's STOPSIGNAL, validated), recorded at start. */
   stopSignal?: string;
+  /** The container definition's healthCheck (normalised: interval/timeout/retries defaults applied). */
+  healthCheck?: HealthCheckRecord;
+  /** Written by the task's health checker; absent until it runs (UNKNOWN). */
+  healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
   lastStatus: ContainerStatusName;
   exitCode?: number;
   reason?: string;
   startedAt?: number;
+}
+
+export interface HealthCheckRecord {
+  command: string[];
+  /** Seconds. */
+  interval: number;
+  timeout: number;
+  retries: number;
+  startPeriod?: number;
 }
 
 export interface NetworkRecord {

@@ -33,7 +33,8 @@ import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { Clock } from '../util/clock.ts';
 import type { ContainerRecord, StopCodeName, TaskRecord, TaskStatusName, PhaseTiming } from './task-record.ts';
 import { mergeProcess, ContainerConfigError } from './container-config.ts';
-import { billedSeconds, costOf, type PriceTable } from '../metering/pricing.ts';
+import { HealthChecker } from './health-checker.ts';
+import { billedSeconds, costOf, ratesFor, type PriceBook } from '../metering/pricing.ts';
 
 export interface TaskRunnerDeps {
   tasks: TasksRepo;
@@ -41,7 +42,8 @@ export interface TaskRunnerDeps {
   network: Network;
   images: ImageStore;
   clock: Clock;
-  prices: PriceTable;
+  /** The operator's price book; each task is billed at its architecture's and capacity provider's rates. */
+  prices: PriceBook;
   region: string;
   /** Directory for per-task files (hosts file). */
   taskFilesDir: string;
@@ -59,6 +61,8 @@ export interface TaskRunnerDeps {
 interface StopRequest {
   code: StopCodeName;
   reason: string;
+  /** Time between the stop signal and SIGKILL instead of each container's stopTimeout (a Spot warning). */
+  graceMs?: number;
 }
 
 /** Status order, so "has it reached X" is a comparison. */
@@ -79,6 +83,12 @@ export class TaskRunner {
   starting: boolean;
   private wakeUp: () => void = () => {};
   private readonly images = new Map<string, PulledImage>();
+  private readonly health = new HealthChecker({
+    exec: (id, args, timeoutMs) => this.deps.driver.exec(id, args, { timeoutMs }),
+    running: (name) => this.task.containers.find((x) => x.name === name)?.lastStatus === 'RUNNING' && !this.stopRequest,
+    record: (name, status) => (this.update((t) => (t.containers.find((x) => x.name === name)!.healthStatus = status)), this.wakeUp()),
+    log: (msg) => this.deps.log(`task ${this.taskId}: ${msg}`),
+  });
   /** Resolves when the runner has finished (task STOPPED). */
   readonly done: Promise<void>;
 
@@ -94,8 +104,8 @@ export class TaskRunner {
   }
 
   /** Asks the task to stop; the first request's code and reason win. */
-  requestStop(code: StopCodeName, reason: string): void {
-    this.stopRequest ??= { code, reason };
+  requestStop(code: StopCodeName, reason: string, graceMs?: number): void {
+    this.stopRequest ??= { code, reason, graceMs };
     this.wakeUp();
   }
 
@@ -235,7 +245,7 @@ export class TaskRunner {
   /**
    * Starts containers as their dependsOn conditions allow: START waits for the
    * dependency to have started, COMPLETE for it to have exited, SUCCESS for exit 0.
-   * HEALTHY is treated as START until container health checks exist.
+   * HEALTHY for its health check to pass.
    */
   private async startContainersInOrder(netnsPath: string, hostsFile: string): Promise<void> {
     for (;;) {
@@ -321,6 +331,7 @@ export class TaskRunner {
       rec.stopSignal = stopSignalOf(image.config.stopSignal);
     }, false);
     this.watchExit(c);
+    this.health.watch(c);
   }
 
   /** Records the container's exit when it happens; an essential container's exit stops the task. */
@@ -372,6 +383,7 @@ export class TaskRunner {
         const state = await this.deps.driver.inspect(c.runtimeId);
         if (state.status === 'running' || state.status === 'created') {
           this.watchExit(c);
+          this.health.watch(c);
         } else if (state.exit) {
           this.onContainerExit(c.name, state.exit); // exited while the server was down
         } else {
@@ -395,6 +407,7 @@ export class TaskRunner {
 
   private async teardown(): Promise<void> {
     const req = this.stopRequest!;
+    this.health.stopAll();
     this.setStatus('DEACTIVATING', (t) => {
       t.desiredStatus = 'STOPPED';
       t.stopCode ??= req.code;
@@ -417,7 +430,7 @@ export class TaskRunner {
         const size = { cpuUnits: t.cpu, memoryMiB: t.memory, ephemeralStorageGiB: t.ephemeralStorageGiB };
         t.billing = {
           billedSeconds: seconds,
-          cost: costOf(size, seconds, this.deps.prices),
+          cost: costOf(size, seconds, ratesFor(this.deps.prices, t.cpuArchitecture, t.capacityProviderName)),
           vcpu: t.cpu / 1024,
           memoryGiB: t.memory / 1024,
         };
@@ -448,7 +461,7 @@ export class TaskRunner {
     let exit: ContainerExit | undefined = state.exit;
     if (state.status === 'running' || state.status === 'created') {
       const signal = c.stopSignal ?? 'SIGTERM';
-      exit = await this.deps.driver.stopContainer(c.runtimeId, signal, c.stopTimeoutSec * 1000);
+      exit = await this.deps.driver.stopContainer(c.runtimeId, signal, this.stopRequest?.graceMs ?? c.stopTimeoutSec * 1000);
     }
     if (exit) this.onContainerExit(c.name, exit);
   }
@@ -484,8 +497,11 @@ function dependencyVerdict(c: ContainerRecord, byName: Map<string, ContainerReco
     if (!dep) return 'failed';
     switch (d.condition) {
       case 'START':
-      case 'HEALTHY':
         if (dep.lastStatus === 'PENDING') verdict = 'wait';
+        break;
+      case 'HEALTHY':
+        if (dep.lastStatus === 'STOPPED' || dep.healthStatus === 'UNHEALTHY') return 'failed';
+        if (dep.healthStatus !== 'HEALTHY') verdict = 'wait';
         break;
       case 'COMPLETE':
         if (dep.lastStatus !== 'STOPPED') verdict = 'wait';

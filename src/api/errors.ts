@@ -14,6 +14,8 @@ export const ErrorCode = {
   ClusterNotFoundException: 'ClusterNotFoundException',
   ClusterContainsTasksException: 'ClusterContainsTasksException',
   ClusterContainsServicesException: 'ClusterContainsServicesException',
+  ServiceNotFoundException: 'ServiceNotFoundException',
+  ServiceNotActiveException: 'ServiceNotActiveException',
   ResourceNotFoundException: 'ResourceNotFoundException',
   /** Secrets Manager: a secret with that name exists. */
   ResourceExistsException: 'ResourceExistsException',

@@ -67,7 +67,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       const input = decodeBody(req.body);
       opts.auth?.authorizeOperation(req, protocol!.targetPrefix, target.slice(dot + 1), input);
       const output = await handler(input);
-      return reply.code(200).header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(output ?? {}));
+      const body = output instanceof PreSerialized ? output.json : JSON.stringify(output ?? {});
+      return reply.code(200).header('content-type', 'application/x-amz-json-1.1').send(body);
     } catch (err) {
       return sendError(reply, err, opts.log);
     }
@@ -94,6 +95,11 @@ function decodeBody(body: unknown): Record<string, unknown> {
 }
 
 /** The one place errors become HTTP responses. */
+/** An operation's output already serialized as JSON (hot read paths build it from cached pieces). */
+export class PreSerialized {
+  constructor(readonly json: string) {}
+}
+
 export function sendError(reply: FastifyReply, err: unknown, log?: (msg: string) => void): FastifyReply {
   let apiErr: ApiError;
   if (err instanceof ApiError) apiErr = err;

@@ -29,15 +29,17 @@ function resolveRegion(opts: ClientOptions, env = process.env): string {
 }
 
 /**
- * The standard chain; when it finds nothing, a placeholder key so that a
- * first local run works before any key is configured (the server decides
- * whether it accepts it).
+ * The standard AWS chain (env, profiles, ...). Finding nothing is an error that
+ * says where a Skiff key comes from.
  */
 async function credentials(): Promise<AwsCredentialIdentity> {
   try {
     return await defaultProvider()();
   } catch {
-    return { accessKeyId: 'skiff-local', secretAccessKey: 'skiff-local' };
+    throw new Error(
+      'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile) to a Skiff key; ' +
+        "the server's first start writes its root key to <data-dir>/root-credentials, or set SKIFF_ROOT_ACCESS_KEY_ID/SKIFF_ROOT_SECRET_ACCESS_KEY for it",
+    );
   }
 }
 

@@ -16,8 +16,9 @@ import { coldstartCommands } from './commands/coldstart.ts';
 import { doctorCommands } from './commands/doctor.ts';
 import { adviseCommands } from './commands/advise.ts';
 import { keyCommands } from './commands/keys.ts';
+import { spotCommands } from './commands/spot.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

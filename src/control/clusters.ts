@@ -7,6 +7,7 @@ import { paginate } from '../ecs/pagination.ts';
 import { clusterArn, resolveClusterName } from '../ecs/arns.ts';
 import type { ControlContext } from './context.ts';
 import { readTags } from './tags.ts';
+import { ServicesRepo } from '../services/repo.ts';
 
 export const CAPACITY_PROVIDERS = ['FARGATE', 'FARGATE_SPOT'];
 
@@ -49,7 +50,7 @@ export function clusterView(ctx: ControlContext, c: ClusterRecord, includeTags: 
     registeredContainerInstancesCount: 0,
     runningTasksCount: active.filter((t) => t.lastStatus === 'RUNNING').length,
     pendingTasksCount: active.filter((t) => t.lastStatus !== 'RUNNING').length,
-    activeServicesCount: 0,
+    activeServicesCount: c.status === 'ACTIVE' ? new ServicesRepo(ctx.db).countLiveInCluster(c.name) : 0,
     statistics: [],
     settings: c.settings as Cluster['settings'],
     capacityProviders: c.capacityProviders,
@@ -113,6 +114,13 @@ export function clusterOperations(ctx: ControlContext) {
 
     DeleteCluster(input: Record<string, unknown>) {
       const c = activeCluster(ctx, reqString(input, 'cluster'));
+      const services = new ServicesRepo(ctx.db).countLiveInCluster(c.name);
+      if (services > 0) {
+        throw new ApiError(
+          ErrorCode.ClusterContainsServicesException,
+          `The cluster cannot be deleted while services are active: ${services} service(s) in cluster '${c.name}'. Delete them with DeleteService first.`,
+        );
+      }
       const active = ctx.tasks.countActiveInCluster(c.name);
       if (active > 0) {
         throw new ApiError(

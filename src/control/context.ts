@@ -25,4 +25,6 @@ export interface ControlContext {
   accountId: string;
   /** Region and account every ARN this server issues carries. */
   arns: ArnContext;
+  /** The service scheduler, woken when a service changes (absent: services wait for its next pass). */
+  serviceScheduler?: { wake(): void };
 }

@@ -5,6 +5,8 @@ import { clusterOperations } from './clusters.ts';
 import { taskDefinitionOperations } from './task-definitions.ts';
 import { taskOperations } from './tasks.ts';
 import { tagOperations } from './tags.ts';
+import { serviceOperations } from './services.ts';
+import { capacityProviderOperations } from './capacity-providers.ts';
 
 export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113';
 
@@ -16,6 +18,8 @@ export function ecsProtocol(ctx: ControlContext): JsonProtocol {
       ...taskDefinitionOperations(ctx),
       ...taskOperations(ctx),
       ...tagOperations(ctx),
+      ...serviceOperations(ctx),
+      ...capacityProviderOperations(ctx),
     },
   };
 }

@@ -5,6 +5,7 @@ import { MAX_TAGS, validateTags } from '../ecs/tags.ts';
 import { parseArn } from '../ecs/arns.ts';
 import type { Tag } from '../store/tags-repo.ts';
 import type { ControlContext } from './context.ts';
+import { ServicesRepo } from '../services/repo.ts';
 
 /** Validated tags of a request's `field` (ECS rules, see ecs/tags.ts). */
 export function readTags(input: Record<string, unknown>, field = 'tags'): Tag[] {
@@ -20,6 +21,10 @@ function existingResource(ctx: ControlContext, arn: string): string {
   let exists = false;
   if (kind === 'cluster') exists = ctx.clusters.get(rest)?.status === 'ACTIVE';
   else if (kind === 'task') exists = ctx.tasks.get(rest.split('/').pop() ?? '') !== undefined;
+  else if (kind === 'service') {
+    const [cluster, name] = rest.split('/');
+    exists = name !== undefined && new ServicesRepo(ctx.db).byName(cluster, name) !== undefined;
+  }
   else if (kind === 'task-definition') {
     const [family, rev] = rest.split(':');
     exists = ctx.taskDefinitions.get(family, Number(rev)) !== undefined;

@@ -5,6 +5,7 @@
 import type { Task, Container, Attachment } from '@aws-sdk/client-ecs';
 import type { TaskRecord } from '../agent/task-record.ts';
 import type { Tag } from '../store/tags-repo.ts';
+import { taskHealth } from '../agent/health-checker.ts';
 
 const secs = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
 
@@ -39,7 +40,7 @@ export function taskView(t: TaskRecord, tags: Tag[]): WireTask {
       ...(c.reason ? { reason: c.reason } : {}),
       networkBindings: [],
       networkInterfaces: [{ attachmentId: t.network.attachmentId, privateIpv4Address: t.network.ipv4 }],
-      healthStatus: 'UNKNOWN',
+      healthStatus: c.healthStatus ?? 'UNKNOWN',
       cpu: String(c.cpu),
       ...(c.memory !== undefined ? { memory: String(c.memory) } : {}),
       ...(c.memoryReservation !== undefined ? { memoryReservation: String(c.memoryReservation) } : {}),
@@ -68,7 +69,7 @@ export function taskView(t: TaskRecord, tags: Tag[]): WireTask {
     containers,
     desiredStatus: t.desiredStatus,
     lastStatus: t.lastStatus,
-    healthStatus: 'UNKNOWN',
+    healthStatus: taskHealth(t),
     connectivity: t.connectivityAt !== undefined ? 'CONNECTED' : undefined,
     connectivityAt: secs(t.connectivityAt),
     createdAt: secs(t.createdAt),

@@ -67,6 +67,12 @@ export interface ContainerExit {
   exitedAt: number;
 }
 
+export interface ExecResult {
+  exitCode: number;
+  timedOut: boolean;
+  output: string;
+}
+
 export type ContainerStatus = 'created' | 'running' | 'stopped' | 'missing';
 
 export interface ContainerState {
@@ -89,6 +95,13 @@ export interface Driver {
   waitContainer(id: string): Promise<ContainerExit>;
   /** Sends `signal`; if still running after `timeoutMs`, SIGKILL. Resolves once exited. */
   stopContainer(id: string, signal: string, timeoutMs: number): Promise<ContainerExit>;
+  /**
+   * Runs `args` inside the running container (its namespaces, cgroup, user,
+   * environment and working directory, as `runc exec` / `docker exec`); kills it
+   * after `timeoutMs`. Resolves with its exit code (non-zero when it could not
+   * run or timed out) and the first 4 KiB of its output.
+   */
+  exec(id: string, args: string[], opts: { timeoutMs: number }): Promise<ExecResult>;
   /** Current state as runc and the supervisor see it. */
   inspect(id: string): Promise<ContainerState>;
   /** Removes the container: runc delete, unmount rootfs, remove bundle and writable layer. Idempotent. */

@@ -82,6 +82,13 @@ export class LocalImageStore implements ImageStore {
   private refsWrite: Promise<void> = Promise.resolve();
   /** Recent tag resolutions: reference name → manifest digest and when it was asked. */
   private readonly tagCache = new Map<string, { digest: string; at: number }>();
+  /**
+   * Images whose every layer is unpacked, by the digest their reference resolved
+   * to: a repeat pull of a cached image (by digest, or by a tag within its TTL)
+   * is answered from memory, without touching the disk. Unpacked layers are
+   * never changed or removed while the store is open.
+   */
+  private readonly complete = new Map<string, { image: PulledImage; unpackedBytes: number }>();
 
   constructor(private readonly opts: LocalImageStoreOptions) {
     this.blobs = new BlobCache(opts.root);
@@ -118,6 +125,15 @@ export class LocalImageStore implements ImageStore {
   private async pullInner(reference: string, opts: PullOptions): Promise<PulledImage> {
     const ref = parseReference(reference);
     const name = formatReference(ref);
+    const known = this.complete.get(ref.digest ?? this.freshTag(name) ?? '');
+    if (known) {
+      const maxBytes = opts.maxUnpackedBytes ?? this.opts.defaultMaxUnpackedBytes ?? 200 * GiB;
+      if (known.unpackedBytes > maxBytes) {
+        throw new ImagePullError(`image is larger than the task's ephemeral storage: ${name} unpacked exceeds the limit of ${maxBytes} bytes`);
+      }
+      const i = known.image;
+      return { ...i, reference: name, downloadedBytes: 0, cachedLayers: i.layerCount, timings: { resolveMs: 0, downloadMs: 0, unpackMs: 0 } };
+    }
     await this.init();
     const t0 = performance.now();
     let client: RegistryClient | undefined;
@@ -196,7 +212,7 @@ export class LocalImageStore implements ImageStore {
 
     // Not awaited: the index is a convenience, written in order in the background (lookup waits for it).
     void this.recordRef(name, { digest: top.digest, manifestDigest: manifest.digest, pulledAt: new Date().toISOString() });
-    return {
+    const image: PulledImage = {
       reference: name,
       manifestDigest: manifest.digest,
       config: cfg.runtime,
@@ -207,6 +223,15 @@ export class LocalImageStore implements ImageStore {
       cachedLayers,
       timings: { resolveMs: Math.round(resolveMs), downloadMs: span.download.ms(), unpackMs: span.unpack.ms() },
     };
+    this.complete.set(top.digest, { image, unpackedBytes: layerInfos.reduce((s, i) => s + i.bytes, 0) });
+    return image;
+  }
+
+  /** The digest a tag resolved to less than tagTtlMs ago, if any. */
+  private freshTag(name: string): string | undefined {
+    const ttl = this.opts.tagTtlMs ?? 0;
+    const hit = ttl > 0 ? this.tagCache.get(name) : undefined;
+    return hit && (this.opts.now ?? (() => performance.now()))() - hit.at < ttl ? hit.digest : undefined;
   }
 
   /** A manifest by digest: from the cache when present, else fetched, verified and cached. */
@@ -222,12 +247,10 @@ export class LocalImageStore implements ImageStore {
   private async manifestByTag(ref: ImageReference, name: string, registry: () => RegistryClient): Promise<Manifestish> {
     const ttl = this.opts.tagTtlMs ?? 0;
     const now = this.opts.now ?? (() => performance.now());
-    if (ttl > 0) {
-      const hit = this.tagCache.get(name);
-      if (hit && now() - hit.at < ttl) {
-        const cached = await this.blobs.read(hit.digest, MAX_MANIFEST_BYTES);
-        if (cached) return { digest: hit.digest, mediaType: cachedMediaType(cached), bytes: cached };
-      }
+    const fresh = this.freshTag(name);
+    if (fresh) {
+      const cached = await this.blobs.read(fresh, MAX_MANIFEST_BYTES);
+      if (cached) return { digest: fresh, mediaType: cachedMediaType(cached), bytes: cached };
     }
     const asked = now();
     const fetched = await registry().getManifest(ref.tag ?? 'latest');

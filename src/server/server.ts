@@ -23,6 +23,7 @@ import { LocalImageStore } from '../images/image-store.ts';
 import { WarmPool } from '../network/warm-pool.ts';
 import { warmPoolRoutes } from '../control/warm-pool-routes.ts';
 import { newTaskId } from '../util/clock.ts';
+import { useSpawnHelper } from '../util/exec.ts';
 import { loadRegistryAuth } from '../images/registry-auth.ts';
 import { buildHttpServer } from '../api/http-server.ts';
 import { ecsProtocol } from '../control/ecs-protocol.ts';
@@ -32,7 +33,6 @@ import { StatsSampler } from '../stats/sampler.ts';
 import { MeteringRepo } from '../store/metering-repo.ts';
 import { ensureDefaults } from '../control/defaults.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
-import { ratesFor } from '../metering/pricing.ts';
 import { preflight } from './preflight.ts';
 import { selfSignedCertificate, setUpAuth } from '../auth/bootstrap.ts';
 import { ApiGuard } from '../auth/guard.ts';
@@ -43,6 +43,10 @@ import { readFileSync } from 'node:fs';
 import { SecretStore } from '../secrets/secret-store.ts';
 import { secretResources, secretsProtocol, SECRETS_TARGET_PREFIX } from '../secrets/secrets-protocol.ts';
 import type { ControlContext } from '../control/context.ts';
+import { ServiceScheduler } from '../services/scheduler.ts';
+import { SpotReclaimer } from '../services/spot.ts';
+import { serviceSettingsFromEnv } from '../services/settings.ts';
+import { spotRoutes } from '../control/spot-routes.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -51,6 +55,7 @@ export class SkiffServer {
   private sampler: StatsSampler | undefined;
   private audit: AuditLog | undefined;
   private warmPool: WarmPool | undefined;
+  private services: ServiceScheduler | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -63,6 +68,7 @@ export class SkiffServer {
 
   async start(): Promise<string> {
     const c = this.config;
+    useSpawnHelper(true);
     const runtimeDir = join(c.dataDir, 'runtime');
     const driver = new RuncDriver({
       stateDir: runtimeDir,
@@ -99,7 +105,7 @@ export class SkiffServer {
       images,
       clock: this.clock,
       // The per-task bill the runner stores (skiff.costUSD) is at on-demand x86 rates; cost reports price each task's architecture and capacity provider.
-      prices: ratesFor(c.prices, 'X86_64', 'FARGATE'),
+      prices: c.prices,
       region: c.region,
       taskFilesDir: join(runtimeDir, 'tasks'),
       subnet: subnetSpec,
@@ -142,6 +148,10 @@ export class SkiffServer {
       arns: { region: c.region, account: c.accountId, partition: 'aws' },
     });
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
+    const serviceSettings = serviceSettingsFromEnv(process.env);
+    const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
+    const services = (this.services = new ServiceScheduler(ctx, { intervalMs: serviceSettings.intervalMs, maxStartsPerPass: serviceSettings.maxStartsPerPass, log: this.log, afterPass: () => spot.tick() }));
+    ctx.serviceScheduler = services;
 
     const auth = setUpAuth(c.dataDir, db, { accessKeyId: c.rootAccessKeyId, secretAccessKey: c.rootSecretAccessKey }, this.log);
     this.audit = auth.audit;
@@ -174,6 +184,7 @@ export class SkiffServer {
         authRoutes(a, { keys: auth.keys, audit: auth.audit });
         skiffRoutes(a, ctx, { logPath: (runtimeId) => driver.logPath(runtimeId) });
         warmPoolRoutes(a, warmPool!);
+        spotRoutes(a, ctx, spot);
         costRoutes(a, ctx, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
       },
       isReady: () => this.ready,
@@ -183,6 +194,7 @@ export class SkiffServer {
     if (pooled) this.log(`removed ${pooled} warm-pool namespace(s) left by the previous run`);
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
+    services.start(); // after adoption: it reads what the adopted tasks really are
     // Warm the subnet a RunTask without a network configuration uses first.
     const first = networks.subnets().find((s) => s.isDefault && networks.availableCount(s) > 0);
     if (first) warmPool.warm(first.id);
@@ -197,8 +209,10 @@ export class SkiffServer {
   /** Stops serving. Running tasks keep running (their containers outlive the server). */
   async close(): Promise<void> {
     this.ready = false;
+    this.services?.close();
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
+    useSpawnHelper(false);
     await this.sampler?.stop();
     await this.app?.close();
     this.audit?.close();

@@ -167,6 +167,26 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (secret_arn, version_id)
   );
   `,
+  // 5: ECS services (deployments and events live in the doc) and which service deployment started each task.
+  `
+  CREATE TABLE services (
+    id TEXT PRIMARY KEY,             -- 32 hex; a deleted service's name can be reused by a new id
+    arn TEXT NOT NULL,
+    cluster TEXT NOT NULL,           -- cluster name
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,            -- ACTIVE | DRAINING | INACTIVE
+    created_at INTEGER NOT NULL,     -- epoch ms
+    doc TEXT NOT NULL                -- ServiceRecord (see services/model.ts)
+  );
+  CREATE UNIQUE INDEX services_live_name ON services (cluster, name) WHERE status != 'INACTIVE';
+  CREATE INDEX services_by_cluster ON services (cluster, status);
+  CREATE TABLE service_tasks (
+    task_id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL,
+    deployment_id TEXT NOT NULL      -- ecs-svc/<digits>, also the task's startedBy
+  );
+  CREATE INDEX service_tasks_by_service ON service_tasks (service_id, deployment_id);
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */

@@ -23,6 +23,11 @@ export class TasksRepo {
   private readonly insertStmt;
   private readonly updateStmt;
   private readonly getStmt;
+  private readonly dataVersionStmt;
+  /** See changeStamps. */
+  private readonly stamps = new Map<string, number>();
+  private stampSeq = 0;
+  private dataVersion = -1;
 
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(
@@ -33,10 +38,33 @@ export class TasksRepo {
       `UPDATE tasks SET desired_status = @desiredStatus, last_status = @lastStatus, stopped_at = @stoppedAt, doc = @doc WHERE id = @id`,
     );
     this.getStmt = db.prepare(`SELECT doc FROM tasks WHERE id = ?`);
+    this.dataVersionStmt = db.prepare(`PRAGMA data_version`);
   }
 
   insert(task: TaskRecord): void {
     this.insertStmt.run(this.params(task));
+    this.stamps.set(task.id, ++this.stampSeq);
+  }
+
+  /**
+   * Change stamps for read caches: a number that changes whenever the task's
+   * stored document changes, for the tasks whose document this repository has
+   * written or read through `docs` since it started (undefined: unknown, read
+   * it). Writes by any other connection to the database (`PRAGMA data_version`)
+   * forget every stamp.
+   */
+  changeStamps(ids: string[]): Map<string, number> {
+    const dv = this.dataVersionStmt.get() as { data_version: number };
+    if (dv.data_version !== this.dataVersion) {
+      this.dataVersion = dv.data_version;
+      this.stamps.clear();
+    }
+    const out = new Map<string, number>();
+    for (const id of ids) {
+      const s = this.stamps.get(id);
+      if (s !== undefined) out.set(id, s);
+    }
+    return out;
   }
 
   get(id: string): TaskRecord | undefined {
@@ -61,6 +89,7 @@ export class TasksRepo {
         mutate(task);
         task.version += 1;
         this.updateStmt.run(this.params(task));
+        this.stamps.set(id, ++this.stampSeq);
         return task;
       })();
     if (opts.durable !== false || this.db.inTransaction) return tx();
@@ -70,6 +99,20 @@ export class TasksRepo {
     } finally {
       this.db.pragma('synchronous = FULL');
     }
+  }
+
+  /** The stored JSON documents of the given tasks (those that exist), in one query, with their change stamps. */
+  docs(ids: string[]): Map<string, { doc: string; stamp: number }> {
+    const out = new Map<string, { doc: string; stamp: number }>();
+    if (ids.length === 0) return out;
+    this.changeStamps([]); // notice other connections' writes before stamping what is read now
+    const rows = this.db.prepare(`SELECT id, doc FROM tasks WHERE id IN (${ids.map(() => '?').join(',')})`).all(...ids) as { id: string; doc: string }[];
+    for (const r of rows) {
+      let stamp = this.stamps.get(r.id);
+      if (stamp === undefined) this.stamps.set(r.id, (stamp = ++this.stampSeq));
+      out.set(r.id, { doc: r.doc, stamp });
+    }
+    return out;
   }
 
   /** Tasks of a cluster, newest first. */

@@ -1,5 +1,7 @@
 /** Runs host tools (runc, ip, nft, umount, ...) without a shell and collects their output. */
 import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import { SpawnHelper, type PipedOptions, type PipedProcess } from './spawn-helper.ts';
 
 export interface RunResult {
   code: number;
@@ -27,6 +29,59 @@ export class CommandMissingError extends Error {
  * (CommandMissingError when it does not exist).
  */
 export function run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  if (helper) {
+    return helper.run(file, args, opts).catch((e: Error & { code?: string }) => {
+      throw e.code === 'ENOENT' ? new CommandMissingError(file) : e;
+    });
+  }
+  return runDirect(file, args, opts);
+}
+
+let helper: SpawnHelper | undefined;
+
+/**
+ * Routes every `run` of this process through one small helper process (see
+ * spawn-helper.ts: a fork of a big Node process blocks its event loop for
+ * milliseconds). The server turns it on at start and off at close.
+ */
+export function useSpawnHelper(on: boolean): void {
+  if (on) helper ??= new SpawnHelper();
+  else {
+    helper?.close();
+    helper = undefined;
+  }
+}
+
+/**
+ * Starts a long-lived child with pipes on fds 2.. (a supervisor such as conmon):
+ * through the spawn helper when it is on, else directly.
+ */
+export function spawnPiped(file: string, args: string[], opts: PipedOptions): PipedProcess {
+  if (helper) return helper.spawnPiped(file, args, opts);
+  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'ignore'];
+  for (let i = 0; i < opts.pipes; i++) stdio.push('pipe');
+  const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio, detached: opts.detached });
+  const streams = child.stdio.slice(2) as unknown as Duplex[];
+  for (const s of streams) s.on('error', () => {});
+  return {
+    onData: (cb) => streams.forEach((s, i) => s.on('data', (b: Buffer) => cb(i + 2, b))),
+    onClose: (cb) => void child.on('close', (code) => cb(code)),
+    onError: (cb) => void child.on('error', cb),
+    write: (fd, data, end) => (end ? streams[fd - 2]!.end(data) : streams[fd - 2]!.write(data)),
+    kill: (signal) => void child.kill(signal),
+    release: () => {
+      for (const s of streams) s.destroy();
+      child.unref();
+    },
+  };
+}
+
+/** The spawn helper's pid, when one runs. */
+export function spawnHelperPid(): number | undefined {
+  return helper?.pid;
+}
+
+function runDirect(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       cwd: opts.cwd,

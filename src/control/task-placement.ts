@@ -1,0 +1,188 @@
+/**
+ * Placing new tasks: the one way tasks come into being, for RunTask and for the
+ * service scheduler alike. Decide, store, then act:
+ *
+ *   const placement = new Placement();
+ *   ctx.db.transaction(() => { ...; storeTasks(ctx, batch, placement); ... })()   // tasks + addresses, all or nothing
+ *   launchPlaced(ctx, placement)                                                  // only after the commit
+ *   (abandonPlaced(ctx, placement) when the transaction failed)
+ *
+ * Each task is stored PROVISIONING, desired RUNNING, with its address. A task
+ * is given a ready network from the warm pool when its subnet has one: the
+ * pooled entry's id becomes the task id, and its address (already reserved for
+ * that id) the task's address; if the transaction fails, the entries go back
+ * to the pool.
+ */
+import { createHash } from 'node:crypto';
+import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
+import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
+import { effectiveContainerConfig, effectiveTaskSize, type NormalisedOverrides } from '../ecs/run-task.ts';
+import { containerStopTimeout } from '../ecs/task-definition.ts';
+import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
+import type { SubnetRecord } from '../store/networks-repo.ts';
+import type { ClusterRecord } from '../store/clusters-repo.ts';
+import type { Tag } from '../store/tags-repo.ts';
+import type { PoolEntry } from '../network/warm-pool.ts';
+import { newTaskId } from '../util/clock.ts';
+import { containerArn, taskArn } from '../ecs/arns.ts';
+import type { ControlContext } from './context.ts';
+
+/** What to start: `capacityProviders` has one entry per task. */
+export interface TaskBatch {
+  cluster: ClusterRecord;
+  def: TaskDefinition;
+  /** Validated overrides (absent: none). */
+  overrides?: NormalisedOverrides;
+  /** Overrides as the caller sent them (echoed by DescribeTasks). */
+  rawOverrides?: Record<string, unknown>;
+  /** Subnets the tasks may use (absent: the default VPC's). */
+  subnetIds?: string[];
+  startedBy?: string;
+  group?: string;
+  capacityProviders: string[];
+  tags: Tag[];
+}
+
+/** What a transaction placed, for the steps after it. */
+export class Placement {
+  readonly ids: string[] = [];
+  readonly pooled: PoolEntry[] = [];
+  readonly usedSubnets = new Set<string>();
+}
+
+/** Runtime id of a container on this host: `<taskId>-<name>` with only safe characters. */
+function runtimeIdFor(taskId: string, containerName: string): string {
+  return `${taskId}-${containerName.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+}
+
+function uuidFrom(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The subnets a task may use: the ones named, or the default VPC's. */
+export function subnetsFor(ctx: ControlContext, names: string[] | undefined): SubnetRecord[] {
+  const all = ctx.networks.subnets();
+  if (!names || names.length === 0) return all.filter((s) => s.isDefault);
+  return names.map((id) => {
+    const s = all.find((x) => x.id === id);
+    if (!s) throw invalidParameter(`Subnet '${id}' does not exist. List subnets with \`skiff subnets\`.`);
+    return s;
+  });
+}
+
+/**
+ * Stores the batch's tasks with their addresses. Must run inside a
+ * `ctx.db.transaction`; throws ApiError (nothing stored once the transaction
+ * rolls back) when an address runs out. Returns the new task ids.
+ */
+export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Placement): string[] {
+  const { cluster, def } = batch;
+  const subnets = subnetsFor(ctx, batch.subnetIds);
+  const size = effectiveTaskSize(def, batch.overrides);
+  const containers = effectiveContainerConfig(def, batch.overrides);
+  const now = ctx.clock.now();
+  const ids: string[] = [];
+  const pool = ctx.warmPool;
+  for (const capacityProviderName of batch.capacityProviders) {
+    // Tasks fill the allowed subnets in order, so tasks run without a network
+    // configuration share one subnet and reach each other directly.
+    const subnet = subnets.find((s) => ctx.networks.availableCount(s) > 0 || (pool?.readyCount(s.id) ?? 0) > 0) ?? subnets[0];
+    placement.usedSubnets.add(subnet.id);
+    const warm = pool?.take(subnet.id);
+    if (warm) placement.pooled.push(warm);
+    const id = warm?.id ?? newTaskId();
+    const ipv4 = warm?.ipv4 ?? ctx.networks.allocate(subnet, id);
+    if (!ipv4) {
+      throw new ApiError(
+        ErrorCode.ClientException,
+        `No free IP address in subnet(s) ${subnets.map((s) => s.id).join(', ')}: stop some tasks or choose another subnet.`,
+      );
+    }
+    const record: TaskRecord = {
+      id,
+      arn: taskArn(cluster.name, id, ctx.arns),
+      clusterName: cluster.name,
+      clusterArn: cluster.arn,
+      taskDefinitionArn: def.taskDefinitionArn!,
+      family: def.family!,
+      revision: def.revision!,
+      cpu: size.cpu,
+      memory: size.memory,
+      ephemeralStorageGiB: size.ephemeralStorageGiB,
+      cpuArchitecture: def.runtimePlatform?.cpuArchitecture === 'ARM64' ? 'ARM64' : 'X86_64',
+      containers: containers.map(
+        (c): ContainerRecord => ({
+          name: c.name,
+          runtimeId: runtimeIdFor(id, c.name),
+          arn: containerArn(cluster.name, id, uuidFrom(id + c.name), ctx.arns),
+          image: c.image,
+          essential: c.essential,
+          command: c.command,
+          entryPoint: c.entryPoint,
+          environment: c.environment,
+          workingDirectory: c.definition.workingDirectory,
+          user: c.definition.user,
+          cpu: c.cpu,
+          memory: c.memory,
+          memoryReservation: c.memoryReservation,
+          stopTimeoutSec: containerStopTimeout(c.definition),
+          dependsOn: (c.definition.dependsOn ?? []).map((d) => ({
+            containerName: d.containerName!,
+            condition: d.condition as ContainerRecord['dependsOn'][number]['condition'],
+          })),
+          readonlyRootFilesystem: c.definition.readonlyRootFilesystem,
+          ...containerHardening(c.definition),
+          ...(c.definition.healthCheck ? { healthCheck: c.definition.healthCheck as ContainerRecord['healthCheck'] } : {}),
+          lastStatus: 'PENDING',
+        }),
+      ),
+      overrides: batch.rawOverrides ?? {},
+      startedBy: batch.startedBy,
+      group: batch.group,
+      launchType: 'FARGATE',
+      capacityProviderName,
+      availabilityZone: subnet.availabilityZone,
+      desiredStatus: 'RUNNING',
+      lastStatus: 'PROVISIONING',
+      createdAt: now,
+      network: {
+        attachmentId: uuidFrom(`${id}/eni`),
+        subnetId: subnet.id,
+        vpcId: subnet.vpcId,
+        ipv4,
+        status: 'PRECREATED',
+      },
+      timings: [],
+      version: 1,
+    };
+    ctx.tasks.insert(record);
+    if (batch.tags.length) ctx.tags.put(record.arn, batch.tags);
+    ids.push(id);
+  }
+  placement.ids.push(...ids);
+  return ids;
+}
+
+/** After the commit: the agent starts the placed tasks; the warm pool refills the subnets used. */
+export function launchPlaced(ctx: ControlContext, placement: Placement): void {
+  for (const id of placement.ids) ctx.agent.launch(id);
+  for (const s of placement.usedSubnets) ctx.warmPool?.warm(s);
+}
+
+/** The transaction did not commit (or placed nothing new): pooled networks go back to the pool. */
+export function abandonPlaced(ctx: ControlContext, placement: Placement): void {
+  ctx.warmPool?.giveBack(placement.pooled);
+}
+
+/** The hardening settings of a container definition a task keeps (capabilities, init, ulimits). */
+function containerHardening(d: ContainerDefinition): Pick<ContainerRecord, 'linuxParameters' | 'ulimits'> {
+  const lp = d.linuxParameters;
+  const caps = lp?.capabilities;
+  return {
+    ...(lp && (caps || lp.initProcessEnabled !== undefined)
+      ? { linuxParameters: { ...(caps ? { capabilities: { add: caps.add, drop: caps.drop } } : {}), ...(lp.initProcessEnabled !== undefined ? { initProcessEnabled: lp.initProcessEnabled } : {}) } }
+      : {}),
+    ...(d.ulimits?.length ? { ulimits: d.ulimits.map((u) => ({ name: u.name!, softLimit: u.softLimit!, hardLimit: u.hardLimit! })) } : {}),
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The one writer of a service's plan: in a single store transaction it stores
+ * the new tasks (with their addresses, via task-placement.ts), links them to
+ * their deployment, marks the tasks to stop (desired STOPPED, stop code
+ * ServiceSchedulerInitiated) and writes the service record, checking that the
+ * service was not changed since the snapshot (else nothing is written and the
+ * next pass decides again). Only after the commit are tasks launched and
+ * stopped, so a crash at any point leaves the store describing every task that
+ * may exist: a restart neither loses nor doubles tasks.
+ */
+import { ApiError } from '../api/errors.ts';
+import type { ControlContext } from '../control/context.ts';
+import { Placement, abandonPlaced, launchPlaced, storeTasks } from '../control/task-placement.ts';
+import { resolveTaskDefinition } from '../control/task-definitions.ts';
+import type { Plan } from './reconcile.ts';
+import type { ServicesRepo } from './repo.ts';
+import { MAX_EVENTS, type ServiceRecord } from './model.ts';
+
+class StaleSnapshot extends Error {}
+
+function addEvent(svc: ServiceRecord, id: string, now: number, message: string, dedupe = false): void {
+  if (dedupe && svc.events[0]?.message === message) return;
+  svc.events.unshift({ id, createdAt: now, message });
+  if (svc.events.length > MAX_EVENTS) svc.events.length = MAX_EVENTS;
+}
+
+/** Commits the plan and then acts on it. Returns false when the snapshot was stale (nothing done). */
+export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, newId: () => string): boolean {
+  const svc = structuredClone(plan.service);
+  const now = ctx.clock.now();
+  const name = `(service ${svc.name})`;
+  const placements: Placement[] = [];
+  const stopped: string[] = [];
+  const tx = ctx.db.transaction(() => {
+    const cluster = ctx.clusters.get(svc.clusterName);
+    for (const req of plan.start) {
+      const dep = svc.deployments.find((d) => d.id === req.deploymentId)!;
+      const placement = new Placement();
+      try {
+        const def = resolveTaskDefinition(ctx, dep.taskDefinitionArn);
+        if (!cluster || cluster.status !== 'ACTIVE') throw new ApiError('ClusterNotFoundException', `Cluster ${svc.clusterName} is not ACTIVE.`);
+        const tags =
+          svc.propagateTags === 'SERVICE' ? ctx.tags.list(svc.arn) : svc.propagateTags === 'TASK_DEFINITION' ? ctx.tags.list(def.taskDefinitionArn!) : [];
+        const ids = ctx.db.transaction(() => {
+          const placed = storeTasks(
+            ctx,
+            {
+              cluster,
+              def,
+              subnetIds: dep.networkConfiguration?.awsvpcConfiguration.subnets,
+              startedBy: dep.id,
+              group: `service:${svc.name}`,
+              capacityProviders: req.capacityProviders,
+              tags,
+            },
+            placement,
+          );
+          for (const id of placed) repo.addTask(id, svc.id, dep.id);
+          return placed;
+        })();
+        placements.push(placement);
+        addEvent(svc, newId(), now, `${name} has started ${ids.length} tasks: ${ids.map((id) => `(task ${id})`).join(' ')}.`);
+        svc.steady = false;
+      } catch (err) {
+        abandonPlaced(ctx, placement);
+        if (!(err instanceof ApiError)) throw err;
+        addEvent(svc, newId(), now, `${name} was unable to place a task. Reason: ${err.message}`, true);
+      }
+    }
+    for (const s of plan.stop) {
+      const t = ctx.tasks.get(s.taskId);
+      if (!t || t.desiredStatus !== 'RUNNING') continue;
+      ctx.tasks.update(s.taskId, (x) => {
+        x.desiredStatus = 'STOPPED';
+        x.stopCode ??= 'ServiceSchedulerInitiated';
+        x.stoppedReason ??= s.reason;
+      });
+      stopped.push(s.taskId);
+    }
+    if (stopped.length) addEvent(svc, newId(), now, `${name} has stopped ${stopped.length} running tasks: ${stopped.map((id) => `(task ${id})`).join(' ')}.`);
+    if (!repo.save(svc)) throw new StaleSnapshot();
+  });
+  try {
+    tx();
+  } catch (err) {
+    for (const p of placements) abandonPlaced(ctx, p);
+    if (err instanceof StaleSnapshot) return false;
+    throw err;
+  }
+  for (const p of placements) launchPlaced(ctx, p);
+  for (const id of stopped) {
+    const t = ctx.tasks.get(id);
+    ctx.agent.stop(id, t?.stopCode ?? 'ServiceSchedulerInitiated', t?.stoppedReason ?? 'Service scheduler');
+  }
+  return true;
+}

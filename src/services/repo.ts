@@ -1,0 +1,94 @@
+/** Persistence of services and of which service deployment started each task. */
+import type { Db } from '../store/db.ts';
+import type { TaskRecord } from '../agent/task-record.ts';
+import type { ServiceRecord, ServiceTask } from './model.ts';
+import { taskHealth } from '../agent/health-checker.ts';
+
+type Row = { doc: string };
+
+export class ServicesRepo {
+  constructor(private readonly db: Db) {}
+
+  get(id: string): ServiceRecord | undefined {
+    const row = this.db.prepare(`SELECT doc FROM services WHERE id = ?`).get(id) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as ServiceRecord) : undefined;
+  }
+
+  /** The service of that name in the cluster: the live one, else the most recently created INACTIVE one. */
+  byName(cluster: string, name: string): ServiceRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT doc FROM services WHERE cluster = ? AND name = ? ORDER BY status = 'INACTIVE', created_at DESC LIMIT 1`)
+      .get(cluster, name) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as ServiceRecord) : undefined;
+  }
+
+  /** ACTIVE and DRAINING services (of one cluster, or all), by name. */
+  listLive(cluster?: string): ServiceRecord[] {
+    const rows = (
+      cluster
+        ? this.db.prepare(`SELECT doc FROM services WHERE cluster = ? AND status != 'INACTIVE' ORDER BY name`).all(cluster)
+        : this.db.prepare(`SELECT doc FROM services WHERE status != 'INACTIVE' ORDER BY cluster, name`).all()
+    ) as Row[];
+    return rows.map((r) => JSON.parse(r.doc) as ServiceRecord);
+  }
+
+  insert(s: ServiceRecord): void {
+    this.db
+      .prepare(`INSERT INTO services (id, arn, cluster, name, status, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(s.id, s.arn, s.clusterName, s.name, s.status, s.createdAt, JSON.stringify(s));
+  }
+
+  /** Writes `s` (its version bumped) if the stored version is still `s.version`; false when someone else wrote first. */
+  save(s: ServiceRecord): boolean {
+    const next = { ...s, version: s.version + 1 };
+    const r = this.db
+      .prepare(`UPDATE services SET status = ?, doc = ? WHERE id = ? AND json_extract(doc, '$.version') = ?`)
+      .run(next.status, JSON.stringify(next), s.id, s.version);
+    if (r.changes === 1) s.version = next.version;
+    return r.changes === 1;
+  }
+
+  addTask(taskId: string, serviceId: string, deploymentId: string): void {
+    this.db.prepare(`INSERT INTO service_tasks (task_id, service_id, deployment_id) VALUES (?, ?, ?)`).run(taskId, serviceId, deploymentId);
+  }
+
+  /** Ids of every task the service started (any status). */
+  taskIds(serviceId: string): string[] {
+    return (this.db.prepare(`SELECT task_id FROM service_tasks WHERE service_id = ?`).all(serviceId) as { task_id: string }[]).map((r) => r.task_id);
+  }
+
+  /**
+   * The service's tasks as the reconciler sees them: every task not yet
+   * STOPPED or still desired RUNNING, plus the stopped tasks of `withStoppedOf`
+   * (the primary deployment while it rolls out: its failures).
+   */
+  snapshotTasks(serviceId: string, withStoppedOf?: string): ServiceTask[] {
+    const rows = this.db
+      .prepare(
+        `SELECT s.deployment_id AS dep, t.doc AS doc FROM service_tasks s JOIN tasks t ON t.id = s.task_id
+         WHERE s.service_id = @id AND (t.last_status != 'STOPPED' OR t.desired_status = 'RUNNING' OR s.deployment_id = @dep)`,
+      )
+      .all({ id: serviceId, dep: withStoppedOf ?? null }) as { dep: string; doc: string }[];
+    return rows.map((r) => toServiceTask(JSON.parse(r.doc) as TaskRecord, r.dep));
+  }
+
+  countLiveInCluster(cluster: string): number {
+    return (this.db.prepare(`SELECT count(*) AS n FROM services WHERE cluster = ? AND status != 'INACTIVE'`).get(cluster) as { n: number }).n;
+  }
+}
+
+export function toServiceTask(t: TaskRecord, deploymentId: string): ServiceTask {
+  return {
+    id: t.id,
+    deploymentId,
+    desiredStatus: t.desiredStatus,
+    lastStatus: t.lastStatus,
+    healthStatus: taskHealth(t),
+    hasHealthCheck: t.containers.some((c) => c.essential && c.healthCheck),
+    capacityProviderName: t.capacityProviderName,
+    createdAt: t.createdAt,
+    startedAt: t.startedAt,
+    stopCode: t.stopCode,
+    stoppedReason: t.stoppedReason,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The service controller: every `intervalMs` (and at once when woken by an API
+ * call) it takes a snapshot of each live service, asks the pure reconciler for
+ * a plan and hands the plan to the applier. It keeps no state of its own
+ * beyond when it started: everything it knows is read from the store each
+ * pass, so a restarted server picks a deployment up where the store says it is.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { ControlContext } from '../control/context.ts';
+import { reconcile } from './reconcile.ts';
+import { applyPlan } from './applier.ts';
+import { ServicesRepo } from './repo.ts';
+import { primaryOf } from './model.ts';
+
+export interface ServiceSchedulerOptions {
+  intervalMs: number;
+  maxStartsPerPass: number;
+  log(msg: string): void;
+  /** Called after each pass (the Spot reclaimer rides on the same clock). */
+  afterPass?: () => void;
+}
+
+/** `ecs-svc/` and 19 digits, as ECS names deployments. */
+export function newDeploymentId(): string {
+  const digits = BigInt('0x' + randomBytes(8).toString('hex')) % 10n ** 19n;
+  return `ecs-svc/${digits.toString().padStart(19, '0')}`;
+}
+
+export class ServiceScheduler {
+  private readonly repo: ServicesRepo;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private again = false;
+  private closed = false;
+  private bootAt = 0;
+
+  constructor(
+    private readonly ctx: ControlContext,
+    private readonly opts: ServiceSchedulerOptions,
+  ) {
+    this.repo = new ServicesRepo(ctx.db);
+  }
+
+  start(): void {
+    this.bootAt = this.ctx.clock.now();
+    this.wake();
+  }
+
+  /** Runs a pass soon (coalesced). */
+  wake(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.loop(), 0);
+  }
+
+  private async loop(): Promise<void> {
+    if (this.closed) return;
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        this.passOnce();
+        this.opts.afterPass?.();
+      } while (this.again && !this.closed);
+    } finally {
+      this.running = false;
+    }
+    if (!this.closed) this.timer = setTimeout(() => void this.loop(), this.opts.intervalMs);
+  }
+
+  /** One reconciliation of every live service. */
+  passOnce(): void {
+    for (const svc of this.repo.listLive()) {
+      try {
+        const primary = primaryOf(svc);
+        const tasks = this.repo.snapshotTasks(svc.id, primary?.rolloutState === 'IN_PROGRESS' ? primary.id : undefined);
+        const plan = reconcile({
+          service: svc,
+          tasks,
+          now: this.ctx.clock.now(),
+          bootAt: this.bootAt,
+          maxStartsPerPass: this.opts.maxStartsPerPass,
+          newId: randomUUID,
+          newDeploymentId,
+        });
+        if (!plan.changed) continue;
+        if (!applyPlan(this.ctx, this.repo, plan, randomUUID)) this.again = true;
+      } catch (err) {
+        this.opts.log(`service ${svc.name}: reconciliation failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+      }
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+}
