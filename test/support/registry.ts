@@ -177,8 +177,6 @@ export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise
   };
 
   try {
-    const port = await freePort();
-    const host = `127.0.0.1:${port}`;
     const username = auth === 'none' ? undefined : 'skiff';
     const password = auth === 'none' ? undefined : randomBytes(12).toString('hex');
     let authYaml = '';
@@ -207,40 +205,55 @@ export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise
         `auth:\n  token:\n    realm: ${token.realm}\n    service: skiff-test-registry\n` +
         `    issuer: skiff-test-issuer\n    rootcertbundle: ${certPath}\n`;
     }
-    const config =
-      `version: 0.1\n` +
-      `log:\n  level: warn\n  accesslog:\n    disabled: true\n` +
-      `storage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n` +
-      `  maintenance:\n    uploadpurging:\n      enabled: false\n` +
-      `http:\n  addr: ${host}\n  secret: ${randomBytes(16).toString('hex')}\n` +
-      `health:\n  storagedriver:\n    enabled: false\n` +
-      authYaml;
-    const configPath = join(dir, 'config.yml');
-    writeFileSync(configPath, config);
+    // The registry's port is chosen last (after the token server is listening) and
+    // retried if another process takes it between choosing and binding.
+    let host = '';
+    for (let attempt = 1; ; attempt++) {
+      host = `127.0.0.1:${await freePort()}`;
+      const started = await spawnRegistry(host);
+      if (started === 'ok') break;
+      if (attempt >= 5) throw new Error(`docker-registry could not bind a port after ${attempt} attempts:\n${output}`);
+    }
 
-    child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const collect = (b: Buffer) => {
-      output = (output + b.toString('utf8')).slice(-64 * 1024);
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    const spawnError = new Promise<never>((_, reject) => child!.once('error', reject));
-    spawnError.catch(() => {});
+    async function spawnRegistry(host: string): Promise<'ok' | 'port-taken'> {
+      output = '';
+      const config =
+        `version: 0.1\n` +
+        `log:\n  level: warn\n  accesslog:\n    disabled: true\n` +
+        `storage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n` +
+        `  maintenance:\n    uploadpurging:\n      enabled: false\n` +
+        `http:\n  addr: ${host}\n  secret: ${randomBytes(16).toString('hex')}\n` +
+        `health:\n  storagedriver:\n    enabled: false\n` +
+        authYaml;
+      const configPath = join(dir, 'config.yml');
+      writeFileSync(configPath, config);
 
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`docker-registry exited early (${child.exitCode ?? child.signalCode}):\n${output}`);
+      child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const collect = (b: Buffer) => {
+        output = (output + b.toString('utf8')).slice(-64 * 1024);
+      };
+      child.stdout!.on('data', collect);
+      child.stderr!.on('data', collect);
+      const spawnError = new Promise<never>((_, reject) => child!.once('error', reject));
+      spawnError.catch(() => {});
+
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          if (/address already in use/.test(output)) return 'port-taken';
+          throw new Error(`docker-registry exited early (${child.exitCode ?? child.signalCode}):\n${output}`);
+        }
+        try {
+          const res = await Promise.race([fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(1000) }), spawnError]);
+          await res.body?.cancel();
+          if (res.status === 200 || res.status === 401) break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${REGISTRY_BIN} not found: install the Debian package docker-registry`);
+        }
+        if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${host} within 15 s:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
       }
-      try {
-        const res = await Promise.race([fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(1000) }), spawnError]);
-        await res.body?.cancel();
-        if (res.status === 200 || res.status === 401) break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${REGISTRY_BIN} not found: install the Debian package docker-registry`);
-      }
-      if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${host} within 15 s:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
+      return 'ok';
     }
 
     const tok = token;
@@ -251,7 +264,7 @@ export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise
       username,
       password,
       credentials: username && password ? { username, password } : undefined,
-      pid: child.pid!,
+      pid: child!.pid!,
       dir,
       blobPath: (digest: string) => {
         const hex = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1];
