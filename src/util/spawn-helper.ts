@@ -12,8 +12,9 @@
  * reads a line.
  *
  * One helper per server, not per task. If it dies, calls in flight fail and the
- * next call starts a new helper. It exits when its stdin closes (the server
- * ended, even by SIGKILL), and it keeps the server's event loop alive only while
+ * next call starts a new helper. It ignores SIGINT/SIGTERM (a Ctrl-C reaches the
+ * whole process group) and exits when its stdin closes (the server ended, even by
+ * SIGKILL), and it keeps the server's event loop alive only while
  * a call is in flight.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +25,10 @@ const HELPER_SOURCE = `
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+// Ctrl-C reaches the whole process group: the helper must outlive it so the server
+// can still shut down cleanly through it. It exits when its stdin closes.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 const piped = new Map();
 function pipedOp(r) {
   if (r.op === 'spawn') {
