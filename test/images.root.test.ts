@@ -16,7 +16,8 @@ import { makeTar } from './support/tar.ts';
 
 function tempRoot(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-images-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // maxRetries: the store records a pulled reference in the background after pull() returns.
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
   return dir;
 }
 
