@@ -9,7 +9,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { DEFAULT_ENDPOINT } from '../config/server-config.ts';
 
-interface AwsCredentialIdentity {
+export interface AwsCredentialIdentity {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
@@ -47,11 +47,20 @@ export function ecsClient(opts: ClientOptions): ECSClient {
   return new ECSClient({ endpoint: resolveEndpoint(opts), region: resolveRegion(opts), credentials, maxAttempts: 2 });
 }
 
-/** A signed request to one of Skiff's own endpoints (`/skiff/v1/...`). */
-export async function skiffFetch(opts: ClientOptions, path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
-  const url = new URL(resolveEndpoint(opts) + path);
-  const signer = new SignatureV4({ service: 'skiff', region: resolveRegion(opts), credentials, sha256: Sha256 });
-  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+export interface SignedRequestInit {
+  method?: string;
+  /** A JSON body, already serialised (sent as application/json). */
+  body?: string;
+  headers?: Record<string, string>;
+  /** SigV4 service name: `skiff` for /skiff/v1, `ecs` for the ECS API. */
+  service: string;
+  region: string;
+  credentials: AwsCredentialIdentity | (() => Promise<AwsCredentialIdentity>);
+}
+
+/** Sends `init` to `url` signed with SigV4 (query string and body included). */
+export async function signedFetch(url: URL, init: SignedRequestInit): Promise<Response> {
+  const signer = new SignatureV4({ service: init.service, region: init.region, credentials: init.credentials, sha256: Sha256 });
   const query: Record<string, string> = {};
   url.searchParams.forEach((v, k) => (query[k] = v));
   const signed = await signer.sign({
@@ -61,12 +70,19 @@ export async function skiffFetch(opts: ClientOptions, path: string, init: { meth
     port: url.port ? Number(url.port) : undefined,
     path: url.pathname,
     query,
-    headers: { host: url.host, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body,
+    headers: { host: url.host, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
+    body: init.body,
   });
+  return fetch(url, { method: signed.method, headers: signed.headers as Record<string, string>, body: init.body });
+}
+
+/** A signed request to one of Skiff's own endpoints (`/skiff/v1/...`). */
+export async function skiffFetch(opts: ClientOptions, path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+  const url = new URL(resolveEndpoint(opts) + path);
+  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
   let res: Response;
   try {
-    res = await fetch(url, { method: signed.method, headers: signed.headers as Record<string, string>, body });
+    res = await signedFetch(url, { method: init.method, body, service: 'skiff', region: resolveRegion(opts), credentials });
   } catch (err) {
     throw new Error(`cannot reach Skiff at ${url.origin} (${(err as Error).cause ?? (err as Error).message}); start it with \`skiff server\` or set --endpoint / SKIFF_ENDPOINT`);
   }

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { signedFetch } from '../../src/cli/client.ts';
 import { LinuxNetwork } from '../../src/network/linux-network.ts';
 import { run } from '../../src/util/exec.ts';
 import { freePort } from './registry.ts';
@@ -110,22 +109,14 @@ export class TestServer {
    * (default: the root test key).
    */
   async fetch(path: string, init: { method?: string; body?: string; headers?: Record<string, string>; key?: { accessKeyId: string; secretAccessKey: string } } = {}): Promise<Response> {
-    const url = new URL(this.endpoint + path);
-    const query: Record<string, string> = {};
-    url.searchParams.forEach((v, k) => (query[k] = v));
-    const signer = new SignatureV4({ service: path.startsWith('/skiff/') ? 'skiff' : 'ecs', region: 'us-east-1', credentials: init.key ?? TEST_ROOT_KEY, sha256: Sha256 });
-    const headers: Record<string, string> = { host: url.host, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers };
-    const signed = await signer.sign({
-      method: init.method ?? 'GET',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      query,
-      headers,
+    return signedFetch(new URL(this.endpoint + path), {
+      method: init.method,
       body: init.body,
+      headers: init.headers,
+      service: path.startsWith('/skiff/') ? 'skiff' : 'ecs',
+      region: 'us-east-1',
+      credentials: init.key ?? TEST_ROOT_KEY,
     });
-    return fetch(url, { method: signed.method, headers: signed.headers as Record<string, string>, body: init.body });
   }
 
   /** Environment for a client process (skiff CLI, AWS CLI) signing with the root test key. */

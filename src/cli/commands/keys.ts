@@ -8,6 +8,7 @@ import { skiffFetch } from '../client.ts';
 import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
 import { ADMIN_POLICY, READ_ONLY_POLICY } from '../../auth/policy.ts';
+import type { AuditEntry } from '../../auth/audit.ts';
 
 interface KeyView {
   accessKeyId: string;
@@ -21,16 +22,8 @@ interface KeyView {
   secretAccessKey?: string;
 }
 
-interface AuditEvent {
-  time: string;
-  accessKeyId?: string;
-  principal?: string;
-  sourceIp?: string;
-  action: string;
-  resource?: string;
-  outcome: string;
-  status: number;
-}
+/** An audit entry as /skiff/v1/audit sends it: the stored entry with an ISO time. */
+type AuditEvent = Omit<AuditEntry, 'ts'> & { time: string };
 
 function loadPolicy(opts: { policy?: string; preset?: string }): unknown {
   if (opts.policy && opts.preset) throw new Error('give --policy or --preset, not both');

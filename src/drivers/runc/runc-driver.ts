@@ -16,7 +16,6 @@
 import { spawn } from 'node:child_process';
 import { constants as fsc, mkdirSync, promises as fsp, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { ContainerExit, ContainerLaunchSpec, ContainerState, Driver, ExecResult, TaskResources } from '../driver.ts';
 import { parseMountinfo, readCgroupLayout, readOomKillCount, removeCgroupTree, type CgroupLayout } from './cgroups.ts';
 import { run, sleep, spawnPiped } from '../../util/exec.ts';
