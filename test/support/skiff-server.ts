@@ -45,7 +45,9 @@ export class TestServer {
   constructor(private readonly opts: TestServerOptions = {}) {
     this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-e2e-'));
     this.prefix = opts.prefix ?? `t${randomBytes(3).toString('hex')}`;
-    const octet = opts.vpcSecondOctet ?? 200 + Math.floor(Math.random() * 50);
+    // SKIFF_TEST_OCTET_RANGE=lo-hi keeps concurrent test runs (several checkouts at once) in disjoint VPCs.
+    const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
+    const octet = opts.vpcSecondOctet ?? lo + Math.floor(Math.random() * (hi - lo + 1));
     this.vpcCidr = `10.${octet}.0.0/16`;
   }
 
