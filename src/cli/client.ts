@@ -125,7 +125,8 @@ export async function skiffFetch(opts: ClientOptions, path: string, init: { meth
     res = await signedFetch(url, { method: init.method, body, service: 'skiff', region: resolveRegion(opts), credentials });
   } catch (err) {
     const cause = (err as Error & { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
-    throw new Error(`cannot reach Skiff at ${url.origin} (${cause?.code ?? cause?.errors?.[0]?.code ?? (err as Error).message}) — start it with \`skiff server\` or set SKIFF_ENDPOINT (or --endpoint) to where it runs`);
+    if (!cause) throw err; // not the network: credentials, signing
+    throw new Error(`cannot reach Skiff at ${url.origin} (${cause.code ?? cause.errors?.[0]?.code ?? (cause as Error).message}) — start it with \`skiff server\` or set SKIFF_ENDPOINT (or --endpoint) to where it runs`);
   }
   if (!res.ok) {
     const body = await res.text();
