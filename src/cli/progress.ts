@@ -55,6 +55,13 @@ export function rate(b: { firstAt: number; firstValue: number }, value: number, 
   return s > 0.05 ? (value - b.firstValue) / s : 0;
 }
 
+/** A download's amount: resolving (total unknown), bytes with the rate, then unpacking once every byte arrived. */
+export function bytesAmount(value: number, total: number, perSecond: number, c: Colors): string {
+  if (total <= 0) return c.dim('resolving…');
+  if (value >= total) return `${bytes(total)} ${c.dim('unpacking…')}`;
+  return `${bytes(value)} / ${bytes(total)} ${c.dim(`${bytes(Math.round(perSecond))}/s`)}`;
+}
+
 class BarProgress implements Progress {
   private readonly multi: MultiBar;
   private readonly bars = new Map<string, BarState>();
@@ -82,7 +89,7 @@ class BarProgress implements Progress {
       b = { bar: this.multi.create(Math.max(total, 1), value, { label, amount: '' }), firstAt: now, firstValue: value };
       this.bars.set(id, b);
     }
-    const amount = unit === 'bytes' ? `${bytes(value)} / ${bytes(total)} ${this.c.dim(`${bytes(Math.round(rate(b, value, now)))}/s`)}` : `${value}/${total}`;
+    const amount = unit === 'count' ? `${value}/${total}` : bytesAmount(value, total, rate(b, value, now), this.c);
     b.bar.setTotal(Math.max(total, 1));
     b.bar.update(value, { label, amount });
   }
