@@ -176,6 +176,19 @@ test('services, scale and deploy: tables and JSON, following the change until st
     const again = await ok(['deploy', 'web', '--task-definition', 'websvc:1']);
     assert.match(again.stdout, /^SERVICE\s+TASK DEFINITION\s+DEPLOYMENT\s+RUNNING\s+ROLLOUT\nweb\s+websvc:1\s+ecs-svc\/\d+\s+1\/1\s+COMPLETED$/m);
 
+    // A rollout the circuit breaker stops: exit 1, FAILED, and where to look.
+    await ecs.send(new CreateServiceCommand({
+      serviceName: 'cb', taskDefinition: 'websvc:1', desiredCount: 1, launchType: 'FARGATE',
+      deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true }, maximumPercent: 200, minimumHealthyPercent: 100 },
+    }));
+    await ok(['scale', 'cb', '1', '-q']);
+    const broken = await skiff(['deploy', 'cb', '--image', `${registry.host}/test/not-there:2`]);
+    assert.equal(broken.status, 1, broken.stderr);
+    assert.match(broken.stdout, /^cb\s+websvc:\d+\s+ecs-svc\/\d+\s+\d+\/\d+\s+FAILED$/m);
+    assert.match(broken.stderr, /deployment failed: tasks failed to start/);
+    assert.match(broken.stderr, /failed — see why with `skiff services describe`/);
+    await ecs.send(new DeleteServiceCommand({ service: 'cb', force: true }));
+
     const missing = await skiff(['scale', 'nope', '1']);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /service nope not found .*skiff services/);
