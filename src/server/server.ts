@@ -47,6 +47,7 @@ import { ServiceScheduler } from '../services/scheduler.ts';
 import { SpotReclaimer } from '../services/spot.ts';
 import { serviceSettingsFromEnv } from '../services/settings.ts';
 import { spotRoutes } from '../control/spot-routes.ts';
+import { dashboardRoutes, isDashboardPath } from '../dashboard/routes.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -169,6 +170,7 @@ export class SkiffServer {
             ? secretResources(secrets, op, input, ids)
             : ['*'],
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : undefined),
+      exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
     });
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (c.tls) {
@@ -186,6 +188,7 @@ export class SkiffServer {
         warmPoolRoutes(a, warmPool!);
         spotRoutes(a, ctx, spot);
         costRoutes(a, ctx, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
+        dashboardRoutes(a, { keys: auth.keys, audit: auth.audit, region: c.region, principalArn: (k) => guard.principalArn(k), secure: !!tls });
       },
       isReady: () => this.ready,
       log: this.log,
