@@ -97,6 +97,8 @@ export function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions): v
 
   app.register(
     async (scope) => {
+      // Bodies of any other type reach the handlers as text, so sameOriginJson refuses them with a clear 403.
+      scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
       scope.addHook('onSend', async (_req, reply, payload) => {
         reply.headers(SECURITY_HEADERS);
         if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

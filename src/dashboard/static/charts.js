@@ -32,6 +32,9 @@ export function lineChart({ points, limit, unit, label, width = 560, height = 18
   return svg;
 }
 
+/** An axis label: two significant digits for small amounts, cents otherwise. */
+const tick = (v) => (v === 0 ? '0' : v < 0.01 ? v.toPrecision(2) : v.toFixed(2));
+
 function fmt(v, unit) {
   if (unit === 'vCPU') return `${v.toFixed(v < 0.1 ? 3 : 2)}`;
   if (unit === 'MiB') return `${v.toFixed(v < 10 ? 1 : 0)}`;
@@ -43,6 +46,7 @@ function fmt(v, unit) {
  * sub-steps (partOf) indented and lighter. rows: [{ phase, partOf?, offsetMs, durationMs, criticalMs }].
  */
 export function waterfallChart(rows, totalMs, width = 760) {
+  width = Math.max(width, 480);
   const rowH = 22;
   const labelW = 190;
   const pad = { r: 70, t: 6, b: 22 };
@@ -55,7 +59,7 @@ export function waterfallChart(rows, totalMs, width = 760) {
     const yTop = pad.t + i * rowH;
     const sub = !!r.partOf;
     svg.append(
-      s('text', { x: sub ? 18 : 4, y: yTop + 15 }, r.phase.replace(/^.*:/, sub ? '↳ ' : '')),
+      s('text', { x: sub ? 18 : 4, y: yTop + 15 }, sub ? `↳ ${r.phase.replace(/^.*:/, '')}` : r.phase),
       s('rect', { x: x(r.offsetMs), y: yTop + 4, width: Math.max(1.5, x(r.offsetMs + r.durationMs) - x(r.offsetMs)), height: rowH - 8, rx: 3, fill: sub ? '#8cb4f5' : '#1f6feb', 'data-phase': r.phase }),
       s('text', { x: Math.min(x(r.offsetMs + r.durationMs) + 6, width - pad.r + 4), y: yTop + 15 }, `${r.durationMs.toFixed(1)} ms`),
     );
@@ -76,7 +80,7 @@ export function barChart(items, { unit = '$', width = 560, height = 180, colour 
   for (let i = 0; i <= 4; i++) {
     const v = (max / 4) * i;
     const yy = pad.t + ht - (v / max) * ht;
-    svg.append(s('line', { x1: pad.l, x2: pad.l + w, y1: yy, y2: yy, stroke: '#e1e4ea' }), s('text', { x: pad.l - 6, y: yy + 4, 'text-anchor': 'end' }, `${unit}${v.toFixed(v < 1 ? 4 : 2)}`));
+    svg.append(s('line', { x1: pad.l, x2: pad.l + w, y1: yy, y2: yy, stroke: '#e1e4ea' }), s('text', { x: pad.l - 6, y: yy + 4, 'text-anchor': 'end' }, `${unit}${tick(v)}`));
   }
   items.forEach((it, i) => {
     const bh = (it.value / max) * ht;

@@ -8,6 +8,8 @@ import { lineChart, waterfallChart, barChart } from './charts.js';
 const q = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== '')).toString();
 const link = (path, params, text) => h('a', { href: `/dashboard${path}${Object.keys(params).length ? `?${q(params)}` : ''}` }, text);
 const empty = (text) => h('div', { class: 'empty' }, text);
+/** The drawing width inside a card (its padding and border taken off), so chart text stays at its natural size. */
+const innerWidth = (card) => Math.max(320, card.clientWidth - 34);
 
 const clusters = {
   nav: 'clusters',
@@ -161,7 +163,7 @@ const task = {
         const w = detail.coldstart.data.waterfall;
         waterfall.replaceChildren(
           h('div', { class: 'chart-title' }, h('h2', {}, 'Cold start'), h('span', { class: 'muted' }, w.totalMs !== undefined ? `created → started in ${w.totalMs.toFixed(1)} ms` : (w.note ?? 'not started yet'))),
-          w.rows.length ? waterfallChart(w.rows, w.totalMs) : empty(w.note ?? 'No start-up phases recorded yet.'),
+          w.rows.length ? waterfallChart(w.rows, w.totalMs, innerWidth(waterfall)) : empty(w.note ?? 'No start-up phases recorded yet.'),
           detail.coldstart.data.tips.length ? h('ul', { class: 'tips' }, detail.coldstart.data.tips.map((x) => h('li', {}, x))) : null,
         );
       }
@@ -176,11 +178,11 @@ const task = {
         const memPoints = samples.map((x) => ({ t: x.ts, v: x.memoryBytes / 1048576 }));
         cpu.replaceChildren(
           h('div', { class: 'chart-title' }, h('h2', {}, 'CPU'), h('span', { class: 'muted' }, `vCPU used of ${vcpus} · ${cpuPoints.length} samples`)),
-          lineChart({ points: cpuPoints, limit: vcpus, unit: 'vCPU', label: 'cpu' }),
+          lineChart({ points: cpuPoints, limit: vcpus, unit: 'vCPU', label: 'cpu', width: innerWidth(cpu) }),
         );
         memory.replaceChildren(
           h('div', { class: 'chart-title' }, h('h2', {}, 'Memory'), h('span', { class: 'muted' }, `MiB working set of ${t.memory} · ${memPoints.length} samples`)),
-          lineChart({ points: memPoints, limit: Number(t.memory), unit: 'MiB', label: 'memory', colour: '#8250df' }),
+          lineChart({ points: memPoints, limit: Number(t.memory), unit: 'MiB', label: 'memory', colour: '#8250df', width: innerWidth(memory) }),
         );
       }
 
@@ -221,9 +223,10 @@ const cost = {
         );
         const grid = [];
         if (!('error' in c.byDay)) {
-          grid.push(
-            h('div', { class: 'card', 'data-region': 'cost-by-day' }, h('h2', {}, 'Cost by day'), barChart(c.byDay.data.lines.map((l) => ({ label: l.key.slice(5), value: Number(l.cost), title: `${l.key}: ${usd(l.cost)}` })), { label: 'cost-by-day' })),
-          );
+          const costOf = new Map(c.byDay.data.lines.map((l) => [l.key, l.cost]));
+          const days = 'error' in c.serviceByDay ? [...costOf.keys()] : c.serviceByDay.data.days;
+          const bars = days.map((d) => ({ label: d.slice(5), value: Number(costOf.get(d) ?? 0), title: `${d}: ${usd(costOf.get(d) ?? 0)}` }));
+          grid.push(h('div', { class: 'card', 'data-region': 'cost-by-day' }, h('h2', {}, 'Cost by day'), barChart(bars, { label: 'cost-by-day' })));
         }
         grid.push(
           h(
