@@ -1,6 +1,6 @@
 // The dashboard shell: picks the page for the URL, refreshes it every few
-// seconds (polling the dashboard's JSON routes, no reloads), and handles
-// logout and an ended session.
+// seconds while it is visible (polling the dashboard's JSON routes, no
+// reloads), and handles logout and an ended session.
 import { PAGES } from './pages.js';
 
 const REFRESH_MS = 2000;
@@ -46,6 +46,11 @@ async function main() {
   const updated = document.getElementById('updated');
   const refresh = page.mount(root, { ...params, query, api });
   const tick = async () => {
+    // A tab in the background asks for nothing (each refresh is a few audited API calls); it catches up when shown.
+    if (document.hidden) {
+      document.addEventListener('visibilitychange', tick, { once: true });
+      return;
+    }
     try {
       await refresh();
       error.hidden = true;
