@@ -53,6 +53,7 @@ import { TaskResourceReader } from '../metrics/task-resources.ts';
 import { metricsBearerHook, metricsRoutes, type MetricsRouteDeps } from '../metrics/routes.ts';
 import { metricsSettingsFromEnv } from '../metrics/settings.ts';
 import { readCgroupLayout } from '../drivers/runc/cgroups.ts';
+import { dashboardRoutes, isDashboardPath } from '../dashboard/routes.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -178,6 +179,7 @@ export class SkiffServer {
             ? secretResources(secrets, op, input, ids)
             : ['*'],
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : undefined),
+      exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
     });
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (c.tls) {
@@ -207,6 +209,7 @@ export class SkiffServer {
         spotRoutes(a, ctx, spot);
         metricsRoutes(a, metricsDeps);
         costRoutes(a, ctx, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
+        dashboardRoutes(a, { keys: auth.keys, audit: auth.audit, region: c.region, principalArn: (k) => guard.principalArn(k), secure: !!tls });
       },
       isReady: () => this.ready,
       log: this.log,
