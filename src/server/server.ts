@@ -47,6 +47,8 @@ import { ServiceScheduler } from '../services/scheduler.ts';
 import { SpotReclaimer } from '../services/spot.ts';
 import { serviceSettingsFromEnv } from '../services/settings.ts';
 import { spotRoutes } from '../control/spot-routes.ts';
+import { metadataSettingsFromEnv, TaskIdentityService } from '../metadata/index.ts';
+import { roleRoutes } from '../auth/roles-routes.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -56,6 +58,7 @@ export class SkiffServer {
   private audit: AuditLog | undefined;
   private warmPool: WarmPool | undefined;
   private services: ServiceScheduler | undefined;
+  private identity: TaskIdentityService | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -80,6 +83,7 @@ export class SkiffServer {
     const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable });
     await preflight([driver, network]);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
+    const metadataSettings = metadataSettingsFromEnv(process.env);
 
     mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
@@ -113,6 +117,8 @@ export class SkiffServer {
       releaseAddress: (taskId) => networks.release(taskId),
       warmAttachment: (taskId) => warmPool?.claim(taskId),
       log: this.log,
+      // Made once the master key is loaded (below), before any task starts.
+      identity: { prepare: (t) => this.identity!.identities.prepare(t), release: (id) => this.identity!.identities.release(id) },
     });
     warmPool = this.warmPool = new WarmPool(
       {
@@ -157,6 +163,10 @@ export class SkiffServer {
     this.audit = auth.audit;
     const secrets = new SecretStore(db, auth.master);
     const ids = { region: c.region, account: c.accountId };
+    const identity = (this.identity = new TaskIdentityService({
+      db, master: auth.master, accountId: c.accountId, region: c.region, taskDefinitions: ctx.taskDefinitions, tasks, networks, secrets,
+      cgroupRoot: c.cgroupRoot, nftTable: c.nftTable, settings: metadataSettings, log: this.log,
+    }));
     const guard = new ApiGuard({
       keys: auth.keys,
       audit: auth.audit,
@@ -168,7 +178,8 @@ export class SkiffServer {
           : service === 'secretsmanager'
             ? secretResources(secrets, op, input, ids)
             : ['*'],
-      routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : undefined),
+      routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : params.roleName ? identity.roles.arnOf(params.roleName) : undefined),
+      sessions: { lookup: (id) => identity.credentials.lookup(id), rolePolicy: (arn) => identity.roles.byArn(arn)?.policy },
     });
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (c.tls) {
@@ -182,6 +193,7 @@ export class SkiffServer {
       tls,
       routes: (a) => {
         authRoutes(a, { keys: auth.keys, audit: auth.audit });
+        roleRoutes(a, { roles: identity.roles });
         skiffRoutes(a, ctx, { logPath: (runtimeId) => driver.logPath(runtimeId) });
         warmPoolRoutes(a, warmPool!);
         spotRoutes(a, ctx, spot);
@@ -190,6 +202,7 @@ export class SkiffServer {
       isReady: () => this.ready,
       log: this.log,
     }));
+    await identity.start(); // before adoption and new starts: tasks reach their metadata from the start
     const pooled = await warmPool.recover();
     if (pooled) this.log(`removed ${pooled} warm-pool namespace(s) left by the previous run`);
     const { adopted, swept } = await agent.recover();
@@ -215,6 +228,7 @@ export class SkiffServer {
     useSpawnHelper(false);
     await this.sampler?.stop();
     await this.app?.close();
+    await this.identity?.close().catch((e) => this.log(`closing the metadata endpoint failed: ${e instanceof Error ? e.message : e}`));
     this.audit?.close();
     this.db?.close();
   }
