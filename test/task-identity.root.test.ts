@@ -23,6 +23,7 @@ import {
   ListTaskDefinitionsCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
+  StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
 import { buildImage, busyboxImageFiles, pushImage } from '../src/images/oci-build.ts';
@@ -329,4 +330,23 @@ test("task role credentials carry exactly the role's policy, refresh before expi
   const audit = (await (await server.fetch('/skiff/v1/audit?action=ecs:ListTaskDefinitions')).json()) as { events: { principal: string; outcome: string }[] };
   assert.ok(audit.events.some((e) => e.principal?.includes('assumed-role/app/') && e.outcome === 'AccessDeniedException'), 'audited as the assumed role');
   for (const c of [first, second]) assert.ok(!server.output.includes(c.SecretAccessKey) && !server.output.includes(c.Token), 'credentials not logged');
+});
+
+test('after a kill -9 and restart, running tasks still reach their metadata and get working credentials', async () => {
+  await server.stop('SIGKILL');
+  await server.start();
+  assert.equal(JSON.parse(await fromTask(taskA, '/cgi-bin/md?/task')).TaskARN, taskA.taskArn);
+  const creds = JSON.parse(await fromTask(taskA, '/cgi-bin/creds'));
+  const ecs = new ECSClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: creds.AccessKeyId, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.Token } });
+  assert.ok((await ecs.send(new ListClustersCommand({}))).clusterArns);
+  assert.match(await fromTask(taskB, `/cgi-bin/get?${envA.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}`), /wget-failed/);
+  assert.equal(parseEnv(await fromTask(taskA, '/cgi-bin/env')).DB_PASSWORD, SECRET_VALUE, 'the container kept its environment');
+});
+
+test('a stopped task loses its metadata and credentials', async () => {
+  const creds = JSON.parse(await fromTask(taskA, '/cgi-bin/creds'));
+  await server.ecs().send(new StopTaskCommand({ task: taskA.taskArn! }));
+  await waitTaskStatus(server.ecs(), taskA.taskArn!, 'STOPPED', 60_000);
+  const ecs = new ECSClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: creds.AccessKeyId, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.Token } });
+  await assert.rejects(ecs.send(new ListClustersCommand({})), { name: 'UnrecognizedClientException' });
 });
