@@ -86,7 +86,8 @@ async function register(family: string, extra: Record<string, unknown>, containe
       cpu: '256',
       memory: '512',
       ...extra,
-      containerDefinitions: [{ name: 'app', image, command: ['httpd', '-f', '-p', '8080', '-h', '/www'], ...containerExtra }],
+      // httpd as PID 1 ignores SIGTERM: a short stopTimeout keeps stops quick.
+      containerDefinitions: [{ name: 'app', image, command: ['httpd', '-f', '-p', '8080', '-h', '/www'], stopTimeout: 2, ...containerExtra }],
     }),
   );
   return out.taskDefinition!.taskDefinitionArn!;
@@ -332,6 +333,22 @@ test("task role credentials carry exactly the role's policy, refresh before expi
   for (const c of [first, second]) assert.ok(!server.output.includes(c.SecretAccessKey) && !server.output.includes(c.Token), 'credentials not logged');
 });
 
+test("rotating the master key keeps secrets, access keys and a running task's credentials working", async () => {
+  const creds = JSON.parse(await fromTask(taskA, '/cgi-bin/creds'));
+  const keyFile = join(server.dataDir, 'master.key');
+  const oldKey = readFileSync(keyFile, 'utf8');
+  const r = skiff('keys', 'rotate-master', '--output', 'json');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { fingerprint: string; rewrapped: { secretVersions: number; accessKeys: number; taskCredentials: number } };
+  assert.equal(out.rewrapped.secretVersions, 3);
+  assert.ok(out.rewrapped.accessKeys >= 2 && out.rewrapped.taskCredentials >= 1);
+  assert.notEqual(readFileSync(keyFile, 'utf8'), oldKey);
+  assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+  assert.equal((await secretsCall('GetSecretValue', { SecretId: 'app/db' })).SecretString, SECRET_VALUE);
+  const ecs = new ECSClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: creds.AccessKeyId, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.Token } });
+  assert.ok((await ecs.send(new ListClustersCommand({}))).clusterArns, 'credentials issued before the rotation');
+});
+
 test('after a kill -9 and restart, running tasks still reach their metadata and get working credentials', async () => {
   await server.stop('SIGKILL');
   await server.start();
@@ -341,6 +358,7 @@ test('after a kill -9 and restart, running tasks still reach their metadata and 
   assert.ok((await ecs.send(new ListClustersCommand({}))).clusterArns);
   assert.match(await fromTask(taskB, `/cgi-bin/get?${envA.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}`), /wget-failed/);
   assert.equal(parseEnv(await fromTask(taskA, '/cgi-bin/env')).DB_PASSWORD, SECRET_VALUE, 'the container kept its environment');
+  assert.equal((await secretsCall('GetSecretValue', { SecretId: 'app/db' })).SecretString, SECRET_VALUE, 'the rotated key was loaded');
 });
 
 test('a stopped task loses its metadata and credentials', async () => {

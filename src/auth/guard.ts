@@ -71,6 +71,7 @@ const ROUTE_ACTIONS: Record<string, string> = {
   'GET /skiff/v1/audit': 'skiff:GetAuditLog',
   'GET /skiff/v1/roles': 'skiff:ListRoles',
   'POST /skiff/v1/roles': 'skiff:CreateRole',
+  'POST /skiff/v1/master-key/rotate': 'skiff:RotateMasterKey',
 };
 
 const VERBS: Record<string, string> = { GET: 'Get', HEAD: 'Get', POST: 'Create', PUT: 'Put', PATCH: 'Update', DELETE: 'Delete' };

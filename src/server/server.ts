@@ -49,6 +49,7 @@ import { serviceSettingsFromEnv } from '../services/settings.ts';
 import { spotRoutes } from '../control/spot-routes.ts';
 import { metadataSettingsFromEnv, TaskIdentityService } from '../metadata/index.ts';
 import { roleRoutes } from '../auth/roles-routes.ts';
+import { masterKeyRoutes } from '../secrets/master-key-routes.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -194,6 +195,7 @@ export class SkiffServer {
       routes: (a) => {
         authRoutes(a, { keys: auth.keys, audit: auth.audit });
         roleRoutes(a, { roles: identity.roles });
+        masterKeyRoutes(a, { dataDir: c.dataDir, db, master: auth.master, log: this.log });
         skiffRoutes(a, ctx, { logPath: (runtimeId) => driver.logPath(runtimeId) });
         warmPoolRoutes(a, warmPool!);
         spotRoutes(a, ctx, spot);
