@@ -10,8 +10,9 @@
  *   GET /v2/credentials/<id>  {RoleArn, AccessKeyId, SecretAccessKey, Token, Expiration}
  *
  * A request is answered only if its id is one Skiff gave a running task AND it
- * comes from that task's own address; anything else gets the error the ECS
- * agent gives for an unknown id. Nothing here is logged with a credential.
+ * comes from that task's own address, through its subnet's gateway (the
+ * redirect's target); anything else gets the error the ECS agent gives for an
+ * unknown id. Nothing here is logged with a credential.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +24,7 @@ import type { CgroupUsage } from '../stats/cgroup-stats.ts';
 import type { TaskIdentities } from './task-identity.ts';
 import type { TaskCredentialStore } from './task-credentials.ts';
 import { containerMetadata, dockerStats, taskMetadata, type StatsSample } from './metadata-views.ts';
+import { gatewayAddress } from '../network/cidr.ts';
 
 export interface MetadataServerDeps {
   identities: TaskIdentities;
@@ -75,7 +77,7 @@ export class MetadataServer {
     const cred = /^\/v2\/credentials\/([^/]*)$/.exec(path);
     if (cred) {
       const identity = cred[1] ? this.deps.identities.byCredentialsId(cred[1]) : undefined;
-      const task = identity && identity.taskIp === source ? this.liveTask(identity.taskId) : undefined;
+      const task = identity && identity.taskIp === source ? this.liveTask(identity.taskId, req) : undefined;
       if (!cred[1]) return send(res, 400, { code: 'NoIdInRequest', message: 'CredentialsV2Request: No ID in the request' });
       if (!identity || !task || !identity.taskRoleArn) return send(res, 400, { code: 'InvalidIdInRequest', message: 'CredentialsV2Request: Credentials not found' });
       const c = this.deps.credentials.current(task.id, identity.taskRoleArn);
@@ -84,7 +86,7 @@ export class MetadataServer {
 
     const md = /^\/v[34]\/([0-9a-f]{32})(\/task)?(\/stats)?$/.exec(path);
     const found = md ? this.deps.identities.byMetadataId(md[1]) : undefined;
-    const task = found && found.identity.taskIp === source ? this.liveTask(found.identity.taskId) : undefined;
+    const task = found && found.identity.taskIp === source ? this.liveTask(found.identity.taskId, req) : undefined;
     if (!md || !found || !task) {
       return send(res, 404, { code: 'NotFound', message: `V4 metadata handler: unable to get task arn from request: no task with this id runs at ${source}` });
     }
@@ -97,10 +99,13 @@ export class MetadataServer {
     return send(res, 200, Object.fromEntries(all));
   }
 
-  /** The task, unless it is gone or has finished stopping. */
-  private liveTask(taskId: string): TaskRecord | undefined {
+  /** The task, unless it is gone, has finished stopping, or the request did not come in through its subnet's gateway. */
+  private liveTask(taskId: string, req: IncomingMessage): TaskRecord | undefined {
     const t = this.deps.tasks.get(taskId);
-    return t && t.lastStatus !== 'STOPPED' ? t : undefined;
+    if (!t || t.lastStatus === 'STOPPED') return undefined;
+    const cidr = this.deps.subnetCidr(t.network.subnetId);
+    const local = (req.socket.localAddress ?? '').replace(/^::ffff:/, '');
+    return cidr && gatewayAddress(cidr) === local ? t : undefined;
   }
 
   private async stats(task: TaskRecord, c: TaskRecord['containers'][number]) {

@@ -7,14 +7,13 @@
 import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
 import { hostnameFor } from '../agent/task-runner.ts';
 import type { CgroupUsage } from '../stats/cgroup-stats.ts';
+import { gatewayAddress } from '../network/cidr.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-/** The gateway of a subnet: its first host address (what the bridge carries). */
+/** The gateway of a subnet with its prefix length, as ECS shows SubnetGatewayIpv4Address (10.0.0.1/20). */
 export function gatewayOf(cidr: string): string {
-  const [addr, len] = cidr.split('/');
-  const n = addr.split('.').reduce((a, o) => a * 256 + Number(o), 0) + 1;
-  return `${[24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')}/${len}`;
+  return `${gatewayAddress(cidr)}/${cidr.split('/')[1]}`;
 }
 
 export function containerMetadata(task: TaskRecord, c: ContainerRecord, ctx: { region: string; subnetCidr?: string }) {
