@@ -274,6 +274,7 @@ test('the metadata endpoint v4 answers each task with its own container, task an
   assert.ok(stats.cpu_stats.cpu_usage.total_usage > 0, 'CPU time from the cgroup');
   assert.ok(stats.memory_stats.usage > 0);
   assert.equal(stats.memory_stats.limit, 512 * 1024 * 1024);
+  assert.ok(stats.networks.eth0.rx_bytes > 0 && stats.networks.eth0.tx_bytes > 0, 'eth0 counters from the task namespace');
   assert.ok(stats.cpu_stats.online_cpus >= 1 && stats.cpu_stats.system_cpu_usage > 0);
   const taskStats = JSON.parse(await fromTask(taskA, '/cgi-bin/md?/task/stats'));
   assert.deepEqual(Object.keys(taskStats), [container.DockerId]);

@@ -53,6 +53,8 @@ export interface TaskIdentityServiceDeps {
   networks: NetworksRepo;
   secrets: SecretStore;
   cgroupRoot: string;
+  /** The pid of a container's process on the host (driver inspect). */
+  containerPid(runtimeId: string): Promise<number | undefined>;
   /** The nft table name this server may use (from its resource prefix). */
   nftTable: string;
   settings: MetadataSettings;
@@ -89,6 +91,7 @@ export class TaskIdentityService {
       tasks: deps.tasks,
       region: deps.region,
       subnetCidr: (id) => deps.networks.subnet(id)?.cidr,
+      containerPid: deps.containerPid,
       containerUsage: async (taskId, name) => readTaskUsage(await (this.layout ??= readCgroupLayout()), deps.cgroupRoot, `${taskId}/${sanitizeName(name)}`),
       log: deps.log,
     });
@@ -104,6 +107,7 @@ export class TaskIdentityService {
     const port = await this.server.listen(this.deps.settings.port);
     this.nat = new MetadataNat(TaskIdentityService.natTable(this.deps.nftTable), port);
     await this.nat.install();
+    this.identities.forgetFinished();
     for (const s of this.deps.networks.subnets()) await this.nat.allowBridge(s.bridge);
   }
 

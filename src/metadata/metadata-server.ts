@@ -23,7 +23,7 @@ import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { CgroupUsage } from '../stats/cgroup-stats.ts';
 import type { TaskIdentities } from './task-identity.ts';
 import type { TaskCredentialStore } from './task-credentials.ts';
-import { containerMetadata, dockerStats, taskMetadata, type StatsSample } from './metadata-views.ts';
+import { containerMetadata, dockerStats, parseNetDev, taskMetadata, type StatsSample } from './metadata-views.ts';
 import { gatewayAddress } from '../network/cidr.ts';
 
 export interface MetadataServerDeps {
@@ -34,6 +34,8 @@ export interface MetadataServerDeps {
   subnetCidr(subnetId: string): string | undefined;
   /** A container's cgroup usage (undefined when its cgroup is gone). */
   containerUsage(taskId: string, containerName: string): Promise<CgroupUsage | undefined>;
+  /** The pid of a container's process on the host, if it runs. */
+  containerPid(runtimeId: string): Promise<number | undefined>;
   log(msg: string): void;
 }
 
@@ -111,7 +113,9 @@ export class MetadataServer {
   private async stats(task: TaskRecord, c: TaskRecord['containers'][number]) {
     const usage = await this.deps.containerUsage(task.id, c.name);
     if (!usage) return null; // Docker answers null for a container that is not running
-    const sample: StatsSample = { read: Date.now(), usage, systemCpuNs: await systemCpuNs(), onlineCpus: cpus().length };
+    const pid = await this.deps.containerPid(c.runtimeId).catch(() => undefined);
+    const netDev = pid ? await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined) : undefined;
+    const sample: StatsSample = { read: Date.now(), usage, systemCpuNs: await systemCpuNs(), onlineCpus: cpus().length, ...(netDev ? { networks: parseNetDev(netDev) } : {}) };
     const prev = this.previous.get(c.runtimeId);
     this.previous.set(c.runtimeId, sample);
     if (this.previous.size > 10_000) this.previous.clear();

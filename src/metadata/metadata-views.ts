@@ -83,6 +83,33 @@ export interface StatsSample {
   systemCpuNs: number;
   onlineCpus: number;
   pids?: number;
+  /** Interface counters inside the task's network namespace (/proc/<pid>/net/dev). */
+  networks?: Record<string, NetworkCounters>;
+}
+
+export interface NetworkCounters {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+/** `/proc/<pid>/net/dev` → counters per interface (loopback left out, as Docker does). */
+export function parseNetDev(text: string): Record<string, NetworkCounters> {
+  const out: Record<string, NetworkCounters> = {};
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const name = line.slice(0, colon).trim();
+    const v = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    if (name === 'lo' || v.length < 16) continue;
+    out[name] = { rx_bytes: v[0], rx_packets: v[1], rx_errors: v[2], rx_dropped: v[3], tx_bytes: v[8], tx_packets: v[9], tx_errors: v[10], tx_dropped: v[11] };
+  }
+  return out;
 }
 
 /** Docker's stats JSON (what `docker stats` and ECS's `/stats` return) from this and the previous sample. */
@@ -112,5 +139,6 @@ export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limi
     },
     blkio_stats: { io_service_bytes_recursive: [], io_serviced_recursive: [] },
     storage_stats: {},
+    ...(now.networks ? { networks: now.networks } : {}),
   };
 }

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { openDb } from '../store/db.ts';
 import { MasterKey } from '../auth/master-key.ts';
 import { TaskCredentialStore } from './task-credentials.ts';
-import { gatewayOf } from './metadata-views.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/app';
 
@@ -37,9 +36,4 @@ test('a set is reused until half its lifetime, then a new one is issued; old set
   store.revokeTask('t1');
   assert.equal(store.lookup(a.accessKeyId), undefined);
   assert.equal(store.lookup('AKIAIOSFODNN7EXAMPLE'), undefined);
-});
-
-test('subnet gateway is the first host address', () => {
-  assert.equal(gatewayOf('10.212.16.0/20'), '10.212.16.1/20');
-  assert.equal(gatewayOf('172.31.0.0/20'), '172.31.0.1/20');
 });

@@ -131,6 +131,14 @@ export class TaskIdentities {
     return containerName === undefined ? undefined : { identity, containerName };
   }
 
+  /** At start: forgets tasks that finished while no server ran (a crash during teardown). */
+  forgetFinished(): void {
+    const gone = this.deps.db
+      .prepare("SELECT task_id FROM task_identities WHERE task_id NOT IN (SELECT id FROM tasks WHERE last_status != 'STOPPED')")
+      .all() as { task_id: string }[];
+    for (const { task_id } of gone) this.release(task_id);
+  }
+
   /** The task stopped: its ids and credentials stop working. */
   release(taskId: string): void {
     this.deps.credentials.revokeTask(taskId);

@@ -166,7 +166,7 @@ export class SkiffServer {
     const ids = { region: c.region, account: c.accountId };
     const identity = (this.identity = new TaskIdentityService({
       db, master: auth.master, accountId: c.accountId, region: c.region, taskDefinitions: ctx.taskDefinitions, tasks, networks, secrets,
-      cgroupRoot: c.cgroupRoot, nftTable: c.nftTable, settings: metadataSettings, log: this.log,
+      cgroupRoot: c.cgroupRoot, containerPid: async (id) => (await driver.inspect(id)).pid, nftTable: c.nftTable, settings: metadataSettings, log: this.log,
     }));
     const guard = new ApiGuard({
       keys: auth.keys,
