@@ -194,7 +194,7 @@ test('secrets are injected with the execution role; metadata and credentials var
   assert.equal(envB.DB_PASSWORD, undefined);
 });
 
-test("a secret's value appears nowhere but in the task's environment", async () => {
+test("a secret's value appears nowhere but in the task's environment", async (t) => {
   const values = [SECRET_VALUE, JSON_SECRET_VALUE];
   const ecs = server.ecs();
   const described = JSON.stringify(await ecs.send(new DescribeTasksCommand({ tasks: [taskA.taskArn!] })));
@@ -202,6 +202,10 @@ test("a secret's value appears nowhere but in the task's environment", async () 
   assert.ok(def.includes(secretArn), 'the definition shows the secret ARN');
   const audit = await (await server.fetch('/skiff/v1/audit?limit=10000')).text();
   const task = skiff('task', taskA.taskArn!, '--output', 'json').stdout;
+  const phases = (JSON.parse(task) as { timings: { phase: string; durationMs: number }[] }).timings;
+  const secretsPhase = phases.find((p) => p.phase === 'secrets');
+  assert.ok(secretsPhase, 'the secrets step is timed');
+  t.diagnostic(`start phases of task A (ms): ${phases.map((p) => `${p.phase}=${p.durationMs}`).join(' ')}`);
   for (const v of values) {
     assert.ok(!described.includes(v), 'DescribeTasks');
     assert.ok(!def.includes(v), 'DescribeTaskDefinition');

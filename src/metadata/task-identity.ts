@@ -105,9 +105,22 @@ export class TaskIdentities {
     const existing = this.get(task.id);
     if (existing) return existing;
     const containers = Object.fromEntries(task.containers.map((c) => [newId(), c.name]));
-    this.deps.db
-      .prepare('INSERT INTO task_identities (task_id, task_ip, credentials_id, task_role_arn, containers) VALUES (?, ?, ?, ?, ?)')
-      .run(task.id, task.network.ipv4, taskRoleArn ? newId() : null, taskRoleArn ?? null, JSON.stringify(containers));
+    // Start-path progress, committed without waiting for the disk (as TaskRunner's): the
+    // task's durable RUNNING commit makes it durable, and a task that never got there is stopped at recovery.
+    const db = this.deps.db;
+    const insert = () =>
+      db
+        .prepare('INSERT INTO task_identities (task_id, task_ip, credentials_id, task_role_arn, containers) VALUES (?, ?, ?, ?, ?)')
+        .run(task.id, task.network.ipv4, taskRoleArn ? newId() : null, taskRoleArn ?? null, JSON.stringify(containers));
+    if (db.inTransaction) insert();
+    else {
+      db.pragma('synchronous = NORMAL');
+      try {
+        insert();
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+    }
     return this.get(task.id)!;
   }
 
