@@ -56,6 +56,15 @@ export interface TaskRunnerDeps {
   log(msg: string): void;
   /** Called once the task is STOPPED and everything it held is released. */
   onStopped(taskId: string): void;
+  /**
+   * The task's identity (src/metadata/task-identity.ts): resolves its secrets and
+   * metadata/credentials ids at start (each container's extra environment; a
+   * failure's message is its stoppedReason), and forgets them once it stopped.
+   */
+  identity?: {
+    prepare(task: TaskRecord): Promise<Map<string, Record<string, string>>>;
+    release(taskId: string): void;
+  };
 }
 
 interface StopRequest {
@@ -83,6 +92,8 @@ export class TaskRunner {
   starting: boolean;
   private wakeUp: () => void = () => {};
   private readonly images = new Map<string, PulledImage>();
+  /** Each container's environment from its task identity (secrets included): memory only, never stored. */
+  private identityEnv = new Map<string, Record<string, string>>();
   private readonly health = new HealthChecker({
     exec: (id, args, timeoutMs) => this.deps.driver.exec(id, args, { timeoutMs }),
     running: (name) => this.task.containers.find((x) => x.name === name)?.lastStatus === 'RUNNING' && !this.stopRequest,
@@ -184,7 +195,8 @@ export class TaskRunner {
       this.deps.driver.createTask(task.id, { cpuUnits: task.cpu, memoryMiB: task.memory, pidsLimit: pidsLimitFor(task.memory) }),
     );
     // Settle all three before failing, so teardown never races a step still making something.
-    const [attached, ...rest] = await Promise.allSettled([network, pull, cgroup]);
+    const identity = this.timed('secrets', async () => (this.identityEnv = (await this.deps.identity?.prepare(task)) ?? new Map()));
+    const [attached, ...rest] = await Promise.allSettled([network, pull, cgroup, identity]);
     for (const r of [attached, ...rest]) if (r.status === 'rejected') throw r.reason;
     const attachment = (attached as PromiseFulfilledResult<TaskAttachment>).value;
     if (this.stopRequest) return;
@@ -282,6 +294,7 @@ export class TaskRunner {
     let proc;
     try {
       proc = mergeProcess(c, image.config, image.layerDirs, {
+        ...this.identityEnv.get(c.name),
         AWS_REGION: this.deps.region,
         AWS_DEFAULT_REGION: this.deps.region,
         AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE',
@@ -474,6 +487,7 @@ export class TaskRunner {
     await this.deps.network.detach(task.id);
     this.deps.releaseAddress(task.id);
     rmSync(join(this.deps.taskFilesDir, task.id), { recursive: true, force: true });
+    this.deps.identity?.release(task.id);
   }
 }
 

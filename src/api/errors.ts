@@ -34,6 +34,8 @@ export const ErrorCode = {
   UnrecognizedClientException: 'UnrecognizedClientException',
   /** Wrong signature, or a request time more than 5 minutes off (HTTP 403). */
   InvalidSignatureException: 'InvalidSignatureException',
+  /** Temporary credentials (a task role's) past their expiry (HTTP 400). */
+  ExpiredTokenException: 'ExpiredTokenException',
   ServerException: 'ServerException',
   /** Unknown X-Amz-Target operation (AWS answers this for an unknown action). */
   UnknownOperationException: 'UnknownOperationException',

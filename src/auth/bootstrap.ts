@@ -12,7 +12,8 @@ import type { Db } from '../store/db.ts';
 import { run } from '../util/exec.ts';
 import { AuditLog } from './audit.ts';
 import { KeyStore, newAccessKeyId, newSecretAccessKey } from './keys.ts';
-import { MasterKey, writePrivateFile } from './master-key.ts';
+import { writePrivateFile, type MasterKey } from './master-key.ts';
+import { loadMasterKey } from '../secrets/master-key-rotation.ts';
 
 export const ROOT_CREDENTIALS_FILE = 'root-credentials';
 
@@ -30,7 +31,7 @@ export function setUpAuth(dataDir: string, db: Db, root: { accessKeyId?: string;
   for (const f of ['skiff.db', 'skiff.db-wal', 'skiff.db-shm']) {
     if (existsSync(join(dataDir, f))) chmodSync(join(dataDir, f), 0o600);
   }
-  const master = MasterKey.loadOrCreate(join(dataDir, 'master.key'));
+  const master = loadMasterKey(dataDir, db, log); // finishes an interrupted rotation; refuses a key that is not the store's
   const keys = new KeyStore(db, master);
   const audit = new AuditLog(db);
   const file = join(dataDir, ROOT_CREDENTIALS_FILE);

@@ -13,6 +13,7 @@
  *   IncompleteSignatureException        400  Authorization header malformed
  *   UnrecognizedClientException         403  unknown or revoked access key
  *   InvalidSignatureException           403  wrong signature; time off by more than 5 minutes ("Signature expired")
+ *   ExpiredTokenException               400  a task role's temporary credentials have expired
  *   AccessDeniedException               400  the key's policy does not allow the action on the resource
  */
 import { Readable } from 'node:stream';
@@ -20,7 +21,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode } from '../api/errors.ts';
 import type { AuditLog } from './audit.ts';
 import type { AccessKey, KeyStore } from './keys.ts';
-import { evaluateAll } from './policy.ts';
+import { evaluateAll, type Policy } from './policy.ts';
 import { headersFromRaw, preVerify, SigV4Error, verifySignature, type WireRequest } from './sigv4.ts';
 
 export interface Principal {
@@ -43,6 +44,15 @@ export interface GuardOptions {
   now?: () => number;
   /** Paths that authenticate by other means (the dashboard's session cookie, src/dashboard): the guard leaves them alone. */
   exempt?: (path: string) => boolean;
+  /**
+   * Temporary credentials (task roles): a session by its access key id, and the
+   * policy of a role (undefined: the role is gone, nothing is allowed). Calls
+   * signed with them must carry the session token in X-Amz-Security-Token.
+   */
+  sessions?: {
+    lookup(accessKeyId: string): { taskId: string; roleArn: string; secret: string; expiresAt: number; tokenMatches(token: string | undefined): boolean } | undefined;
+    rolePolicy(roleArn: string): Policy | undefined;
+  };
 }
 
 interface CallState {
@@ -61,6 +71,9 @@ const ROUTE_ACTIONS: Record<string, string> = {
   'POST /skiff/v1/keys': 'skiff:CreateAccessKey',
   'DELETE /skiff/v1/keys/:accessKeyId': 'skiff:RevokeAccessKey',
   'GET /skiff/v1/audit': 'skiff:GetAuditLog',
+  'GET /skiff/v1/roles': 'skiff:ListRoles',
+  'POST /skiff/v1/roles': 'skiff:CreateRole',
+  'POST /skiff/v1/master-key/rotate': 'skiff:RotateMasterKey',
 };
 
 const VERBS: Record<string, string> = { GET: 'Get', HEAD: 'Get', POST: 'Create', PUT: 'Put', PATCH: 'Update', DELETE: 'Delete' };
@@ -182,14 +195,22 @@ export class ApiGuard {
       state.accessKeyId = auth.accessKeyId;
       // Skiff's routes are signed for `skiff`; a JSON protocol's operations for its IAM service prefix (unknown targets: not checked).
       const expectedService = state.action.startsWith('skiff:') ? SKIFF_SIGNING_SERVICE : state.action.includes(':') ? state.action.split(':')[0] : undefined;
-      const found = this.opts.keys.secretFor(auth.accessKeyId);
-      if (!found) throw new ApiError(ErrorCode.UnrecognizedClientException, 'The security token included in the request is invalid.', { status: 403 });
+      const session = auth.accessKeyId.startsWith('ASIA') ? this.opts.sessions?.lookup(auth.accessKeyId) : undefined;
+      const found = session ? undefined : this.opts.keys.secretFor(auth.accessKeyId);
+      const invalidToken = () => new ApiError(ErrorCode.UnrecognizedClientException, 'The security token included in the request is invalid.', { status: 403 });
+      if (!found && !session) throw invalidToken();
+      if (session && !session.tokenMatches(wire.headers['x-amz-security-token']?.[0])) throw invalidToken();
       if (expectedService && auth.service !== expectedService) {
         throw new SigV4Error('signature', `Credential should be scoped to correct service: '${expectedService}'.`);
       }
-      verifySignature(wire, auth, amzDate, found.secret);
-      state.principal = { accessKeyId: found.key.accessKeyId, arn: this.principalArn(found.key), key: found.key };
-      this.opts.keys.touch(found.key.accessKeyId);
+      verifySignature(wire, auth, amzDate, session ? session.secret : found!.secret);
+      if (session) {
+        if (session.expiresAt <= this.now()) throw new ApiError(ErrorCode.ExpiredTokenException, 'The security token included in the request is expired', { status: 400 });
+        state.principal = this.sessionPrincipal(auth.accessKeyId, session);
+        return;
+      }
+      state.principal = { accessKeyId: found!.key.accessKeyId, arn: this.principalArn(found!.key), key: found!.key };
+      this.opts.keys.touch(found!.key.accessKeyId);
     } catch (err) {
       if (!(err instanceof SigV4Error)) throw err;
       switch (err.kind) {
@@ -202,6 +223,17 @@ export class ApiGuard {
           throw new ApiError(ErrorCode.InvalidSignatureException, err.message, { status: 403 });
       }
     }
+  }
+
+  /** A task role session acts as `assumed-role/<role>/<taskId>` with the role's policy as it is now. */
+  private sessionPrincipal(accessKeyId: string, s: { taskId: string; roleArn: string; expiresAt: number }): Principal {
+    const roleName = s.roleArn.split('/').pop()!;
+    const policy = this.opts.sessions!.rolePolicy(s.roleArn) ?? { Statement: [] };
+    return {
+      accessKeyId,
+      arn: `arn:aws:sts::${this.opts.accountId}:assumed-role/${roleName}/${s.taskId}`,
+      key: { accessKeyId, name: `${roleName}/${s.taskId}`, policy, status: 'Active', isRoot: false, createdAt: s.expiresAt },
+    };
   }
 
   private authorize(state: CallState, action: string, resources: string[]): void {

@@ -6,11 +6,38 @@
  *
  * Ciphertext format: `v1.<base64 iv>.<base64 tag>.<base64 data>`.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync, writeSync, chmodSync } from 'node:fs';
 
 export class MasterKey {
-  private constructor(private readonly key: Buffer) {}
+  /** Replaced only by `adopt` (master key rotation, src/secrets/master-key-rotation.ts). */
+  private constructor(private key: Buffer) {}
+
+  static generate(): MasterKey {
+    return new MasterKey(randomBytes(32));
+  }
+
+  /** Loads an existing key file (never creates one). */
+  static loadFile(file: string): MasterKey {
+    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 master key`);
+    return new MasterKey(key);
+  }
+
+  /** The key file's content. */
+  serialize(): string {
+    return this.key.toString('base64') + '\n';
+  }
+
+  /** Names the key without revealing it (HMAC of a constant), to check a key file matches the store. */
+  fingerprint(): string {
+    return createHmac('sha256', this.key).update('skiff master key fingerprint').digest('hex').slice(0, 32);
+  }
+
+  /** From now on this object encrypts and decrypts with `other`'s key (every holder of it switches at once). */
+  adopt(other: MasterKey): void {
+    this.key = Buffer.from(other.key);
+  }
 
   /** Loads the key file, creating it (0600, exclusively) if it does not exist. Refuses a key file others can read. */
   static loadOrCreate(file: string): MasterKey {

@@ -21,8 +21,9 @@ import { runCommands } from './commands/run.ts';
 import { serviceCommands } from './commands/services.ts';
 import { topCommands } from './commands/top.ts';
 import { completionCommands } from './commands/completion.ts';
+import { roleCommands } from './commands/roles.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

@@ -305,7 +305,8 @@ export class LinuxNetwork implements Network {
     if (this.taskToHost === 'metadata-only') {
       lines.push(
         `add rule ${t} input iifname @bridges ct state established,related accept`,
-        `add rule ${t} input iifname @bridges ip daddr ${METADATA_ADDRESS} accept`,
+        // `ct original`: the metadata endpoint's NAT (src/metadata/metadata-nat.ts) has rewritten daddr by the input hook.
+        `add rule ${t} input iifname @bridges ct original ip daddr ${METADATA_ADDRESS} accept`,
         `add rule ${t} input iifname @bridges counter drop comment "skiff: task to host"`,
       );
     }

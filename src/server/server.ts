@@ -54,6 +54,9 @@ import { metricsBearerHook, metricsRoutes, type MetricsRouteDeps } from '../metr
 import { metricsSettingsFromEnv } from '../metrics/settings.ts';
 import { readCgroupLayout } from '../drivers/runc/cgroups.ts';
 import { dashboardRoutes, isDashboardPath } from '../dashboard/routes.ts';
+import { metadataSettingsFromEnv, TaskIdentityService } from '../metadata/index.ts';
+import { roleRoutes } from '../auth/roles-routes.ts';
+import { masterKeyRoutes } from '../secrets/master-key-routes.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -63,6 +66,7 @@ export class SkiffServer {
   private audit: AuditLog | undefined;
   private warmPool: WarmPool | undefined;
   private services: ServiceScheduler | undefined;
+  private identity: TaskIdentityService | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -89,6 +93,7 @@ export class SkiffServer {
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
     const metricsSettings = metricsSettingsFromEnv();
     const metrics = new PlatformMetrics(this.clock.now());
+    const metadataSettings = metadataSettingsFromEnv(process.env);
 
     mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
@@ -123,6 +128,8 @@ export class SkiffServer {
       releaseAddress: (taskId) => networks.release(taskId),
       warmAttachment: (taskId) => warmPool?.claim(taskId),
       log: this.log,
+      // Made once the master key is loaded (below), before any task starts.
+      identity: { prepare: (t) => this.identity!.identities.prepare(t), release: (id) => this.identity!.identities.release(id) },
     });
     warmPool = this.warmPool = new WarmPool(
       {
@@ -167,6 +174,10 @@ export class SkiffServer {
     this.audit = auth.audit;
     const secrets = new SecretStore(db, auth.master);
     const ids = { region: c.region, account: c.accountId };
+    const identity = (this.identity = new TaskIdentityService({
+      db, master: auth.master, accountId: c.accountId, region: c.region, taskDefinitions: ctx.taskDefinitions, tasks, networks, secrets,
+      cgroupRoot: c.cgroupRoot, containerPid: async (id) => (await driver.inspect(id)).pid, nftTable: c.nftTable, settings: metadataSettings, log: this.log,
+    }));
     const guard = new ApiGuard({
       keys: auth.keys,
       audit: auth.audit,
@@ -178,8 +189,9 @@ export class SkiffServer {
           : service === 'secretsmanager'
             ? secretResources(secrets, op, input, ids)
             : ['*'],
-      routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : undefined),
       exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
+      routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : params.roleName ? identity.roles.arnOf(params.roleName) : undefined),
+      sessions: { lookup: (id) => identity.credentials.lookup(id), rolePolicy: (arn) => identity.roles.byArn(arn)?.policy },
     });
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (c.tls) {
@@ -204,6 +216,8 @@ export class SkiffServer {
       onRequestDone: metrics.observeRequest,
       routes: (a) => {
         authRoutes(a, { keys: auth.keys, audit: auth.audit });
+        roleRoutes(a, { roles: identity.roles });
+        masterKeyRoutes(a, { dataDir: c.dataDir, db, master: auth.master, log: this.log });
         skiffRoutes(a, ctx, { logPath: (runtimeId) => driver.logPath(runtimeId) });
         warmPoolRoutes(a, warmPool!);
         spotRoutes(a, ctx, spot);
@@ -214,6 +228,7 @@ export class SkiffServer {
       isReady: () => this.ready,
       log: this.log,
     }));
+    await identity.start(); // before adoption and new starts: tasks reach their metadata from the start
     const pooled = await warmPool.recover();
     if (pooled) this.log(`removed ${pooled} warm-pool namespace(s) left by the previous run`);
     const { adopted, swept } = await agent.recover();
@@ -239,6 +254,7 @@ export class SkiffServer {
     useSpawnHelper(false);
     await this.sampler?.stop();
     await this.app?.close();
+    await this.identity?.close().catch((e) => this.log(`closing the metadata endpoint failed: ${e instanceof Error ? e.message : e}`));
     this.audit?.close();
     this.db?.close();
   }

@@ -187,6 +187,33 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX service_tasks_by_service ON service_tasks (service_id, deployment_id);
   `,
+  // (identity) IAM-like roles for tasks, each task's metadata/credentials ids, and the temporary credentials issued to tasks.
+  `
+  CREATE TABLE roles (
+    name TEXT PRIMARY KEY,           -- arn:aws:iam::<account>:role/<name>
+    arn TEXT NOT NULL UNIQUE,
+    description TEXT,
+    policy TEXT NOT NULL,            -- IAM-like policy JSON (same format as access keys)
+    created_at INTEGER NOT NULL      -- epoch ms
+  );
+  CREATE TABLE task_identities (
+    task_id TEXT PRIMARY KEY,
+    task_ip TEXT NOT NULL,           -- the only source address allowed to use the ids below
+    credentials_id TEXT UNIQUE,      -- /v2/credentials/<id> (NULL: no task role)
+    task_role_arn TEXT,
+    containers TEXT NOT NULL         -- JSON {metadataId: containerName}: /v4/<metadataId>
+  );
+  CREATE TABLE task_credentials (
+    access_key_id TEXT PRIMARY KEY,  -- ASIA...
+    task_id TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    secret_enc TEXT NOT NULL,        -- AES-256-GCM under the master key, the key id as associated data
+    token_hash TEXT NOT NULL,        -- sha256 of the session token (X-Amz-Security-Token)
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX task_credentials_by_task ON task_credentials (task_id, expires_at);
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */

@@ -176,6 +176,7 @@ export class TestServer {
       if (existsSync(dir)) await run('sh', ['-c', `find ${dir} -depth -type d -exec rmdir {} + 2>/dev/null; true`]);
     }
     await new LinuxNetwork({ netnsPrefix: `${this.prefix}-`, vethPrefix: this.prefix.slice(0, 7), nftTable: this.prefix }).destroyAll();
+    await run('nft', ['delete', 'table', 'ip', `${this.prefix}_md`]); // the task metadata NAT (src/metadata/metadata-nat.ts)
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

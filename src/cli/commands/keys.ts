@@ -40,7 +40,7 @@ function loadPolicy(opts: { policy?: string; preset?: string }): unknown {
 }
 
 export const keyCommands: CommandModule = ({ program, globals, format }) => {
-  const keys = program.command('keys').description('API access keys: create, list, revoke');
+  const keys = program.command('keys').description('API access keys: create, list, revoke; rotate the master key');
 
   keys
     .command('create')
@@ -76,6 +76,20 @@ export const keyCommands: CommandModule = ({ program, globals, format }) => {
     .action(async (id: string) => {
       const data = (await (await skiffFetch(globals(), `/skiff/v1/keys/${encodeURIComponent(id)}`, { method: 'DELETE' })).json()) as { accessKey: KeyView };
       render(format(), data, () => ({ columns: ['ACCESS KEY ID', 'STATUS'], rows: [[data.accessKey.accessKeyId, data.accessKey.status]] }));
+    });
+
+  keys
+    .command('rotate-master')
+    .description('re-wrap every stored secret under a new master key (crash-safe); back up the new master.key with the store')
+    .action(async () => {
+      const data = (await (await skiffFetch(globals(), '/skiff/v1/master-key/rotate', { method: 'POST', body: {} })).json()) as {
+        fingerprint: string;
+        rewrapped: { secretVersions: number; accessKeys: number; taskCredentials: number };
+      };
+      render(format(), data, () => ({
+        columns: ['NEW KEY FINGERPRINT', 'SECRET VERSIONS', 'ACCESS KEYS', 'TASK CREDENTIALS'],
+        rows: [[data.fingerprint, String(data.rewrapped.secretVersions), String(data.rewrapped.accessKeys), String(data.rewrapped.taskCredentials)]],
+      }));
     });
 
   program

@@ -366,7 +366,8 @@ export class RuncDriver implements Driver {
             this.mountOverlay(spec.layerDirs, upper, work, rootfs),
           ]);
         })(),
-        fsp.writeFile(path.join(bundle, 'config.json'), config),
+        // Owner-only: the process environment in it may hold secrets.
+        fsp.writeFile(path.join(bundle, 'config.json'), config, { mode: 0o600 }),
         fsp.rm(this.exitPath(id), { force: true }),
       ]);
       try {

@@ -1,0 +1,81 @@
+/**
+ * Skiff's endpoints for roles, authorized like any other call (skiff:ListRoles,
+ * skiff:CreateRole, skiff:GetRole, skiff:DeleteRole on the role's ARN).
+ * Creating a role is as powerful as the policy it may give a task: grant
+ * skiff:CreateRole to administrators only.
+ *
+ *   GET    /skiff/v1/roles                               → { roles: [...] }
+ *   POST   /skiff/v1/roles {name, policy, description?}  → { role }
+ *   GET    /skiff/v1/roles/:roleName                     → { role }
+ *   DELETE /skiff/v1/roles/:roleName                     → { role }
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
+import { sendError } from '../api/http-server.ts';
+import { RoleStoreError, type Role, type RoleStore } from './roles.ts';
+
+export const roleView = (r: Role) => ({
+  name: r.name,
+  arn: r.arn,
+  ...(r.description ? { description: r.description } : {}),
+  createdAt: new Date(r.createdAt).toISOString(),
+  policy: r.policy,
+});
+
+export function roleRoutes(app: FastifyInstance, deps: { roles: RoleStore }): void {
+  const handle =
+    <R>(fn: (req: R) => unknown) =>
+    async (req: R, reply: FastifyReply) => {
+      try {
+        return await fn(req);
+      } catch (err) {
+        if (err instanceof RoleStoreError) {
+          const e =
+            err.kind === 'exists'
+              ? new ApiError(ErrorCode.ResourceExistsException, err.message)
+              : err.kind === 'not-found'
+                ? new ApiError(ErrorCode.ResourceNotFoundException, err.message)
+                : invalidParameter(err.message);
+          return sendError(reply, e);
+        }
+        return sendError(reply, err);
+      }
+    };
+  const found = (name: string) => {
+    const r = deps.roles.get(name);
+    if (!r) throw new RoleStoreError(`The role with name ${name} cannot be found. List roles with \`skiff roles list\`.`, 'not-found');
+    return r;
+  };
+
+  app.get('/skiff/v1/roles', handle(() => ({ roles: deps.roles.list().map(roleView) })));
+
+  app.post<{ Body: unknown }>(
+    '/skiff/v1/roles',
+    handle((req: { body: unknown }) => {
+      const body = req.body as { name?: unknown; policy?: unknown; description?: unknown } | undefined;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw invalidParameter('The body must be a JSON object: {"name": "...", "policy": {"Statement": [...]}}.');
+      }
+      if (body.policy === undefined) throw invalidParameter('policy is required: an IAM-like policy document {"Statement": [{"Effect", "Action", "Resource"}]}.');
+      let policy = body.policy;
+      if (typeof policy === 'string') {
+        try {
+          policy = JSON.parse(policy);
+        } catch {
+          throw invalidParameter('policy is not valid JSON.');
+        }
+      }
+      return { role: roleView(deps.roles.create({ name: body.name, policy, description: body.description })) };
+    }),
+  );
+
+  app.get<{ Params: { roleName: string } }>(
+    '/skiff/v1/roles/:roleName',
+    handle((req: { params: { roleName: string } }) => ({ role: roleView(found(req.params.roleName)) })),
+  );
+
+  app.delete<{ Params: { roleName: string } }>(
+    '/skiff/v1/roles/:roleName',
+    handle((req: { params: { roleName: string } }) => ({ role: roleView(deps.roles.delete(req.params.roleName)) })),
+  );
+}

@@ -1,0 +1,118 @@
+/**
+ * Task identity wiring for `skiff server`: roles, secrets injection, the
+ * metadata and credentials endpoints at 169.254.170.2 and the NAT that brings
+ * tasks' requests there. Settings, resolved once from the environment:
+ *
+ *   SKIFF_METADATA_PORT              port the metadata server listens on (default 0: any free port)
+ *   SKIFF_TASK_CREDENTIALS_TTL_MS    lifetime of task role credentials (default 21600000, 6 hours; min 2000)
+ */
+import type { Db } from '../store/db.ts';
+import type { MasterKey } from '../auth/master-key.ts';
+import type { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
+import type { TasksRepo } from '../store/tasks-repo.ts';
+import type { NetworksRepo } from '../store/networks-repo.ts';
+import type { SecretStore } from '../secrets/secret-store.ts';
+import { RoleStore } from '../auth/roles.ts';
+import { sanitizeName } from '../drivers/runc/runc-driver.ts';
+import { readCgroupLayout, type CgroupLayout } from '../drivers/runc/cgroups.ts';
+import { readTaskUsage } from '../stats/cgroup-stats.ts';
+import { DEFAULT_CREDENTIALS_TTL_MS, TaskCredentialStore } from './task-credentials.ts';
+import { TaskIdentities } from './task-identity.ts';
+import { MetadataServer } from './metadata-server.ts';
+import { MetadataNat } from './metadata-nat.ts';
+
+export interface MetadataSettings {
+  port: number;
+  credentialsTtlMs: number;
+}
+
+export function metadataSettingsFromEnv(env: NodeJS.ProcessEnv): MetadataSettings {
+  const problems: string[] = [];
+  const num = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min || v > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${raw})`);
+      return def;
+    }
+    return v;
+  };
+  const out = { port: num('SKIFF_METADATA_PORT', 0, 0, 65535), credentialsTtlMs: num('SKIFF_TASK_CREDENTIALS_TTL_MS', DEFAULT_CREDENTIALS_TTL_MS, 2000, 12 * 3_600_000) };
+  if (problems.length) throw new Error(`invalid metadata settings:\n  ${problems.join('\n  ')}`);
+  return out;
+}
+
+export interface TaskIdentityServiceDeps {
+  db: Db;
+  master: MasterKey;
+  accountId: string;
+  region: string;
+  taskDefinitions: TaskDefinitionsRepo;
+  tasks: TasksRepo;
+  networks: NetworksRepo;
+  secrets: SecretStore;
+  cgroupRoot: string;
+  /** The pid of a container's process on the host (driver inspect). */
+  containerPid(runtimeId: string): Promise<number | undefined>;
+  /** The nft table name this server may use (from its resource prefix). */
+  nftTable: string;
+  settings: MetadataSettings;
+  log(msg: string): void;
+}
+
+/** Everything task identity needs at run time, started and stopped with the server. */
+export class TaskIdentityService {
+  readonly roles: RoleStore;
+  readonly credentials: TaskCredentialStore;
+  readonly identities: TaskIdentities;
+  private readonly server: MetadataServer;
+  private nat: MetadataNat | undefined;
+  private layout: Promise<CgroupLayout> | undefined;
+
+  constructor(private readonly deps: TaskIdentityServiceDeps) {
+    this.roles = new RoleStore(deps.db, deps.accountId);
+    this.credentials = new TaskCredentialStore(deps.db, deps.master, { ttlMs: deps.settings.credentialsTtlMs });
+    this.identities = new TaskIdentities({
+      db: deps.db,
+      taskDefinitions: deps.taskDefinitions,
+      roles: this.roles,
+      secrets: deps.secrets,
+      credentials: this.credentials,
+      accountId: deps.accountId,
+      reachable: async (subnetId) => {
+        const bridge = deps.networks.subnet(subnetId)?.bridge;
+        if (bridge && this.nat) await this.nat.allowBridge(bridge);
+      },
+    });
+    this.server = new MetadataServer({
+      identities: this.identities,
+      credentials: this.credentials,
+      tasks: deps.tasks,
+      region: deps.region,
+      subnetCidr: (id) => deps.networks.subnet(id)?.cidr,
+      containerPid: deps.containerPid,
+      containerUsage: async (taskId, name) => readTaskUsage(await (this.layout ??= readCgroupLayout()), deps.cgroupRoot, `${taskId}/${sanitizeName(name)}`),
+      log: deps.log,
+    });
+  }
+
+  /** The nft table of the metadata NAT for a server whose boundary table is `nftTable`. */
+  static natTable(nftTable: string): string {
+    return `${nftTable}_md`.slice(0, 32);
+  }
+
+  /** Listens and installs the NAT (every subnet bridge this server has). */
+  async start(): Promise<void> {
+    const port = await this.server.listen(this.deps.settings.port);
+    this.nat = new MetadataNat(TaskIdentityService.natTable(this.deps.nftTable), port);
+    await this.nat.install();
+    this.identities.forgetFinished();
+    for (const s of this.deps.networks.subnets()) await this.nat.allowBridge(s.bridge);
+  }
+
+  async close(): Promise<void> {
+    await this.nat?.remove();
+    await this.server.close();
+  }
+}

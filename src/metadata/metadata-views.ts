@@ -1,0 +1,144 @@
+/**
+ * The JSON the task metadata endpoint v4 returns, built from a task's stored
+ * record (pure functions): container metadata (`${URI}`), task metadata
+ * (`${URI}/task`) and stats in Docker's stats shape (`${URI}/stats`,
+ * `${URI}/task/stats`), with the field names ECS uses.
+ */
+import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
+import { hostnameFor } from '../agent/task-runner.ts';
+import type { CgroupUsage } from '../stats/cgroup-stats.ts';
+import { gatewayAddress } from '../network/cidr.ts';
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** The gateway of a subnet with its prefix length, as ECS shows SubnetGatewayIpv4Address (10.0.0.1/20). */
+export function gatewayOf(cidr: string): string {
+  return `${gatewayAddress(cidr)}/${cidr.split('/')[1]}`;
+}
+
+export function containerMetadata(task: TaskRecord, c: ContainerRecord, ctx: { region: string; subnetCidr?: string }) {
+  return {
+    DockerId: c.runtimeId,
+    Name: c.name,
+    DockerName: `ecs-${task.family}-${task.revision}-${c.name}`,
+    Image: c.image,
+    ImageID: c.imageDigest ?? '',
+    Labels: {
+      'com.amazonaws.ecs.cluster': task.clusterArn,
+      'com.amazonaws.ecs.container-name': c.name,
+      'com.amazonaws.ecs.task-arn': task.arn,
+      'com.amazonaws.ecs.task-definition-family': task.family,
+      'com.amazonaws.ecs.task-definition-version': String(task.revision),
+    },
+    DesiredStatus: task.desiredStatus,
+    KnownStatus: c.lastStatus,
+    ...(c.exitCode !== undefined ? { ExitCode: c.exitCode } : {}),
+    Limits: { CPU: c.cpu, Memory: c.memory ?? 0 },
+    CreatedAt: iso(task.createdAt),
+    ...(c.startedAt !== undefined ? { StartedAt: iso(c.startedAt) } : {}),
+    Type: 'NORMAL',
+    ...(c.healthStatus ? { Health: { status: c.healthStatus } } : {}),
+    ContainerARN: c.arn,
+    LogDriver: 'awslogs',
+    Networks: [
+      {
+        NetworkMode: 'awsvpc',
+        IPv4Addresses: [task.network.ipv4],
+        AttachmentIndex: 0,
+        ...(task.network.macAddress ? { MACAddress: task.network.macAddress } : {}),
+        ...(ctx.subnetCidr ? { IPv4SubnetCIDRBlock: ctx.subnetCidr, SubnetGatewayIpv4Address: gatewayOf(ctx.subnetCidr) } : {}),
+        PrivateDNSName: hostnameFor(task.network.ipv4, ctx.region),
+      },
+    ],
+  };
+}
+
+export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr?: string; serviceName?: string }) {
+  return {
+    Cluster: task.clusterArn,
+    TaskARN: task.arn,
+    Family: task.family,
+    Revision: String(task.revision),
+    DesiredStatus: task.desiredStatus,
+    KnownStatus: task.lastStatus,
+    Limits: { CPU: task.cpu / 1024, Memory: task.memory },
+    PullStartedAt: iso(task.pullStartedAt),
+    PullStoppedAt: iso(task.pullStoppedAt),
+    ...(task.executionStoppedAt !== undefined ? { ExecutionStoppedAt: iso(task.executionStoppedAt) } : {}),
+    AvailabilityZone: task.availabilityZone,
+    LaunchType: 'FARGATE',
+    Containers: task.containers.map((c) => containerMetadata(task, c, ctx)),
+    ClockDrift: { ClockErrorBound: 0.5, ReferenceTimestamp: new Date().toISOString(), ClockSynchronizationStatus: 'SYNCHRONIZED' },
+    EphemeralStorageMetrics: { Utilized: 0, Reserved: task.ephemeralStorageGiB * 1024 },
+    VPCID: task.network.vpcId,
+    ...(ctx.serviceName ? { ServiceName: ctx.serviceName } : {}),
+  };
+}
+
+/** One cgroup reading with the host's CPU time, as the stats view needs it. */
+export interface StatsSample {
+  read: number;
+  usage: CgroupUsage;
+  /** Host CPU time (all CPUs), ns, from /proc/stat. */
+  systemCpuNs: number;
+  onlineCpus: number;
+  pids?: number;
+  /** Interface counters inside the task's network namespace (/proc/<pid>/net/dev). */
+  networks?: Record<string, NetworkCounters>;
+}
+
+export interface NetworkCounters {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+/** `/proc/<pid>/net/dev` → counters per interface (loopback left out, as Docker does). */
+export function parseNetDev(text: string): Record<string, NetworkCounters> {
+  const out: Record<string, NetworkCounters> = {};
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const name = line.slice(0, colon).trim();
+    const v = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    if (name === 'lo' || v.length < 16) continue;
+    out[name] = { rx_bytes: v[0], rx_packets: v[1], rx_errors: v[2], rx_dropped: v[3], tx_bytes: v[8], tx_packets: v[9], tx_errors: v[10], tx_dropped: v[11] };
+  }
+  return out;
+}
+
+/** Docker's stats JSON (what `docker stats` and ECS's `/stats` return) from this and the previous sample. */
+export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limitBytes: number, now: StatsSample, prev?: StatsSample) {
+  const cpu = (s: StatsSample | undefined) =>
+    s
+      ? {
+          cpu_usage: { total_usage: s.usage.cpuUsageUs * 1000, usage_in_kernelmode: 0, usage_in_usermode: s.usage.cpuUsageUs * 1000 },
+          system_cpu_usage: s.systemCpuNs,
+          online_cpus: s.onlineCpus,
+          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+        }
+      : { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+  return {
+    read: new Date(now.read).toISOString(),
+    preread: prev ? new Date(prev.read).toISOString() : '0001-01-01T00:00:00Z',
+    name: c.name,
+    id: c.runtimeId,
+    num_procs: 0,
+    pids_stats: now.pids !== undefined ? { current: now.pids } : {},
+    cpu_stats: cpu(now),
+    precpu_stats: cpu(prev),
+    memory_stats: {
+      usage: now.usage.workingSetBytes,
+      stats: { rss: now.usage.rssBytes, cache: now.usage.cacheBytes },
+      limit: limitBytes,
+    },
+    blkio_stats: { io_service_bytes_recursive: [], io_serviced_recursive: [] },
+    storage_stats: {},
+    ...(now.networks ? { networks: now.networks } : {}),
+  };
+}
