@@ -92,7 +92,7 @@ test('the AWS CLI registers a task definition from JSON, runs it, waits for it a
 
   const detail = skiff('task', arn, '--output', 'json');
   const d = JSON.parse(detail.stdout) as { timings: { phase: string }[]; billing: { billedSeconds: number } };
-  assert.deepEqual(d.timings.map((t) => t.phase).slice(0, 3).sort(), ['cgroup', 'image-pull', 'network']);
+  assert.deepEqual(d.timings.map((t) => t.phase).slice(0, 4).sort(), ['cgroup', 'image-pull', 'network', 'secrets']);
   assert.equal(d.billing.billedSeconds, 60);
   assert.match(skiff('task', arn).stdout, /billed\s+60 s, \$0\.000205708333/);
   assert.match(skiff('logs', arn).stdout, /from-aws-cli/);
