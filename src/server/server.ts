@@ -47,6 +47,9 @@ import { ServiceScheduler } from '../services/scheduler.ts';
 import { SpotReclaimer } from '../services/spot.ts';
 import { serviceSettingsFromEnv } from '../services/settings.ts';
 import { spotRoutes } from '../control/spot-routes.ts';
+import { DnsResponder, withServiceDiscovery } from '../discovery/dns-responder.ts';
+import { ServiceDirectory } from '../discovery/service-directory.ts';
+import { storeDirectorySource } from '../discovery/store-source.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -56,6 +59,7 @@ export class SkiffServer {
   private audit: AuditLog | undefined;
   private warmPool: WarmPool | undefined;
   private services: ServiceScheduler | undefined;
+  private dns: DnsResponder | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -77,7 +81,9 @@ export class SkiffServer {
       cgroupRoot: c.cgroupRoot,
       userns: c.userns,
     });
-    const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable });
+    // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
+    const dns = (this.dns = new DnsResponder({ log: this.log }));
+    const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable }), dns);
     await preflight([driver, network]);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
 
@@ -148,6 +154,8 @@ export class SkiffServer {
       arns: { region: c.region, account: c.accountId, partition: 'aws' },
     });
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
+    const directory = new ServiceDirectory(storeDirectorySource(db, tasks, networks));
+    dns.resolve = (name, from) => directory.resolve(name, from);
     const serviceSettings = serviceSettingsFromEnv(process.env);
     const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
     const services = (this.services = new ServiceScheduler(ctx, { intervalMs: serviceSettings.intervalMs, maxStartsPerPass: serviceSettings.maxStartsPerPass, log: this.log, afterPass: () => spot.tick() }));
@@ -195,6 +203,7 @@ export class SkiffServer {
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
     services.start(); // after adoption: it reads what the adopted tasks really are
+    await dns.listenOnExisting(networks.subnets().map((s) => toSubnetSpec(s, networks)));
     // Warm the subnet a RunTask without a network configuration uses first.
     const first = networks.subnets().find((s) => s.isDefault && networks.availableCount(s) > 0);
     if (first) warmPool.warm(first.id);
@@ -213,6 +222,7 @@ export class SkiffServer {
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);
+    await this.dns?.close();
     await this.sampler?.stop();
     await this.app?.close();
     this.audit?.close();
