@@ -492,11 +492,17 @@ export function parsePort(p: unknown): ComposePort {
     return { target, protocol, ...(p.published !== undefined ? { published: String(p.published) } : {}) };
   }
   const s = String(p);
-  const m = /^(?:(?:\[?[0-9a-fA-F.:]+\]?):)??(?:([\d-]+):)?(\d+)(?:\/(tcp|udp))?$/.exec(s);
-  if (!m) throw new Error(`${JSON.stringify(s)} is not a port: use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, optionally /tcp or /udp`);
-  const target = Number(m[2]);
+  const bad = () => new Error(`${JSON.stringify(s)} is not a port: use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, optionally /tcp or /udp`);
+  const m = /^(?:\[[0-9a-fA-F:.]+\]:)?([^/]*?)(?:\/(tcp|udp))?$/.exec(s);
+  if (!m) throw bad();
+  const parts = m[1]!.split(':');
+  const targetText = parts.pop()!;
+  const publishedText = parts.pop();
+  if (!/^\d+$/.test(targetText) || (publishedText !== undefined && !/^[\d-]*$/.test(publishedText)) || parts.length > 1) throw bad();
+  if (parts.length === 1 && !/^[0-9.]+$/.test(parts[0]!)) throw bad();
+  const target = Number(targetText);
   if (target < 1 || target > 65535) throw new Error(`${target} is not a port number (1..65535)`);
-  return { target, protocol: (m[3] ?? 'tcp') as 'tcp' | 'udp', ...(m[1] ? { published: m[1] } : {}) };
+  return { target, protocol: (m[2] ?? 'tcp') as 'tcp' | 'udp', ...(publishedText ? { published: publishedText } : {}) };
 }
 
 const DURATION_UNITS: Record<string, number> = { us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };

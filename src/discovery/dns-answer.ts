@@ -17,13 +17,17 @@ export type Rcode = keyof typeof RCODE;
 export type Resolution = { rcode: 'NOERROR'; addresses: string[] } | { rcode: 'NXDOMAIN' | 'REFUSED' | 'SERVFAIL' };
 
 export const ANSWER_TTL_SECONDS = 1;
-/** Keeps a UDP answer well under 512 bytes (no EDNS, no TCP fallback needed). */
-export const MAX_ADDRESSES = 24;
+/** Answers are cut to fit a plain 512-byte UDP message (no EDNS, no TCP fallback needed). */
+export const MAX_UDP_BYTES = 512;
 
 const OPCODE_QUERY = 0;
 
-/** The response to `query`, or undefined when it must be dropped (a response, or garbage without a header). */
-export function answerQuery(query: dnsPacket.DecodedPacket, resolve: (name: string) => Resolution): dnsPacket.Packet | undefined {
+/**
+ * The response to `query`, or undefined when it must be dropped (it is itself a
+ * response). `rotate` starts the address list at that offset, so successive
+ * askers spread over the tasks (resolvers mostly take the first address).
+ */
+export function answerQuery(query: dnsPacket.DecodedPacket, resolve: (name: string) => Resolution, rotate = 0): dnsPacket.Packet | undefined {
   if (query.type === 'response') return undefined;
   const opcode = ((query.flags ?? 0) >> 11) & 0xf;
   const rd = (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED;
@@ -41,7 +45,10 @@ export function answerQuery(query: dnsPacket.DecodedPacket, resolve: (name: stri
   if (q.class !== undefined && q.class !== 'IN') return reply('REFUSED');
   const r = resolve(q.name);
   if (r.rcode !== 'NOERROR') return reply(r.rcode, [], r.rcode === 'NXDOMAIN');
-  const answers: dnsPacket.Answer[] =
-    q.type === 'A' ? r.addresses.slice(0, MAX_ADDRESSES).map((data) => ({ type: 'A', class: 'IN', name: q.name, ttl: ANSWER_TTL_SECONDS, data })) : [];
-  return reply('NOERROR', answers, true);
+  const k = r.addresses.length ? rotate % r.addresses.length : 0;
+  const addresses = [...r.addresses.slice(k), ...r.addresses.slice(0, k)];
+  const answers: dnsPacket.Answer[] = q.type === 'A' ? addresses.map((data) => ({ type: 'A', class: 'IN', name: q.name, ttl: ANSWER_TTL_SECONDS, data })) : [];
+  const out = reply('NOERROR', answers, true);
+  while (answers.length && dnsPacket.encodingLength(out) > MAX_UDP_BYTES) answers.pop();
+  return out;
 }

@@ -26,6 +26,7 @@ export interface DnsResponderOptions {
 export class DnsResponder {
   private readonly sockets = new Map<string, Promise<dgram.Socket | undefined>>();
   private closed = false;
+  private asked = 0;
   resolve: ((name: string, from: Asker) => Resolution) | undefined;
 
   constructor(private readonly opts: DnsResponderOptions = {}) {
@@ -90,7 +91,7 @@ export class DnsResponder {
         this.opts.log?.(`service discovery: answering ${name} failed: ${e instanceof Error ? e.message : e}`);
         return { rcode: 'SERVFAIL' };
       }
-    });
+    }, this.asked++);
     if (reply) socket.send(dnsPacket.encode(reply), rinfo.port, rinfo.address);
   }
 
