@@ -46,6 +46,8 @@ let registry: TestRegistry;
 let ecs: ECSClient;
 let dir: string;
 let composeFile: string;
+/** The DNS responder's address on the web task's subnet (set by the DNS test). */
+let gateway = '';
 
 function skiff(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
@@ -90,11 +92,16 @@ services:
     environment:
       GREETING: hello
     secrets: [shop_token]
+    depends_on:
+      migrate: { condition: service_completed_successfully }
     deploy:
       replicas: 2
       resources:
         limits: { cpus: "0.3", memory: 600m }
     volumes: ["data:/data"]
+  migrate:
+    image: ${image}
+    command: sh -c 'echo migrated'
   client:
     image: ${image}
     command: ["sh", "-c", "while true; do echo \\"web=$$(wget -q -O - http://web:8080/) api=$$(wget -q -O - http://api:8080/)\\"; sleep 1; done"]
@@ -162,6 +169,13 @@ test('compose up: three services come up in dependency order and reach each othe
   assert.ok(at(/^client: waiting for web \(service_healthy\), api \(service_started\)/) > at(/^web: service created/), up.stderr);
   assert.ok(at(/^client: service created/) > at(/^client: waiting/), up.stderr);
   assert.ok(at(/^api: service created/) < at(/^client: waiting/), up.stderr);
+  // The one-shot job runs first and must have exited 0 before api is created.
+  assert.ok(at(/^migrate: started 1 one-shot task\(s\)/) < at(/^api: waiting for migrate \(service_completed_successfully\)/), up.stderr);
+  assert.ok(at(/^api: waiting for migrate/) < at(/^api: service created/), up.stderr);
+  const jobs = await ecs.send(new ListTasksCommand({ cluster: PROJECT, startedBy: `compose/${PROJECT}`, desiredStatus: 'STOPPED' }));
+  const job = (await ecs.send(new DescribeTasksCommand({ cluster: PROJECT, tasks: jobs.taskArns! }))).tasks![0]!;
+  assert.equal(job.containers![0]!.exitCode, 0);
+  assert.match(await logsOf(job), /migrated/);
 
   const [web, api, client] = await Promise.all(['web', 'api', 'client'].map(serviceTasks));
   assert.equal(web.filter((t) => t.lastStatus === 'RUNNING').length, 1);
@@ -216,7 +230,7 @@ test('the DNS responder on the gateway answers service names with RUNNING task a
   const api = (await serviceTasks('api')).filter((t) => t.lastStatus === 'RUNNING');
   const subnets = ((await (await server.fetch('/skiff/v1/subnets')).json()) as { subnets: { subnetId: string; cidrBlock: string }[] }).subnets;
   const subnetOf = (t: Task) => t.attachments![0]!.details!.find((d) => d.name === 'subnetId')!.value!;
-  const gateway = gatewayAddress(parseCidr(subnets.find((s) => s.subnetId === subnetOf(web[0]!))!.cidrBlock));
+  gateway = gatewayAddress(parseCidr(subnets.find((s) => s.subnetId === subnetOf(web[0]!))!.cidrBlock));
 
   const a = await dnsQuery(gateway, 'web.shop.skiff.local');
   assert.equal(rcodeOf(a), 'NOERROR');
@@ -239,6 +253,7 @@ test('compose ps lists the services with their tasks and DNS names', async () =>
   const rows = (JSON.parse(ps.stdout) as { services: { service: string; status: string; running: number; desired: number; dnsName: string }[] }).services;
   assert.deepEqual(rows.map((r) => [r.service, r.status, r.running, r.desired, r.dnsName]), [
     ['web', 'ACTIVE', 1, 1, 'web.shop.skiff.local'],
+    ['migrate', 'COMPLETED', 0, 1, 'migrate.shop.skiff.local'],
     ['api', 'ACTIVE', 2, 2, 'api.shop.skiff.local'],
     ['client', 'ACTIVE', 1, 1, 'client.shop.skiff.local'],
   ]);
@@ -263,4 +278,5 @@ test('compose down removes everything: no service ACTIVE, no task RUNNING, no de
   const active = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `${PROJECT}-`, status: 'ACTIVE' }));
   assert.deepEqual(active.taskDefinitionArns, []);
   assert.equal((await secretValue('compose/shop/shop_token')).status, 400);
+  if (gateway) assert.equal(rcodeOf(await dnsQuery(gateway, 'web.shop.skiff.local')), 'NXDOMAIN', 'the name went with the service');
 });

@@ -24,6 +24,7 @@ import {
   DescribeServicesCommand,
   DescribeTasksCommand,
   ListTagsForResourceCommand,
+  ListServicesCommand,
   ListTaskDefinitionsCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
@@ -133,6 +134,10 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
     }
     const existing = (await ecs.send(new DescribeServicesCommand({ cluster: plan.cluster, services: [svc.name] }))).services?.[0];
     if (existing?.status === 'ACTIVE') {
+      const tags = (await ecs.send(new ListTagsForResourceCommand({ resourceArn: existing.serviceArn! }))).tags ?? [];
+      if (!tags.some((t) => t.key === PROJECT_TAG && t.value === plan.project)) {
+        throw new ComposeRunError(`service ${svc.name} already exists in cluster ${plan.cluster} and was not made by compose for project ${plan.project}; run in another cluster (--cluster) or rename the service`);
+      }
       await ecs.send(new UpdateServiceCommand({ cluster: plan.cluster, service: svc.name, taskDefinition, desiredCount: svc.service.desiredCount }));
       log(`${svc.name}: service updated (desired ${svc.service.desiredCount})`);
       continue;
@@ -233,44 +238,57 @@ export async function composeDown(plan: ComposePlan, deps: ComposeDeps): Promise
   const ours = async (arn: string) => ((await ecs.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags ?? []).some((t) => t.key === PROJECT_TAG && t.value === plan.project);
 
   const taskArns = new Set<string>();
+  const serviceNames = plan.services.filter((s) => !s.oneShot).map((s) => s.name);
+  const families = new Set(plan.services.map((s) => s.taskDefinition.family!));
   if (cluster?.status === 'ACTIVE') {
-    for (const svc of [...plan.services].reverse()) {
-      if (svc.oneShot) continue;
-      const s = (await ecs.send(new DescribeServicesCommand({ cluster: plan.cluster, services: [svc.name] }))).services?.[0];
+    // Services of the project no longer in the file (tagged by an earlier `up`) go too.
+    let nextToken: string | undefined;
+    do {
+      const page = await ecs.send(new ListServicesCommand({ cluster: plan.cluster, nextToken }));
+      for (const arn of page.serviceArns ?? []) {
+        const name = arn.split('/').pop()!;
+        if (serviceNames.includes(name) || !(await ours(arn))) continue;
+        serviceNames.push(name);
+        log(`${name}: no longer in the Compose file; removing it too`);
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+    for (const name of [...serviceNames].reverse()) {
+      const s = (await ecs.send(new DescribeServicesCommand({ cluster: plan.cluster, services: [name] }))).services?.[0];
       if (!s || s.status === 'INACTIVE') continue;
       if (!(await ours(s.serviceArn!))) {
-        log(`warning: service ${svc.name} in cluster ${plan.cluster} was not made by compose for project ${plan.project}; left alone`);
+        log(`warning: service ${name} in cluster ${plan.cluster} was not made by compose for project ${plan.project}; left alone`);
         continue;
       }
-      for (const a of await listAll(ecs, { cluster: plan.cluster, serviceName: svc.name })) taskArns.add(a);
-      if (s.status === 'ACTIVE') await ecs.send(new DeleteServiceCommand({ cluster: plan.cluster, service: svc.name, force: true }));
-      log(`${svc.name}: service deleted`);
+      if (s.taskDefinition) families.add(s.taskDefinition.split('/').pop()!.replace(/:\d+$/, ''));
+      for (const a of await listAll(ecs, { cluster: plan.cluster, serviceName: name })) taskArns.add(a);
+      if (s.status === 'ACTIVE') await ecs.send(new DeleteServiceCommand({ cluster: plan.cluster, service: name, force: true }));
+      log(`${name}: service deleted`);
     }
     for (const a of await listAll(ecs, { cluster: plan.cluster, startedBy: `compose/${plan.project}` })) taskArns.add(a);
     // Stop everything now rather than waiting for the scheduler to drain.
-    for (const t of await describeTasks(ecs, plan.cluster, [...taskArns])) {
+    const stop = async (t: Task) => {
       if (t.desiredStatus !== 'STOPPED') await ecs.send(new StopTaskCommand({ cluster: plan.cluster, task: t.taskArn!, reason: `skiff compose down (project ${plan.project})` }));
-    }
-    await waitUntil('the project\'s tasks to stop', waitTimeoutMs, pollMs, async () => {
+    };
+    for (const t of await describeTasks(ecs, plan.cluster, [...taskArns])) await stop(t);
+    await waitUntil("the project's tasks to stop", waitTimeoutMs, pollMs, async () => {
       // Tasks a draining service started after the listing above are caught here too.
-      for (const svc of plan.services) for (const a of await listAll(ecs, { cluster: plan.cluster, serviceName: svc.name })) taskArns.add(a);
+      for (const name of serviceNames) for (const a of await listAll(ecs, { cluster: plan.cluster, serviceName: name })) taskArns.add(a);
       const tasks = await describeTasks(ecs, plan.cluster, [...taskArns]);
-      for (const t of tasks) if (t.desiredStatus !== 'STOPPED') await ecs.send(new StopTaskCommand({ cluster: plan.cluster, task: t.taskArn!, reason: `skiff compose down (project ${plan.project})` }));
+      for (const t of tasks) await stop(t);
       return tasks.every((t) => statusOf(t) === 'STOPPED');
     });
     if (taskArns.size) log(`${taskArns.size} task(s) stopped`);
-    await waitUntil('the project\'s services to become INACTIVE', waitTimeoutMs, pollMs, async () => {
-      const names = plan.services.filter((s) => !s.oneShot).map((s) => s.name);
-      for (let i = 0; i < names.length; i += 10) {
-        const out = await ecs.send(new DescribeServicesCommand({ cluster: plan.cluster, services: names.slice(i, i + 10) }));
+    await waitUntil("the project's services to become INACTIVE", waitTimeoutMs, pollMs, async () => {
+      for (let i = 0; i < serviceNames.length; i += 10) {
+        const out = await ecs.send(new DescribeServicesCommand({ cluster: plan.cluster, services: serviceNames.slice(i, i + 10) }));
         if ((out.services ?? []).some((s) => s.status === 'DRAINING')) return false;
       }
       return true;
     });
   }
 
-  for (const svc of plan.services) {
-    const family = svc.taskDefinition.family!;
+  for (const family of families) {
     let nextToken: string | undefined;
     const arns: string[] = [];
     do {
@@ -279,7 +297,7 @@ export async function composeDown(plan: ComposePlan, deps: ComposeDeps): Promise
       nextToken = page.nextToken;
     } while (nextToken);
     for (const arn of arns) if (await ours(arn)) await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
-    if (arns.length) log(`${svc.name}: ${arns.length} task definition revision(s) deregistered`);
+    if (arns.length) log(`${family}: ${arns.length} task definition revision(s) deregistered`);
   }
   for (const s of plan.secrets) if (await deps.secrets.delete(s.secretName)) log(`secret ${s.composeName}: deleted`);
 
