@@ -255,8 +255,8 @@ test('a stopped task leaves the answers; after a server restart the responder se
   // The answers are exactly the RUNNING tasks (desired RUNNING) of the service: the stopped one left them
   // (its address may come back only as a replacement's, since the lowest free address is handed out).
   await waitFor('the DNS answers to be the running api tasks', async () => {
-    const tasks = await serviceTasks('api');
-    if (tasks.find((t) => t.taskArn === stopped.taskArn)!.lastStatus === 'RUNNING') return undefined;
+    const tasks = await serviceTasks('api'); // desired RUNNING only: the stopped task is not among them
+    if (tasks.some((t) => t.taskArn === stopped.taskArn)) return undefined;
     const running = tasks.filter((t) => t.lastStatus === 'RUNNING' && t.desiredStatus === 'RUNNING').map((t) => ipOf(t)!).sort();
     const answered = addressesIn(await dnsQuery(gateway, 'api.shop.skiff.local')).sort();
     return JSON.stringify(answered) === JSON.stringify(running) ? true : undefined;
