@@ -43,7 +43,7 @@ export interface ServicePlan {
   runTask: RunTaskCommandInput;
   loadBalancers: LoadBalancer[];
   dependsOn: { service: string; condition: DependsCondition }[];
-  /** The size chosen and what was asked for (absent: nothing asked). */
+  /** The task size chosen (see taskSizeFor). */
   size: TaskSize;
 }
 

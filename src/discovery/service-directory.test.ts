@@ -81,10 +81,12 @@ test('snapshots are reused briefly, and refreshed at once for an asker they do n
   dir.resolve('web', from);
   dir.resolve('web', from);
   assert.equal(reads(), 1);
-  now += 1;
+  now += 20;
   tasks.push(task({ ip: '10.0.0.30' })); // a task that just started asks
   assert.equal(dir.resolve('web', { subnetId: 'subnet-a', address: '10.0.0.30' }).rcode, 'NOERROR');
   assert.equal(reads(), 2);
+  dir.resolve('web', { subnetId: 'subnet-a', address: '10.0.0.99' });
+  assert.equal(reads(), 2, 'unknown askers do not refresh more than every 20 ms');
   now += 1000;
   dir.resolve('web', from);
   assert.equal(reads(), 3);

@@ -4,7 +4,7 @@
  * VPC the question came from. Read from the store, in snapshots at most
  * SNAPSHOT_MAX_AGE_MS old (a question from an address the snapshot does not
  * know yet refreshes it at once, so a task that has just started is never
- * turned away).
+ * turned away; at most every FORCED_REFRESH_MIN_MS).
  */
 import type { TaskRecord } from '../agent/task-record.ts';
 import { taskHealth } from '../agent/health-checker.ts';
@@ -12,6 +12,8 @@ import { parseQueryName } from './namespace.ts';
 import type { Resolution } from './dns-answer.ts';
 
 export const SNAPSHOT_MAX_AGE_MS = 250;
+/** An unknown asker refreshes the snapshot, but not more often than this (a flood of such questions stays cheap). */
+export const FORCED_REFRESH_MIN_MS = 20;
 
 /** What the directory reads (the store's repositories in the server). */
 export interface DirectorySource {
@@ -58,7 +60,7 @@ export class ServiceDirectory {
     if (parsed.kind === 'qualified') cluster = parsed.cluster;
     else {
       cluster = snap.clusterOf.get(`${vpc}|${from.address}`);
-      if (cluster === undefined && snap.at !== this.now()) {
+      if (cluster === undefined && this.now() - snap.at >= FORCED_REFRESH_MIN_MS) {
         snap = this.fresh(true);
         cluster = snap.clusterOf.get(`${vpc}|${from.address}`);
       }
