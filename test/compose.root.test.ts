@@ -299,6 +299,17 @@ test('compose ps lists the services with their tasks and DNS names', async () =>
   ]);
 });
 
+test('compose up again with an unchanged file restarts nothing', async () => {
+  const before = (await Promise.all(['web', 'api', 'client'].map(serviceTasks))).flat().map((t) => t.taskArn!).sort();
+  const up = await skiff(['compose', 'up', '-f', composeFile, '--wait-timeout', '120']);
+  assert.equal(up.code, 0, up.stderr);
+  for (const name of ['web', 'api', 'client']) assert.match(up.stderr, new RegExp(`^${name}: unchanged$`, 'm'));
+  const after = (await Promise.all(['web', 'api', 'client'].map(serviceTasks))).flat().map((t) => t.taskArn!).sort();
+  assert.deepEqual(after, before);
+  const revisions = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `${PROJECT}-web` }));
+  assert.equal(revisions.taskDefinitionArns?.length, 1, 'no new revision');
+});
+
 test('compose down removes everything: no service ACTIVE, no task RUNNING, no definition, no secret, no cluster', async () => {
   const arnsBefore = (await Promise.all(['web', 'api', 'client'].map(serviceTasks))).flat().map((t) => t.taskArn!);
   assert.ok(arnsBefore.length >= 4, `${arnsBefore.length} tasks`);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCompose } from './compose-file.ts';
 import { planCompose } from './to-ecs.ts';
-import { composeUp, type ComposeDeps, type SecretsApi } from './compose-ops.ts';
+import { composeUp, definitionHash, type ComposeDeps, type SecretsApi } from './compose-ops.ts';
 
 type Call = { op: string; input: Record<string, unknown> };
 
@@ -22,6 +22,8 @@ function fakeEcs(opts: { refuseLoadBalancers: boolean }) {
         return { clusters: [] };
       case 'CreateCluster':
         return {};
+      case 'DescribeTaskDefinition':
+        throw Object.assign(new Error('Unable to describe task definition'), { name: 'ClientException' });
       case 'RegisterTaskDefinition':
         return { taskDefinition: { taskDefinitionArn: `arn:td/${command.input.family}:1` } };
       case 'DescribeServices': {
@@ -56,7 +58,7 @@ test('up: cluster, secrets, task definitions with secret ARNs, then services in 
   const { calls, ecs } = fakeEcs({ refuseLoadBalancers: false });
   const lines: string[] = [];
   await composeUp(plan(), { ecs, secrets, log: (l) => lines.push(l), pollMs: 1 });
-  const ops = calls.filter((c) => c.op !== 'DescribeServices').map((c) => `${c.op}${c.input.serviceName ? `:${c.input.serviceName}` : c.input.family ? `:${c.input.family}` : ''}`);
+  const ops = calls.filter((c) => c.op !== 'DescribeServices' && c.op !== 'DescribeTaskDefinition').map((c) => `${c.op}${c.input.serviceName ? `:${c.input.serviceName}` : c.input.family ? `:${c.input.family}` : ''}`);
   assert.deepEqual(ops, ['DescribeClusters', 'CreateCluster', 'RegisterTaskDefinition:p-web', 'RegisterTaskDefinition:p-client', 'CreateService:web', 'CreateService:client']);
   const td = calls.find((c) => c.input.family === 'p-web')!.input as { containerDefinitions: { secrets: { valueFrom: string }[] }[] };
   assert.equal(td.containerDefinitions[0]!.secrets[0]!.valueFrom, 'arn:aws:secretsmanager:us-east-1:1:secret:compose/p/tok-AbCdEf');
@@ -64,6 +66,19 @@ test('up: cluster, secrets, task definitions with secret ARNs, then services in 
   assert.deepEqual(web.loadBalancers, [{ containerName: 'web', containerPort: 8080 }]);
   assert.equal(web.taskDefinition, 'arn:td/p-web:1');
   assert.ok(lines.includes('client: waiting for web (service_started)'));
+  assert.equal((td as unknown as { tags: { key: string; value: string }[] }).tags.find((t) => t.key === 'skiff:compose-hash')?.value, definitionHash(plan().services[0]!, plan()));
+});
+
+test('the definition hash changes with the definition and with the values of the secrets it uses', () => {
+  const base = plan();
+  const web = base.services.find((s) => s.name === 'web')!;
+  const client = base.services.find((s) => s.name === 'client')!;
+  const other = planCompose(parseCompose(yaml, { file: '/p/c.yml', env: { TOK: 'changed' } }));
+  assert.equal(definitionHash(web, base), definitionHash(web, plan()), 'stable');
+  assert.notEqual(definitionHash(web, base), definitionHash(other.services.find((s) => s.name === 'web')!, other), 'secret value changed');
+  assert.equal(definitionHash(client, base), definitionHash(other.services.find((s) => s.name === 'client')!, other), 'client uses no secret');
+  const bigger = planCompose(parseCompose(yaml.replace('ports: ["8080"]', 'ports: ["8081"]'), { file: '/p/c.yml', env: { TOK: 'v' } }));
+  assert.notEqual(definitionHash(web, base), definitionHash(bigger.services.find((s) => s.name === 'web')!, bigger));
 });
 
 test('up: a server that refuses loadBalancers gets the service without them, and the user is told', async () => {

@@ -14,6 +14,7 @@
  *       deleted if compose made it. Only resources tagged with the project are
  *       touched.
  */
+import { createHash } from 'node:crypto';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -22,6 +23,7 @@ import {
   DeregisterTaskDefinitionCommand,
   DescribeClustersCommand,
   DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ListTagsForResourceCommand,
   ListServicesCommand,
@@ -71,6 +73,16 @@ export class ComposeRunError extends Error {
   }
 }
 
+/** Tag on each task definition compose registers: a hash of what it was made from. */
+export const HASH_TAG = 'skiff:compose-hash';
+
+/** What a service's definition is made of: the planned definition and the values of the secrets it uses. */
+export function definitionHash(svc: ServicePlan, plan: Pick<ComposePlan, 'secrets'>): string {
+  const used = new Set((svc.taskDefinition.containerDefinitions ?? []).flatMap((c) => (c.secrets ?? []).map((s) => s.valueFrom)));
+  const secrets = plan.secrets.filter((s) => used.has(s.secretName)).map((s) => [s.secretName, s.value]);
+  return createHash('sha256').update(JSON.stringify({ definition: svc.taskDefinition, secrets })).digest('hex').slice(0, 32);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const errName = (e: unknown) => (e as { name?: string }).name ?? '';
 const statusOf = (t: Task) => t.lastStatus ?? 'PROVISIONING';
@@ -96,9 +108,20 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
     arns.set(s.secretName, await deps.secrets.put(s.secretName, s.value, [{ Key: PROJECT_TAG, Value: plan.project }]));
     log(`secret ${s.composeName}: stored as ${s.secretName}`);
   }
+  // A definition identical to the family's latest (same content hash, secret values included) is reused,
+  // so a second `up` of an unchanged file restarts nothing.
   const definitionArns = new Map<string, string>();
   for (const svc of plan.services) {
+    const hash = definitionHash(svc, plan);
+    const latest = await ecs
+      .send(new DescribeTaskDefinitionCommand({ taskDefinition: svc.taskDefinition.family!, include: ['TAGS'] }))
+      .catch((e) => (errName(e) === 'ClientException' ? undefined : Promise.reject(e)));
+    if (latest?.taskDefinition?.status === 'ACTIVE' && latest.tags?.some((t) => t.key === HASH_TAG && t.value === hash)) {
+      definitionArns.set(svc.name, latest.taskDefinition.taskDefinitionArn!);
+      continue;
+    }
     const td = structuredClone(svc.taskDefinition);
+    td.tags = [...(td.tags ?? []), { key: HASH_TAG, value: hash }];
     for (const c of td.containerDefinitions ?? []) for (const s of c.secrets ?? []) s.valueFrom = arns.get(s.valueFrom!) ?? s.valueFrom;
     const out = await ecs.send(new RegisterTaskDefinitionCommand(td));
     definitionArns.set(svc.name, out.taskDefinition!.taskDefinitionArn!);
@@ -137,6 +160,10 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
       const tags = (await ecs.send(new ListTagsForResourceCommand({ resourceArn: existing.serviceArn! }))).tags ?? [];
       if (!tags.some((t) => t.key === PROJECT_TAG && t.value === plan.project)) {
         throw new ComposeRunError(`service ${svc.name} already exists in cluster ${plan.cluster} and was not made by compose for project ${plan.project}; run in another cluster (--cluster) or rename the service`);
+      }
+      if (existing.taskDefinition === taskDefinition && existing.desiredCount === svc.service.desiredCount) {
+        log(`${svc.name}: unchanged`);
+        continue;
       }
       await ecs.send(new UpdateServiceCommand({ cluster: plan.cluster, service: svc.name, taskDefinition, desiredCount: svc.service.desiredCount }));
       log(`${svc.name}: service updated (desired ${svc.service.desiredCount})`);
