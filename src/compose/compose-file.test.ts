@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ComposeError, interpolateString, parseBytes, parseCompose, parseDuration, parseEnvFile, parsePort, shellWords } from './compose-file.ts';
+import { ComposeError, parseCompose } from './compose-file.ts';
+import { interpolateString, parseBytes, parseDuration, parseEnvFile, parsePort, shellWords } from './values.ts';
 
 const files: Record<string, string> = {
   '/p/app.env': 'FROM_FILE=1\nSHARED=file\n# comment\nQUOTED="a b"\n',
