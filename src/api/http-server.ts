@@ -36,6 +36,10 @@ export interface HttpServerOptions {
   };
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: Buffer; key: Buffer };
+  /** Hooks that must run before authentication (the metrics bearer-token door). */
+  beforeAuth?: (app: FastifyInstance) => void;
+  /** Called once per response: the operation (or route), its AWS error type if it failed, status and duration. */
+  onRequestDone?: (r: { operation: string; errorType?: string; status: number; seconds: number }) => void;
 }
 
 const AMZ_JSON = /^application\/x-amz-json-1\.[01]$/;
@@ -48,7 +52,15 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   // malformed body becomes a SerializationException rather than a framework error.
   app.addContentTypeParser(AMZ_JSON, { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
+  opts.beforeAuth?.(app);
   opts.auth?.install(app);
+  if (opts.onRequestDone) {
+    const done = opts.onRequestDone;
+    app.addHook('onResponse', async (req, reply) => {
+      const errType = reply.getHeader('x-amzn-errortype');
+      done({ operation: operationOf(req), errorType: typeof errType === 'string' ? errType : reply.statusCode >= 400 ? `HTTP${reply.statusCode}` : undefined, status: reply.statusCode, seconds: reply.elapsedTime / 1000 });
+    });
+  }
 
   app.get('/healthz', async (_req, reply) => {
     if (opts.isReady()) return reply.code(200).send({ status: 'ok' });
@@ -77,6 +89,16 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   opts.routes?.(app);
 
   app.setErrorHandler((err, _req, reply) => sendError(reply, err, opts.log));
+  /** A bounded label for a request: a known JSON operation's name, a route's pattern, or a catch-all. */
+  function operationOf(req: FastifyRequest): string {
+    if (req.method === 'POST' && (req.raw.url ?? '/').split('?')[0] === '/') {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const dot = target.lastIndexOf('.');
+      const ops = byPrefix.get(target.slice(0, dot))?.operations;
+      return ops && Object.hasOwn(ops, target.slice(dot + 1)) ? target.slice(dot + 1) : 'UnknownOperation';
+    }
+    return req.routeOptions.url ? `${req.method} ${req.routeOptions.url}` : 'UnknownRoute';
+  }
   return app;
 }
 

@@ -41,6 +41,8 @@ export interface GuardOptions {
   routeResource?: (params: Record<string, string>) => string | undefined;
   maxBodyBytes?: number;
   now?: () => number;
+  /** Paths that authenticate by other means (the dashboard's session cookie, src/dashboard): the guard leaves them alone. */
+  exempt?: (path: string) => boolean;
 }
 
 interface CallState {
@@ -100,7 +102,8 @@ export class ApiGuard {
     const maxBody = this.opts.maxBodyBytes ?? 8 * 1024 * 1024;
 
     app.addHook('onRequest', async (req) => {
-      if (isOpen(req)) return;
+      // An exempt path is judged by the route it matched (a path that only looks like one cannot reach another route).
+      if (isOpen(req) || this.opts.exempt?.(req.routeOptions.url ?? urlPath(req))) return;
       const target = String(req.headers['x-amz-target'] ?? '');
       let action: string;
       if (req.method === 'POST' && urlPath(req) === '/' && target) {

@@ -17,9 +17,13 @@ import { doctorCommands } from './commands/doctor.ts';
 import { adviseCommands } from './commands/advise.ts';
 import { keyCommands } from './commands/keys.ts';
 import { spotCommands } from './commands/spot.ts';
+import { runCommands } from './commands/run.ts';
+import { serviceCommands } from './commands/services.ts';
+import { topCommands } from './commands/top.ts';
+import { completionCommands } from './commands/completion.ts';
 import { composeCommands } from './commands/compose.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, composeCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, composeCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

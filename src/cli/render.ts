@@ -7,6 +7,8 @@ export type OutputFormat = 'table' | 'json';
 export interface Table {
   columns: string[];
   rows: (string | number | undefined | null)[][];
+  /** Colours a body cell (after its width is measured, so escape codes never shift columns). */
+  colorize?: (text: string, column: string) => string;
 }
 
 export function render(format: OutputFormat, data: unknown, table: () => Table, out = process.stdout): void {
@@ -17,7 +19,14 @@ export function render(format: OutputFormat, data: unknown, table: () => Table, 
   const t = table();
   const cells = [t.columns, ...t.rows.map((r) => r.map((c) => (c === undefined || c === null ? '-' : String(c))))];
   const widths = t.columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  for (const r of cells) out.write(r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd() + '\n');
+  cells.forEach((r, n) => {
+    const line = r.map((c, i) => {
+      const text = c ?? '';
+      const pad = ' '.repeat(Math.max(0, widths[i] - text.length));
+      return (n > 0 && t.colorize ? t.colorize(text, t.columns[i]) : text) + (i === r.length - 1 ? '' : pad);
+    });
+    out.write(line.join('  ').trimEnd() + '\n');
+  });
 }
 
 export function parseFormat(value: string | undefined): OutputFormat {

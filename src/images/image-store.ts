@@ -186,6 +186,15 @@ export class LocalImageStore implements ImageStore {
 
     const span = { download: new Span(), unpack: new Span() };
     const todo = cfg.diffIds.map((d, i) => i).filter((i) => !infos[i]);
+    const progress = { downloadedBytes: 0, totalBytes: todo.reduce((s, i) => s + m.layers[i].size, 0) };
+    opts.onProgress?.({ ...progress });
+    const counted = async function* (chunks: AsyncIterable<Uint8Array>) {
+      for await (const c of chunks) {
+        progress.downloadedBytes += c.byteLength;
+        opts.onProgress?.({ ...progress });
+        yield c;
+      }
+    };
     await runBounded(todo, this.opts.concurrency ?? 4, async (i) => {
       const desc: Descriptor = m.layers[i];
       const diffId = cfg.diffIds[i];
@@ -193,7 +202,7 @@ export class LocalImageStore implements ImageStore {
       let path: string;
       try {
         const r = await this.blobs.fetch(desc.digest, desc.size, {
-          open: async (sig) => (await registry().openBlob(desc.digest, sig)).chunks(),
+          open: async (sig) => counted((await registry().openBlob(desc.digest, sig)).chunks()),
         }, opts.signal);
         path = r.path;
         downloaded += r.downloaded;

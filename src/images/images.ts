@@ -57,6 +57,8 @@ export interface PullOptions {
   /** Refuse images whose uncompressed size exceeds this many bytes. */
   maxUnpackedBytes?: number;
   signal?: AbortSignal;
+  /** Called as layer bytes arrive: bytes downloaded so far by this pull, of `totalBytes` it has to download (cached layers excluded). */
+  onProgress?: (p: { downloadedBytes: number; totalBytes: number }) => void;
 }
 
 export interface ImageStore {

@@ -47,6 +47,13 @@ import { ServiceScheduler } from '../services/scheduler.ts';
 import { SpotReclaimer } from '../services/spot.ts';
 import { serviceSettingsFromEnv } from '../services/settings.ts';
 import { spotRoutes } from '../control/spot-routes.ts';
+import { PlatformMetrics } from '../metrics/platform-metrics.ts';
+import { InstrumentedImageStore, ObservedTasksRepo } from '../metrics/observers.ts';
+import { TaskResourceReader } from '../metrics/task-resources.ts';
+import { metricsBearerHook, metricsRoutes, type MetricsRouteDeps } from '../metrics/routes.ts';
+import { metricsSettingsFromEnv } from '../metrics/settings.ts';
+import { readCgroupLayout } from '../drivers/runc/cgroups.ts';
+import { dashboardRoutes, isDashboardPath } from '../dashboard/routes.ts';
 import { DnsResponder, withServiceDiscovery } from '../discovery/dns-responder.ts';
 import { ServiceDirectory } from '../discovery/service-directory.ts';
 import { storeDirectorySource } from '../discovery/store-source.ts';
@@ -86,17 +93,20 @@ export class SkiffServer {
     const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable }), dns);
     await preflight([driver, network]);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
+    const metricsSettings = metricsSettingsFromEnv();
+    const metrics = new PlatformMetrics(this.clock.now());
 
     mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
     const networks = new NetworksRepo(db);
-    const tasks = new TasksRepo(db);
-    const images = new LocalImageStore({
+    const tasks: TasksRepo = new ObservedTasksRepo(db, metrics.observeTask);
+    const localImages = new LocalImageStore({
       root: join(c.dataDir, 'images'),
       insecureRegistries: c.insecureRegistries,
       ...(c.userns ? { idShift: { base: c.userns.hostId, size: c.userns.size } } : {}),
       tagTtlMs: c.tagCacheTtlMs,
     });
+    const images = new InstrumentedImageStore(localImages, metrics.observePull);
     const subnetSpec = (subnetId: string) => {
       const s = networks.subnet(subnetId);
       if (!s) throw new Error(`subnet ${subnetId} is not in the store`);
@@ -177,6 +187,7 @@ export class SkiffServer {
             ? secretResources(secrets, op, input, ids)
             : ['*'],
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : undefined),
+      exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
     });
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (c.tls) {
@@ -184,16 +195,29 @@ export class SkiffServer {
       tls = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
       this.log(`serving HTTPS with the certificate ${files.certFile}`);
     }
+    let layout: ReturnType<typeof readCgroupLayout> | undefined;
+    const metricsDeps: MetricsRouteDeps = {
+      metrics,
+      images,
+      settings: metricsSettings,
+      unfinished: () => tasks.listUnfinished(),
+      // The runc driver keeps each container's writable layer at <runtime>/bundles/<id>/upper.
+      reader: new TaskResourceReader({ layout: () => (layout ??= readCgroupLayout()), cgroupRoot: c.cgroupRoot, upperDir: (id) => join(runtimeDir, 'bundles', id, 'upper') }),
+    };
     const app = (this.app = buildHttpServer({
       protocols: [ecsProtocol(ctx), secretsProtocol(secrets, ids)],
       auth: guard,
       tls,
+      beforeAuth: (a) => metricsBearerHook(a, metricsDeps),
+      onRequestDone: metrics.observeRequest,
       routes: (a) => {
         authRoutes(a, { keys: auth.keys, audit: auth.audit });
         skiffRoutes(a, ctx, { logPath: (runtimeId) => driver.logPath(runtimeId) });
         warmPoolRoutes(a, warmPool!);
         spotRoutes(a, ctx, spot);
+        metricsRoutes(a, metricsDeps);
         costRoutes(a, ctx, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
+        dashboardRoutes(a, { keys: auth.keys, audit: auth.audit, region: c.region, principalArn: (k) => guard.principalArn(k), secure: !!tls });
       },
       isReady: () => this.ready,
       log: this.log,

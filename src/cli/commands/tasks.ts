@@ -3,6 +3,8 @@ import { DescribeTasksCommand, ListTasksCommand, StopTaskCommand, type Task } fr
 import { ecsClient, skiffFetch } from '../client.ts';
 import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
+import { colors, stateColor } from '../style.ts';
+import { TASK_COLUMNS, taskRows } from './run.ts';
 
 const taskIdOf = (ref: string) => ref.split('/').pop()!;
 
@@ -12,13 +14,15 @@ export const taskCommands: CommandModule = ({ program, globals, format }) => {
     .description('list tasks of a cluster')
     .option('--cluster <name>', 'cluster name or ARN', 'default')
     .option('-a, --all', 'include stopped tasks')
-    .action(async (opts: { cluster: string; all?: boolean }) => {
+    .option('--family <family>', 'only tasks of this task definition family')
+    .option('--service <name>', "only this service's tasks")
+    .action(async (opts: { cluster: string; all?: boolean; family?: string; service?: string }) => {
       const ecs = ecsClient(globals());
       const arns: string[] = [];
       for (const desiredStatus of opts.all ? (['RUNNING', 'STOPPED'] as const) : (['RUNNING'] as const)) {
         let nextToken: string | undefined;
         do {
-          const page = await ecs.send(new ListTasksCommand({ cluster: opts.cluster, desiredStatus, nextToken }));
+          const page = await ecs.send(new ListTasksCommand({ cluster: opts.cluster, desiredStatus, nextToken, family: opts.family, serviceName: opts.service }));
           arns.push(...(page.taskArns ?? []));
           nextToken = page.nextToken;
         } while (nextToken);
@@ -28,17 +32,11 @@ export const taskCommands: CommandModule = ({ program, globals, format }) => {
         const out = await ecs.send(new DescribeTasksCommand({ cluster: opts.cluster, tasks: arns.slice(i, i + 100) }));
         tasks.push(...(out.tasks ?? []));
       }
+      const c = colors();
       render(format(), { tasks }, () => ({
-        columns: ['TASK', 'FAMILY', 'STATUS', 'IP', 'CPU', 'MEMORY', 'STARTED'],
-        rows: tasks.map((t) => [
-          taskIdOf(t.taskArn ?? ''),
-          t.taskDefinitionArn?.split('/').pop(),
-          t.lastStatus,
-          t.attachments?.[0]?.details?.find((d) => d.name === 'privateIPv4Address')?.value,
-          t.cpu,
-          t.memory,
-          t.startedAt?.toISOString(),
-        ]),
+        columns: TASK_COLUMNS,
+        rows: taskRows(tasks),
+        colorize: (text, col) => (col === 'STATUS' ? stateColor(c, text) : text),
       }));
     });
 
@@ -50,9 +48,11 @@ export const taskCommands: CommandModule = ({ program, globals, format }) => {
     .option('--reason <text>', 'reason recorded on the task')
     .action(async (task: string, opts: { cluster: string; reason?: string }) => {
       const out = await ecsClient(globals()).send(new StopTaskCommand({ cluster: opts.cluster, task, reason: opts.reason }));
+      const c = colors();
       render(format(), out.task, () => ({
         columns: ['TASK', 'DESIRED', 'STATUS'],
         rows: [[taskIdOf(out.task?.taskArn ?? ''), out.task?.desiredStatus, out.task?.lastStatus]],
+        colorize: (text, col) => (col === 'STATUS' ? stateColor(c, text) : text),
       }));
     });
 
