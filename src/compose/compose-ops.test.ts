@@ -95,3 +95,34 @@ test('up: --load-balancers off never sends them', async () => {
   await composeUp(plan(), { ecs, secrets, log: () => {}, pollMs: 1, loadBalancers: 'off' });
   assert.deepEqual(calls.filter((c) => c.op === 'CreateService').map((c) => c.input.loadBalancers), [undefined, undefined]);
 });
+
+test('up: a one-shot dependency that exits non-zero stops the run with its exit code and reason; its dependant is never created', async () => {
+  const created: string[] = [];
+  const send = async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+    switch (command.constructor.name.replace(/Command$/, '')) {
+      case 'DescribeClusters':
+        return { clusters: [{ status: 'ACTIVE' }] };
+      case 'DescribeTaskDefinition':
+        throw Object.assign(new Error('none'), { name: 'ClientException' });
+      case 'RegisterTaskDefinition':
+        return { taskDefinition: { taskDefinitionArn: `arn:td/${command.input.family}:1` } };
+      case 'RunTask':
+        return { tasks: [{ taskArn: 'arn:task/1' }] };
+      case 'DescribeTasks':
+        return { tasks: [{ taskArn: 'arn:task/1', lastStatus: 'STOPPED', stoppedReason: 'Essential container in task exited', containers: [{ name: 'migrate', exitCode: 3 }] }] };
+      case 'DescribeServices':
+        return { services: [] };
+      case 'CreateService':
+        created.push(command.input.serviceName as string);
+        return {};
+      default:
+        throw new Error(`unexpected ${command.constructor.name}`);
+    }
+  };
+  const p = planCompose(parseCompose('services: { app: { image: x, depends_on: { migrate: { condition: service_completed_successfully } } }, migrate: { image: x } }', { file: '/p/c.yml', env: {} }));
+  await assert.rejects(
+    composeUp(p, { ecs: { send } as unknown as ComposeDeps['ecs'], secrets, log: () => {}, pollMs: 1 }),
+    /migrate did not complete successfully: container migrate exited with 3 \(Essential container in task exited\)/,
+  );
+  assert.deepEqual(created, []);
+});
