@@ -345,7 +345,8 @@ export interface PsRow {
   status: string;
   desired: number;
   running: number;
-  dnsName: string;
+  /** The service's DNS name; absent for a one-shot job (it is no service). */
+  dnsName?: string;
   tasks: { taskArn: string; lastStatus: string; healthStatus?: string; ip?: string }[];
 }
 
@@ -354,7 +355,7 @@ export async function composePs(plan: ComposePlan, deps: Pick<ComposeDeps, 'ecs'
   const cluster = (await ecs.send(new DescribeClustersCommand({ clusters: [plan.cluster] }))).clusters?.[0];
   const rows: PsRow[] = [];
   for (const svc of plan.services) {
-    const row: PsRow = { service: svc.name, kind: svc.oneShot ? 'one-shot' : 'service', status: 'MISSING', desired: 0, running: 0, dnsName: serviceDnsName(plan.cluster, svc.name), tasks: [] };
+    const row: PsRow = { service: svc.name, kind: svc.oneShot ? 'one-shot' : 'service', status: 'MISSING', desired: 0, running: 0, ...(svc.oneShot ? {} : { dnsName: serviceDnsName(plan.cluster, svc.name) }), tasks: [] };
     rows.push(row);
     if (cluster?.status !== 'ACTIVE') continue;
     let arns: string[];
