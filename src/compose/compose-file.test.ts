@@ -168,3 +168,21 @@ test('ports, durations, sizes, env files and shell words', () => {
   assert.deepEqual(shellWords(`sh -c "echo \\"hi\\" 'there'" a\\ b ''`), ['sh', '-c', `echo "hi" 'there'`, 'a b', '']);
   assert.throws(() => shellWords('echo "open'), /unterminated/);
 });
+
+test('YAML anchors and merge keys (x- blocks shared between services)', () => {
+  const p = parse(`x-base: &base
+  image: reg/app:1
+  environment: { A: "1" }
+services:
+  one:
+    <<: *base
+  two:
+    <<: *base
+    command: ["serve"]
+`);
+  assert.deepEqual(p.services.map((s) => [s.name, s.image, s.environment, s.command]), [
+    ['one', 'reg/app:1', [['A', '1']], undefined],
+    ['two', 'reg/app:1', [['A', '1']], ['serve']],
+  ]);
+  assert.deepEqual(p.warnings, []);
+});

@@ -143,7 +143,7 @@ export function parseCompose(text: string, opts: ReadOptions): ComposeProject {
 
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, { merge: true }); // `<<: *anchor` merge keys, common in Compose files
   } catch (e) {
     throw new ComposeError([`${opts.file} is not valid YAML: ${(e as Error).message}`]);
   }
