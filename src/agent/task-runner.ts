@@ -34,6 +34,7 @@ import type { Clock } from '../util/clock.ts';
 import type { ContainerRecord, StopCodeName, TaskRecord, TaskStatusName, PhaseTiming } from './task-record.ts';
 import { mergeProcess, ContainerConfigError } from './container-config.ts';
 import { HealthChecker } from './health-checker.ts';
+import { resolvConf } from '../discovery/namespace.ts';
 import { billedSeconds, costOf, ratesFor, type PriceBook } from '../metering/pricing.ts';
 
 export interface TaskRunnerDeps {
@@ -202,8 +203,8 @@ export class TaskRunner {
     if (this.stopRequest) return;
 
     this.setStatus('ACTIVATING', () => {}, false);
-    const hostsFile = this.writeHostsFile(task);
-    await this.startContainersInOrder(attachment.netnsPath, hostsFile);
+    const mounts = this.writeNameFiles(task, attachment.gateway);
+    await this.startContainersInOrder(attachment.netnsPath, mounts);
     if (this.stopRequest) return;
     this.setStatus('RUNNING', (t) => (t.startedAt = this.deps.clock.now()));
   }
@@ -245,13 +246,19 @@ export class TaskRunner {
     }
   }
 
-  private writeHostsFile(task: TaskRecord): string {
+  /** /etc/hosts and /etc/resolv.conf (service discovery on the gateway, src/discovery) for the task's containers. */
+  private writeNameFiles(task: TaskRecord, gateway: string): NonNullable<ContainerLaunchSpec['extraMounts']> {
     const dir = join(this.deps.taskFilesDir, task.id);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'hosts');
     const host = hostnameFor(task.network.ipv4, this.deps.region);
     writeFileSync(file, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${task.network.ipv4}\t${host}\n`);
-    return file;
+    const resolv = join(dir, 'resolv.conf');
+    writeFileSync(resolv, resolvConf(gateway, task.clusterName));
+    return [
+      { source: file, destination: '/etc/hosts', readonly: true },
+      { source: resolv, destination: '/etc/resolv.conf', readonly: true },
+    ];
   }
 
   /**
@@ -259,7 +266,7 @@ export class TaskRunner {
    * dependency to have started, COMPLETE for it to have exited, SUCCESS for exit 0.
    * HEALTHY for its health check to pass.
    */
-  private async startContainersInOrder(netnsPath: string, hostsFile: string): Promise<void> {
+  private async startContainersInOrder(netnsPath: string, mounts: ContainerLaunchSpec['extraMounts']): Promise<void> {
     for (;;) {
       if (this.stopRequest) return;
       const task = this.task;
@@ -283,11 +290,11 @@ export class TaskRunner {
         await new Promise<void>((resolve) => (this.wakeUp = resolve));
         continue;
       }
-      await Promise.all(ready.map((c) => this.startContainer(c, netnsPath, hostsFile)));
+      await Promise.all(ready.map((c) => this.startContainer(c, netnsPath, mounts)));
     }
   }
 
-  private async startContainer(c: ContainerRecord, netnsPath: string, hostsFile: string): Promise<void> {
+  private async startContainer(c: ContainerRecord, netnsPath: string, mounts: ContainerLaunchSpec['extraMounts']): Promise<void> {
     const task = this.task;
     const image = this.images.get(c.image);
     if (!image) throw new Error(`image ${c.image} was not pulled`);
@@ -321,7 +328,7 @@ export class TaskRunner {
       capDrop: c.linuxParameters?.capabilities?.drop,
       initProcessEnabled: c.linuxParameters?.initProcessEnabled,
       ulimits: c.ulimits,
-      extraMounts: [{ source: hostsFile, destination: '/etc/hosts', readonly: true }],
+      extraMounts: mounts,
     };
     await this.timed(`container-create:${c.name}`, async () => {
       try {

@@ -22,8 +22,9 @@ import { serviceCommands } from './commands/services.ts';
 import { topCommands } from './commands/top.ts';
 import { completionCommands } from './commands/completion.ts';
 import { roleCommands } from './commands/roles.ts';
+import { composeCommands } from './commands/compose.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

@@ -57,6 +57,9 @@ import { dashboardRoutes, isDashboardPath } from '../dashboard/routes.ts';
 import { metadataSettingsFromEnv, TaskIdentityService } from '../metadata/index.ts';
 import { roleRoutes } from '../auth/roles-routes.ts';
 import { masterKeyRoutes } from '../secrets/master-key-routes.ts';
+import { DnsResponder, withServiceDiscovery } from '../discovery/dns-responder.ts';
+import { ServiceDirectory } from '../discovery/service-directory.ts';
+import { storeDirectorySource } from '../discovery/store-source.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -67,6 +70,7 @@ export class SkiffServer {
   private warmPool: WarmPool | undefined;
   private services: ServiceScheduler | undefined;
   private identity: TaskIdentityService | undefined;
+  private dns: DnsResponder | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -88,7 +92,9 @@ export class SkiffServer {
       cgroupRoot: c.cgroupRoot,
       userns: c.userns,
     });
-    const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable });
+    // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
+    const dns = (this.dns = new DnsResponder({ log: this.log }));
+    const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable }), dns);
     await preflight([driver, network]);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
     const metricsSettings = metricsSettingsFromEnv();
@@ -165,6 +171,8 @@ export class SkiffServer {
       arns: { region: c.region, account: c.accountId, partition: 'aws' },
     });
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
+    const directory = new ServiceDirectory(storeDirectorySource(db, tasks, networks));
+    dns.resolve = (name, from) => directory.resolve(name, from);
     const serviceSettings = serviceSettingsFromEnv(process.env);
     const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
     const services = (this.services = new ServiceScheduler(ctx, { intervalMs: serviceSettings.intervalMs, maxStartsPerPass: serviceSettings.maxStartsPerPass, log: this.log, afterPass: () => spot.tick() }));
@@ -234,6 +242,7 @@ export class SkiffServer {
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
     services.start(); // after adoption: it reads what the adopted tasks really are
+    await dns.listenOnExisting(networks.subnets().map((s) => toSubnetSpec(s, networks)));
     // Warm the subnet a RunTask without a network configuration uses first.
     const first = networks.subnets().find((s) => s.isDefault && networks.availableCount(s) > 0);
     if (first) warmPool.warm(first.id);
@@ -252,6 +261,7 @@ export class SkiffServer {
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);
+    await this.dns?.close();
     await this.sampler?.stop();
     await this.app?.close();
     await this.identity?.close().catch((e) => this.log(`closing the metadata endpoint failed: ${e instanceof Error ? e.message : e}`));

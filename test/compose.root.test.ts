@@ -1,0 +1,335 @@
+/**
+ * `skiff compose` end to end: a Compose file with three services (`web` and
+ * `api` busybox httpd, `client` fetching both BY NAME in a loop) comes up
+ * through the real `bin/skiff.js compose up` against a real server with real
+ * runc tasks; the client's output proves the names resolve through Skiff's
+ * DNS responder on the subnet gateway; depends_on (service_healthy) holds the
+ * client back until web is healthy; the responder answers the host directly
+ * (A records of RUNNING tasks, NXDOMAIN, REFUSED); the Compose secret becomes
+ * a Secrets Manager secret the task definition references; `compose down`
+ * leaves no ACTIVE service, no task RUNNING, no ACTIVE task definition, no secret.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as dnsPacket from 'dns-packet';
+import {
+  DescribeClustersCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ListTaskDefinitionsCommand,
+  ListTasksCommand,
+  StopTaskCommand,
+  type ECSClient,
+  type Task,
+} from '@aws-sdk/client-ecs';
+import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
+import { startRegistry, type TestRegistry } from './support/registry.ts';
+import { pushBusyboxImage } from './support/images.ts';
+import { ipOf } from './support/tasks.ts';
+import { signedFetch } from '../src/cli/client.ts';
+import { gatewayAddress, parseCidr } from '../src/network/cidr.ts';
+import { RCODE } from '../src/discovery/dns-answer.ts';
+
+const rcodeOf = (p: dnsPacket.DecodedPacket) => Object.entries(RCODE).find(([, n]) => n === ((p.flags ?? 0) & 0xf))?.[0];
+const addressesIn = (p: dnsPacket.DecodedPacket) => (p.answers ?? []).map((a) => (a as { data: string }).data);
+
+const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
+const PROJECT = 'shop';
+
+let server: TestServer;
+let registry: TestRegistry;
+let ecs: ECSClient;
+let dir: string;
+let composeFile: string;
+/** The DNS responder's address on the web task's subnet (set by the DNS test). */
+let gateway = '';
+
+function skiff(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, [SKIFF, ...args], { env: { ...server.clientEnv(), SHOP_TOKEN: 's3cr3t-token' }, timeout: timeoutMs }, (err, stdout, stderr) =>
+      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const httpd = (body: string) => ['sh', '-c', `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 8080 -h /www`];
+
+before(async () => {
+  registry = await startRegistry({ auth: 'none' });
+  const image = await pushBusyboxImage(registry, 'test/busybox:compose');
+  server = new TestServer({ env: { SKIFF_SERVICE_INTERVAL_MS: '200' } });
+  await server.start();
+  ecs = server.ecs();
+  dir = mkdtempSync(join(tmpdir(), 'skiff-compose-'));
+  composeFile = join(dir, 'docker-compose.yml');
+  writeFileSync(join(dir, 'api.env'), 'API_MODE=fast\n# a comment\n');
+  // stop_grace_period: a shell or httpd as PID 1 ignores SIGTERM, so `down` would wait 30 s per task for SIGKILL.
+  writeFileSync(
+    composeFile,
+    `name: ${PROJECT}
+services:
+  web:
+    image: ${image}
+    command: ${JSON.stringify(httpd('web-ok'))}
+    ports: ["8080"]
+    stop_grace_period: 2s
+    healthcheck:
+      test: ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1"]
+      interval: 5s
+      timeout: 2s
+      retries: 3
+  api:
+    image: ${image}
+    command: ${JSON.stringify(httpd('api-ok'))}
+    expose: ["8080"]
+    stop_grace_period: 2s
+    env_file: api.env
+    environment:
+      GREETING: hello
+    secrets: [shop_token]
+    depends_on:
+      migrate: { condition: service_completed_successfully }
+    deploy:
+      replicas: 2
+      resources:
+        limits: { cpus: "0.3", memory: 600m }
+    volumes: ["data:/data"]
+  migrate:
+    image: ${image}
+    command: sh -c 'echo migrated'
+  client:
+    image: ${image}
+    command: ["sh", "-c", "while true; do echo \\"web=$$(wget -q -O - http://web:8080/) api=$$(wget -q -O - http://api:8080/)\\"; sleep 1; done"]
+    stop_grace_period: 2s
+    depends_on:
+      web: { condition: service_healthy }
+      api: { condition: service_started }
+secrets:
+  shop_token:
+    environment: SHOP_TOKEN
+`,
+  );
+});
+
+after(async () => {
+  // Whatever happened above: remove the project, then everything the server made.
+  if (server && composeFile) await skiff(['compose', 'down', '-f', composeFile, '--wait-timeout', '60']).catch(() => {});
+  await server?.destroy();
+  await registry?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function serviceTasks(name: string): Promise<Task[]> {
+  const arns = (await ecs.send(new ListTasksCommand({ cluster: PROJECT, serviceName: name }))).taskArns ?? [];
+  return arns.length ? ((await ecs.send(new DescribeTasksCommand({ cluster: PROJECT, tasks: arns }))).tasks ?? []) : [];
+}
+
+async function logsOf(task: Task): Promise<string> {
+  const res = await server.fetch(`/skiff/v1/tasks/${task.taskArn!.split('/').pop()}/logs`);
+  const text = await res.text();
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { message: string }).message)
+    .join('\n');
+}
+
+/** One DNS question to `server:53` over UDP, from the host. */
+function dnsQuery(serverAddress: string, name: string, type: 'A' | 'AAAA' | 'MX' = 'A'): Promise<dnsPacket.DecodedPacket> {
+  return new Promise((res, rej) => {
+    const sock = dgram.createSocket('udp4');
+    const timer = setTimeout(() => {
+      sock.close();
+      rej(new Error(`no DNS answer from ${serverAddress} for ${name}`));
+    }, 3000);
+    sock.on('message', (msg) => {
+      clearTimeout(timer);
+      sock.close();
+      res(dnsPacket.decode(msg) as dnsPacket.DecodedPacket);
+    });
+    sock.send(dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] }), 53, serverAddress);
+  });
+}
+
+test('compose up: three services come up in dependency order and reach each other by name', async (t) => {
+  const up = await skiff(['compose', 'up', '-f', composeFile, '--wait-timeout', '120']);
+  for (const line of ['compose up:', ...up.stderr.trim().split('\n')]) t.diagnostic(line);
+  assert.equal(up.code, 0, `compose up failed:\n${up.stdout}\n${up.stderr}\n--- server:\n${server.output.slice(-3000)}`);
+  // Unsupported keys are reported by path; round-ups and secret handling are noted.
+  assert.match(up.stderr, /warning: services\.api\.volumes is not supported by Skiff and was ignored/);
+  assert.match(up.stderr, /note: api: 0\.3 CPU and 600 MiB is not a Fargate size; rounded up to 512 CPU units \(0\.5 vCPU\) and 1024 MiB/);
+  assert.match(up.stderr, /note: api: secrets shop_token are given to the container as environment variables/);
+  // Order: client waits for web to be healthy and api started, and is created last.
+  const lines = up.stderr.split('\n');
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  assert.ok(at(/^client: waiting for web \(service_healthy\), api \(service_started\)/) > at(/^web: service created/), up.stderr);
+  assert.ok(at(/^client: service created/) > at(/^client: waiting/), up.stderr);
+  assert.ok(at(/^api: service created/) < at(/^client: waiting/), up.stderr);
+  // The one-shot job runs first and must have exited 0 before api is created.
+  assert.ok(at(/^migrate: started 1 one-shot task\(s\)/) < at(/^api: waiting for migrate \(service_completed_successfully\)/), up.stderr);
+  assert.ok(at(/^api: waiting for migrate/) < at(/^api: service created/), up.stderr);
+  const jobs = await ecs.send(new ListTasksCommand({ cluster: PROJECT, startedBy: `compose/${PROJECT}`, desiredStatus: 'STOPPED' }));
+  const job = (await ecs.send(new DescribeTasksCommand({ cluster: PROJECT, tasks: jobs.taskArns! }))).tasks![0]!;
+  assert.equal(job.containers![0]!.exitCode, 0);
+  assert.match(await logsOf(job), /migrated/);
+
+  const [web, api, client] = await Promise.all(['web', 'api', 'client'].map(serviceTasks));
+  assert.equal(web.filter((t) => t.lastStatus === 'RUNNING').length, 1);
+  assert.equal(api.filter((t) => t.lastStatus === 'RUNNING').length, 2, 'deploy.replicas 2 → desiredCount 2');
+  assert.equal(client.length, 1);
+  // The client was only created once web was healthy.
+  const clientSvc = (await ecs.send(new DescribeServicesCommand({ cluster: PROJECT, services: ['client'] }))).services![0]!;
+  assert.ok(clientSvc.createdAt!.getTime() >= web[0]!.startedAt!.getTime(), 'client service created after web ran');
+  assert.equal(web[0]!.healthStatus, 'HEALTHY');
+
+  // The client fetched both services by their Compose names.
+  const out = await waitFor('the client to reach web and api by name', async () => {
+    const text = await logsOf(client[0]!);
+    return /web=web-ok api=api-ok/.test(text) ? text : undefined;
+  }, 30_000);
+  assert.match(out, /web=web-ok api=api-ok/);
+
+  // Mapping as registered: size rounded up, env_file + environment, secret → Secrets Manager ARN, health check.
+  const apiDef = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: `${PROJECT}-api` }))).taskDefinition!;
+  assert.equal(apiDef.cpu, '512');
+  assert.equal(apiDef.memory, '1024');
+  const c = apiDef.containerDefinitions![0]!;
+  assert.deepEqual(Object.fromEntries((c.environment ?? []).map((e) => [e.name, e.value])), { API_MODE: 'fast', GREETING: 'hello' });
+  assert.equal(c.secrets?.[0]?.name, 'shop_token');
+  assert.match(c.secrets![0]!.valueFrom!, /^arn:aws:secretsmanager:us-east-1:\d+:secret:compose\/shop\/shop_token-/);
+  const webDef = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: `${PROJECT}-web` }))).taskDefinition!;
+  assert.deepEqual(webDef.containerDefinitions![0]!.healthCheck, {
+    command: ['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1'],
+    interval: 5,
+    timeout: 2,
+    retries: 3,
+  });
+  const secret = await secretValue('compose/shop/shop_token');
+  assert.equal(secret.status, 200);
+  assert.equal(secret.body.SecretString, 's3cr3t-token');
+});
+
+async function secretValue(id: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await signedFetch(new URL(server.endpoint + '/'), {
+    method: 'POST',
+    body: JSON.stringify({ SecretId: id }),
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
+    service: 'secretsmanager',
+    region: 'us-east-1',
+    credentials: TEST_ROOT_KEY,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test('the DNS responder on the gateway answers service names with RUNNING task addresses, nothing else', async () => {
+  const web = (await serviceTasks('web')).filter((t) => t.lastStatus === 'RUNNING');
+  const api = (await serviceTasks('api')).filter((t) => t.lastStatus === 'RUNNING');
+  const subnets = ((await (await server.fetch('/skiff/v1/subnets')).json()) as { subnets: { subnetId: string; cidrBlock: string }[] }).subnets;
+  const subnetOf = (t: Task) => t.attachments![0]!.details!.find((d) => d.name === 'subnetId')!.value!;
+  gateway = gatewayAddress(parseCidr(subnets.find((s) => s.subnetId === subnetOf(web[0]!))!.cidrBlock));
+
+  const a = await dnsQuery(gateway, 'web.shop.skiff.local');
+  assert.equal(rcodeOf(a), 'NOERROR');
+  assert.equal(a.flag_aa, true);
+  assert.equal(a.flag_ra, false, 'no recursion offered');
+  assert.deepEqual(addressesIn(a), [ipOf(web[0]!)]);
+  const apiA = await dnsQuery(gateway, 'API.shop.skiff.local.');
+  assert.deepEqual(addressesIn(apiA).sort(), api.map((t) => ipOf(t)!).sort(), 'both api replicas, case-insensitively');
+  assert.equal((await dnsQuery(gateway, 'web.shop.skiff.local', 'AAAA')).answers?.length, 0, 'no IPv6: empty NOERROR');
+  assert.equal(rcodeOf(await dnsQuery(gateway, 'nope.shop.skiff.local')), 'NXDOMAIN');
+  assert.equal(rcodeOf(await dnsQuery(gateway, 'web.other.skiff.local')), 'NXDOMAIN', 'another cluster has no web');
+  assert.equal(rcodeOf(await dnsQuery(gateway, 'example.com')), 'REFUSED', 'never forwarded');
+  // A bare name from an address that is no task: not answered.
+  assert.equal(rcodeOf(await dnsQuery(gateway, 'web')), 'REFUSED');
+});
+
+test('a stopped task leaves the answers; after a server restart the responder serves the adopted tasks again', async () => {
+  const api = (await serviceTasks('api')).filter((t) => t.lastStatus === 'RUNNING');
+  const stopped = api[0]!;
+  await ecs.send(new StopTaskCommand({ cluster: PROJECT, task: stopped.taskArn!, reason: 'test' }));
+  // The answers are exactly the RUNNING tasks (desired RUNNING) of the service: the stopped one left them
+  // (its address may come back only as a replacement's, since the lowest free address is handed out).
+  await waitFor('the DNS answers to be the running api tasks', async () => {
+    const tasks = await serviceTasks('api'); // desired RUNNING only: the stopped task is not among them
+    if (tasks.some((t) => t.taskArn === stopped.taskArn)) return undefined;
+    const running = tasks.filter((t) => t.lastStatus === 'RUNNING' && t.desiredStatus === 'RUNNING').map((t) => ipOf(t)!).sort();
+    const answered = addressesIn(await dnsQuery(gateway, 'api.shop.skiff.local')).sort();
+    return JSON.stringify(answered) === JSON.stringify(running) ? true : undefined;
+  }, 30_000);
+
+  const client = (await serviceTasks('client')).find((t) => t.lastStatus === 'RUNNING')!;
+  const okLines = async () => (await logsOf(client)).split('\n').filter((l) => /web=web-ok api=api-ok/.test(l)).length;
+  await server.stop();
+  await server.start();
+  const webIp = ipOf((await serviceTasks('web')).find((t) => t.lastStatus === 'RUNNING')!);
+  assert.deepEqual(addressesIn(await dnsQuery(gateway, 'web.shop.skiff.local')), [webIp]);
+  // The client, adopted with its resolv.conf, keeps resolving by name through the new responder.
+  const before = await okLines();
+  await waitFor('the client to resolve names after the restart', async () => ((await okLines()) > before + 1 ? true : undefined), 30_000);
+});
+
+test('a Compose file with problems is refused with all of them, before anything is made', async () => {
+  const bad = join(dir, 'bad.yml');
+  writeFileSync(bad, 'name: broken\nservices:\n  a: { build: . }\n  b: { image: x, depends_on: { a: { condition: service_healthy } }, deploy: { resources: { limits: { cpus: 64 } } } }\n');
+  const up = await skiff(['compose', 'up', '-f', bad]);
+  assert.equal(up.code, 1);
+  assert.match(up.stderr, /services\.a\.image is required/);
+  const clusters = (await ecs.send(new DescribeClustersCommand({ clusters: ['broken'] }))).clusters ?? [];
+  assert.deepEqual(clusters, [], 'no cluster made');
+  writeFileSync(bad, 'name: broken\nservices:\n  b: { image: x, deploy: { resources: { limits: { cpus: 64 } } } }\n');
+  const up2 = await skiff(['compose', 'up', '-f', bad]);
+  assert.equal(up2.code, 1);
+  assert.match(up2.stderr, /services\.b\.deploy\.resources: 64 CPU is more than the largest Fargate size/);
+});
+
+test('compose ps lists the services with their tasks and DNS names', async (t) => {
+  for (const line of ['compose ps:', ...(await skiff(['compose', 'ps', '-f', composeFile])).stdout.trim().split('\n')]) t.diagnostic(line);
+  const ps = await skiff(['--output', 'json', 'compose', 'ps', '-f', composeFile]);
+  assert.equal(ps.code, 0, ps.stderr);
+  const rows = (JSON.parse(ps.stdout) as { services: { service: string; status: string; running: number; desired: number; dnsName?: string }[] }).services;
+  assert.deepEqual(rows.map((r) => [r.service, r.status, r.running, r.desired, r.dnsName]), [
+    ['web', 'ACTIVE', 1, 1, 'web.shop.skiff.local'],
+    ['migrate', 'COMPLETED', 0, 1, undefined],
+    ['api', 'ACTIVE', 2, 2, 'api.shop.skiff.local'],
+    ['client', 'ACTIVE', 1, 1, 'client.shop.skiff.local'],
+  ]);
+});
+
+test('compose up again with an unchanged file restarts nothing', async () => {
+  const before = (await Promise.all(['web', 'api', 'client'].map(serviceTasks))).flat().map((t) => t.taskArn!).sort();
+  const up = await skiff(['compose', 'up', '-f', composeFile, '--wait-timeout', '120']);
+  assert.equal(up.code, 0, up.stderr);
+  for (const name of ['web', 'api', 'client']) assert.match(up.stderr, new RegExp(`^${name}: unchanged$`, 'm'));
+  const after = (await Promise.all(['web', 'api', 'client'].map(serviceTasks))).flat().map((t) => t.taskArn!).sort();
+  assert.deepEqual(after, before);
+  const revisions = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `${PROJECT}-web` }));
+  assert.equal(revisions.taskDefinitionArns?.length, 1, 'no new revision');
+});
+
+test('compose down removes everything: no service ACTIVE, no task RUNNING, no definition, no secret, no cluster', async () => {
+  const arnsBefore = (await Promise.all(['web', 'api', 'client'].map(serviceTasks))).flat().map((t) => t.taskArn!);
+  assert.ok(arnsBefore.length >= 4, `${arnsBefore.length} tasks`);
+  const down = await skiff(['compose', 'down', '-f', composeFile, '--wait-timeout', '60']);
+  assert.equal(down.code, 0, `compose down failed:\n${down.stderr}`);
+  assert.match(down.stderr, /project shop: down/);
+  // The cluster compose made is gone, which ECS allows only without active services and running tasks.
+  const cluster = (await ecs.send(new DescribeClustersCommand({ clusters: [PROJECT] }))).clusters?.[0];
+  assert.equal(cluster?.status, 'INACTIVE');
+  assert.equal(cluster?.activeServicesCount ?? 0, 0);
+  assert.equal(cluster?.runningTasksCount ?? 0, 0);
+  // Every task the project had is STOPPED (Skiff's own task endpoint is not cluster-scoped).
+  for (const arn of arnsBefore) {
+    const detail = (await (await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}`)).json()) as { task: { lastStatus: string } };
+    assert.equal(detail.task.lastStatus, 'STOPPED', arn);
+  }
+  const active = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `${PROJECT}-`, status: 'ACTIVE' }));
+  assert.deepEqual(active.taskDefinitionArns, []);
+  assert.equal((await secretValue('compose/shop/shop_token')).status, 400);
+  if (gateway) assert.equal(rcodeOf(await dnsQuery(gateway, 'web.shop.skiff.local')), 'NXDOMAIN', 'the name went with the service');
+});
