@@ -17,8 +17,9 @@ import { doctorCommands } from './commands/doctor.ts';
 import { adviseCommands } from './commands/advise.ts';
 import { keyCommands } from './commands/keys.ts';
 import { spotCommands } from './commands/spot.ts';
+import { autoscalingCommands } from './commands/autoscaling.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, autoscalingCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')
