@@ -202,6 +202,21 @@ test('the API validates like AWS: resource ids, namespaces, min > max, unknown t
   const acts = (await run(process.execPath, [SKIFF, 'autoscaling', 'activities', 'api'], { env })).stdout;
   assert.match(acts, /Successful\s+Setting desired count to 1\.\s+minimum capacity was set to 1/);
 
+  // IAM: a key allowed only application-autoscaling:Describe* reads but cannot change a target.
+  const res = await server.fetch('/skiff/v1/keys', {
+    method: 'POST',
+    body: JSON.stringify({ name: 'as-viewer', policy: { Statement: [{ Effect: 'Allow', Action: 'application-autoscaling:Describe*', Resource: '*' }] } }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const { accessKey } = (await res.json()) as { accessKey: { accessKeyId: string; secretAccessKey: string } };
+  const viewer = new ApplicationAutoScalingClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: accessKey, maxAttempts: 1 });
+  assert.equal((await viewer.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs' }))).ScalableTargets?.length, 1);
+  await rejectsWith(
+    viewer.send(new RegisterScalableTargetCommand({ ...id, ResourceId: rid, MaxCapacity: 9 })),
+    'AccessDeniedException',
+    /not authorized to perform: application-autoscaling:RegisterScalableTarget on resource: arn:aws:application-autoscaling:/,
+  );
+
   // Deregistering removes the target with its policies and scheduled actions.
   await aas.send(new DeregisterScalableTargetCommand({ ...id, ResourceId: rid }));
   assert.equal((await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs' }))).ScalableTargets?.length, 0);

@@ -61,8 +61,12 @@ export class Autoscaler {
   /** One pass: due scheduled actions first, then the policies of every target. */
   tick(): void {
     const now = this.ctx.clock.now();
-    for (const a of this.repo.allScheduledActions()) this.runScheduledAction(a, now);
-    for (const t of this.repo.allTargets()) this.evaluatePolicies(t, now);
+    const actions = this.repo.allScheduledActions();
+    const targets = this.repo.allTargets();
+    forgetMissing(this.checkedUntil, actions);
+    forgetMissing(this.evaluatedUntil, targets);
+    for (const a of actions) this.runScheduledAction(a, now);
+    for (const t of targets) this.evaluatePolicies(t, now);
     if (now - this.lastPrune > HOUR) {
       this.lastPrune = now;
       this.repo.pruneActivities(now - ACTIVITY_RETENTION_MS);
@@ -209,4 +213,11 @@ export class Autoscaler {
       status: 'InProgress',
     };
   }
+}
+
+/** Drops the remembered state of targets or actions that no longer exist. */
+function forgetMissing(state: Map<string, number>, present: readonly { arn: string }[]): void {
+  if (state.size <= present.length) return;
+  const keep = new Set(present.map((p) => p.arn));
+  for (const arn of state.keys()) if (!keep.has(arn)) state.delete(arn);
 }
