@@ -217,8 +217,19 @@ test('the API validates like AWS: resource ids, namespaces, min > max, unknown t
     /not authorized to perform: application-autoscaling:RegisterScalableTarget on resource: arn:aws:application-autoscaling:/,
   );
 
-  // Deregistering removes the target with its policies and scheduled actions.
-  await aas.send(new DeregisterScalableTargetCommand({ ...id, ResourceId: rid }));
+  // `skiff autoscaling track` puts a target tracking policy.
+  await run(process.execPath, [SKIFF, 'autoscaling', 'track', 'api', '--memory', '70', '--scale-in-cooldown', '60'], { env });
+  const mem = (await aas.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'ecs', ResourceId: rid, PolicyNames: ['memory70-target-tracking'] }))).ScalingPolicies![0];
+  assert.deepEqual(mem.TargetTrackingScalingPolicyConfiguration, {
+    TargetValue: 70,
+    PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageMemoryUtilization' },
+    ScaleOutCooldown: 300,
+    ScaleInCooldown: 60,
+    DisableScaleIn: false,
+  });
+
+  // Deregistering (`skiff autoscaling unset`) removes the target with its policies and scheduled actions.
+  await run(process.execPath, [SKIFF, 'autoscaling', 'unset', 'api'], { env });
   assert.equal((await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs' }))).ScalableTargets?.length, 0);
   assert.equal((await aas.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'ecs' }))).ScalingPolicies?.length, 0);
   assert.equal((await aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: 'ecs' }))).ScheduledActions?.length, 0);
