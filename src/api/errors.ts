@@ -45,8 +45,6 @@ export const ErrorCode = {
   ObjectNotFoundException: 'ObjectNotFoundException',
   /** Application Auto Scaling: a NextToken that was not issued for this query. */
   InvalidNextTokenException: 'InvalidNextTokenException',
-  /** Application Auto Scaling: the same resource is being changed by another request. */
-  ConcurrentUpdateException: 'ConcurrentUpdateException',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
