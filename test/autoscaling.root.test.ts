@@ -101,6 +101,12 @@ async function activities(resourceId: string): Promise<ScalingActivity[]> {
   return (await aas.send(new DescribeScalingActivitiesCommand({ ServiceNamespace: 'ecs', ResourceId: resourceId }))).ScalingActivities ?? [];
 }
 
+/** Not scaled activities: an alarm fired and nothing changed (newest first). */
+async function notScaled(resourceId: string): Promise<ScalingActivity[]> {
+  const all = (await aas.send(new DescribeScalingActivitiesCommand({ ServiceNamespace: 'ecs', ResourceId: resourceId, IncludeNotScaledActivities: true }))).ScalingActivities ?? [];
+  return all.filter((a) => a.NotScaledReasons?.length);
+}
+
 const IDLE = ['sh', '-c', 'while true; do sleep 1; done'];
 const BURN = ['sh', '-c', 'while :; do :; done'];
 
@@ -245,38 +251,49 @@ test('CPU target tracking: a busy loop scales out (cooldown, max); scale-in wait
   await ecs.send(new CreateServiceCommand({ serviceName: 'cpu', taskDefinition: burn, desiredCount: 1 }));
   const rid = 'service/default/cpu';
   const id = { ServiceNamespace: 'ecs' as const, ScalableDimension: DIM, ResourceId: rid };
-  await aas.send(new RegisterScalableTargetCommand({ ...id, MinCapacity: 1, MaxCapacity: 3 }));
-  const scaleOutCooldown = 6;
-  await aas.send(
-    new PutScalingPolicyCommand({
-      ...id,
-      PolicyName: 'cpu50',
-      PolicyType: 'TargetTrackingScaling',
-      TargetTrackingScalingPolicyConfiguration: {
-        TargetValue: 50,
-        PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
-        ScaleOutCooldown: scaleOutCooldown,
-        ScaleInCooldown: 2,
-      },
-    }),
-  );
+  await aas.send(new RegisterScalableTargetCommand({ ...id, MinCapacity: 1, MaxCapacity: 2 }));
+  const scaleOutCooldown = 8;
+  const policy = (disableScaleIn: boolean) =>
+    aas.send(
+      new PutScalingPolicyCommand({
+        ...id,
+        PolicyName: 'cpu40',
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingScalingPolicyConfiguration: {
+          TargetValue: 40,
+          PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+          ScaleOutCooldown: scaleOutCooldown,
+          ScaleInCooldown: 2,
+          // Scale-out only while the tasks burn: on a busy host their share can sag, which must not read as "scale in".
+          DisableScaleIn: disableScaleIn,
+        },
+      }),
+    );
+  await policy(true);
 
-  // 1. One task burning its 0.25 vCPU is at ~100 %: 1 → 2, then (after the cooldown) 2 → 3 = max.
+  // 1. A task burning its 0.25 vCPU is far above 40 %: 1 → 2 (max). Raising max at once lets it go on,
+  // but only once the scale-out cooldown since the first scale-out has passed.
+  await waitFor('cpu desiredCount 2', async () => (await service('cpu')).desiredCount === 2, 90_000);
+  await aas.send(new RegisterScalableTargetCommand({ ...id, MaxCapacity: 3 }));
   await waitFor('cpu desiredCount 3', async () => (await service('cpu')).desiredCount === 3, 90_000);
   const outs = (await activities(rid)).reverse();
   assert.deepEqual(outs.map((a) => a.Description), ['Setting desired count to 2.', 'Setting desired count to 3.']);
   for (const a of outs) {
-    assert.match(a.Cause!, /^monitor alarm TargetTracking-service\/default\/cpu-AlarmHigh-[0-9a-f-]{36} in state ALARM triggered policy cpu50$/);
+    assert.match(a.Cause!, /^monitor alarm TargetTracking-service\/default\/cpu-AlarmHigh-[0-9a-f-]{36} in state ALARM triggered policy cpu40$/);
     assert.equal(a.StatusCode, 'Successful');
     assert.equal(a.StatusMessage, `Successfully set desired count to ${a.Description!.match(/\d+/)![0]}. Change successfully fulfilled by ecs.`);
   }
   const gap = outs[1].StartTime!.getTime() - outs[0].StartTime!.getTime();
   assert.ok(gap >= scaleOutCooldown * 1000, `second scale-out ${gap} ms after the first, inside the ${scaleOutCooldown} s cooldown`);
   await waitFor('3 cpu tasks RUNNING', async () => (await service('cpu')).runningCount === 3, 60_000);
-  // Clamped to max: still 3 while all three burn.
-  await new Promise((r) => setTimeout(r, 5000));
+  // Clamped to max: the high alarm fires again with all three burning, and is recorded as not scaled.
+  const [atMax] = await waitFor('a not scaled activity at max', async () => (await notScaled(rid)).length > 0 && notScaled(rid), 60_000);
   assert.equal((await service('cpu')).desiredCount, 3);
   assert.equal((await activities(rid)).length, 2);
+  assert.equal(atMax.StatusCode, 'Failed');
+  assert.match(atMax.Cause!, /AlarmHigh-.* in state ALARM triggered policy cpu40$/);
+  assert.deepEqual(atMax.NotScaledReasons, [{ Code: 'AlreadyAtMaxCapacity', MaxCapacity: 3, CurrentCapacity: 3 }]);
+  await policy(false);
 
   // 2. A deployment that never completes replaces the burning tasks with idle ones: no scale-in while it runs.
   await ecs.send(new UpdateServiceCommand({ service: 'cpu', taskDefinition: neverReady, deploymentConfiguration: { minimumHealthyPercent: 0, maximumPercent: 100 } }));
@@ -294,6 +311,9 @@ test('CPU target tracking: a busy loop scales out (cooldown, max); scale-in wait
   assert.equal(during.deployments![0].rolloutState, 'IN_PROGRESS');
   assert.equal(during.desiredCount, 3, 'scale-in is paused while a deployment is in progress');
   assert.equal((await activities(rid)).length, 2);
+  const [paused] = await notScaled(rid);
+  assert.deepEqual(paused.NotScaledReasons, [{ Code: 'TargetServicePutResourceAsUnscalable', CurrentCapacity: 3 }], 'the low alarm fired and was held back');
+  assert.match(paused.StatusMessage!, /deployment of the service is in progress/);
 
   // 3. A deployment that completes: then the idle service scales in to its minimum.
   const deployedAt = Date.now();
@@ -301,7 +321,7 @@ test('CPU target tracking: a busy loop scales out (cooldown, max); scale-in wait
   await waitFor('cpu desiredCount 1', async () => (await service('cpu')).desiredCount === 1, 60_000);
   const [scaleIn] = await activities(rid);
   assert.equal(scaleIn.Description, 'Setting desired count to 1.');
-  assert.match(scaleIn.Cause!, /^monitor alarm TargetTracking-service\/default\/cpu-AlarmLow-[0-9a-f-]{36} in state ALARM triggered policy cpu50$/);
+  assert.match(scaleIn.Cause!, /^monitor alarm TargetTracking-service\/default\/cpu-AlarmLow-[0-9a-f-]{36} in state ALARM triggered policy cpu40$/);
   assert.ok(scaleIn.StartTime!.getTime() > deployedAt);
   const after = await service('cpu');
   assert.equal(after.deployments?.[0].rolloutState, 'COMPLETED');

@@ -12,8 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ControlContext } from '../control/context.ts';
 import type { MeteringRepo } from '../store/metering-repo.ts';
-import { clampToRange, datapoints, decide, lastPeriodEnd, type PolicyView } from './decide.ts';
-import { ACTIVITY_RETENTION_MS, parseEcsResourceId, type ActivityRecord, type ScalableTargetRecord, type ScheduledActionRecord } from './model.ts';
+import { clampToRange, datapoints, decide, lastPeriodEnd, type Decision, type PolicyView } from './decide.ts';
+import { ACTIVITY_RETENTION_MS, parseEcsResourceId, type ActivityRecord, type NotScaledReasonRecord, type ScalableTargetRecord, type ScheduledActionRecord } from './model.ts';
 import type { AutoscalingRepo } from './repo.ts';
 import { dueInstant, parseSchedule } from './schedule.ts';
 import type { AutoscalingSettings } from './settings.ts';
@@ -33,6 +33,8 @@ export class Autoscaler {
   private readonly evaluatedUntil = new Map<string, number>();
   /** Per scheduled action: how far its schedule has been searched (saves re-scanning a cron that has not matched). */
   private readonly checkedUntil = new Map<string, number>();
+  /** Per target: the not scaled activity last recorded (one per alarm episode and reason, not one per evaluation). */
+  private readonly lastNotScaled = new Map<string, string>();
   private lastPrune = 0;
 
   constructor(
@@ -173,11 +175,44 @@ export class Autoscaler {
       scaleInDatapoints: s.scaleInDatapoints,
       policies: views,
     });
-    if (d.action === 'none') return;
+    if (d.action === 'none') {
+      this.recordNotScaled(t, svc.desiredCount, d, now);
+      return;
+    }
+    this.lastNotScaled.delete(t.arn);
     if (d.action === 'scale-out') t.lastScaleOutAt = now;
     else t.lastScaleInAt = now;
     const a = this.setDesiredCount(t, d.to, `monitor alarm ${d.alarm} in state ALARM triggered policy ${d.policy}`);
     this.opts.log(`autoscaling: ${t.resourceId}: ${a.statusMessage} (${d.action}, metric ${d.metric.toFixed(1)} %)`);
+  }
+
+  /**
+   * An alarm in ALARM that changed nothing because of capacity limits or a
+   * deployment: recorded once per episode as a not scaled activity
+   * (DescribeScalingActivities with IncludeNotScaledActivities).
+   */
+  private recordNotScaled(t: ScalableTargetRecord, current: number, d: Extract<Decision, { action: 'none' }>, now: number): void {
+    let reason: NotScaledReasonRecord | undefined;
+    let message = '';
+    if (d.reason === 'AlreadyAtMaxCapacity') {
+      reason = { Code: 'AlreadyAtMaxCapacity', MaxCapacity: t.maxCapacity, CurrentCapacity: current };
+      message = `Failed to set desired count to ${d.to}. Already at the maximum capacity of ${t.maxCapacity}.`;
+    } else if (d.reason === 'AlreadyAtMinCapacity') {
+      reason = { Code: 'AlreadyAtMinCapacity', MinCapacity: t.minCapacity, CurrentCapacity: current };
+      message = `Failed to set desired count to ${d.to}. Already at the minimum capacity of ${t.minCapacity}.`;
+    } else if (d.reason === 'DeploymentInProgress') {
+      reason = { Code: 'TargetServicePutResourceAsUnscalable', CurrentCapacity: current };
+      message = `Not scaling in to ${Math.max(d.to ?? 0, t.minCapacity)}: scale-in is paused while a deployment of the service is in progress.`;
+    }
+    if (!reason) {
+      if (d.reason === 'NoAlarm') this.lastNotScaled.delete(t.arn);
+      return;
+    }
+    const key = `${reason.Code}:${d.alarm}`;
+    if (this.lastNotScaled.get(t.arn) === key) return;
+    this.lastNotScaled.set(t.arn, key);
+    const a = this.newActivity(t, 'Attempting to scale due to alarm triggered', `monitor alarm ${d.alarm} in state ALARM triggered policy ${d.policy}`, now);
+    this.repo.putActivity({ ...a, status: 'Failed', statusMessage: message, endTime: now, notScaledReasons: [reason] });
   }
 
   /** Sets the service's desired count and records the activity (with the target), in one transaction. */

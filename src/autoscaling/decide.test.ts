@@ -15,6 +15,9 @@ const policy = (datapoints: (number | undefined)[], over: Partial<PolicyView> = 
   ...over,
 });
 
+/** The action, or the reason for none. */
+const why = (d: ReturnType<typeof decide>) => (d.action === 'none' ? d.reason : d.action);
+
 const input = (over: Partial<DecisionInput>): DecisionInput => ({
   now: 1_000_000,
   current: 2,
@@ -49,7 +52,13 @@ test('scale out: ceil(current × metric / target) once the last N datapoints are
   assert.equal(decide(input({ policies: [policy([90, 40, 90, 90])] })).action, 'none', 'one datapoint at or below target: no alarm');
   assert.equal(decide(input({ policies: [policy([90, 90, undefined, 90])] })).action, 'none', 'a missing datapoint: no alarm');
   assert.deepEqual(decide(input({ max: 3, policies: [policy([99, 99, 99])] })), { action: 'scale-out', to: 3, policy: 'cpu50', alarm: 'TargetTracking-service/c/s-AlarmHigh-1', metric: 99 });
-  assert.deepEqual(decide(input({ current: 3, max: 3, policies: [policy([99, 99, 99])] })), { action: 'none', reason: 'AlreadyAtMaxCapacity' });
+  assert.deepEqual(decide(input({ current: 3, max: 3, policies: [policy([99, 99, 99])] })), {
+    action: 'none',
+    reason: 'AlreadyAtMaxCapacity',
+    policy: 'cpu50',
+    alarm: 'TargetTracking-service/c/s-AlarmHigh-1',
+    to: 6,
+  });
   // Just above target still adds one task.
   const just = decide(input({ current: 10, max: 20, policies: [policy([50.5, 50.5, 50.5])] }));
   assert.equal(just.action === 'scale-out' && just.to, 11);
@@ -57,7 +66,7 @@ test('scale out: ceil(current × metric / target) once the last N datapoints are
 
 test('scale-out cooldown: no scale-out until it has passed since the last one; scale-in cooldown does not block scale-out', () => {
   const p = [policy([90, 90, 90])];
-  assert.deepEqual(decide(input({ policies: p, lastScaleOutAt: 1_000_000 - 59_000 })), { action: 'none', reason: 'ScaleOutCooldown' });
+  assert.equal(why(decide(input({ policies: p, lastScaleOutAt: 1_000_000 - 59_000 }))), 'ScaleOutCooldown');
   assert.equal(decide(input({ policies: p, lastScaleOutAt: 1_000_000 - 60_000 })).action, 'scale-out');
   assert.equal(decide(input({ policies: p, lastScaleInAt: 1_000_000 - 1000 })).action, 'scale-out');
 });
@@ -68,13 +77,13 @@ test('scale in: the last M datapoints below 90 % of the target, clamped to min; 
   assert.equal(decide(input({ current: 4, min: 2, policies: [policy(low)] })).action === 'scale-in' && 2, 2);
   assert.equal(decide(input({ current: 4, policies: [policy([46, 46, 46, 46, 46])] })).action, 'none', '46 is above 90 % of 50');
   assert.equal(decide(input({ current: 4, policies: [policy([44, 44, 44, 44, 44])] })).action, 'scale-in', 'below 45 scales in by at least one');
-  assert.deepEqual(decide(input({ current: 4, policies: [policy([50, 10, 10, 10, 10])] })), { action: 'none', reason: 'NoAlarm' });
-  assert.deepEqual(decide(input({ current: 1, policies: [policy(low)] })), { action: 'none', reason: 'AlreadyAtMinCapacity' });
-  assert.deepEqual(decide(input({ current: 4, deploymentInProgress: true, policies: [policy(low)] })), { action: 'none', reason: 'DeploymentInProgress' });
-  assert.deepEqual(decide(input({ current: 4, lastScaleInAt: 1_000_000 - 119_000, policies: [policy(low)] })), { action: 'none', reason: 'ScaleInCooldown' });
+  assert.equal(why(decide(input({ current: 4, policies: [policy([50, 10, 10, 10, 10])] }))), 'NoAlarm');
+  assert.equal(why(decide(input({ current: 1, policies: [policy(low)] }))), 'AlreadyAtMinCapacity');
+  assert.equal(why(decide(input({ current: 4, deploymentInProgress: true, policies: [policy(low)] }))), 'DeploymentInProgress');
+  assert.equal(why(decide(input({ current: 4, lastScaleInAt: 1_000_000 - 119_000, policies: [policy(low)] }))), 'ScaleInCooldown');
   assert.equal(decide(input({ current: 4, lastScaleInAt: 1_000_000 - 120_000, policies: [policy(low)] })).action, 'scale-in');
-  assert.deepEqual(decide(input({ current: 4, policies: [policy(low, { disableScaleIn: true })] })), { action: 'none', reason: 'NoAlarm' });
-  assert.deepEqual(decide(input({ current: 4, scaleInSuspended: true, policies: [policy(low)] })), { action: 'none', reason: 'ScaleInSuspended' });
+  assert.equal(why(decide(input({ current: 4, policies: [policy(low, { disableScaleIn: true })] }))), 'NoAlarm');
+  assert.equal(why(decide(input({ current: 4, scaleInSuspended: true, policies: [policy(low)] }))), 'ScaleInSuspended');
 });
 
 test('a deployment in progress does not stop a scale-out', () => {
@@ -90,7 +99,7 @@ test('several policies: any may scale out (the largest wins); scale in only when
   const r = decide(input({ current: 4, policies: [memLow, cpuMid] }));
   assert.equal(r.action === 'scale-in' && r.to, 3, 'the more cautious policy decides how far');
   const cpuOk = policy([48, 48, 48, 48, 48], { name: 'cpu' });
-  assert.deepEqual(decide(input({ current: 4, policies: [memLow, cpuOk] })), { action: 'none', reason: 'NoAlarm' });
+  assert.equal(why(decide(input({ current: 4, policies: [memLow, cpuOk] }))), 'NoAlarm');
   // A policy with scale-in disabled does not veto the others.
   const r2 = decide(input({ current: 4, policies: [memLow, policy([48, 48, 48, 48, 48], { name: 'cpu', disableScaleIn: true })] }));
   assert.equal(r2.action, 'scale-in');

@@ -108,8 +108,12 @@ export type NotScaledReason =
   | 'ScaleOutSuspended'
   | 'ScaleInSuspended';
 
+/**
+ * What to do. A `none` with `alarm` set means an alarm is in ALARM but
+ * nothing changes (`to`: the count it asked for, before clamping).
+ */
 export type Decision =
-  | { action: 'none'; reason: NotScaledReason }
+  | { action: 'none'; reason: NotScaledReason; policy?: string; alarm?: string; to?: number }
   | { action: 'scale-out' | 'scale-in'; to: number; policy: string; alarm: string; metric: number };
 
 interface Want {
@@ -143,10 +147,11 @@ export function decide(i: DecisionInput): Decision {
 
   if (outs.length) {
     const best = outs.reduce((a, b) => (b.to > a.to ? b : a));
-    if (i.scaleOutSuspended) return { action: 'none', reason: 'ScaleOutSuspended' };
+    const alarmed = { policy: best.policy.name, alarm: best.policy.alarmHigh, to: best.to };
+    if (i.scaleOutSuspended) return { action: 'none', reason: 'ScaleOutSuspended', ...alarmed };
     const to = clamp(best.to);
-    if (to <= i.current) return { action: 'none', reason: 'AlreadyAtMaxCapacity' };
-    if (i.lastScaleOutAt !== undefined && i.now - i.lastScaleOutAt < best.policy.scaleOutCooldown * 1000) return { action: 'none', reason: 'ScaleOutCooldown' };
+    if (to <= i.current) return { action: 'none', reason: 'AlreadyAtMaxCapacity', ...alarmed };
+    if (i.lastScaleOutAt !== undefined && i.now - i.lastScaleOutAt < best.policy.scaleOutCooldown * 1000) return { action: 'none', reason: 'ScaleOutCooldown', ...alarmed };
     return { action: 'scale-out', to, policy: best.policy.name, alarm: best.policy.alarmHigh, metric: best.metric };
   }
 
@@ -154,11 +159,12 @@ export function decide(i: DecisionInput): Decision {
   const wants = ins as Want[];
   // Every policy agrees to scale in; remove only as much as the most cautious one allows.
   const best = wants.reduce((a, b) => (b.to > a.to ? b : a));
-  if (i.scaleInSuspended) return { action: 'none', reason: 'ScaleInSuspended' };
+  const alarmed = { policy: best.policy.name, alarm: best.policy.alarmLow ?? best.policy.alarmHigh, to: best.to };
+  if (i.scaleInSuspended) return { action: 'none', reason: 'ScaleInSuspended', ...alarmed };
   const to = clamp(best.to);
-  if (to >= i.current) return { action: 'none', reason: 'AlreadyAtMinCapacity' };
-  if (i.deploymentInProgress) return { action: 'none', reason: 'DeploymentInProgress' };
-  if (i.lastScaleInAt !== undefined && i.now - i.lastScaleInAt < best.policy.scaleInCooldown * 1000) return { action: 'none', reason: 'ScaleInCooldown' };
+  if (to >= i.current) return { action: 'none', reason: 'AlreadyAtMinCapacity', ...alarmed };
+  if (i.deploymentInProgress) return { action: 'none', reason: 'DeploymentInProgress', ...alarmed };
+  if (i.lastScaleInAt !== undefined && i.now - i.lastScaleInAt < best.policy.scaleInCooldown * 1000) return { action: 'none', reason: 'ScaleInCooldown', ...alarmed };
   return { action: 'scale-in', to, policy: best.policy.name, alarm: best.policy.alarmLow ?? best.policy.alarmHigh, metric: best.metric };
 }
 

@@ -98,6 +98,20 @@ export interface ActivityRecord {
   endTime?: number;
   status: ActivityStatus;
   statusMessage?: string;
+  /** Set on a not scaled activity (an alarm fired, nothing changed): why, in AWS's codes. */
+  notScaledReasons?: NotScaledReasonRecord[];
+}
+
+/**
+ * AWS's NotScaledReason. Codes Skiff records: AlreadyAtMaxCapacity,
+ * AlreadyAtMinCapacity, and TargetServicePutResourceAsUnscalable (ECS holds
+ * scale-in while a deployment of the service is in progress).
+ */
+export interface NotScaledReasonRecord {
+  Code: 'AlreadyAtMaxCapacity' | 'AlreadyAtMinCapacity' | 'TargetServicePutResourceAsUnscalable';
+  MaxCapacity?: number;
+  MinCapacity?: number;
+  CurrentCapacity?: number;
 }
 
 /** `service/<cluster>/<service>` → its parts, or undefined when it is not that form. */

@@ -228,6 +228,7 @@ const activityView = (a: ActivityRecord) => ({
   ...(a.endTime !== undefined ? { EndTime: secs(a.endTime) } : {}),
   StatusCode: a.status,
   ...(a.statusMessage ? { StatusMessage: a.statusMessage } : {}),
+  ...(a.notScaledReasons ? { NotScaledReasons: a.notScaledReasons } : {}),
 });
 
 export interface AutoscalingIds {
@@ -434,8 +435,9 @@ export function autoscalingProtocol(repo: AutoscalingRepo, autoscaler: Pick<Auto
 
       DescribeScalingActivities: (input) => {
         const f = filters(input, 'ResourceId');
-        bool(input, 'IncludeNotScaledActivities'); // accepted; Skiff records only activities that changed something
-        const { page, NextToken } = paginate(repo.activities(f), input, 50, ['activities', f]);
+        const notScaled = bool(input, 'IncludeNotScaledActivities') ?? false;
+        const all = repo.activities(f).filter((a) => notScaled || !a.notScaledReasons);
+        const { page, NextToken } = paginate(all, input, 50, ['activities', f, notScaled]);
         return { ScalingActivities: page.map(activityView), ...(NextToken ? { NextToken } : {}) };
       },
     },
