@@ -314,6 +314,8 @@ test('CPU target tracking: a busy loop scales out (cooldown, max); scale-in wait
   const [paused] = await notScaled(rid);
   assert.deepEqual(paused.NotScaledReasons, [{ Code: 'TargetServicePutResourceAsUnscalable', CurrentCapacity: 3 }], 'the low alarm fired and was held back');
   assert.match(paused.StatusMessage!, /deployment of the service is in progress/);
+  const explained = (await run(process.execPath, [SKIFF, 'autoscaling', 'activities', 'cpu', '--not-scaled'], { env: server.clientEnv() })).stdout;
+  assert.match(explained, /Failed\s+Attempting to scale due to alarm triggered\s+monitor alarm \S+AlarmLow\S+ in state ALARM triggered policy cpu40\s+TargetServicePutResourceAsUnscalable/);
 
   // 3. A deployment that completes: then the idle service scales in to its minimum.
   const deployedAt = Date.now();

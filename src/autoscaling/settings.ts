@@ -8,6 +8,10 @@
  *   SKIFF_AUTOSCALING_PERIOD_MS            length of one metric datapoint (default 60000)
  *   SKIFF_AUTOSCALING_SCALE_OUT_DATAPOINTS consecutive datapoints above the target to scale out (default 3)
  *   SKIFF_AUTOSCALING_SCALE_IN_DATAPOINTS  consecutive datapoints below 90 % of the target to scale in (default 15)
+ *
+ * A datapoint averages the stats sampler's samples (SKIFF_STATS_INTERVAL_MS,
+ * default 10 s) that fall in its period, so the period must be longer than
+ * the sampling interval; a period without samples is missing data (no alarm).
  */
 export interface AutoscalingSettings {
   intervalMs: number;

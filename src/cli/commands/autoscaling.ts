@@ -103,6 +103,7 @@ interface ActivityView {
   StatusCode: string;
   Description: string;
   Cause: string;
+  NotScaledReasons?: { Code: string }[];
 }
 
 export const autoscalingCommands: CommandModule = ({ program, globals, format }) => {
@@ -145,13 +146,23 @@ export const autoscalingCommands: CommandModule = ({ program, globals, format })
     }));
   });
 
-  withCluster(as.command('activities').description('scaling activities, newest first').argument('[service]')).action(async (service: string | undefined, o: { cluster: string }) => {
-    const activities = await all<ActivityView>(globals(), 'DescribeScalingActivities', { ...NS, ...filter(service, o.cluster) }, 'ScalingActivities');
-    render(format(), { ScalingActivities: activities }, () => ({
-      columns: ['TIME', 'RESOURCE', 'STATUS', 'DESCRIPTION', 'CAUSE'],
-      rows: activities.map((a) => [iso(a.StartTime), a.ResourceId, a.StatusCode, a.Description, a.Cause]),
-    }));
-  });
+  withCluster(as.command('activities').description('scaling activities, newest first').argument('[service]'))
+    .option('--not-scaled', 'also alarms that changed nothing, with the reason (max/min capacity reached, deployment in progress)')
+    .action(async (service: string | undefined, o: { cluster: string; notScaled?: boolean }) => {
+      const input = { ...NS, ...filter(service, o.cluster), ...(o.notScaled ? { IncludeNotScaledActivities: true } : {}) };
+      const activities = await all<ActivityView>(globals(), 'DescribeScalingActivities', input, 'ScalingActivities');
+      render(format(), { ScalingActivities: activities }, () => ({
+        columns: ['TIME', 'RESOURCE', 'STATUS', 'DESCRIPTION', 'CAUSE', ...(o.notScaled ? ['NOT SCALED'] : [])],
+        rows: activities.map((a) => [
+          iso(a.StartTime),
+          a.ResourceId,
+          a.StatusCode,
+          a.Description,
+          a.Cause,
+          ...(o.notScaled ? [a.NotScaledReasons?.map((r) => r.Code).join(',')] : []),
+        ]),
+      }));
+    });
 
   withCluster(as.command('set').description("register a service as a scalable target, or change its min/max desired count").argument('<service>'))
     .option('--min <n>', 'minimum desired count')
