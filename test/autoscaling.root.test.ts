@@ -201,7 +201,11 @@ test('the API validates like AWS: resource ids, namespaces, min > max, unknown t
   assert.match(table, /service\/default\/api\s+1\s+2\s+no\s+\d{4}-/);
   const policies = JSON.parse((await run(process.execPath, [SKIFF, '--output', 'json', 'autoscaling', 'policies', 'api'], { env })).stdout);
   assert.equal(policies.ScalingPolicies[0].PolicyName, 'cpu50');
-  assert.match((await run(process.execPath, [SKIFF, 'autoscaling', 'schedules'], { env })).stdout, /nightly\s+cron\(0 22 \? \* MON-FRI \*\)\s+Europe\/Berlin\s+0\s+1/);
+  await run(process.execPath, [SKIFF, 'autoscaling', 'schedule', 'api', 'weekend', '--schedule', 'cron(0 6 ? * SAT *)', '--max', '1'], { env });
+  await assert.rejects(run(process.execPath, [SKIFF, 'autoscaling', 'schedule', 'api', 'bad', '--schedule', 'rate(5 weeks)', '--max', '1'], { env }), (e: Error & { stderr: string }) => /ValidationException: Schedule is not valid/.test(e.stderr));
+  const schedules = (await run(process.execPath, [SKIFF, 'autoscaling', 'schedules'], { env })).stdout;
+  assert.match(schedules, /nightly\s+cron\(0 22 \? \* MON-FRI \*\)\s+Europe\/Berlin\s+0\s+1/);
+  assert.match(schedules, /weekend\s+cron\(0 6 \? \* SAT \*\)\s+UTC\s+-\s+1/);
   await run(process.execPath, [SKIFF, 'autoscaling', 'set', 'api', '--max', '4'], { env });
   assert.equal((await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: [rid] }))).ScalableTargets![0].MaxCapacity, 4);
   await assert.rejects(run(process.execPath, [SKIFF, 'autoscaling', 'set', 'api', '--min', '9'], { env }), (e: Error & { stderr: string }) => /ValidationException: Minimum capacity/.test(e.stderr));

@@ -5,6 +5,7 @@
  *   targets | policies | schedules | activities [SERVICE]   list (table or --output json)
  *   set SERVICE --min N --max N                              register or update the scalable target
  *   track SERVICE --cpu PCT | --memory PCT                   a target tracking policy
+ *   schedule SERVICE NAME --schedule EXPR [--min N] [--max N] [--timezone TZ]   a scheduled action
  *   unset SERVICE                                            deregister (removes its policies and schedules)
  *
  * SERVICE is a service name (in --cluster, default `default`) or a resource id
@@ -208,6 +209,30 @@ export const autoscalingCommands: CommandModule = ({ program, globals, format })
         },
       });
       render(format(), out, () => ({ columns: ['RESOURCE', 'POLICY', 'ALARMS'], rows: [[ResourceId, PolicyName, out.Alarms.map((a) => a.AlarmName).join(' ')]] }));
+    });
+
+  withCluster(as.command('schedule').description('a scheduled action: set min/max at a time (at), on a schedule (cron) or every interval (rate)').argument('<service>').argument('<name>'))
+    .requiredOption('--schedule <expr>', 'at(2026-12-24T18:00:00) | cron(0 9 ? * MON-FRI *) | rate(6 hours)')
+    .option('--min <n>', 'minimum desired count from then on')
+    .option('--max <n>', 'maximum desired count from then on')
+    .option('--timezone <tz>', 'time zone of at()/cron() (IANA name, default UTC)')
+    .action(async (service: string, name: string, o: { cluster: string; schedule: string; min?: string; max?: string; timezone?: string }) => {
+      if (o.min === undefined && o.max === undefined) throw new Error('give --min, --max or both: what the action sets');
+      const ResourceId = resourceId(service, o.cluster);
+      await call(globals(), 'PutScheduledAction', {
+        ...NS,
+        ResourceId,
+        ScalableDimension: DIMENSION,
+        ScheduledActionName: name,
+        Schedule: o.schedule,
+        ...(o.timezone ? { Timezone: o.timezone } : {}),
+        ScalableTargetAction: {
+          ...(o.min !== undefined ? { MinCapacity: wholeNumber(o.min, '--min') } : {}),
+          ...(o.max !== undefined ? { MaxCapacity: wholeNumber(o.max, '--max') } : {}),
+        },
+      });
+      const out = { ResourceId, ScheduledActionName: name, Schedule: o.schedule, Timezone: o.timezone ?? 'UTC' };
+      render(format(), out, () => ({ columns: ['RESOURCE', 'NAME', 'SCHEDULE', 'TIMEZONE'], rows: [[ResourceId, name, o.schedule, out.Timezone]] }));
     });
 
   withCluster(as.command('unset').description('deregister the scalable target (its policies and scheduled actions go with it)').argument('<service>')).action(
