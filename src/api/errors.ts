@@ -41,6 +41,12 @@ export const ErrorCode = {
   UnknownOperationException: 'UnknownOperationException',
   /** Body is not valid JSON or not an object. */
   SerializationException: 'SerializationException',
+  /** Application Auto Scaling: a request field is missing or not valid. */
+  ValidationException: 'ValidationException',
+  /** Application Auto Scaling: no scalable target, policy or scheduled action by that identity. */
+  ObjectNotFoundException: 'ObjectNotFoundException',
+  /** Application Auto Scaling: a NextToken that was not issued for this query. */
+  InvalidNextTokenException: 'InvalidNextTokenException',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -24,7 +24,7 @@ export function resolveEndpoint(opts: ClientOptions, env = process.env): string 
   return (opts.endpoint ?? env.SKIFF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
 }
 
-function resolveRegion(opts: ClientOptions, env = process.env): string {
+export function resolveRegion(opts: ClientOptions, env = process.env): string {
   return opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
 }
 
@@ -32,7 +32,7 @@ function resolveRegion(opts: ClientOptions, env = process.env): string {
  * The standard AWS chain (env, profiles, ...). Finding nothing is an error that
  * says where a Skiff key comes from.
  */
-async function credentials(): Promise<AwsCredentialIdentity> {
+export async function credentials(): Promise<AwsCredentialIdentity> {
   try {
     return await defaultProvider()();
   } catch {

@@ -23,8 +23,9 @@ import { topCommands } from './commands/top.ts';
 import { completionCommands } from './commands/completion.ts';
 import { roleCommands } from './commands/roles.ts';
 import { composeCommands } from './commands/compose.ts';
+import { autoscalingCommands } from './commands/autoscaling.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands, autoscalingCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

@@ -60,6 +60,10 @@ import { masterKeyRoutes } from '../secrets/master-key-routes.ts';
 import { DnsResponder, withServiceDiscovery } from '../discovery/dns-responder.ts';
 import { ServiceDirectory } from '../discovery/service-directory.ts';
 import { storeDirectorySource } from '../discovery/store-source.ts';
+import { Autoscaler } from '../autoscaling/autoscaler.ts';
+import { AutoscalingRepo } from '../autoscaling/repo.ts';
+import { autoscalingSettingsFromEnv } from '../autoscaling/settings.ts';
+import { AUTOSCALING_SERVICE, AUTOSCALING_TARGET_PREFIX, autoscalingProtocol, autoscalingResources } from '../autoscaling/protocol.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -71,6 +75,7 @@ export class SkiffServer {
   private services: ServiceScheduler | undefined;
   private identity: TaskIdentityService | undefined;
   private dns: DnsResponder | undefined;
+  private autoscaler: Autoscaler | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -177,6 +182,8 @@ export class SkiffServer {
     const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
     const services = (this.services = new ServiceScheduler(ctx, { intervalMs: serviceSettings.intervalMs, maxStartsPerPass: serviceSettings.maxStartsPerPass, log: this.log, afterPass: () => spot.tick() }));
     ctx.serviceScheduler = services;
+    const autoscalingRepo = new AutoscalingRepo(db);
+    const autoscaler = (this.autoscaler = new Autoscaler(ctx, autoscalingRepo, new MeteringRepo(db), { settings: autoscalingSettingsFromEnv(process.env), log: this.log }));
 
     const auth = setUpAuth(c.dataDir, db, { accessKeyId: c.rootAccessKeyId, secretAccessKey: c.rootSecretAccessKey }, this.log);
     this.audit = auth.audit;
@@ -190,13 +197,15 @@ export class SkiffServer {
       keys: auth.keys,
       audit: auth.audit,
       accountId: c.accountId,
-      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager' },
+      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [AUTOSCALING_TARGET_PREFIX]: AUTOSCALING_SERVICE },
       resourcesFor: (service, op, input) =>
         service === 'ecs'
           ? ecsResources(op, input, { arns: ctx.arns, latestRevision: (f) => ctx.taskDefinitions.latestActive(f)?.revision })
           : service === 'secretsmanager'
             ? secretResources(secrets, op, input, ids)
-            : ['*'],
+            : service === AUTOSCALING_SERVICE
+              ? autoscalingResources(autoscalingRepo, input)
+              : ['*'],
       exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : params.roleName ? identity.roles.arnOf(params.roleName) : undefined),
       sessions: { lookup: (id) => identity.credentials.lookup(id), rolePolicy: (arn) => identity.roles.byArn(arn)?.policy },
@@ -217,7 +226,11 @@ export class SkiffServer {
       reader: new TaskResourceReader({ layout: () => (layout ??= readCgroupLayout()), cgroupRoot: c.cgroupRoot, upperDir: (id) => join(runtimeDir, 'bundles', id, 'upper') }),
     };
     const app = (this.app = buildHttpServer({
-      protocols: [ecsProtocol(ctx), secretsProtocol(secrets, ids)],
+      protocols: [
+        ecsProtocol(ctx),
+        secretsProtocol(secrets, ids),
+        autoscalingProtocol(autoscalingRepo, autoscaler, { ...ids, now: () => this.clock.now() }),
+      ],
       auth: guard,
       tls,
       beforeAuth: (a) => metricsBearerHook(a, metricsDeps),
@@ -243,6 +256,7 @@ export class SkiffServer {
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
     services.start(); // after adoption: it reads what the adopted tasks really are
     await dns.listenOnExisting(networks.subnets().map((s) => toSubnetSpec(s, networks)));
+    autoscaler.start();
     // Warm the subnet a RunTask without a network configuration uses first.
     const first = networks.subnets().find((s) => s.isDefault && networks.availableCount(s) > 0);
     if (first) warmPool.warm(first.id);
@@ -258,6 +272,7 @@ export class SkiffServer {
   async close(): Promise<void> {
     this.ready = false;
     this.services?.close();
+    this.autoscaler?.close();
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);

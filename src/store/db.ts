@@ -214,6 +214,44 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX task_credentials_by_task ON task_credentials (task_id, expires_at);
   `,
+  // Application Auto Scaling: scalable targets, target tracking policies, scheduled actions, scaling activities (src/autoscaling).
+  `
+  CREATE TABLE autoscaling_targets (
+    arn TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    resource_id TEXT NOT NULL,       -- service/<cluster>/<service>
+    dimension TEXT NOT NULL,
+    doc TEXT NOT NULL,               -- ScalableTargetRecord (see autoscaling/model.ts)
+    UNIQUE (namespace, resource_id, dimension)
+  );
+  CREATE TABLE autoscaling_policies (
+    arn TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,               -- TargetTrackingPolicyRecord
+    UNIQUE (namespace, resource_id, dimension, name)
+  );
+  CREATE TABLE autoscaling_scheduled_actions (
+    arn TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,               -- ScheduledActionRecord
+    UNIQUE (namespace, resource_id, dimension, name)
+  );
+  CREATE TABLE autoscaling_activities (
+    id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    start_time INTEGER NOT NULL,     -- epoch ms
+    doc TEXT NOT NULL                -- ActivityRecord
+  );
+  CREATE INDEX autoscaling_activities_by_resource ON autoscaling_activities (namespace, resource_id, start_time);
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */

@@ -1,0 +1,158 @@
+/** Persistence of scalable targets, policies, scheduled actions and scaling activities (the only SQL of autoscaling). */
+import type { Db } from '../store/db.ts';
+import type { ActivityRecord, ScalableTargetRecord, ScheduledActionRecord, TargetTrackingPolicyRecord } from './model.ts';
+
+type Row = { doc: string };
+const docs = <T>(rows: unknown[]): T[] => (rows as Row[]).map((r) => JSON.parse(r.doc) as T);
+
+/** Which rows of a namespace a Describe call asks for. */
+export interface ResourceFilter {
+  namespace: string;
+  resourceIds?: string[];
+  dimension?: string;
+}
+
+function where(f: ResourceFilter): { sql: string; params: unknown[] } {
+  const parts = ['namespace = ?'];
+  const params: unknown[] = [f.namespace];
+  if (f.resourceIds?.length) {
+    parts.push(`resource_id IN (${f.resourceIds.map(() => '?').join(',')})`);
+    params.push(...f.resourceIds);
+  }
+  if (f.dimension) {
+    parts.push('dimension = ?');
+    params.push(f.dimension);
+  }
+  return { sql: parts.join(' AND '), params };
+}
+
+export class AutoscalingRepo {
+  constructor(private readonly db: Db) {}
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // Scalable targets
+
+  target(namespace: string, resourceId: string, dimension: string): ScalableTargetRecord | undefined {
+    const row = this.db.prepare(`SELECT doc FROM autoscaling_targets WHERE namespace = ? AND resource_id = ? AND dimension = ?`).get(namespace, resourceId, dimension) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as ScalableTargetRecord) : undefined;
+  }
+
+  targets(f: ResourceFilter): ScalableTargetRecord[] {
+    const w = where(f);
+    return docs(this.db.prepare(`SELECT doc FROM autoscaling_targets WHERE ${w.sql} ORDER BY resource_id, dimension`).all(...w.params));
+  }
+
+  allTargets(): ScalableTargetRecord[] {
+    return docs(this.db.prepare(`SELECT doc FROM autoscaling_targets ORDER BY resource_id`).all());
+  }
+
+  putTarget(t: ScalableTargetRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO autoscaling_targets (arn, namespace, resource_id, dimension, doc) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
+      )
+      .run(t.arn, t.namespace, t.resourceId, t.dimension, JSON.stringify(t));
+  }
+
+  /** Deletes the target with its policies and scheduled actions (as DeregisterScalableTarget does). */
+  deleteTarget(t: ScalableTargetRecord): void {
+    this.transaction(() => {
+      for (const table of ['autoscaling_policies', 'autoscaling_scheduled_actions', 'autoscaling_targets']) {
+        this.db.prepare(`DELETE FROM ${table} WHERE namespace = ? AND resource_id = ? AND dimension = ?`).run(t.namespace, t.resourceId, t.dimension);
+      }
+    });
+  }
+
+  // Scaling policies
+
+  policy(namespace: string, resourceId: string, dimension: string, name: string): TargetTrackingPolicyRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT doc FROM autoscaling_policies WHERE namespace = ? AND resource_id = ? AND dimension = ? AND name = ?`)
+      .get(namespace, resourceId, dimension, name) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as TargetTrackingPolicyRecord) : undefined;
+  }
+
+  policies(f: ResourceFilter & { names?: string[] }): TargetTrackingPolicyRecord[] {
+    const w = where(f);
+    let sql = w.sql;
+    if (f.names?.length) {
+      sql += ` AND name IN (${f.names.map(() => '?').join(',')})`;
+      w.params.push(...f.names);
+    }
+    return docs(this.db.prepare(`SELECT doc FROM autoscaling_policies WHERE ${sql} ORDER BY resource_id, name`).all(...w.params));
+  }
+
+  putPolicy(p: TargetTrackingPolicyRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO autoscaling_policies (arn, namespace, resource_id, dimension, name, doc) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
+      )
+      .run(p.arn, p.namespace, p.resourceId, p.dimension, p.name, JSON.stringify(p));
+  }
+
+  deletePolicy(arn: string): void {
+    this.db.prepare(`DELETE FROM autoscaling_policies WHERE arn = ?`).run(arn);
+  }
+
+  // Scheduled actions
+
+  scheduledAction(namespace: string, resourceId: string, dimension: string, name: string): ScheduledActionRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT doc FROM autoscaling_scheduled_actions WHERE namespace = ? AND resource_id = ? AND dimension = ? AND name = ?`)
+      .get(namespace, resourceId, dimension, name) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as ScheduledActionRecord) : undefined;
+  }
+
+  scheduledActions(f: ResourceFilter & { names?: string[] }): ScheduledActionRecord[] {
+    const w = where(f);
+    let sql = w.sql;
+    if (f.names?.length) {
+      sql += ` AND name IN (${f.names.map(() => '?').join(',')})`;
+      w.params.push(...f.names);
+    }
+    return docs(this.db.prepare(`SELECT doc FROM autoscaling_scheduled_actions WHERE ${sql} ORDER BY resource_id, name`).all(...w.params));
+  }
+
+  allScheduledActions(): ScheduledActionRecord[] {
+    return docs(this.db.prepare(`SELECT doc FROM autoscaling_scheduled_actions ORDER BY resource_id, name`).all());
+  }
+
+  putScheduledAction(a: ScheduledActionRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO autoscaling_scheduled_actions (arn, namespace, resource_id, dimension, name, doc) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
+      )
+      .run(a.arn, a.namespace, a.resourceId, a.dimension, a.name, JSON.stringify(a));
+  }
+
+  deleteScheduledAction(arn: string): void {
+    this.db.prepare(`DELETE FROM autoscaling_scheduled_actions WHERE arn = ?`).run(arn);
+  }
+
+  // Scaling activities
+
+  putActivity(a: ActivityRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO autoscaling_activities (id, namespace, resource_id, dimension, start_time, doc) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`,
+      )
+      .run(a.id, a.namespace, a.resourceId, a.dimension, a.startTime, JSON.stringify(a));
+  }
+
+  /** Activities, newest first. */
+  activities(f: ResourceFilter): ActivityRecord[] {
+    const w = where(f);
+    return docs(this.db.prepare(`SELECT doc FROM autoscaling_activities WHERE ${w.sql} ORDER BY start_time DESC, rowid DESC`).all(...w.params));
+  }
+
+  pruneActivities(before: number): number {
+    return this.db.prepare(`DELETE FROM autoscaling_activities WHERE start_time < ?`).run(before).changes;
+  }
+}
