@@ -47,6 +47,9 @@ import { ServiceScheduler } from '../services/scheduler.ts';
 import { SpotReclaimer } from '../services/spot.ts';
 import { serviceSettingsFromEnv } from '../services/settings.ts';
 import { spotRoutes } from '../control/spot-routes.ts';
+import { LoadBalancers, loadBalancerSettingsFromEnv } from '../lb/load-balancers.ts';
+import { loadBalancerRoutes } from '../lb/routes.ts';
+import { loadBalancerSource } from '../services/load-balancing.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -56,6 +59,7 @@ export class SkiffServer {
   private audit: AuditLog | undefined;
   private warmPool: WarmPool | undefined;
   private services: ServiceScheduler | undefined;
+  private loadBalancers: LoadBalancers | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -150,7 +154,15 @@ export class SkiffServer {
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
     const serviceSettings = serviceSettingsFromEnv(process.env);
     const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
-    const services = (this.services = new ServiceScheduler(ctx, { intervalMs: serviceSettings.intervalMs, maxStartsPerPass: serviceSettings.maxStartsPerPass, log: this.log, afterPass: () => spot.tick() }));
+    const loadBalancers = (this.loadBalancers = new LoadBalancers(loadBalancerSource(ctx, this.log), loadBalancerSettingsFromEnv(process.env, c.host), this.log));
+    ctx.loadBalancers = loadBalancers;
+    const services = (this.services = new ServiceScheduler(ctx, {
+      intervalMs: serviceSettings.intervalMs,
+      maxStartsPerPass: serviceSettings.maxStartsPerPass,
+      log: this.log,
+      afterPass: () => spot.tick(),
+      drain: (serviceId, taskId) => loadBalancers.drain(serviceId, taskId),
+    }));
     ctx.serviceScheduler = services;
 
     const auth = setUpAuth(c.dataDir, db, { accessKeyId: c.rootAccessKeyId, secretAccessKey: c.rootSecretAccessKey }, this.log);
@@ -185,6 +197,7 @@ export class SkiffServer {
         skiffRoutes(a, ctx, { logPath: (runtimeId) => driver.logPath(runtimeId) });
         warmPoolRoutes(a, warmPool!);
         spotRoutes(a, ctx, spot);
+        loadBalancerRoutes(a, loadBalancers);
         costRoutes(a, ctx, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
       },
       isReady: () => this.ready,
@@ -194,6 +207,7 @@ export class SkiffServer {
     if (pooled) this.log(`removed ${pooled} warm-pool namespace(s) left by the previous run`);
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
+    loadBalancers.start(); // after adoption: listeners come back with the running, healthy tasks as targets
     services.start(); // after adoption: it reads what the adopted tasks really are
     // Warm the subnet a RunTask without a network configuration uses first.
     const first = networks.subnets().find((s) => s.isDefault && networks.availableCount(s) > 0);
@@ -210,6 +224,7 @@ export class SkiffServer {
   async close(): Promise<void> {
     this.ready = false;
     this.services?.close();
+    await this.loadBalancers?.close();
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);
