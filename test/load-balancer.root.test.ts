@@ -60,9 +60,14 @@ async function rejectsWith(p: Promise<unknown>, name: string, re: RegExp): Promi
   });
 }
 
-/** A revision whose container serves "<label> <hostname>" on 8080 (the hostname names the task: ip-10-x-y-z...). */
+/**
+ * A revision whose container serves "<label> <hostname>" on 8080 (the hostname names the task: ip-10-x-y-z...),
+ * at / at once and at /cgi-bin/slow after 1 s (a request a stop without draining would cut).
+ */
 async function register(label: string, extra: Partial<ContainerDefinition> = {}): Promise<string> {
-  const serve = `mkdir -p /www && echo "${label} $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www`;
+  const script = ['#!/bin/sh', 'sleep 1', 'printf "Content-Type: text/plain\\r\\n\\r\\n"', `echo ${label} $(hostname)`];
+  const slow = `printf '%s\\n' ${script.map((l) => `'${l}'`).join(' ')} > /www/cgi-bin/slow && chmod +x /www/cgi-bin/slow`;
+  const serve = `mkdir -p /www/cgi-bin && echo "${label} $(hostname)" > /www/index.html && ${slow} && exec httpd -f -p 8080 -h /www`;
   const out = await ecs.send(
     new RegisterTaskDefinitionCommand({
       family: 'lbweb',
@@ -70,7 +75,10 @@ async function register(label: string, extra: Partial<ContainerDefinition> = {})
       networkMode: 'awsvpc',
       cpu: '256',
       memory: '512',
-      containerDefinitions: [{ name: 'web', image, stopTimeout: 2, command: ['sh', '-c', serve], portMappings: [{ containerPort: 8080 }], ...extra }],
+            // An init as PID 1 forwards SIGTERM, so httpd (and any request it serves) ends the moment the task is stopped.
+      containerDefinitions: [
+        { name: 'web', image, stopTimeout: 2, command: ['sh', '-c', serve], portMappings: [{ containerPort: 8080 }], linuxParameters: { initProcessEnabled: true }, ...extra },
+      ],
     }),
   );
   return out.taskDefinition!.taskDefinitionArn!;
@@ -95,11 +103,11 @@ async function hostOf(arn: string): Promise<string> {
   return `ip-${ipOf(await describeTask(ecs, arn))!.replaceAll('.', '-')}.ec2.internal`;
 }
 
-const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
-function get(port: number, agent: http.Agent | false = false): Promise<{ status: number; body: string }> {
+function get(port: number, agent: http.Agent | false = false, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
@@ -201,10 +209,12 @@ test('a load-balanced service: spread, health, zero-drop rolling deployment, dra
   let stop = false;
   const failures: string[] = [];
   const seen: string[] = [];
-  const client = async (agent: http.Agent | false) => {
+  let slowAnswered = 0;
+  const client = async (agent: http.Agent | false, path = '/') => {
     while (!stop) {
       try {
-        const r = await get(port, agent);
+        const r = await get(port, agent, path);
+        if (path !== '/' && r.status === 200) slowAnswered++;
         if (r.status === 200) seen.push(r.body);
         else failures.push(`${r.status} ${r.body}`);
       } catch (err) {
@@ -212,7 +222,7 @@ test('a load-balanced service: spread, health, zero-drop rolling deployment, dra
       }
     }
   };
-  const clients = [client(keepAlive), client(keepAlive), client(false), client(false)];
+  const clients = [client(keepAlive), client(keepAlive), client(false), client(false), client(false, '/cgi-bin/slow'), client(false, '/cgi-bin/slow'), client(keepAlive, '/cgi-bin/slow'), client(keepAlive, '/cgi-bin/slow')];
   try {
     await new Promise((r) => setTimeout(r, 500));
     await ecs.send(new UpdateServiceCommand({ service: 'web', taskDefinition: rev3 }));
@@ -229,7 +239,7 @@ test('a load-balanced service: spread, health, zero-drop rolling deployment, dra
     stop = true;
     await Promise.all(clients);
   }
-  t.diagnostic(`rolling deployment: ${seen.length} requests answered, ${failures.length} failed`);
+  t.diagnostic(`rolling deployment: ${seen.length} requests answered (${slowAnswered} of them 1 s long), ${failures.length} failed`);
   assert.deepEqual(failures, [], `no request failed (${seen.length} answered)`);
   assert.ok(seen.some((b) => b.startsWith('rev1 ')) && seen.some((b) => b.startsWith('rev3 ')), 'responses switched from rev1 to rev3');
   assert.ok(!seen.some((b) => b.startsWith('rev2 ')), 'the unhealthy revision never answered');
