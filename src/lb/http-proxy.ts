@@ -66,7 +66,11 @@ export interface ListenerOptions {
   /** Client keep-alive idle timeout (ALB: 60 s). */
   idleTimeoutMs?: number;
   now?: () => number;
+  /** Told when a target is registered, starts draining, and is deregistered (its delay over). */
+  onTargetEvent?: (event: TargetEvent, targetId: string) => void;
 }
+
+export type TargetEvent = 'registered' | 'draining' | 'deregistered';
 
 export class HttpListener {
   private readonly server: http.Server;
@@ -106,6 +110,7 @@ export class HttpListener {
     if (t && t.state === 'in-service') void this.deregister(addr.id, 0); // moved: should not happen for a task
     if (this.targets.get(addr.id)?.state === 'draining') return;
     this.targets.set(addr.id, new Target(addr));
+    this.opts.onTargetEvent?.('registered', addr.id);
   }
 
   /** Takes a target out of service; resolves after `delayMs` (at once if it is not registered). */
@@ -116,11 +121,13 @@ export class HttpListener {
     t.state = 'draining';
     t.drainEndsAt = this.now() + delayMs;
     t.closeIdleConnections();
+    this.opts.onTargetEvent?.('draining', id);
     t.drained = new Promise<void>((resolve) => {
       t.timer = setTimeout(() => {
         t.removed = true;
         if (this.targets.get(id) === t) this.targets.delete(id);
         if (t.inFlight === 0) t.agent.destroy();
+        this.opts.onTargetEvent?.('deregistered', id);
         resolve();
       }, delayMs);
     });

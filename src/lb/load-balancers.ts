@@ -15,7 +15,7 @@
  * service's deregistration delay.
  */
 import type { TaskRecord } from '../agent/task-record.ts';
-import { HttpListener, type TargetView } from './http-proxy.ts';
+import { HttpListener, type TargetEvent, type TargetView } from './http-proxy.ts';
 import { targetsOf } from './targets.ts';
 import { DEFAULT_DEREGISTRATION_DELAY_SECONDS, MAX_DEREGISTRATION_DELAY_SECONDS, loadBalancerView, type ServiceLoadBalancer } from './model.ts';
 
@@ -34,6 +34,8 @@ export interface LoadBalancedService {
 export interface LoadBalancerSource {
   /** Every live (ACTIVE or DRAINING) service that has loadBalancers. */
   services(): LoadBalancedService[];
+  /** Adds events to a service, as ECS reports target (de)registration (best effort). */
+  addEvents?(serviceId: string, messages: string[]): void;
 }
 
 export interface LoadBalancerSettings {
@@ -107,6 +109,8 @@ export class LoadBalancers implements LoadBalancerDirectory {
   private readonly entries = new Map<string, Entry>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Target events not yet reported, per service then message key → count. */
+  private pendingEvents = new Map<string, Map<string, { count: number; message: (n: number) => string }>>();
 
   constructor(
     private readonly source: LoadBalancerSource,
@@ -164,7 +168,8 @@ export class LoadBalancers implements LoadBalancerDirectory {
         seen.add(key);
         let e = this.entries.get(key);
         if (!e) {
-          e = { key, port: lb.listenerPort, listener: new HttpListener({ host: this.settings.host, port: lb.listenerPort }), bound: false, binding: false, service: s, index };
+          const listener = new HttpListener({ host: this.settings.host, port: lb.listenerPort, onTargetEvent: (ev) => this.noteEvent(s, lb, ev) });
+          e = { key, port: lb.listenerPort, listener, bound: false, binding: false, service: s, index };
           this.entries.set(key, e);
         }
         e.service = s;
@@ -178,6 +183,36 @@ export class LoadBalancers implements LoadBalancerDirectory {
       if (!e.listener.draining) {
         this.entries.delete(key);
         void e.listener.close();
+      }
+    }
+  }
+
+  /** ECS's wording: "(service web) registered 1 targets in (target-group arn:...)". */
+  private noteEvent(s: LoadBalancedService, lb: ServiceLoadBalancer, ev: TargetEvent): void {
+    const where = lb.targetGroupArn ? `(target-group ${lb.targetGroupArn})` : `(load-balancer ${lb.loadBalancerName})`;
+    const key = ev === 'draining' ? ev : `${ev} ${where}`;
+    const message =
+      ev === 'draining'
+        ? (n: number) => `(service ${s.name}) has begun draining connections on ${n} tasks.`
+        : (n: number) => `(service ${s.name}) ${ev} ${n} targets in ${where}`;
+    let forService = this.pendingEvents.get(s.id);
+    if (!forService) this.pendingEvents.set(s.id, (forService = new Map()));
+    const had = this.pendingEvents.size > 1 || forService.size > 0;
+    const cur = forService.get(key);
+    if (cur) cur.count++;
+    else forService.set(key, { count: 1, message });
+    if (!had) queueMicrotask(() => this.flushEvents());
+  }
+
+  private flushEvents(): void {
+    const pending = this.pendingEvents;
+    this.pendingEvents = new Map();
+    if (!this.source.addEvents) return;
+    for (const [serviceId, byKey] of pending) {
+      try {
+        this.source.addEvents(serviceId, [...byKey.values()].map((v) => v.message(v.count)));
+      } catch (err) {
+        this.log(`load balancers: recording events failed: ${err instanceof Error ? err.message : err}`);
       }
     }
   }

@@ -6,7 +6,9 @@
 import type { ControlContext } from '../control/context.ts';
 import type { LoadBalancedService, LoadBalancerSource } from '../lb/load-balancers.ts';
 import { requestedDeregistrationDelay } from '../lb/validate.ts';
+import { randomUUID } from 'node:crypto';
 import { ServicesRepo } from './repo.ts';
+import { MAX_EVENTS } from './model.ts';
 
 export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => void): LoadBalancerSource {
   const repo = new ServicesRepo(ctx.db);
@@ -27,6 +29,18 @@ export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => vo
           }
           return { id: s.id, name: s.name, arn: s.arn, loadBalancers: s.loadBalancers!, deregistrationDelaySeconds: delay, tasks: repo.unstoppedTaskRecords(s.id) };
         });
+    },
+    addEvents(serviceId: string, messages: string[]): void {
+      // The scheduler writes the same record: retry on a concurrent write (its own next pass then sees a new version).
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const svc = repo.get(serviceId);
+        if (!svc || svc.status === 'INACTIVE') return;
+        const now = ctx.clock.now();
+        for (const message of messages) svc.events.unshift({ id: randomUUID(), createdAt: now, message });
+        if (svc.events.length > MAX_EVENTS) svc.events.length = MAX_EVENTS;
+        if (repo.save(svc)) return;
+      }
+      log(`service ${serviceId}: could not record load balancer events: ${messages.join(' ')}`);
     },
   };
 }
