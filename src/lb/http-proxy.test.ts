@@ -156,3 +156,30 @@ test('targets replaced under continuous load (keep-alive and new connections, ta
   assert.ok(seen.length > 50, `requests sent: ${seen.length}`);
   assert.ok(seen.slice(-10).every((s) => s.startsWith('new')), 'the last responses come from the new targets');
 });
+
+test('an upgrade (WebSocket) request is tunnelled to one target, counted in flight while open', async () => {
+  const echo = http.createServer();
+  echo.on('upgrade', (req, socket) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Seen-Forwarded-For: ${req.headers['x-forwarded-for']}\r\n\r\n`);
+    socket.pipe(socket);
+  });
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  opened.push({ close: () => new Promise<void>((r) => (echo.closeAllConnections(), echo.close(() => r()))) });
+  const l = await listener();
+  l.setTargets([{ id: 'e', host: '127.0.0.1', port: (echo.address() as AddressInfo).port }], 1000);
+  const { res, socket } = await new Promise<{ res: http.IncomingMessage; socket: import('node:net').Socket }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: l.port, agent: false, headers: { Connection: 'Upgrade', Upgrade: 'echo' } });
+    req.on('upgrade', (res, socket) => resolve({ res, socket }));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(res.statusCode, 101);
+  assert.equal(res.headers['x-seen-forwarded-for'], '127.0.0.1');
+  assert.equal(l.targetsView()[0].inFlight, 1);
+  const echoed = new Promise<string>((r) => socket.once('data', (d) => r(String(d))));
+  socket.write('ping');
+  assert.equal(await echoed, 'ping');
+  socket.destroy();
+  for (let i = 0; i < 50 && l.targetsView()[0].inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(l.targetsView()[0].inFlight, 0);
+});

@@ -18,9 +18,12 @@
  *   requests), closes its idle pooled connections, lets in-flight requests
  *   finish, and resolves after the deregistration delay, when the target can
  *   be stopped. Requests still running then are left to the task's own stop.
+ * - Upgrade requests (WebSocket) are tunnelled to one target for the life of
+ *   the connection, which counts as one request in flight.
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TargetAddress } from './targets.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded. */
@@ -82,6 +85,7 @@ export class HttpListener {
   constructor(private readonly opts: ListenerOptions) {
     this.now = opts.now ?? Date.now;
     this.server = http.createServer((req, res) => this.route(req, res));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.tunnel(req, socket, head));
     this.server.keepAliveTimeout = opts.idleTimeoutMs ?? 60_000;
   }
 
@@ -178,6 +182,61 @@ export class HttpListener {
     const ok = inService.filter((t) => t.failedUntil <= now);
     const pool = ok.length ? ok : inService;
     return pool[this.next++ % pool.length];
+  }
+
+  /** An upgrade request: a TCP connection to one target carrying the request head, then bytes both ways. */
+  private tunnel(req: http.IncomingMessage, client: Duplex, head: Buffer): void {
+    const tried = new Set<string>();
+    client.on('error', () => client.destroy());
+    const attempt = (): void => {
+      const t = this.pick(tried);
+      if (!t) {
+        client.end(`HTTP/1.1 ${tried.size ? '502 Bad Gateway' : '503 Service Unavailable'}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+        return;
+      }
+      t.inFlight++;
+      t.requests++;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        t.inFlight--;
+        if (t.removed && t.inFlight === 0) t.agent.destroy();
+      };
+      let connected = false;
+      const up = net.connect({ host: t.addr.host, port: t.addr.port });
+      const timer = setTimeout(() => up.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), this.opts.connectTimeoutMs ?? 5000);
+      up.once('connect', () => {
+        connected = true;
+        clearTimeout(timer);
+        const headers = { ...forwardedHeaders(req, this.port), connection: 'Upgrade', upgrade: String(req.headers.upgrade ?? '') };
+        const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`))];
+        up.write(lines.join('\r\n') + '\r\n\r\n');
+        if (head.length) up.write(head);
+        up.pipe(client);
+        client.pipe(up);
+      });
+      up.on('error', () => {
+        clearTimeout(timer);
+        if (!connected && !client.destroyed) {
+          finish();
+          t.failedUntil = this.now() + PASSIVE_FAILURE_MS;
+          tried.add(t.addr.id);
+          return attempt();
+        }
+        client.destroy();
+      });
+      up.on('close', () => {
+        if (!connected) return; // a failed connect was handled by 'error'
+        client.destroy();
+        finish();
+      });
+      client.on('close', () => {
+        up.destroy();
+        finish();
+      });
+    };
+    attempt();
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
