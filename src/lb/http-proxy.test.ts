@@ -26,7 +26,7 @@ async function backend(name: string, keepAliveMs = 5000): Promise<Backend> {
     req.on('end', () => {
       const send = () => res.end(`${name} ${req.method} ${body} xff=${req.headers['x-forwarded-for']} port=${req.headers['x-forwarded-port']}`);
       if (req.url === '/slow') setTimeout(send, 300);
-      else send();
+      else if (req.url !== '/hang') send();
     });
   });
   b.server.keepAliveTimeout = keepAliveMs;
@@ -36,8 +36,8 @@ async function backend(name: string, keepAliveMs = 5000): Promise<Backend> {
   return b;
 }
 
-async function listener(): Promise<HttpListener> {
-  const l = new HttpListener({ host: '127.0.0.1', port: 0, connectTimeoutMs: 1000 });
+async function listener(idleTimeoutMs?: number): Promise<HttpListener> {
+  const l = new HttpListener({ host: '127.0.0.1', port: 0, connectTimeoutMs: 1000, idleTimeoutMs });
   await l.listen();
   opened.push(l);
   return l;
@@ -181,5 +181,14 @@ test('an upgrade (WebSocket) request is tunnelled to one target, counted in flig
   assert.equal(await echoed, 'ping');
   socket.destroy();
   for (let i = 0; i < 50 && l.targetsView()[0].inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(l.targetsView()[0].inFlight, 0);
+});
+
+test('a target silent for the idle timeout: 504, and the request no longer counts in flight', async () => {
+  const a = await backend('a');
+  const l = await listener(300);
+  l.setTargets([{ id: 'a', host: '127.0.0.1', port: a.port }], 1000);
+  const r = await get(l.port, '/hang', false);
+  assert.equal(r.status, 504);
   assert.equal(l.targetsView()[0].inFlight, 0);
 });

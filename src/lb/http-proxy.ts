@@ -14,6 +14,7 @@
  *   before it answered a request without a body (Node's documented reuse race).
  *   A target whose connection failed is skipped for a few seconds (passive
  *   health). No target in service: 503; every attempt failed: 502.
+ * - A target silent for the idle timeout (default 60 s, as ALB) gets 504.
  * - `deregister(id, delayMs)` takes the target out of service at once (no new
  *   requests), closes its idle pooled connections, lets in-flight requests
  *   finish, and resolves after the deregistration delay, when the target can
@@ -275,6 +276,8 @@ export class HttpListener {
         else connected();
       });
       if (!hasBody) up.end();
+      // ALB's idle timeout: a target silent for that long gets the request answered 504.
+      up.setTimeout(this.opts.idleTimeoutMs ?? 60_000, () => up.destroy(Object.assign(new Error('the target did not answer in time'), { code: 'ERESPONSETIMEOUT' })));
       up.on('response', (ur) => {
         answered = true;
         clearTimeout(connectTimer);
@@ -296,6 +299,7 @@ export class HttpListener {
           tried.add(t.addr.id);
         }
         if ((neverConnected || staleKeepAlive) && !res.destroyed && attempts <= this.targets.size + 1) return attempt();
+        if (err.code === 'ERESPONSETIMEOUT') return reply(res, 504, 'Gateway Timeout: the target did not answer in time.\n');
         reply(res, 502, `Bad Gateway: the target failed (${err.code ?? err.message}).\n`);
       });
       res.once('close', () => {
