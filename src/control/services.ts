@@ -260,12 +260,16 @@ export function serviceOperations(ctx: ControlContext) {
       const wantedPorts = requestedListenerPorts(tags, lbRequests.length);
       requestedDeregistrationDelay(tags);
 
+      // The only wait (ports are probed by binding them): everything after it runs without yielding, so the checks below hold at insert.
+      const loadBalancers = await allocateListeners(ctx, lbRequests, wantedPorts);
       const existing = repo.byName(cluster.name, name);
       if (existing && existing.status !== 'INACTIVE') {
         if (clientToken && existing.clientToken === clientToken) return { service: view(existing, true) };
         throw invalidParameter(`Creation of service was not idempotent: service '${name}' already exists in cluster '${cluster.name}'. Use UpdateService to change it.`);
       }
-      const loadBalancers = await allocateListeners(ctx, lbRequests, wantedPorts);
+      const takenNow = new Set(repo.listLive().flatMap((s) => (s.loadBalancers ?? []).map((l) => l.listenerPort)));
+      const clash = loadBalancers.find((l) => takenNow.has(l.listenerPort));
+      if (clash) throw invalidParameter(`Port ${clash.listenerPort} became the listener port of another service meanwhile; try again${wantedPorts[0] === undefined ? '' : ' with another port'}.`);
       if (loadBalancers.length && wantedPorts[0] === undefined) tags.push({ key: LISTENER_PORT_TAG, value: loadBalancers.map((l) => l.listenerPort).join(',') });
       const now = ctx.clock.now();
       const base = { taskDefinitionArn: def.taskDefinitionArn!, capacityProviderStrategy: launch?.capacityProviderStrategy, networkConfiguration };
