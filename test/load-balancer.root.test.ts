@@ -170,6 +170,13 @@ test('a load-balanced service: spread, health, zero-drop rolling deployment, dra
   const tag = (await describeService('web', 'TAGS')).tags?.find((t) => t.key === 'skiff:loadBalancerPort');
   const port = Number(tag?.value);
   assert.ok(port > 0, `the listener port is in the service's tags: ${JSON.stringify(tag)}`);
+  const raw = await server.fetch('/', {
+    method: 'POST',
+    body: JSON.stringify({ services: ['web'] }),
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.DescribeServices' },
+  });
+  const rawLb = ((await raw.json()) as { services: { loadBalancers: { skiffListener?: string }[] }[] }).services[0].loadBalancers[0];
+  assert.equal(rawLb.skiffListener, `127.0.0.1:${port}`, 'the raw JSON names the listener too');
   const [lb] = await loadBalancers();
   assert.equal(lb.serviceName, 'web');
   assert.equal(lb.listener, `127.0.0.1:${port}`);
