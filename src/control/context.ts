@@ -9,6 +9,7 @@ import type { Agent } from '../agent/agent.ts';
 import type { Clock } from '../util/clock.ts';
 import type { ArnContext } from '../ecs/arns.ts';
 import type { WarmPool } from '../network/warm-pool.ts';
+import type { LoadBalancerDirectory } from '../lb/load-balancers.ts';
 
 export interface ControlContext {
   db: Db;
@@ -27,4 +28,6 @@ export interface ControlContext {
   arns: ArnContext;
   /** The service scheduler, woken when a service changes (absent: services wait for its next pass). */
   serviceScheduler?: { wake(): void };
+  /** Skiff's load balancers (absent: services with loadBalancers are refused). */
+  loadBalancers?: LoadBalancerDirectory;
 }

@@ -29,6 +29,8 @@ import { resolveTaskDefinition } from './task-definitions.ts';
 import { readTags } from './tags.ts';
 import { subnetsFor } from './task-placement.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
+import { LISTENER_PORT_TAG, loadBalancerKey, loadBalancerView, type ServiceLoadBalancer } from '../lb/model.ts';
+import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedListenerPorts, type LoadBalancerRequest } from '../lb/validate.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -69,7 +71,6 @@ function readDeploymentConfiguration(v: unknown, base?: DeploymentConfiguration)
 
 function rejectUnsupported(input: Obj): void {
   const nonEmpty = (k: string) => Array.isArray(input[k]) && (input[k] as unknown[]).length > 0;
-  if (nonEmpty('loadBalancers')) throw invalidParameter(`loadBalancers are not supported by Skiff yet. Remove loadBalancers and reach the tasks at their own addresses.`);
   if (nonEmpty('serviceRegistries')) throw invalidParameter(`serviceRegistries (Cloud Map) are not supported by Skiff. Remove them.`);
   if (nonEmpty('placementConstraints')) throw invalidParameter(`Task placement constraints are not supported for services using the Fargate launch type. Remove placementConstraints.`);
   if (nonEmpty('placementStrategy')) throw invalidParameter(`Task placement strategies are not supported for services using the Fargate launch type. Remove placementStrategy.`);
@@ -160,7 +161,8 @@ export function serviceView(ctx: ControlContext, svc: ServiceRecord, tasks: Serv
     serviceArn: svc.arn,
     serviceName: svc.name,
     clusterArn: svc.clusterArn,
-    loadBalancers: [],
+    // Skiff adds `skiffListener` (host:port clients connect to) to each entry; SDKs drop it, the raw JSON keeps it.
+    loadBalancers: (svc.loadBalancers ?? []).map((lb) => ({ ...loadBalancerView(lb), ...(ctx.loadBalancers ? { skiffListener: ctx.loadBalancers.listenerAddress(lb.listenerPort) } : {}) })),
     serviceRegistries: [],
     status: svc.status,
     desiredCount: svc.desiredCount,
@@ -190,6 +192,31 @@ export function serviceView(ctx: ControlContext, svc: ServiceRecord, tasks: Serv
   return out;
 }
 
+/** Listener ports for new loadBalancers entries: the ones the tag asks for (checked free), else free ones. */
+async function allocateListeners(ctx: ControlContext, requests: LoadBalancerRequest[], wanted: (number | undefined)[]): Promise<ServiceLoadBalancer[]> {
+  if (requests.length === 0) return [];
+  const lbs = ctx.loadBalancers;
+  if (!lbs) throw invalidParameter(`This Skiff server runs no load balancers; remove loadBalancers.`);
+  const taken = new Set(new ServicesRepo(ctx.db).listLive().flatMap((s) => (s.loadBalancers ?? []).map((l) => l.listenerPort)));
+  const out: ServiceLoadBalancer[] = [];
+  for (const [i, r] of requests.entries()) {
+    const want = wanted[i];
+    if (want !== undefined && taken.has(want)) throw invalidParameter(`Port ${want} (tag ${LISTENER_PORT_TAG}) is already the listener port of another service; choose another or leave the tag out and Skiff picks one.`);
+    let port: number;
+    try {
+      port = await lbs.reservePort(want);
+    } catch (err) {
+      throw invalidParameter(`Cannot use ${want === undefined ? 'a free port' : `port ${want} (tag ${LISTENER_PORT_TAG})`} for the load balancer listener: ${(err as Error).message}. Choose another port or leave the tag out.`);
+    }
+    taken.add(port);
+    out.push({ ...r, listenerPort: port });
+  }
+  return out;
+}
+
+const sameLoadBalancers = (a: LoadBalancerRequest[], b: ServiceLoadBalancer[]) =>
+  a.length === b.length && a.every((x, i) => loadBalancerKey(x) === loadBalancerKey(b[i]) && x.containerName === b[i].containerName && x.containerPort === b[i].containerPort);
+
 export function serviceOperations(ctx: ControlContext) {
   const repo = new ServicesRepo(ctx.db);
   const wake = () => ctx.serviceScheduler?.wake();
@@ -208,7 +235,7 @@ export function serviceOperations(ctx: ControlContext) {
   }
 
   return {
-    CreateService(input: Obj) {
+    async CreateService(input: Obj) {
       const cluster = activeCluster(ctx, optString(input, 'cluster'));
       const name = validateServiceName(reqString(input, 'serviceName'));
       rejectUnsupported(input);
@@ -228,12 +255,22 @@ export function serviceOperations(ctx: ControlContext) {
       if (!['TASK_DEFINITION', 'SERVICE', 'NONE'].includes(propagateTags)) throw invalidParameter(`propagateTags must be TASK_DEFINITION, SERVICE or NONE.`);
       const clientToken = optString(input, 'clientToken', { max: 36 });
       const tags = readTags(input);
+      const lbRequests = readLoadBalancers(input.loadBalancers);
+      checkAgainstTaskDefinition(lbRequests, def);
+      const wantedPorts = requestedListenerPorts(tags, lbRequests.length);
+      requestedDeregistrationDelay(tags);
 
+      // The only wait (ports are probed by binding them): everything after it runs without yielding, so the checks below hold at insert.
+      const loadBalancers = await allocateListeners(ctx, lbRequests, wantedPorts);
       const existing = repo.byName(cluster.name, name);
       if (existing && existing.status !== 'INACTIVE') {
         if (clientToken && existing.clientToken === clientToken) return { service: view(existing, true) };
         throw invalidParameter(`Creation of service was not idempotent: service '${name}' already exists in cluster '${cluster.name}'. Use UpdateService to change it.`);
       }
+      const takenNow = new Set(repo.listLive().flatMap((s) => (s.loadBalancers ?? []).map((l) => l.listenerPort)));
+      const clash = loadBalancers.find((l) => takenNow.has(l.listenerPort));
+      if (clash) throw invalidParameter(`Port ${clash.listenerPort} became the listener port of another service meanwhile; try again${wantedPorts[0] === undefined ? '' : ' with another port'}.`);
+      if (loadBalancers.length && wantedPorts[0] === undefined) tags.push({ key: LISTENER_PORT_TAG, value: loadBalancers.map((l) => l.listenerPort).join(',') });
       const now = ctx.clock.now();
       const base = { taskDefinitionArn: def.taskDefinitionArn!, capacityProviderStrategy: launch?.capacityProviderStrategy, networkConfiguration };
       const svc: ServiceRecord = {
@@ -246,6 +283,7 @@ export function serviceOperations(ctx: ControlContext) {
         desiredCount,
         ...base,
         ...(launch?.launchType ? { launchType: launch.launchType } : {}),
+        ...(loadBalancers.length ? { loadBalancers } : {}),
         deploymentConfiguration,
         healthCheckGracePeriodSeconds: grace ?? 0,
         propagateTags: propagateTags as ServiceRecord['propagateTags'],
@@ -264,6 +302,7 @@ export function serviceOperations(ctx: ControlContext) {
         if (tags.length) ctx.tags.put(svc.arn, tags);
       })();
       wake();
+      ctx.loadBalancers?.wake();
       return { service: view(svc, true) };
     },
 
@@ -278,9 +317,16 @@ export function serviceOperations(ctx: ControlContext) {
       const grace = optInt(input, 'healthCheckGracePeriodSeconds');
       if (grace !== undefined) svc.healthCheckGracePeriodSeconds = intIn(grace, 'healthCheckGracePeriodSeconds', 0, 2147483647);
       let redeploy = optBool(input, 'forceNewDeployment') ?? false;
+      if (input.loadBalancers !== undefined && input.loadBalancers !== null) {
+        const asked = readLoadBalancers(input.loadBalancers);
+        if (!sameLoadBalancers(asked, svc.loadBalancers ?? [])) {
+          throw invalidParameter(`Skiff cannot change the loadBalancers of an existing service yet. Send the service's current loadBalancers (or none), or create a new service.`);
+        }
+      }
       const tdRef = optString(input, 'taskDefinition');
       if (tdRef) {
         const def = activeDefinition(ctx, tdRef);
+        checkAgainstTaskDefinition(svc.loadBalancers ?? [], def);
         if (def.taskDefinitionArn !== svc.taskDefinitionArn) redeploy = true;
         svc.taskDefinitionArn = def.taskDefinitionArn!;
       }

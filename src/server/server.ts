@@ -64,6 +64,9 @@ import { Autoscaler } from '../autoscaling/autoscaler.ts';
 import { AutoscalingRepo } from '../autoscaling/repo.ts';
 import { autoscalingSettingsFromEnv } from '../autoscaling/settings.ts';
 import { AUTOSCALING_SERVICE, AUTOSCALING_TARGET_PREFIX, autoscalingProtocol, autoscalingResources } from '../autoscaling/protocol.ts';
+import { LoadBalancers, loadBalancerSettingsFromEnv } from '../lb/load-balancers.ts';
+import { loadBalancerRoutes } from '../lb/routes.ts';
+import { loadBalancerSource } from '../services/load-balancing.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -76,6 +79,7 @@ export class SkiffServer {
   private identity: TaskIdentityService | undefined;
   private dns: DnsResponder | undefined;
   private autoscaler: Autoscaler | undefined;
+  private loadBalancers: LoadBalancers | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -180,7 +184,15 @@ export class SkiffServer {
     dns.resolve = (name, from) => directory.resolve(name, from);
     const serviceSettings = serviceSettingsFromEnv(process.env);
     const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
-    const services = (this.services = new ServiceScheduler(ctx, { intervalMs: serviceSettings.intervalMs, maxStartsPerPass: serviceSettings.maxStartsPerPass, log: this.log, afterPass: () => spot.tick() }));
+    const loadBalancers = (this.loadBalancers = new LoadBalancers(loadBalancerSource(ctx, this.log), loadBalancerSettingsFromEnv(process.env, c.host), this.log));
+    ctx.loadBalancers = loadBalancers;
+    const services = (this.services = new ServiceScheduler(ctx, {
+      intervalMs: serviceSettings.intervalMs,
+      maxStartsPerPass: serviceSettings.maxStartsPerPass,
+      log: this.log,
+      afterPass: () => spot.tick(),
+      drain: (serviceId, taskId) => loadBalancers.drain(serviceId, taskId),
+    }));
     ctx.serviceScheduler = services;
     const autoscalingRepo = new AutoscalingRepo(db);
     const autoscaler = (this.autoscaler = new Autoscaler(ctx, autoscalingRepo, new MeteringRepo(db), { settings: autoscalingSettingsFromEnv(process.env), log: this.log }));
@@ -243,6 +255,7 @@ export class SkiffServer {
         warmPoolRoutes(a, warmPool!);
         spotRoutes(a, ctx, spot);
         metricsRoutes(a, metricsDeps);
+        loadBalancerRoutes(a, loadBalancers);
         costRoutes(a, ctx, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
         dashboardRoutes(a, { keys: auth.keys, audit: auth.audit, region: c.region, principalArn: (k) => guard.principalArn(k), secure: !!tls });
       },
@@ -254,6 +267,7 @@ export class SkiffServer {
     if (pooled) this.log(`removed ${pooled} warm-pool namespace(s) left by the previous run`);
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
+    loadBalancers.start(); // after adoption: listeners come back with the running, healthy tasks as targets
     services.start(); // after adoption: it reads what the adopted tasks really are
     await dns.listenOnExisting(networks.subnets().map((s) => toSubnetSpec(s, networks)));
     autoscaler.start();
@@ -273,6 +287,7 @@ export class SkiffServer {
     this.ready = false;
     this.services?.close();
     this.autoscaler?.close();
+    await this.loadBalancers?.close();
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);

@@ -24,8 +24,17 @@ function addEvent(svc: ServiceRecord, id: string, now: number, message: string, 
   if (svc.events.length > MAX_EVENTS) svc.events.length = MAX_EVENTS;
 }
 
-/** Commits the plan and then acts on it. Returns false when the snapshot was stale (nothing done). */
-export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, newId: () => string): boolean {
+/**
+ * Takes a task of a service with loadBalancers out of them; the task is stopped
+ * only when this resolves (after the deregistration delay).
+ */
+export type DrainTask = (serviceId: string, taskId: string) => Promise<void>;
+
+/**
+ * Commits the plan and then acts on it. Returns false when the snapshot was stale (nothing done).
+ * Tasks of a service with loadBalancers are drained (`drain`) before they are stopped.
+ */
+export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, newId: () => string, drain?: DrainTask, log: (msg: string) => void = () => {}): boolean {
   const svc = structuredClone(plan.service);
   const now = ctx.clock.now();
   const name = `(service ${svc.name})`;
@@ -88,9 +97,22 @@ export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, n
     throw err;
   }
   for (const p of placements) launchPlaced(ctx, p);
-  for (const id of stopped) {
+  const stopNow = (id: string) => {
     const t = ctx.tasks.get(id);
     ctx.agent.stop(id, t?.stopCode ?? 'ServiceSchedulerInitiated', t?.stoppedReason ?? 'Service scheduler');
+  };
+  for (const id of stopped) {
+    if (drain && (svc.loadBalancers?.length ?? 0) > 0) {
+      drain(svc.id, id).then(
+        () => stopNow(id),
+        (err) => {
+          log(`service ${svc.name}: draining task ${id} failed, stopping it: ${err instanceof Error ? err.message : err}`);
+          stopNow(id);
+        },
+      );
+    } else {
+      stopNow(id);
+    }
   }
   return true;
 }

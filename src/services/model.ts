@@ -10,6 +10,7 @@
  *                    IN_PROGRESS ──circuit breaker──▶ FAILED
  */
 import type { CapacityProviderName, NormalisedAwsVpcConfiguration, NormalisedStrategyItem } from '../ecs/run-task.ts';
+import type { ServiceLoadBalancer } from '../lb/model.ts';
 
 export type ServiceStatus = 'ACTIVE' | 'DRAINING' | 'INACTIVE';
 export type DeploymentStatus = 'PRIMARY' | 'ACTIVE' | 'INACTIVE';
@@ -64,6 +65,8 @@ export interface ServiceRecord {
   launchType?: 'FARGATE';
   capacityProviderStrategy?: NormalisedStrategyItem[];
   networkConfiguration?: { awsvpcConfiguration: NormalisedAwsVpcConfiguration };
+  /** Skiff listeners in front of the tasks (absent or empty: none); tasks are drained from them before they stop. */
+  loadBalancers?: ServiceLoadBalancer[];
   deploymentConfiguration: DeploymentConfiguration;
   healthCheckGracePeriodSeconds: number;
   propagateTags: 'TASK_DEFINITION' | 'SERVICE' | 'NONE';

@@ -72,6 +72,14 @@ export class ServicesRepo {
     return rows.map((r) => toServiceTask(JSON.parse(r.doc) as TaskRecord, r.dep));
   }
 
+  /** The service's tasks that are not STOPPED yet, as stored (the load balancers' targets come from them). */
+  unstoppedTaskRecords(serviceId: string): TaskRecord[] {
+    const rows = this.db
+      .prepare(`SELECT t.doc AS doc FROM service_tasks s JOIN tasks t ON t.id = s.task_id WHERE s.service_id = ? AND t.last_status != 'STOPPED'`)
+      .all(serviceId) as Row[];
+    return rows.map((r) => JSON.parse(r.doc) as TaskRecord);
+  }
+
   countLiveInCluster(cluster: string): number {
     return (this.db.prepare(`SELECT count(*) AS n FROM services WHERE cluster = ? AND status != 'INACTIVE'`).get(cluster) as { n: number }).n;
   }

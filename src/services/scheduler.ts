@@ -8,7 +8,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ControlContext } from '../control/context.ts';
 import { reconcile } from './reconcile.ts';
-import { applyPlan } from './applier.ts';
+import { applyPlan, type DrainTask } from './applier.ts';
 import { ServicesRepo } from './repo.ts';
 import { primaryOf } from './model.ts';
 
@@ -18,6 +18,8 @@ export interface ServiceSchedulerOptions {
   log(msg: string): void;
   /** Called after each pass (the Spot reclaimer rides on the same clock). */
   afterPass?: () => void;
+  /** Drains a task from its service's load balancers before it is stopped (absent: stopped at once). */
+  drain?: DrainTask;
 }
 
 /** `ecs-svc/` and 19 digits, as ECS names deployments. */
@@ -88,7 +90,7 @@ export class ServiceScheduler {
           newDeploymentId,
         });
         if (!plan.changed) continue;
-        if (!applyPlan(this.ctx, this.repo, plan, randomUUID)) this.again = true;
+        if (!applyPlan(this.ctx, this.repo, plan, randomUUID, this.opts.drain, this.opts.log)) this.again = true;
       } catch (err) {
         this.opts.log(`service ${svc.name}: reconciliation failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
       }

@@ -1,0 +1,273 @@
+/**
+ * Skiff's load balancers: one HTTP listener (http-proxy.ts) per `loadBalancers`
+ * entry of every live service, kept in step with the store.
+ *
+ * It holds no state of its own that matters across a restart: every `sync()`
+ * (on start, every `syncIntervalMs`, and before each drain) reads the services
+ * and their tasks from the store, binds listeners that are missing, registers
+ * tasks that became targets (targets.ts) and drains those that stopped being
+ * one. So a restarted server rebuilds each listener, on the port stored with
+ * the service, with the running healthy tasks as targets.
+ *
+ * The service scheduler calls `drain(serviceId, taskId)` after it has stored
+ * a task as desired STOPPED and stops the task only when that resolves: the
+ * task receives no new requests from then on, and keeps running for the
+ * service's deregistration delay.
+ */
+import type { TaskRecord } from '../agent/task-record.ts';
+import { HttpListener, type TargetEvent, type TargetView } from './http-proxy.ts';
+import { targetsOf } from './targets.ts';
+import { DEFAULT_DEREGISTRATION_DELAY_SECONDS, MAX_DEREGISTRATION_DELAY_SECONDS, loadBalancerView, type ServiceLoadBalancer } from './model.ts';
+
+/** What the load balancers read from the store about one live service with loadBalancers. */
+export interface LoadBalancedService {
+  id: string;
+  name: string;
+  arn: string;
+  loadBalancers: ServiceLoadBalancer[];
+  /** From the service's tag; undefined: the server default. */
+  deregistrationDelaySeconds?: number;
+  /** Its tasks not yet STOPPED. */
+  tasks: TaskRecord[];
+}
+
+export interface LoadBalancerSource {
+  /** Every live (ACTIVE or DRAINING) service that has loadBalancers. */
+  services(): LoadBalancedService[];
+  /** Adds events to a service, as ECS reports target (de)registration (best effort). */
+  addEvents?(serviceId: string, messages: string[]): void;
+}
+
+export interface LoadBalancerSettings {
+  /** Address listeners bind to (the server's --host). */
+  host: string;
+  /** Default deregistration delay (SKIFF_LB_DEREGISTRATION_DELAY_SECONDS, default 300). */
+  deregistrationDelaySeconds: number;
+  /** How often targets are brought in step with the store (SKIFF_LB_SYNC_INTERVAL_MS, default 250). */
+  syncIntervalMs: number;
+}
+
+export function loadBalancerSettingsFromEnv(env: NodeJS.ProcessEnv, host: string): LoadBalancerSettings {
+  const problems: string[] = [];
+  const num = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || v > max) {
+      problems.push(`${name} must be a number from ${min} to ${max} (got ${raw})`);
+      return def;
+    }
+    return v;
+  };
+  const out = {
+    host,
+    deregistrationDelaySeconds: num('SKIFF_LB_DEREGISTRATION_DELAY_SECONDS', DEFAULT_DEREGISTRATION_DELAY_SECONDS, 0, MAX_DEREGISTRATION_DELAY_SECONDS),
+    syncIntervalMs: num('SKIFF_LB_SYNC_INTERVAL_MS', 250, 20, 60_000),
+  };
+  if (problems.length) throw new Error(`invalid load balancer settings:\n  ${problems.join('\n  ')}`);
+  return out;
+}
+
+export interface ListenerView {
+  serviceArn: string;
+  serviceName: string;
+  targetGroupArn?: string;
+  loadBalancerName?: string;
+  containerName: string;
+  containerPort: number;
+  /** host:port clients connect to. */
+  listener: string;
+  /** Whether the port is bound (false: binding failed, retried every sync; see `error`). */
+  listening: boolean;
+  error?: string;
+  deregistrationDelaySeconds: number;
+  targets: TargetView[];
+}
+
+/** What the control plane may ask of the load balancers (ControlContext.loadBalancers). */
+export interface LoadBalancerDirectory {
+  /** A free port for a new listener (`port`: check that one is free). Rejects with a message when it is not. */
+  reservePort(port?: number): Promise<number>;
+  /** `host:port` of a listener. */
+  listenerAddress(port: number): string;
+  /** Brings targets in step with the store now. */
+  wake(): void;
+}
+
+interface Entry {
+  key: string;
+  port: number;
+  listener: HttpListener;
+  bound: boolean;
+  binding: boolean;
+  error?: string;
+  service: LoadBalancedService;
+  index: number;
+}
+
+export class LoadBalancers implements LoadBalancerDirectory {
+  private readonly entries = new Map<string, Entry>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Target events not yet reported, per service then message key → count. */
+  private pendingEvents = new Map<string, Map<string, { count: number; message: (n: number) => string }>>();
+
+  constructor(
+    private readonly source: LoadBalancerSource,
+    private readonly settings: LoadBalancerSettings,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  start(): void {
+    this.sync();
+    this.timer = setInterval(() => this.sync(), this.settings.syncIntervalMs);
+  }
+
+  wake(): void {
+    if (!this.closed) this.sync();
+  }
+
+  listenerAddress(port: number): string {
+    const h = this.settings.host;
+    return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+  }
+
+  async reservePort(port?: number): Promise<number> {
+    if (port !== undefined && [...this.entries.values()].some((e) => e.port === port)) {
+      throw new Error(`port ${port} is already the listener of another service`);
+    }
+    const probe = new HttpListener({ host: this.settings.host, port: port ?? 0 });
+    try {
+      return await probe.listen();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(`port ${port} on ${this.settings.host} cannot be bound (${code ?? (err as Error).message})`);
+    } finally {
+      await probe.close();
+    }
+  }
+
+  private delayMs(s: LoadBalancedService): number {
+    return (s.deregistrationDelaySeconds ?? this.settings.deregistrationDelaySeconds) * 1000;
+  }
+
+  /** One pass: listeners for every entry, targets from the tasks. Listeners of services gone are closed once nothing drains. */
+  sync(): void {
+    if (this.closed) return;
+    let services: LoadBalancedService[];
+    try {
+      services = this.source.services();
+    } catch (err) {
+      this.log(`load balancers: reading services failed: ${err instanceof Error ? err.message : err}`);
+      return;
+    }
+    const seen = new Set<string>();
+    for (const s of services) {
+      s.loadBalancers.forEach((lb, index) => {
+        const key = `${s.id}/${index}/${lb.listenerPort}`;
+        seen.add(key);
+        let e = this.entries.get(key);
+        if (!e) {
+          const listener = new HttpListener({ host: this.settings.host, port: lb.listenerPort, onTargetEvent: (ev) => this.noteEvent(s, lb, ev) });
+          e = { key, port: lb.listenerPort, listener, bound: false, binding: false, service: s, index };
+          this.entries.set(key, e);
+        }
+        e.service = s;
+        if (!e.bound && !e.binding) this.bind(e);
+        e.listener.setTargets(targetsOf(s.tasks, lb.containerPort), this.delayMs(s));
+      });
+    }
+    for (const [key, e] of this.entries) {
+      if (seen.has(key)) continue;
+      e.listener.setTargets([], this.delayMs(e.service));
+      if (!e.listener.draining) {
+        this.entries.delete(key);
+        void e.listener.close();
+      }
+    }
+  }
+
+  /** ECS's wording: "(service web) registered 1 targets in (target-group arn:...)". */
+  private noteEvent(s: LoadBalancedService, lb: ServiceLoadBalancer, ev: TargetEvent): void {
+    const where = lb.targetGroupArn ? `(target-group ${lb.targetGroupArn})` : `(load-balancer ${lb.loadBalancerName})`;
+    const key = ev === 'draining' ? ev : `${ev} ${where}`;
+    const message =
+      ev === 'draining'
+        ? (n: number) => `(service ${s.name}) has begun draining connections on ${n} tasks.`
+        : (n: number) => `(service ${s.name}) ${ev} ${n} targets in ${where}`;
+    let forService = this.pendingEvents.get(s.id);
+    if (!forService) this.pendingEvents.set(s.id, (forService = new Map()));
+    const had = this.pendingEvents.size > 1 || forService.size > 0;
+    const cur = forService.get(key);
+    if (cur) cur.count++;
+    else forService.set(key, { count: 1, message });
+    if (!had) queueMicrotask(() => this.flushEvents());
+  }
+
+  private flushEvents(): void {
+    const pending = this.pendingEvents;
+    this.pendingEvents = new Map();
+    if (!this.source.addEvents) return;
+    for (const [serviceId, byKey] of pending) {
+      try {
+        this.source.addEvents(serviceId, [...byKey.values()].map((v) => v.message(v.count)));
+      } catch (err) {
+        this.log(`load balancers: recording events failed: ${err instanceof Error ? err.message : err}`);
+      }
+    }
+  }
+
+  private bind(e: Entry): void {
+    e.binding = true;
+    e.listener.listen().then(
+      () => {
+        e.binding = false;
+        e.bound = true;
+        e.error = undefined;
+        this.log(`load balancer of service ${e.service.name} listening on ${e.listener.address}`);
+        if (this.closed || !this.entries.has(e.key)) void e.listener.close();
+      },
+      (err: NodeJS.ErrnoException) => {
+        e.binding = false;
+        const msg = `cannot listen on ${this.listenerAddress(e.port)}: ${err.code ?? err.message}`;
+        if (e.error !== msg) this.log(`load balancer of service ${e.service.name}: ${msg} (retrying)`);
+        e.error = msg;
+      },
+    );
+  }
+
+  /**
+   * Takes the task out of every listener of the service (after a fresh sync,
+   * so tasks that just became healthy are in service first) and resolves once
+   * its deregistration delay has passed; at once if it was no target.
+   */
+  async drain(serviceId: string, taskId: string): Promise<void> {
+    this.sync();
+    const mine = [...this.entries.values()].filter((e) => e.service.id === serviceId);
+    await Promise.all(mine.map((e) => e.listener.deregister(taskId, this.delayMs(e.service))));
+  }
+
+  /** Every listener with its targets (GET /skiff/v1/load-balancers). */
+  describe(): ListenerView[] {
+    return [...this.entries.values()].map((e) => {
+      const lb = e.service.loadBalancers[e.index];
+      return {
+        serviceArn: e.service.arn,
+        serviceName: e.service.name,
+        ...loadBalancerView(lb),
+        listener: this.listenerAddress(e.port),
+        listening: e.bound,
+        ...(e.error ? { error: e.error } : {}),
+        deregistrationDelaySeconds: this.delayMs(e.service) / 1000,
+        targets: e.listener.targetsView(),
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await Promise.all([...this.entries.values()].map((e) => e.listener.close()));
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A service's load balancers as Skiff stores them: the ECS `loadBalancers`
+ * entry (which container and port receive traffic, and the target group or
+ * load balancer name that identifies it) plus the host port Skiff's listener
+ * for that entry serves on.
+ *
+ * Conventions (Skiff extensions carried in fields every AWS client can send):
+ *   service tag `skiff:loadBalancerPort`          host port(s) of the listener(s), comma-separated in
+ *                                                 the order of `loadBalancers`; Skiff picks free ports
+ *                                                 when absent and writes the tag back, so DescribeServices
+ *                                                 (include TAGS) and ListTagsForResource show them.
+ *   service tag `skiff:deregistrationDelaySeconds` the service's deregistration delay (0..3600), over
+ *                                                 SKIFF_LB_DEREGISTRATION_DELAY_SECONDS (default 300, as AWS).
+ */
+export interface ServiceLoadBalancer {
+  targetGroupArn?: string;
+  loadBalancerName?: string;
+  containerName: string;
+  containerPort: number;
+  /** Host port of Skiff's listener for this entry (on the server's --host). */
+  listenerPort: number;
+}
+
+export const LISTENER_PORT_TAG = 'skiff:loadBalancerPort';
+export const DEREGISTRATION_DELAY_TAG = 'skiff:deregistrationDelaySeconds';
+/** ECS: a service can register with up to five target groups. */
+export const MAX_LOAD_BALANCERS = 5;
+/** AWS's default deregistration delay (target group attribute deregistration_delay.timeout_seconds). */
+export const DEFAULT_DEREGISTRATION_DELAY_SECONDS = 300;
+export const MAX_DEREGISTRATION_DELAY_SECONDS = 3600;
+
+/** The entry as ECS shows it (DescribeServices). */
+export function loadBalancerView(lb: ServiceLoadBalancer): Omit<ServiceLoadBalancer, 'listenerPort'> {
+  return {
+    ...(lb.targetGroupArn ? { targetGroupArn: lb.targetGroupArn } : {}),
+    ...(lb.loadBalancerName ? { loadBalancerName: lb.loadBalancerName } : {}),
+    containerName: lb.containerName,
+    containerPort: lb.containerPort,
+  };
+}
+
+/** Identity of an entry: its target group, else its load balancer name. */
+export function loadBalancerKey(lb: Pick<ServiceLoadBalancer, 'targetGroupArn' | 'loadBalancerName'>): string {
+  return lb.targetGroupArn ?? `name:${lb.loadBalancerName}`;
+}

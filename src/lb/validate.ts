@@ -1,0 +1,101 @@
+/**
+ * Validation of a CreateService/UpdateService `loadBalancers` list, as ECS
+ * does it: each entry names a target group (or a load balancer), a container
+ * of the task definition and a port that container maps; Skiff's listener
+ * port and deregistration delay come from the service's tags (model.ts).
+ * Pure: every problem is an InvalidParameterException saying what to fix.
+ */
+import type { TaskDefinition } from '@aws-sdk/client-ecs';
+import { invalidParameter } from '../api/errors.ts';
+import {
+  DEREGISTRATION_DELAY_TAG,
+  LISTENER_PORT_TAG,
+  MAX_DEREGISTRATION_DELAY_SECONDS,
+  MAX_LOAD_BALANCERS,
+  loadBalancerKey,
+  type ServiceLoadBalancer,
+} from './model.ts';
+
+export type LoadBalancerRequest = Omit<ServiceLoadBalancer, 'listenerPort'>;
+
+const TARGET_GROUP_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{1,32}$/;
+const LOAD_BALANCER_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Parses and checks the `loadBalancers` request member (undefined/[] → []). */
+export function readLoadBalancers(v: unknown): LoadBalancerRequest[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalidParameter(`loadBalancers must be a list of {"targetGroupArn": ..., "containerName": ..., "containerPort": ...}.`);
+  if (v.length > MAX_LOAD_BALANCERS) throw invalidParameter(`A service can have at most ${MAX_LOAD_BALANCERS} loadBalancers (got ${v.length}).`);
+  const out: LoadBalancerRequest[] = [];
+  const seen = new Set<string>();
+  for (const [i, e] of v.entries()) {
+    const at = `loadBalancers[${i}]`;
+    if (!isObj(e)) throw invalidParameter(`${at} must be an object {"targetGroupArn": ..., "containerName": ..., "containerPort": ...}.`);
+    const tg = e.targetGroupArn ?? undefined;
+    const name = e.loadBalancerName ?? undefined;
+    if (tg !== undefined && typeof tg !== 'string') throw invalidParameter(`${at}.targetGroupArn must be a string.`);
+    if (name !== undefined && typeof name !== 'string') throw invalidParameter(`${at}.loadBalancerName must be a string.`);
+    if (!tg && !name) throw invalidParameter(`${at} must name a target group (targetGroupArn) or a load balancer (loadBalancerName).`);
+    if (tg && name) throw invalidParameter(`${at}: specify either targetGroupArn (Application/Network Load Balancer) or loadBalancerName (Classic Load Balancer), not both.`);
+    if (tg && !TARGET_GROUP_ARN.test(tg)) {
+      throw invalidParameter(`${at}.targetGroupArn ${JSON.stringify(tg)} is not a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID).`);
+    }
+    if (name && !LOAD_BALANCER_NAME.test(name)) {
+      throw invalidParameter(`${at}.loadBalancerName ${JSON.stringify(name)} is not valid: 1 to 32 letters, digits and hyphens, not starting or ending with a hyphen.`);
+    }
+    if (typeof e.containerName !== 'string' || e.containerName === '') throw invalidParameter(`${at}.containerName is required: the container of the task definition that receives the traffic.`);
+    if (typeof e.containerPort !== 'number' || !Number.isInteger(e.containerPort) || e.containerPort < 1 || e.containerPort > 65535) {
+      throw invalidParameter(`${at}.containerPort must be a port number from 1 to 65535 that the container maps in its portMappings; got ${JSON.stringify(e.containerPort)}.`);
+    }
+    const entry: LoadBalancerRequest = { ...(tg ? { targetGroupArn: tg } : { loadBalancerName: name as string }), containerName: e.containerName, containerPort: e.containerPort };
+    const key = loadBalancerKey(entry);
+    if (seen.has(key)) throw invalidParameter(`${at} repeats ${tg ? `target group ${tg}` : `load balancer ${name}`}: each target group may appear once.`);
+    seen.add(key);
+    out.push(entry);
+  }
+  return out;
+}
+
+/** Checks that the task definition has each entry's container and that it maps the port (TCP). */
+export function checkAgainstTaskDefinition(lbs: LoadBalancerRequest[], def: TaskDefinition): void {
+  const ref = `${def.family}:${def.revision}`;
+  for (const lb of lbs) {
+    const c = (def.containerDefinitions ?? []).find((x) => x.name === lb.containerName);
+    if (!c) {
+      const names = (def.containerDefinitions ?? []).map((x) => x.name).join(', ');
+      throw invalidParameter(`The container ${lb.containerName} does not exist in the task definition ${ref} (its containers: ${names}). Set loadBalancers containerName to one of them.`);
+    }
+    const mapped = (c.portMappings ?? []).filter((p) => (p.protocol ?? 'tcp') === 'tcp').map((p) => p.containerPort);
+    if (!mapped.includes(lb.containerPort)) {
+      throw invalidParameter(
+        `The container ${lb.containerName} in task definition ${ref} does not have a container port ${lb.containerPort} defined` +
+          (mapped.length ? ` (it maps ${mapped.join(', ')}).` : ' (it has no TCP portMappings).') +
+          ` Add {"containerPort": ${lb.containerPort}} to its portMappings or use a mapped port.`,
+      );
+    }
+  }
+}
+
+/** Host ports the user asked for with the `skiff:loadBalancerPort` tag (undefined: Skiff picks). */
+export function requestedListenerPorts(tags: { key?: string; value?: string }[], count: number): (number | undefined)[] {
+  const raw = tags.find((t) => t.key === LISTENER_PORT_TAG)?.value;
+  if (raw === undefined || raw === '') return Array<undefined>(count).fill(undefined);
+  const parts = raw.split(',').map((s) => s.trim());
+  const ports = parts.map((p) => (/^\d{1,5}$/.test(p) ? Number(p) : NaN));
+  if (ports.some((p) => !(p >= 1 && p <= 65535))) throw invalidParameter(`Tag ${LISTENER_PORT_TAG} must be host port numbers (1..65535), comma-separated in the order of loadBalancers; got ${JSON.stringify(raw)}.`);
+  if (ports.length !== count) throw invalidParameter(`Tag ${LISTENER_PORT_TAG} lists ${ports.length} port(s) but the service has ${count} loadBalancers entr${count === 1 ? 'y' : 'ies'}: give one port per entry.`);
+  if (new Set(ports).size !== ports.length) throw invalidParameter(`Tag ${LISTENER_PORT_TAG} repeats a port: each loadBalancers entry needs its own listener port.`);
+  return ports;
+}
+
+/** The deregistration delay the `skiff:deregistrationDelaySeconds` tag sets (undefined: the server default). */
+export function requestedDeregistrationDelay(tags: { key?: string; value?: string }[]): number | undefined {
+  const raw = tags.find((t) => t.key === DEREGISTRATION_DELAY_TAG)?.value;
+  if (raw === undefined || raw === '') return undefined;
+  const v = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(v >= 0 && v <= MAX_DEREGISTRATION_DELAY_SECONDS)) {
+    throw invalidParameter(`Tag ${DEREGISTRATION_DELAY_TAG} must be a number of seconds from 0 to ${MAX_DEREGISTRATION_DELAY_SECONDS}; got ${JSON.stringify(raw)}.`);
+  }
+  return v;
+}

@@ -1,0 +1,46 @@
+/**
+ * The store as the load balancers see it: every live service with
+ * loadBalancers, its deregistration delay (the service's tag) and its tasks
+ * that are not STOPPED. Lives here so that `lb/` does not depend on services.
+ */
+import type { ControlContext } from '../control/context.ts';
+import type { LoadBalancedService, LoadBalancerSource } from '../lb/load-balancers.ts';
+import { requestedDeregistrationDelay } from '../lb/validate.ts';
+import { randomUUID } from 'node:crypto';
+import { ServicesRepo } from './repo.ts';
+import { MAX_EVENTS } from './model.ts';
+
+export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => void): LoadBalancerSource {
+  const repo = new ServicesRepo(ctx.db);
+  const badDelay = new Set<string>();
+  return {
+    services(): LoadBalancedService[] {
+      return repo
+        .listLive()
+        .filter((s) => (s.loadBalancers?.length ?? 0) > 0)
+        .map((s) => {
+          let delay: number | undefined;
+          try {
+            delay = requestedDeregistrationDelay(ctx.tags.list(s.arn));
+          } catch (err) {
+            // TagResource does not validate Skiff's tags: fall back to the default and say so once.
+            if (!badDelay.has(s.arn)) log(`service ${s.name}: ${(err as Error).message} Using the server default.`);
+            badDelay.add(s.arn);
+          }
+          return { id: s.id, name: s.name, arn: s.arn, loadBalancers: s.loadBalancers!, deregistrationDelaySeconds: delay, tasks: repo.unstoppedTaskRecords(s.id) };
+        });
+    },
+    addEvents(serviceId: string, messages: string[]): void {
+      // The scheduler writes the same record: retry on a concurrent write (its own next pass then sees a new version).
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const svc = repo.get(serviceId);
+        if (!svc || svc.status === 'INACTIVE') return;
+        const now = ctx.clock.now();
+        for (const message of messages) svc.events.unshift({ id: randomUUID(), createdAt: now, message });
+        if (svc.events.length > MAX_EVENTS) svc.events.length = MAX_EVENTS;
+        if (repo.save(svc)) return;
+      }
+      log(`service ${serviceId}: could not record load balancer events: ${messages.join(' ')}`);
+    },
+  };
+}
