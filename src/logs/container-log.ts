@@ -86,3 +86,54 @@ export async function* readContainerLog(path: string, opts: FollowOptions = {}):
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
   }
 }
+
+/** Partial (P) records of each stream not yet ended by an F record: the parser's whole state. */
+export type PendingPartials = Partial<Record<LogEvent['stream'], { timestamp: number; text: string }>>;
+
+/**
+ * A k8s-file parser whose state can be saved and restored with a file offset, so
+ * a reader resumed after a restart neither loses nor repeats a line. Unlike
+ * `LogLineParser` it joins partial records per stream (stdout and stderr may
+ * interleave) and splits a joined line longer than `maxMessageBytes`.
+ */
+export class ResumableLogParser {
+  constructor(
+    public pending: PendingPartials = {},
+    private readonly maxMessageBytes = 256 * 1024 - 26,
+  ) {}
+
+  /** Parses one complete line (without its newline); returns the events it completes. */
+  line(line: string): LogEvent[] {
+    const m = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/s.exec(line);
+    if (!m) return [];
+    const [, ts, streamName, tag, body] = m;
+    const stream = streamName as LogEvent['stream'];
+    const parsed = Date.parse(ts);
+    const timestamp = Number.isFinite(parsed) ? parsed : Date.now();
+    const out: LogEvent[] = [];
+    const p = (this.pending[stream] ??= { timestamp, text: '' });
+    p.text += body;
+    if (p.text.length * 3 > this.maxMessageBytes && Buffer.byteLength(p.text) > this.maxMessageBytes) {
+      out.push({ timestamp: p.timestamp, stream, message: p.text });
+      delete this.pending[stream];
+      if (tag === 'F') return out;
+    }
+    if (tag === 'F') {
+      const done = this.pending[stream]!;
+      delete this.pending[stream];
+      out.push({ timestamp: done.timestamp, stream, message: done.text });
+    }
+    return out;
+  }
+
+  /** Ends every pending partial line (the file is complete). */
+  flush(): LogEvent[] {
+    const out: LogEvent[] = [];
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const p = this.pending[stream];
+      if (p) out.push({ timestamp: p.timestamp, stream, message: p.text });
+      delete this.pending[stream];
+    }
+    return out;
+  }
+}

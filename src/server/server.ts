@@ -47,6 +47,8 @@ import { ServiceScheduler } from '../services/scheduler.ts';
 import { SpotReclaimer } from '../services/spot.ts';
 import { serviceSettingsFromEnv } from '../services/settings.ts';
 import { spotRoutes } from '../control/spot-routes.ts';
+import { LogService, LOGS_TARGET_PREFIX } from '../logs/log-service.ts';
+import { logSettingsFromEnv } from '../logs/settings.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -56,6 +58,7 @@ export class SkiffServer {
   private audit: AuditLog | undefined;
   private warmPool: WarmPool | undefined;
   private services: ServiceScheduler | undefined;
+  private logs: LogService | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -70,12 +73,14 @@ export class SkiffServer {
     const c = this.config;
     useSpawnHelper(true);
     const runtimeDir = join(c.dataDir, 'runtime');
+    const logSettings = logSettingsFromEnv(process.env);
     const driver = new RuncDriver({
       stateDir: runtimeDir,
       runcPath: c.runcPath,
       conmonPath: c.conmonPath,
       cgroupRoot: c.cgroupRoot,
       userns: c.userns,
+      logSizeMaxBytes: logSettings.containerLogMaxBytes,
     });
     const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable });
     await preflight([driver, network]);
@@ -85,6 +90,19 @@ export class SkiffServer {
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
     const networks = new NetworksRepo(db);
     const tasks = new TasksRepo(db);
+    const taskDefinitions = new TaskDefinitionsRepo(db);
+    const logs = (this.logs = new LogService({
+      file: join(c.dataDir, 'logs.db'),
+      settings: logSettings,
+      region: c.region,
+      account: c.accountId,
+      now: () => this.clock.now(),
+      logConfigurationOf: (task, name) =>
+        taskDefinitions.get(task.family, task.revision)?.containerDefinitions?.find((d) => d.name === name)?.logConfiguration,
+      logFile: (runtimeId) => driver.logPath(runtimeId),
+      taskFinished: (taskId) => (tasks.get(taskId)?.lastStatus ?? 'STOPPED') === 'STOPPED',
+      log: this.log,
+    }));
     const images = new LocalImageStore({
       root: join(c.dataDir, 'images'),
       insecureRegistries: c.insecureRegistries,
@@ -112,6 +130,7 @@ export class SkiffServer {
       registryCredentials,
       releaseAddress: (taskId) => networks.release(taskId),
       warmAttachment: (taskId) => warmPool?.claim(taskId),
+      beforeContainers: (task) => logs.prepareTask(task),
       log: this.log,
     });
     warmPool = this.warmPool = new WarmPool(
@@ -136,7 +155,7 @@ export class SkiffServer {
     const ctx: ControlContext = (this.context = {
       db,
       clusters: new ClustersRepo(db),
-      taskDefinitions: new TaskDefinitionsRepo(db),
+      taskDefinitions,
       tags: new TagsRepo(db),
       tasks,
       networks,
@@ -161,13 +180,15 @@ export class SkiffServer {
       keys: auth.keys,
       audit: auth.audit,
       accountId: c.accountId,
-      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager' },
+      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [LOGS_TARGET_PREFIX]: 'logs' },
       resourcesFor: (service, op, input) =>
         service === 'ecs'
           ? ecsResources(op, input, { arns: ctx.arns, latestRevision: (f) => ctx.taskDefinitions.latestActive(f)?.revision })
           : service === 'secretsmanager'
             ? secretResources(secrets, op, input, ids)
-            : ['*'],
+            : service === 'logs'
+              ? logs.resources(op, input)
+              : ['*'],
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : undefined),
     });
     let tls: { cert: Buffer; key: Buffer } | undefined;
@@ -177,7 +198,7 @@ export class SkiffServer {
       this.log(`serving HTTPS with the certificate ${files.certFile}`);
     }
     const app = (this.app = buildHttpServer({
-      protocols: [ecsProtocol(ctx), secretsProtocol(secrets, ids)],
+      protocols: [ecsProtocol(ctx), secretsProtocol(secrets, ids), logs.protocol()],
       auth: guard,
       tls,
       routes: (a) => {
@@ -200,6 +221,7 @@ export class SkiffServer {
     if (first) warmPool.warm(first.id);
     this.sampler = new StatsSampler({ tasks, metering: new MeteringRepo(db), clock: this.clock, cgroupRoot: c.cgroupRoot, intervalMs: c.statsIntervalMs, log: this.log });
     this.sampler.start();
+    logs.start(); // after adoption: it follows the adopted tasks' files from their stored offsets
     const address = await app.listen({ host: c.host, port: c.port });
     this.endpoint = address.replace('[::1]', 'localhost');
     this.ready = true;
@@ -214,6 +236,7 @@ export class SkiffServer {
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);
     await this.sampler?.stop();
+    await this.logs?.close();
     await this.app?.close();
     this.audit?.close();
     this.db?.close();
