@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition } from '@aws-sdk/client-ecs';
@@ -40,7 +40,8 @@ let home: string;
 before(async () => {
   registry = await startRegistry({ auth: 'none' });
   image = await pushBusyboxImage(registry, 'test/busybox:logs');
-  server = new TestServer({ env: { SKIFF_LOGS_SHIP_INTERVAL_MS: '100', SKIFF_LOGS_ENFORCE_INTERVAL_MS: '300' } });
+  // conmon's file capped at 64 KiB, so the rotation test sees conmon start it afresh several times.
+  server = new TestServer({ env: { SKIFF_LOGS_SHIP_INTERVAL_MS: '100', SKIFF_LOGS_ENFORCE_INTERVAL_MS: '300', SKIFF_CONTAINER_LOG_MAX_BYTES: '65536' } });
   await server.start();
   home = mkdtempSync(join(tmpdir(), 'skiff-logs-home-'));
 });
@@ -297,14 +298,31 @@ test('a kill -9 of the server while a task logs neither loses nor duplicates a l
   await server.ecs().send(new StopTaskCommand({ task: arn }));
   await waitTaskStatus(server.ecs(), arn, 'STOPPED');
 
-  // conmon's file holds every line the container wrote: the stream must hold each exactly once, in order.
+  // The last line in conmon's file is the last the container wrote: the stream must hold seq 0 to it, each exactly once, in order.
   const file = readFileSync(join(server.dataDir, 'runtime', 'logs', `${id}-app.log`), 'utf8');
-  const written = [...file.matchAll(/ stdout F (seq \d+)$/gm)].map((m) => m[1]);
-  assert.ok(written.length >= 150);
+  const last = Number([...file.matchAll(/ stdout F seq (\d+)$/gm)].pop()![1]);
+  assert.ok(last >= 150);
   const shipped = await waitFor('every line shipped', async () => {
     const msgs = (await allEvents(group, stream)).map((e) => e.message!);
-    return msgs.length >= written.length ? msgs : undefined;
+    return msgs.length >= last + 1 ? msgs : undefined;
   });
-  assert.deepEqual(shipped, written);
-  assert.deepEqual(shipped, written.map((_, i) => `seq ${i}`));
+  assert.deepEqual(shipped, Array.from({ length: last + 1 }, (_, i) => `seq ${i}`));
+});
+
+test("conmon's log file is capped (--log-size-max) and every line still reaches the stream once", async () => {
+  const group = '/ecs/rotation';
+  await logs().send(new CreateLogGroupCommand({ logGroupName: group }));
+  // 40 rounds of 100 lines of ~60 bytes (~10 KiB of file per 0.1 s): conmon starts its 64 KiB file afresh several times.
+  const script = 'r=0; while [ $r -lt 40 ]; do i=0; while [ $i -lt 100 ]; do echo "round $r line $i padding-padding-padding-padding"; i=$((i+1)); done; r=$((r+1)); sleep 0.1; done';
+  const { arn, id } = await runWithLogs(script, { 'awslogs-group': group, 'awslogs-stream-prefix': 'rot' });
+  await waitTaskStatus(server.ecs(), arn, 'STOPPED', 60_000);
+  const fileSize = statSync(join(server.dataDir, 'runtime', 'logs', `${id}-app.log`)).size;
+  assert.ok(fileSize <= 65536, `conmon's file is at most 64 KiB (${fileSize})`);
+  const expected = Array.from({ length: 4000 }, (_, k) => `round ${Math.floor(k / 100)} line ${k % 100} padding-padding-padding-padding`);
+  const shipped = await waitFor('every line shipped', async () => {
+    const msgs = (await allEvents(group, `rot/app/${id}`)).map((e) => e.message!);
+    return msgs.length >= expected.length ? msgs : undefined;
+  });
+  assert.equal(shipped.length, expected.length);
+  assert.deepEqual(shipped, expected);
 });
