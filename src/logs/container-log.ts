@@ -56,12 +56,17 @@ export async function* readContainerLog(path: string, opts: FollowOptions = {}):
   const parser = new LogLineParser();
   const decoder = new StringDecoder('utf8');
   let offset = 0;
+  let inode: number | undefined;
   const buf = Buffer.alloc(64 * 1024);
   const follow = opts.isFinished !== undefined;
   for (;;) {
     if (opts.signal?.aborted) return;
     let grew = false;
-    const size = await stat(path).then((s) => s.size, () => -1);
+    const st = await stat(path).then((s) => s, () => undefined);
+    const size = st?.size ?? -1;
+    // conmon replaces the file when it reaches --log-size-max: read the new one from its start.
+    if (st && ((inode !== undefined && st.ino !== inode) || size < offset)) offset = 0;
+    if (st) inode = st.ino;
     if (size > offset) {
       const fh = await open(path, 'r');
       try {

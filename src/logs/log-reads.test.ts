@@ -157,3 +157,30 @@ test('retention deletes events older than the group retention; caps trim the old
   store.enforceLimits(now, { streamMaxBytes: 1e9, totalMaxBytes: 10 });
   assert.equal(store.totalBytes(), 0);
 });
+
+test('streams list by name or by last event time, both directions, with keyset paging', () => {
+  const store = new LogStore(openLogDb(':memory:'));
+  store.createGroup('g', 1);
+  const g = store.group('g')!;
+  for (const [name, ts] of [['b', 300], ['a', 100], ['d', null], ['c', 200]] as const) {
+    store.createStream(g.id, name, 1);
+    if (ts !== null) store.append(store.stream(g.id, name)!, [{ ts, message: 'x' }], 1);
+  }
+  const names = (rows: { name: string }[]) => rows.map((r) => r.name);
+  const page = (orderBy: 'LogStreamName' | 'LastEventTime', descending: boolean) => {
+    const out: string[] = [];
+    let after: { name: string; lastEventTs: number | null } | undefined;
+    for (;;) {
+      const rows = store.listStreams(g.id, { orderBy, descending, after, limit: 3 });
+      out.push(...names(rows.slice(0, 2)));
+      if (rows.length <= 2) return out;
+      const last = rows[1];
+      after = { name: last.name, lastEventTs: last.lastEventTs };
+    }
+  };
+  assert.deepEqual(page('LogStreamName', false), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(page('LogStreamName', true), ['d', 'c', 'b', 'a']);
+  assert.deepEqual(page('LastEventTime', false), ['d', 'a', 'c', 'b'], 'a stream without events first');
+  assert.deepEqual(page('LastEventTime', true), ['b', 'c', 'a', 'd']);
+  assert.deepEqual(names(store.listStreams(g.id, { orderBy: 'LogStreamName', descending: false, prefix: 'c', limit: 10 })), ['c']);
+});
