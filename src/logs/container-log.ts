@@ -1,7 +1,11 @@
 /**
  * Reads a container's log file, which its supervisor (conmon) writes in the
  * k8s-file format: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`, where P marks a
- * partial line continued by the next record.
+ * partial line continued by the next record. When the file reaches conmon's
+ * --log-size-max, conmon renames a fresh empty file over it.
+ *
+ * `readContainerLog` serves `skiff logs`; `ResumableLogParser` serves the log
+ * shipper (shipper.ts), whose position must survive restarts.
  */
 import { open, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';

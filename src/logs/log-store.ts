@@ -307,7 +307,8 @@ export class LogStore {
    * One enforcement pass: events older than their group's retention go; then
    * streams above `streamMaxBytes` lose their oldest events; then, while the
    * whole store is above `totalMaxBytes`, the stream holding the oldest event
-   * loses its oldest quarter. Returns the number of events deleted.
+   * loses its oldest quarter. Finished shipments are forgotten. Returns the
+   * number of events deleted.
    */
   enforceLimits(now: number, limits: { streamMaxBytes: number; totalMaxBytes: number }): number {
     let deleted = 0;
@@ -327,6 +328,8 @@ export class LogStore {
       const keep = Math.max(0, Math.min(s.bytes - excess, Math.floor((s.bytes * 3) / 4)));
       deleted += this.db.transaction(() => this.trimStream(oldest.streamId, keep))();
     }
+    // Finished shipments are not read again (each container's runtime id is used once).
+    this.db.prepare('DELETE FROM log_shipments WHERE done = 1').run();
     if (deleted > 0) this.db.pragma('incremental_vacuum');
     return deleted;
   }

@@ -236,8 +236,8 @@ export class SkiffServer {
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);
     await this.sampler?.stop();
-    await this.logs?.close();
     await this.app?.close();
+    await this.logs?.close();
     this.audit?.close();
     this.db?.close();
   }
