@@ -25,6 +25,7 @@ import {
   GetLogEventsCommand,
   PutLogEventsCommand,
   PutRetentionPolicyCommand,
+  type DescribeLogStreamsCommandOutput,
   type OutputLogEvent,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
@@ -187,6 +188,24 @@ test('groups: prefix and pagination, retention values as AWS allows them, delete
   await expectError(c.send(new PutRetentionPolicyCommand({ logGroupName: '/pg/none', retentionInDays: 1 })), 'ResourceNotFoundException');
   await c.send(new DeleteRetentionPolicyCommand({ logGroupName: '/pg/a' }));
   assert.equal((await c.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/pg/a' }))).logGroups![0].retentionInDays, undefined);
+  // Streams by last event time, newest first, two per page.
+  const t = Date.now();
+  for (const [n, age] of [['s1', 3000], ['s2', 1000], ['s3', 2000]] as const) {
+    await c.send(new CreateLogStreamCommand({ logGroupName: '/pg/b', logStreamName: n }));
+    await c.send(new PutLogEventsCommand({ logGroupName: '/pg/b', logStreamName: n, logEvents: [{ timestamp: t - age, message: n }] }));
+  }
+  await expectError(c.send(new CreateLogStreamCommand({ logGroupName: '/pg/b', logStreamName: 's1' })), 'ResourceAlreadyExistsException');
+  const order: string[] = [];
+  token = undefined;
+  do {
+    const r: DescribeLogStreamsCommandOutput = await c.send(new DescribeLogStreamsCommand({ logGroupName: '/pg/b', orderBy: 'LastEventTime', descending: true, limit: 2, nextToken: token }));
+    order.push(...r.logStreams!.map((s) => s.logStreamName!));
+    token = r.nextToken;
+  } while (token);
+  assert.deepEqual(order, ['s2', 's3', 's1']);
+  await expectError(c.send(new DescribeLogStreamsCommand({ logGroupName: '/pg/b', orderBy: 'LastEventTime', logStreamNamePrefix: 's' })), 'InvalidParameterException', /Cannot order by LastEventTime/);
+  await expectError(c.send(new CreateLogGroupCommand({ logGroupName: '/pg/tagged', tags: { a: 'b' } })), 'InvalidParameterException', /tags/);
+
   await c.send(new DeleteLogGroupCommand({ logGroupName: '/pg/e' }));
   await expectError(c.send(new DeleteLogGroupCommand({ logGroupName: '/pg/e' })), 'ResourceNotFoundException', /log group does not exist/);
   await expectError(c.send(new CreateLogGroupCommand({ logGroupName: 'bad name!' })), 'InvalidParameterException', /logGroupName/);

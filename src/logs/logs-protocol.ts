@@ -129,6 +129,7 @@ export function logsProtocol(store: LogStore, ids: LogsIds): JsonProtocol {
     operations: {
       CreateLogGroup: (input) => {
         const name = groupNameOf(input, ids);
+        if (input.tags !== undefined && input.tags !== null) throw invalidParameter('tags are not supported by Skiff\'s log groups yet: create the group without tags.');
         if (optString(input, 'kmsKeyId') !== undefined) throw invalidParameter('kmsKeyId is not supported by Skiff: log events are stored on the host unencrypted. Leave it out.');
         const cls = optString(input, 'logGroupClass');
         if (cls !== undefined && cls !== 'STANDARD' && cls !== 'INFREQUENT_ACCESS') throw invalidParameter(`logGroupClass must be STANDARD or INFREQUENT_ACCESS (got '${cls}').`);
