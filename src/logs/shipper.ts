@@ -132,7 +132,7 @@ export class LogShipper {
       this.open.delete(s.runtimeId);
       const next = await openFile(s.file);
       if (!next) {
-        // Between conmon's rename and our open the path can be briefly missing: the new file next pass.
+        // conmon renames atomically, so this is someone removing the file: look again next pass.
         this.commit(s, events, { inode: null, offset: 0, pending: pendingJson(parser), done: false });
         return;
       }
