@@ -34,6 +34,9 @@ export interface LogShipperOptions {
   maxReadBytes?: number;
 }
 
+/** Bytes read, parsed and committed at a time (a few ms of work), between yields to the event loop. */
+const CHUNK_BYTES = 128 * 1024;
+
 interface OpenFile {
   handle: FileHandle;
   inode: number;
@@ -108,20 +111,25 @@ export class LogShipper {
       }
     }
     const parser = new ResumableLogParser(pending ? (JSON.parse(pending) as PendingPartials) : {});
-    const events: NewEvent[] = [];
-    const max = this.opts.maxReadBytes ?? 4 * 1024 * 1024;
-    let budget = max;
+    let events: NewEvent[] = [];
+    let budget = this.opts.maxReadBytes ?? 4 * 1024 * 1024;
     for (;;) {
       const size = (await f.handle.stat()).size;
       if (size < offset) offset = 0; // truncated in place: start over
-      const want = Math.min(budget, size - offset);
+      const want = Math.min(budget, CHUNK_BYTES, size - offset);
       if (want > 0) {
         const read = await readLines(f.handle, offset, want);
         for (const line of read.lines) for (const e of parser.line(line)) pushEvent(events, e);
         offset += read.consumed;
         budget -= read.consumed;
-        if (budget <= 0) break; // the rest next pass
-        if (read.consumed === want) continue; // all of it read: look again (growth, replacement)
+        if (read.consumed > 0) {
+          // Commit chunk by chunk and let the event loop breathe: a big backlog never stalls the API.
+          this.commit(s, events, { inode: f.inode, offset, pending: pendingJson(parser), done: false });
+          events = [];
+          await new Promise((r) => setImmediate(r));
+        }
+        if (budget <= 0 || this.closed) break; // the rest next pass
+        if (read.consumed > 0) continue; // read on (then look again for growth or a replacement)
       }
       // Nothing more to read (or only a record conmon is still writing): is this still the current file?
       const current = await statPath(s.file);
@@ -139,6 +147,7 @@ export class LogShipper {
       f = next;
       this.open.set(s.runtimeId, f);
       offset = 0;
+      this.commit(s, events, { inode: f.inode, offset, pending: pendingJson(parser), done: false });
     }
     const atEnd = offset >= (await f.handle.stat()).size;
     const done = finished && atEnd;
@@ -168,6 +177,7 @@ export class LogShipper {
       }
       store.checkpoint(s.runtimeId, c);
     });
+    Object.assign(s, { inode: c.inode, offset: c.offset, pending: c.pending, done: c.done });
   }
 }
 
