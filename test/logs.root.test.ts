@@ -162,6 +162,26 @@ test('a task with awslogs writes to the group and the ECS-named stream; GetLogEv
   assert.deepEqual(cf.json().events.map((e: { message: string }) => e.message), ['WARN disk low', 'ERROR Retry later']);
 });
 
+test('a key scoped to one log group reads it and nothing else', async () => {
+  const res = await server.fetch('/skiff/v1/keys', {
+    method: 'POST',
+    body: JSON.stringify({
+      name: 'web-log-reader',
+      policy: { Statement: [{ Effect: 'Allow', Action: ['logs:FilterLogEvents', 'logs:GetLogEvents', 'logs:DescribeLogStreams'], Resource: 'arn:aws:logs:*:*:log-group:/ecs/web*' }] },
+    }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const key = ((await res.json()) as { accessKey: { accessKeyId: string; secretAccessKey: string } }).accessKey;
+  const c = new CloudWatchLogsClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 });
+  const r = await c.send(new FilterLogEventsCommand({ logGroupName: '/ecs/web', filterPattern: 'hello' }));
+  assert.equal(r.events!.length, 5);
+  await c.send(new CreateLogGroupCommand({ logGroupName: '/other' })).then(
+    () => assert.fail('CreateLogGroup must be denied'),
+    (e: Error) => assert.match(e.message, /not authorized to perform: logs:CreateLogGroup on resource: arn:aws:logs:us-east-1:123456789012:log-group:\/other:\*/),
+  );
+  await expectError(c.send(new DescribeLogGroupsCommand({})), 'AccessDeniedException');
+});
+
 test('groups: prefix and pagination, retention values as AWS allows them, delete', async () => {
   const c = logs();
   for (const n of ['a', 'b', 'c', 'd', 'e']) await c.send(new CreateLogGroupCommand({ logGroupName: `/pg/${n}` }));
