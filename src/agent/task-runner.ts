@@ -55,6 +55,12 @@ export interface TaskRunnerDeps {
   /** The network the warm pool made ready for this task id, if it was given one (once). */
   warmAttachment?(taskId: string): TaskAttachment | undefined;
   log(msg: string): void;
+  /**
+   * Called once before the first container is created (e.g. log groups and streams
+   * of the awslogs driver); a throw fails the start with
+   * `ResourceInitializationError: <message>`.
+   */
+  beforeContainers?(task: TaskRecord): void | Promise<void>;
   /** Called once the task is STOPPED and everything it held is released. */
   onStopped(taskId: string): void;
   /**
@@ -203,6 +209,7 @@ export class TaskRunner {
     if (this.stopRequest) return;
 
     this.setStatus('ACTIVATING', () => {}, false);
+    await this.deps.beforeContainers?.(this.task);
     const mounts = this.writeNameFiles(task, attachment.gateway);
     await this.startContainersInOrder(attachment.netnsPath, mounts);
     if (this.stopRequest) return;

@@ -67,6 +67,8 @@ import { AUTOSCALING_SERVICE, AUTOSCALING_TARGET_PREFIX, autoscalingProtocol, au
 import { LoadBalancers, loadBalancerSettingsFromEnv } from '../lb/load-balancers.ts';
 import { loadBalancerRoutes } from '../lb/routes.ts';
 import { loadBalancerSource } from '../services/load-balancing.ts';
+import { LogService, LOGS_TARGET_PREFIX } from '../logs/log-service.ts';
+import { logSettingsFromEnv } from '../logs/settings.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -80,6 +82,7 @@ export class SkiffServer {
   private dns: DnsResponder | undefined;
   private autoscaler: Autoscaler | undefined;
   private loadBalancers: LoadBalancers | undefined;
+  private logs: LogService | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -94,12 +97,14 @@ export class SkiffServer {
     const c = this.config;
     useSpawnHelper(true);
     const runtimeDir = join(c.dataDir, 'runtime');
+    const logSettings = logSettingsFromEnv(process.env);
     const driver = new RuncDriver({
       stateDir: runtimeDir,
       runcPath: c.runcPath,
       conmonPath: c.conmonPath,
       cgroupRoot: c.cgroupRoot,
       userns: c.userns,
+      logSizeMaxBytes: logSettings.containerLogMaxBytes,
     });
     // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
     const dns = (this.dns = new DnsResponder({ log: this.log }));
@@ -114,6 +119,19 @@ export class SkiffServer {
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
     const networks = new NetworksRepo(db);
     const tasks: TasksRepo = new ObservedTasksRepo(db, metrics.observeTask);
+    const taskDefinitions = new TaskDefinitionsRepo(db);
+    const logs = (this.logs = new LogService({
+      file: join(c.dataDir, 'logs.db'),
+      settings: logSettings,
+      region: c.region,
+      account: c.accountId,
+      now: () => this.clock.now(),
+      logConfigurationOf: (task, name) =>
+        taskDefinitions.get(task.family, task.revision)?.containerDefinitions?.find((d) => d.name === name)?.logConfiguration,
+      logFile: (runtimeId) => driver.logPath(runtimeId),
+      taskFinished: (taskId) => (tasks.get(taskId)?.lastStatus ?? 'STOPPED') === 'STOPPED',
+      log: this.log,
+    }));
     const localImages = new LocalImageStore({
       root: join(c.dataDir, 'images'),
       insecureRegistries: c.insecureRegistries,
@@ -142,6 +160,7 @@ export class SkiffServer {
       registryCredentials,
       releaseAddress: (taskId) => networks.release(taskId),
       warmAttachment: (taskId) => warmPool?.claim(taskId),
+      beforeContainers: (task) => logs.prepareTask(task),
       log: this.log,
       // Made once the master key is loaded (below), before any task starts.
       identity: { prepare: (t) => this.identity!.identities.prepare(t), release: (id) => this.identity!.identities.release(id) },
@@ -168,7 +187,7 @@ export class SkiffServer {
     const ctx: ControlContext = (this.context = {
       db,
       clusters: new ClustersRepo(db),
-      taskDefinitions: new TaskDefinitionsRepo(db),
+      taskDefinitions,
       tags: new TagsRepo(db),
       tasks,
       networks,
@@ -209,7 +228,7 @@ export class SkiffServer {
       keys: auth.keys,
       audit: auth.audit,
       accountId: c.accountId,
-      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [AUTOSCALING_TARGET_PREFIX]: AUTOSCALING_SERVICE },
+      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [AUTOSCALING_TARGET_PREFIX]: AUTOSCALING_SERVICE, [LOGS_TARGET_PREFIX]: 'logs' },
       resourcesFor: (service, op, input) =>
         service === 'ecs'
           ? ecsResources(op, input, { arns: ctx.arns, latestRevision: (f) => ctx.taskDefinitions.latestActive(f)?.revision })
@@ -217,7 +236,9 @@ export class SkiffServer {
             ? secretResources(secrets, op, input, ids)
             : service === AUTOSCALING_SERVICE
               ? autoscalingResources(autoscalingRepo, input)
-              : ['*'],
+              : service === 'logs'
+                ? logs.resources(op, input)
+                : ['*'],
       exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : params.roleName ? identity.roles.arnOf(params.roleName) : undefined),
       sessions: { lookup: (id) => identity.credentials.lookup(id), rolePolicy: (arn) => identity.roles.byArn(arn)?.policy },
@@ -242,6 +263,7 @@ export class SkiffServer {
         ecsProtocol(ctx),
         secretsProtocol(secrets, ids),
         autoscalingProtocol(autoscalingRepo, autoscaler, { ...ids, now: () => this.clock.now() }),
+        logs.protocol(),
       ],
       auth: guard,
       tls,
@@ -276,6 +298,7 @@ export class SkiffServer {
     if (first) warmPool.warm(first.id);
     this.sampler = new StatsSampler({ tasks, metering: new MeteringRepo(db), clock: this.clock, cgroupRoot: c.cgroupRoot, intervalMs: c.statsIntervalMs, log: this.log });
     this.sampler.start();
+    logs.start(); // after adoption: it follows the adopted tasks' files from their stored offsets
     const address = await app.listen({ host: c.host, port: c.port });
     this.endpoint = address.replace('[::1]', 'localhost');
     this.ready = true;
@@ -295,6 +318,7 @@ export class SkiffServer {
     await this.sampler?.stop();
     await this.app?.close();
     await this.identity?.close().catch((e) => this.log(`closing the metadata endpoint failed: ${e instanceof Error ? e.message : e}`));
+    await this.logs?.close();
     this.audit?.close();
     this.db?.close();
   }
