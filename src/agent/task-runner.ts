@@ -53,6 +53,8 @@ export interface TaskRunnerDeps {
   releaseAddress(taskId: string): void;
   /** The network the warm pool made ready for this task id, if it was given one (once). */
   warmAttachment?(taskId: string): TaskAttachment | undefined;
+  /** Once the task's namespace exists, before any container runs: install its firewall (security groups). */
+  networkReady?(taskId: string, attachment: TaskAttachment): Promise<void>;
   log(msg: string): void;
   /** Called once the task is STOPPED and everything it held is released. */
   onStopped(taskId: string): void;
@@ -169,6 +171,7 @@ export class TaskRunner {
           await this.deps.network.ensureSubnet(subnet);
           att = await this.deps.network.attach(task.id, subnet, task.network.ipv4);
         }
+        await this.deps.networkReady?.(task.id, att);
         const mac = att.macAddress;
         this.setStatus('PENDING', (t) => {
           t.network.status = 'ATTACHED';

@@ -47,6 +47,10 @@ import { ServiceScheduler } from '../services/scheduler.ts';
 import { SpotReclaimer } from '../services/spot.ts';
 import { serviceSettingsFromEnv } from '../services/settings.ts';
 import { spotRoutes } from '../control/spot-routes.ts';
+import { Ec2Api, ensureDefaultSecurityGroups } from '../ec2/ec2-protocol.ts';
+import { SecurityGroupEnforcer } from '../ec2/enforcer.ts';
+import { NetnsFirewall } from '../network/task-firewall.ts';
+import { NETNS_DIR } from '../network/linux-network.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -56,6 +60,7 @@ export class SkiffServer {
   private audit: AuditLog | undefined;
   private warmPool: WarmPool | undefined;
   private services: ServiceScheduler | undefined;
+  private enforcer: SecurityGroupEnforcer | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -77,7 +82,7 @@ export class SkiffServer {
       cgroupRoot: c.cgroupRoot,
       userns: c.userns,
     });
-    const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable });
+    const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess });
     await preflight([driver, network]);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
 
@@ -96,6 +101,13 @@ export class SkiffServer {
       if (!s) throw new Error(`subnet ${subnetId} is not in the store`);
       return toSubnetSpec(s, networks);
     };
+    // Security groups: every task's firewall follows the store (src/ec2/enforcer.ts).
+    const enforcer = (this.enforcer = new SecurityGroupEnforcer({
+      networks,
+      firewall: new NetnsFirewall({ netnsPath: (taskId) => `${NETNS_DIR}/${c.netnsPrefix}${taskId}` }),
+      hostAccess: c.hostAccess,
+      log: this.log,
+    }));
     // Declared before the agent (whose runners claim pooled networks) and made after it (it waits for the agent's starts).
     let warmPool: WarmPool | undefined;
     const agent = new Agent({
@@ -112,6 +124,7 @@ export class SkiffServer {
       registryCredentials,
       releaseAddress: (taskId) => networks.release(taskId),
       warmAttachment: (taskId) => warmPool?.claim(taskId),
+      networkReady: (taskId) => enforcer.prepareTask(taskId),
       log: this.log,
     });
     warmPool = this.warmPool = new WarmPool(
@@ -148,6 +161,18 @@ export class SkiffServer {
       arns: { region: c.region, account: c.accountId, partition: 'aws' },
     });
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
+    ensureDefaultSecurityGroups(db, networks);
+    const ec2 = new Ec2Api({
+      db,
+      networks,
+      region: c.region,
+      accountId: c.accountId,
+      bridgePrefix: c.bridgePrefix,
+      enforce: () => enforcer.sync(),
+      releaseIdleAddresses: (subnetId) => warmPool!.forgetSubnet(subnetId),
+      subnetRemoved: async (s) => network.removeSubnet?.(s.bridge),
+      log: this.log,
+    });
     const serviceSettings = serviceSettingsFromEnv(process.env);
     const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
     const services = (this.services = new ServiceScheduler(ctx, { intervalMs: serviceSettings.intervalMs, maxStartsPerPass: serviceSettings.maxStartsPerPass, log: this.log, afterPass: () => spot.tick() }));
@@ -162,6 +187,7 @@ export class SkiffServer {
       audit: auth.audit,
       accountId: c.accountId,
       services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager' },
+      queryService: ec2.service,
       resourcesFor: (service, op, input) =>
         service === 'ecs'
           ? ecsResources(op, input, { arns: ctx.arns, latestRevision: (f) => ctx.taskDefinitions.latestActive(f)?.revision })
@@ -178,6 +204,7 @@ export class SkiffServer {
     }
     const app = (this.app = buildHttpServer({
       protocols: [ecsProtocol(ctx), secretsProtocol(secrets, ids)],
+      query: ec2,
       auth: guard,
       tls,
       routes: (a) => {
@@ -194,6 +221,7 @@ export class SkiffServer {
     if (pooled) this.log(`removed ${pooled} warm-pool namespace(s) left by the previous run`);
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
+    enforcer.start(); // re-applies every adopted task's firewall
     services.start(); // after adoption: it reads what the adopted tasks really are
     // Warm the subnet a RunTask without a network configuration uses first.
     const first = networks.subnets().find((s) => s.isDefault && networks.availableCount(s) > 0);
@@ -210,6 +238,7 @@ export class SkiffServer {
   async close(): Promise<void> {
     this.ready = false;
     this.services?.close();
+    this.enforcer?.stop();
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);
