@@ -1,0 +1,218 @@
+/**
+ * Security groups enforced for real: runc tasks in their own namespaces, an
+ * nftables firewall in each, groups and rules changed with @aws-sdk/client-ec2
+ * while the tasks run. Traffic is busybox `nc` between this test's own task
+ * addresses: the servers listen in their containers, the clients connect from
+ * inside the client task's network namespace (nsenter), so the client's egress
+ * and the server's ingress rules both apply. The host (this process) connects
+ * to task addresses directly.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import {
+  AuthorizeSecurityGroupEgressCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DeleteSecurityGroupCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  RevokeSecurityGroupEgressCommand,
+  RevokeSecurityGroupIngressCommand,
+  type IpPermission,
+} from '@aws-sdk/client-ec2';
+import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
+import { startRegistry, type TestRegistry } from './support/registry.ts';
+import { pushBusyboxImage } from './support/images.ts';
+import { ipOf, tcpRead, waitTaskStatus } from './support/tasks.ts';
+
+const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
+const skip = isRoot ? false : 'needs root on Linux (runc, namespaces, nftables)';
+
+let server: TestServer;
+let registry: TestRegistry;
+let ecs: ECSClient;
+let ec2: EC2Client;
+let defaultSubnet: string;
+let defaultGroup: string;
+
+before(async () => {
+  if (skip) return;
+  registry = await startRegistry({ auth: 'none' });
+  const image = await pushBusyboxImage(registry, 'test/busybox:sg');
+  // A small warm pool: some tasks get a ready namespace, others a fresh one; both must get their firewall before they run.
+  server = new TestServer({ env: { SKIFF_WARM_POOL_SIZE: '2' } });
+  await server.start();
+  ecs = server.ecs();
+  ec2 = new EC2Client({ endpoint: server.endpoint, region: 'us-east-1', credentials: TEST_ROOT_KEY, maxAttempts: 1 });
+  const base = { requiresCompatibilities: ['FARGATE' as const], networkMode: 'awsvpc' as const, cpu: '256', memory: '512' };
+  await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      ...base,
+      family: 'srv',
+      containerDefinitions: [
+        { name: 'a', image, stopTimeout: 2, command: ['sh', '-c', 'while true; do echo pong8080 | nc -l -p 8080; done'] },
+        { name: 'b', image, stopTimeout: 2, command: ['sh', '-c', 'while true; do echo pong9090 | nc -l -p 9090; done'] },
+      ],
+    }),
+  );
+  await ecs.send(new RegisterTaskDefinitionCommand({ ...base, family: 'idle', containerDefinitions: [{ name: 'idle', image, stopTimeout: 2, command: ['sleep', '3600'] }] }));
+  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!;
+  defaultSubnet = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).Subnets![0]!.SubnetId!;
+  defaultGroup = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }, { Name: 'group-name', Values: ['default'] }] })))
+    .SecurityGroups![0]!.GroupId!;
+});
+after(async () => {
+  ec2?.destroy();
+  await server?.destroy();
+  await registry?.stop();
+});
+
+interface RunningTask {
+  arn: string;
+  id: string;
+  ip: string;
+}
+
+async function runTask(family: string, opts: { subnet?: string; groups?: string[] } = {}): Promise<RunningTask> {
+  const out = await ecs.send(
+    new RunTaskCommand({
+      taskDefinition: family,
+      launchType: 'FARGATE',
+      networkConfiguration: { awsvpcConfiguration: { subnets: [opts.subnet ?? defaultSubnet], ...(opts.groups ? { securityGroups: opts.groups } : {}) } },
+    }),
+  );
+  assert.equal(out.tasks?.length, 1, JSON.stringify(out.failures));
+  const t = await waitTaskStatus(ecs, out.tasks![0]!.taskArn!, 'RUNNING', 60_000);
+  return { arn: t.taskArn!, id: t.taskArn!.split('/').pop()!, ip: ipOf(t)! };
+}
+
+/**
+ * Connects from inside `from`'s network namespace to ip:port with busybox nc
+ * (1 s connect timeout); true when the server's greeting came back.
+ */
+function reaches(from: RunningTask, to: RunningTask, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const child = spawn('nsenter', [`--net=/var/run/netns/${server.prefix}-${from.id}`, '/bin/busybox', 'nc', '-w', '1', to.ip, String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', () => res(out.includes(`pong${port}`)));
+    child.on('error', () => res(false));
+  });
+}
+
+/** Polls until `from` reaches `to:port`; returns the ms it took. The servers' nc loops need a moment between connections. */
+async function reachable(from: RunningTask, to: RunningTask, port: number, withinMs = 5000): Promise<number> {
+  const t0 = Date.now();
+  await waitFor(`${from.ip} → ${to.ip}:${port}`, async () => (await reaches(from, to, port)) || undefined, withinMs);
+  return Date.now() - t0;
+}
+
+async function blocked(from: RunningTask, to: RunningTask, port: number): Promise<void> {
+  // Twice, so a server between two nc loops does not pass for a firewall.
+  for (let i = 0; i < 2; i++) assert.equal(await reaches(from, to, port), false, `${from.ip} → ${to.ip}:${port} should be blocked`);
+}
+
+const tcp = (port: number, source: { cidr?: string; group?: string }): IpPermission => ({
+  IpProtocol: 'tcp',
+  FromPort: port,
+  ToPort: port,
+  ...(source.cidr ? { IpRanges: [{ CidrIp: source.cidr }] } : {}),
+  ...(source.group ? { UserIdGroupPairs: [{ GroupId: source.group }] } : {}),
+});
+
+let srvDefault: RunningTask;
+let client: RunningTask;
+let srvWeb: RunningTask;
+let web: string;
+
+test('tasks launched without securityGroups join the default group and reach each other; the host reaches them', { skip }, async () => {
+  [srvDefault, client] = await Promise.all([runTask('srv'), runTask('idle')]);
+  await reachable(client, srvDefault, 8080);
+  await reachable(client, srvDefault, 9090);
+  assert.equal((await tcpRead(srvDefault.ip, 8080)).trim(), 'pong8080', 'host → task');
+});
+
+test('a group without ingress rules blocks other tasks but not the host; authorize opens within a second, revoke closes', { skip }, async () => {
+  web = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'web', Description: 'web' }))).GroupId!;
+  srvWeb = await runTask('srv', { groups: [web] });
+  await blocked(client, srvWeb, 8080);
+  assert.equal((await tcpRead(srvWeb.ip, 8080)).trim(), 'pong8080', 'the host may always reach task addresses');
+
+  // A source-group rule: members of the default group may reach web on 8080 (not 9090).
+  const t0 = Date.now();
+  await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { group: defaultGroup })] }));
+  const took = await reachable(client, srvWeb, 8080, 1000);
+  console.log(`# authorize → reachable: ${Date.now() - t0} ms (first success after ${took} ms of probing)`);
+  await blocked(client, srvWeb, 9090);
+
+  // A CIDR rule for one address.
+  await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(9090, { cidr: `${client.ip}/32` })] }));
+  await reachable(client, srvWeb, 9090, 1000);
+
+  // Revoke: blocked again, the other rule stays.
+  await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { group: defaultGroup })] }));
+  await blocked(client, srvWeb, 8080);
+  await reachable(client, srvWeb, 9090, 1000);
+  await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(9090, { cidr: `${client.ip}/32` })] }));
+  await blocked(client, srvWeb, 9090);
+});
+
+test('source-group rules follow membership: a task started later is let in, a stopped one leaves the set', { skip }, async () => {
+  const peers = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'peers', Description: 'may reach web' }))).GroupId!;
+  await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { group: peers })] }));
+  await blocked(client, srvWeb, 8080);
+  const late = await runTask('idle', { groups: [peers] });
+  await reachable(late, srvWeb, 8080, 2000);
+  await blocked(client, srvWeb, 8080);
+  // The group is in use: it cannot be deleted while the task runs.
+  await assert.rejects(ec2.send(new DeleteSecurityGroupCommand({ GroupId: peers })), (e: Error) => e.name === 'DependencyViolation');
+  await ecs.send(new StopTaskCommand({ task: late.arn }));
+  await waitTaskStatus(ecs, late.arn, 'STOPPED', 30_000);
+  await waitFor('the stopped task to leave web\'s peer set', async () => {
+    const r = await runNft(srvWeb);
+    return !r.includes(late.ip) || undefined;
+  }, 3000);
+  await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { group: peers })] }));
+  await ec2.send(new DeleteSecurityGroupCommand({ GroupId: peers }));
+});
+
+/** The task's firewall as nft lists it. */
+function runNft(task: RunningTask): Promise<string> {
+  return new Promise((res) => {
+    const child = spawn('nsenter', [`--net=/var/run/netns/${server.prefix}-${task.id}`, 'nft', 'list', 'table', 'inet', 'skiff_sg'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', () => res(out));
+  });
+}
+
+test('egress: a group whose allow-all egress is revoked restricts outbound until a rule allows it', { skip }, async () => {
+  await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { cidr: '0.0.0.0/0' })] }));
+  await reachable(client, srvWeb, 8080, 1000);
+  const locked = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'locked', Description: 'no egress' }))).GroupId!;
+  await ec2.send(new RevokeSecurityGroupEgressCommand({ GroupId: locked, IpPermissions: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+  const egressless = await runTask('idle', { groups: [locked] });
+  await blocked(egressless, srvWeb, 8080);
+  await ec2.send(new AuthorizeSecurityGroupEgressCommand({ GroupId: locked, IpPermissions: [tcp(8080, { cidr: `${srvWeb.ip}/32` })] }));
+  await reachable(egressless, srvWeb, 8080, 1000);
+  await blocked(egressless, srvDefault, 8080); // its egress allows only srvWeb (and srvDefault's ingress only the default group)
+});
+
+test('a task in another VPC reaches no task of this one, whatever the rules say', { skip }, async () => {
+  const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
+  const mine = Number(server.vpcCidr.split('.')[1]);
+  const octet = mine === hi ? lo! : mine + 1;
+  const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: `10.${octet}.0.0/16` }))).Vpc!;
+  const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: `10.${octet}.1.0/24` }))).Subnet!;
+  const [outsider, outsiderSrv] = await Promise.all([runTask('idle', { subnet: subnet.SubnetId }), runTask('srv', { subnet: subnet.SubnetId })]);
+  assert.ok(outsider.ip.startsWith(`10.${octet}.1.`));
+  await reachable(outsider, outsiderSrv, 8080); // its own VPC's default group works
+  await blocked(outsider, srvWeb, 8080); // web allows 0.0.0.0/0 on 8080, but the VPCs are not connected
+  await blocked(client, outsiderSrv, 8080);
+});
