@@ -9,7 +9,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import {
   AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
@@ -39,6 +40,7 @@ let registry: TestRegistry;
 let ecs: ECSClient;
 let ec2: EC2Client;
 let defaultSubnet: string;
+let secondSubnet: string;
 let defaultGroup: string;
 
 before(async () => {
@@ -63,7 +65,9 @@ before(async () => {
   );
   await ecs.send(new RegisterTaskDefinitionCommand({ ...base, family: 'idle', containerDefinitions: [{ name: 'idle', image, stopTimeout: 2, command: ['sleep', '3600'] }] }));
   const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!;
-  defaultSubnet = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).Subnets![0]!.SubnetId!;
+  const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).Subnets!;
+  defaultSubnet = subnets[0]!.SubnetId!;
+  secondSubnet = subnets[1]!.SubnetId!;
   defaultGroup = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }, { Name: 'group-name', Values: ['default'] }] })))
     .SecurityGroups![0]!.GroupId!;
 });
@@ -204,6 +208,55 @@ test('egress: a group whose allow-all egress is revoked restricts outbound until
   await blocked(egressless, srvDefault, 8080); // its egress allows only srvWeb (and srvDefault's ingress only the default group)
 });
 
+test('tasks in different subnets of one VPC reach each other as the rules say (routed through the host)', { skip }, async () => {
+  const [far, farWeb] = await Promise.all([runTask('srv', { subnet: secondSubnet }), runTask('srv', { subnet: secondSubnet, groups: [web] })]);
+  assert.notEqual(far.ip.split('.').slice(0, 3).join('.'), client.ip.split('.').slice(0, 3).join('.'), 'another subnet');
+  await reachable(client, far, 9090); // both in the default group
+  await reachable(far, srvDefault, 8080);
+  await reachable(client, farWeb, 8080); // web: 8080 from 0.0.0.0/0 (previous test)
+  await blocked(client, farWeb, 9090);
+  assert.equal((await tcpRead(farWeb.ip, 9090)).trim(), 'pong9090', 'the host reaches every subnet');
+});
+
+test('routing between subnets stops at the boundary: nothing is forwarded from a task to a non-Skiff interface', { skip }, async (t) => {
+  // An "outside" network on this host: a namespace behind a veth that is not a Skiff bridge, listening on 7070.
+  const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
+  const used = new Set([Number(server.vpcCidr.split('.')[1]), Number(server.vpcCidr.split('.')[1]) === hi ? lo : Number(server.vpcCidr.split('.')[1]) + 1]);
+  const octet = [...Array(hi! - lo! + 1).keys()].map((i) => lo! + i).find((o) => !used.has(o))!;
+  const ns = `${server.prefix}-outside`;
+  const veth = `${server.prefix}out`;
+  const sh = (...args: string[]) => spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
+  t.after(() => {
+    sh('ip', 'link', 'del', veth);
+    sh('ip', 'netns', 'del', ns);
+  });
+  for (const cmd of [
+    ['ip', 'netns', 'add', ns],
+    ['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns],
+    ['ip', 'addr', 'add', `10.${octet}.250.1/30`, 'dev', veth],
+    ['ip', 'link', 'set', veth, 'up'],
+    ['ip', '-n', ns, 'addr', 'add', `10.${octet}.250.2/30`, 'dev', 'eth0'],
+    ['ip', '-n', ns, 'link', 'set', 'eth0', 'up'],
+    ['ip', '-n', ns, 'route', 'add', 'default', 'via', `10.${octet}.250.1`],
+  ]) {
+    const r = sh(...cmd);
+    assert.equal(r.status, 0, `${cmd.join(' ')}: ${r.stderr}`);
+  }
+  const listener = spawn('nsenter', [`--net=/var/run/netns/${ns}`, 'sh', '-c', 'while true; do echo pong7070 | /bin/busybox nc -l -p 7070; done'], { stdio: 'ignore' });
+  t.after(() => listener.kill('SIGKILL'));
+  const outside: RunningTask = { arn: '', id: '', ip: `10.${octet}.250.2` };
+  assert.equal((await waitFor('the outside listener (from the host)', async () => (await tcpRead(outside.ip, 7070).catch(() => '')).trim() || undefined, 5000)), 'pong7070');
+  // Give the client task a route there through its gateway, as a task that could change its routes would.
+  const routes = JSON.parse(sh('nsenter', `--net=/var/run/netns/${server.prefix}-${client.id}`, 'ip', '-j', 'route').stdout) as { dst: string; gateway?: string }[];
+  const gw = routes.find((r) => r.gateway)!.gateway!;
+  const added = sh('nsenter', `--net=/var/run/netns/${server.prefix}-${client.id}`, 'ip', 'route', 'add', `10.${octet}.250.0/30`, 'via', gw);
+  assert.equal(added.status, 0, added.stderr);
+  await blocked(client, outside, 7070);
+  assert.equal(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(), '0', 'host-wide forwarding stays off');
+  const boundary = sh('nft', 'list', 'chain', 'inet', server.prefix, 'forward').stdout;
+  assert.match(boundary, /counter packets [1-9]\d* bytes \d+ drop comment "skiff: task to outside"/, 'the boundary dropped the attempts');
+});
+
 test('a task in another VPC reaches no task of this one, whatever the rules say', { skip }, async () => {
   const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
   const mine = Number(server.vpcCidr.split('.')[1]);
@@ -215,4 +268,18 @@ test('a task in another VPC reaches no task of this one, whatever the rules say'
   await reachable(outsider, outsiderSrv, 8080); // its own VPC's default group works
   await blocked(outsider, srvWeb, 8080); // web allows 0.0.0.0/0 on 8080, but the VPCs are not connected
   await blocked(client, outsiderSrv, 8080);
+});
+
+test('after a restart (kill -9) the server re-applies every adopted task\'s firewall and keeps enforcing changes', { skip }, async () => {
+  await server.stop('SIGKILL');
+  // While the server is down, the firewall of one task is lost: without the restart re-applying it, all would be open.
+  const del = spawnSync('nsenter', [`--net=/var/run/netns/${server.prefix}-${srvWeb.id}`, 'nft', 'delete', 'table', 'inet', 'skiff_sg'], { encoding: 'utf8' });
+  assert.equal(del.status, 0, del.stderr);
+  await reachable(client, srvWeb, 9090); // open now
+  await server.start();
+  await waitFor('the firewall re-applied', async () => (await runNft(srvWeb)).includes('policy drop') || undefined, 10_000);
+  await blocked(client, srvWeb, 9090);
+  await reachable(client, srvWeb, 8080, 1000); // web: 8080 from 0.0.0.0/0
+  await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { cidr: '0.0.0.0/0' })] }));
+  await blocked(client, srvWeb, 8080);
 });

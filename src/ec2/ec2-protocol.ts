@@ -241,6 +241,13 @@ export class Ec2Api {
     const cidr = q.required('CidrBlock');
     const problem = vpcCidrProblem(cidr);
     if (problem) throw new Ec2Error('InvalidVpc.Range', `The CIDR '${cidr}' is invalid: ${problem}.`);
+    const clash = this.deps.networks.vpcs().find((v) => overlaps(v.cidr, cidr));
+    if (clash) {
+      throw new Ec2Error(
+        'InvalidVpc.Range',
+        `The CIDR '${cidr}' overlaps ${clash.id} (${clash.cidr}): Skiff routes every VPC on this host, so VPC CIDR blocks must not overlap. Pick another block.`,
+      );
+    }
     if (q.bool('AmazonProvidedIpv6CidrBlock')) throw new Ec2Error('InvalidParameterValue', 'Skiff task networks are IPv4 only: leave out AmazonProvidedIpv6CidrBlock.');
     if (q.bool('DryRun')) throw dryRun();
     const vpc: VpcRecord = { id: newResourceId('vpc'), cidr: formatCidr(parseCidr(cidr)), isDefault: false };
