@@ -26,7 +26,7 @@ import {
   RevokeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
-import { RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { CreateServiceCommand, ListTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { TestServer, TEST_ROOT_KEY } from './support/skiff-server.ts';
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
@@ -106,6 +106,7 @@ test('VPCs and subnets: create, describe with filters, ranges and conflicts, del
   const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: `10.${otherOctet}.0.0/16` }))).Vpc!;
   assert.match(vpc.VpcId!, /^vpc-/);
   assert.equal(vpc.IsDefault, false);
+  await rejectsWith(ec2.send(new CreateVpcCommand({ CidrBlock: `10.${otherOctet}.128.0/17` })), 'InvalidVpc.Range', /overlaps vpc-.*must not overlap/);
   const listed = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).Vpcs!;
   assert.deepEqual(listed.map((v) => v.CidrBlock), [`10.${otherOctet}.0.0/16`]);
 
@@ -293,5 +294,19 @@ test('RunTask: securityGroups must exist and belong to the subnets\' VPC (Invali
     ecs.send(new RunTaskCommand({ taskDefinition: 'sgcheck', launchType: 'FARGATE', networkConfiguration: { awsvpcConfiguration: { subnets: [defSubnet.SubnetId!], securityGroups } } }));
   await assert.rejects(run(['sg-0123456789abcdef0']), (e: Error) => e.name === 'InvalidParameterException' && /sg-0123456789abcdef0.*does not exist/.test(e.message));
   await assert.rejects(run([foreign.GroupId!]), (e: Error) => e.name === 'InvalidParameterException' && new RegExp(`${foreign.GroupId} belongs to ${other.VpcId}`).test(e.message));
+  await assert.rejects(
+    ecs.send(
+      new CreateServiceCommand({
+        serviceName: 'sgcheck',
+        taskDefinition: 'sgcheck',
+        desiredCount: 1,
+        launchType: 'FARGATE',
+        networkConfiguration: { awsvpcConfiguration: { subnets: [defSubnet.SubnetId!], securityGroups: ['sg-0123456789abcdef0'] } },
+      }),
+    ),
+    (e: Error) => e.name === 'InvalidParameterException' && /sg-0123456789abcdef0.*does not exist/.test(e.message),
+  );
+  const { taskArns } = await ecs.send(new ListTasksCommand({}));
+  assert.deepEqual(taskArns ?? [], [], "nothing was started");
   ecs.destroy();
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { openDb } from '../store/db.ts';
 import { NetworksRepo } from '../store/networks-repo.ts';
 import { ensureDefaultSecurityGroup } from './ec2-protocol.ts';
-import { peerSetName, SecurityGroupEnforcer } from './enforcer.ts';
+import { peerSetName, SecurityGroupEnforcer, taskRuleset } from './enforcer.ts';
 
 /** A store with one VPC, one subnet, its default group and a `web` group; tasks are added with `addTask`. */
 function setup() {
@@ -93,4 +93,12 @@ test('rules of every group of the task apply; a task without a namespace yet wai
   assert.match(script, /chain ingress[^}]*meta nfproto ipv4 tcp dport 80 accept/);
   assert.match(script, /chain egress[^}]*ip daddr 10\.0\.0\.0\/8 udp dport 53 accept/);
   assert.doesNotMatch(script, /chain egress[^}]*meta nfproto ipv4 accept/, 'web has no allow-all egress');
+});
+
+test('with host access off, the host is not a trusted source', () => {
+  const s = setup();
+  const member = { taskId: A, ipv4: '10.5.0.4', subnetId: 'subnet-00000001', groupIds: [s.def.id] };
+  const snap = { members: [member], rulesByGroup: new Map(), subnetCidr: new Map([['subnet-00000001', '10.5.0.0/24']]) };
+  assert.deepEqual(taskRuleset(member, snap, true).trustedSources, ['10.5.0.1']);
+  assert.deepEqual(taskRuleset(member, snap, false).trustedSources, []);
 });
