@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
@@ -18,6 +18,7 @@ import {
   CreateSubnetCommand,
   CreateVpcCommand,
   DeleteSecurityGroupCommand,
+  DeleteSubnetCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
@@ -268,6 +269,16 @@ test('a task in another VPC reaches no task of this one, whatever the rules say'
   await reachable(outsider, outsiderSrv, 8080); // its own VPC's default group works
   await blocked(outsider, srvWeb, 8080); // web allows 0.0.0.0/0 on 8080, but the VPCs are not connected
   await blocked(client, outsiderSrv, 8080);
+
+  // The subnet cannot go while its tasks run; once they stop it goes, with its warm namespaces and its bridge.
+  await assert.rejects(ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId })), (e: Error) => e.name === 'DependencyViolation');
+  await Promise.all([outsider, outsiderSrv].map((t) => ecs.send(new StopTaskCommand({ task: t.arn }))));
+  await Promise.all([outsider, outsiderSrv].map((t) => waitTaskStatus(ecs, t.arn, 'STOPPED', 30_000)));
+  await ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId }));
+  const bridge = `${server.prefix.slice(0, 6)}b${subnet.SubnetId!.slice(7, 15)}`;
+  assert.equal(existsSync(`/sys/class/net/${bridge}`), false, `bridge ${bridge} removed`);
+  const pool = (await (await server.fetch('/skiff/v1/warm-pool')).json()) as { subnets: { subnetId: string }[] };
+  assert.ok(!pool.subnets.some((s) => s.subnetId === subnet.SubnetId), 'the warm pool forgot the subnet');
 });
 
 test('after a restart (kill -9) the server re-applies every adopted task\'s firewall and keeps enforcing changes', { skip }, async () => {
