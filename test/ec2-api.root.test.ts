@@ -255,6 +255,19 @@ test('security groups with the AWS CLI, including its --protocol/--port/--cidr a
   assert.equal(r.status, 0, r.stderr);
 });
 
+test('the Query protocol itself: unsigned requests, unknown actions and DryRun answer in EC2\'s XML', { skip }, async () => {
+  const unsigned = await fetch(server.endpoint + '/', { method: 'POST', body: 'Action=DescribeVpcs&Version=2016-11-15', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' } });
+  assert.equal(unsigned.status, 401);
+  assert.match(unsigned.headers.get('content-type') ?? '', /xml/);
+  assert.match(await unsigned.text(), /^<\?xml[^>]*>\n<Response><Errors><Error><Code>MissingAuthenticationToken<\/Code><Message>.+<\/Message><\/Error><\/Errors><RequestID>[0-9a-f-]{36}<\/RequestID><\/Response>$/);
+  const r = aws('describe-instances');
+  assert.equal(r.status, 254);
+  assert.match(r.stderr, /\(InvalidAction\).*DescribeInstances is not valid/);
+  await rejectsWith(ec2.send(new CreateSecurityGroupCommand({ GroupName: 'dry', Description: 'dry run', DryRun: true })), 'DryRunOperation');
+  const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['dry'] }] }))).SecurityGroups!;
+  assert.equal(groups.length, 0, 'a dry run creates nothing');
+});
+
 test('signing and policies: a wrong secret is AuthFailure; a key without ec2 actions is UnauthorizedOperation', { skip }, async () => {
   const bad = new EC2Client({ endpoint: server.endpoint, region: 'us-east-1', credentials: { ...TEST_ROOT_KEY, secretAccessKey: 'wrong-secret' }, maxAttempts: 1 });
   await rejectsWith(bad.send(new DescribeVpcsCommand({})), 'AuthFailure');

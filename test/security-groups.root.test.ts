@@ -27,7 +27,7 @@ import {
   RevokeSecurityGroupIngressCommand,
   type IpPermission,
 } from '@aws-sdk/client-ec2';
-import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
@@ -293,4 +293,35 @@ test('after a restart (kill -9) the server re-applies every adopted task\'s fire
   await reachable(client, srvWeb, 8080, 1000); // web: 8080 from 0.0.0.0/0
   await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { cidr: '0.0.0.0/0' })] }));
   await blocked(client, srvWeb, 8080);
+});
+
+test('with --no-host-access the host cannot open connections to tasks; tasks still reach each other', { skip }, async (t) => {
+  const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
+  const mine = Number(server.vpcCidr.split('.')[1]);
+  const used = new Set([mine, mine === hi ? lo : mine + 1]);
+  const octet = [...Array(hi! - lo! + 1).keys()].map((i) => lo! + i).find((o) => !used.has(o))!;
+  const closed = new TestServer({ args: ['--no-host-access'], vpcSecondOctet: octet });
+  t.after(() => closed.destroy());
+  await closed.start();
+  const closedEcs = closed.ecs();
+  t.after(() => closedEcs.destroy());
+  for (const family of ['srv', 'idle']) {
+    const d = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: family }))).taskDefinition!;
+    await closedEcs.send(new RegisterTaskDefinitionCommand({ family: d.family, requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512', containerDefinitions: d.containerDefinitions }));
+  }
+  const start = async (family: string): Promise<RunningTask> => {
+    const out = await closedEcs.send(new RunTaskCommand({ taskDefinition: family, launchType: 'FARGATE' }));
+    const task = await waitTaskStatus(closedEcs, out.tasks![0]!.taskArn!, 'RUNNING', 60_000);
+    return { arn: task.taskArn!, id: task.taskArn!.split('/').pop()!, ip: ipOf(task)! };
+  };
+  const [srv, cli] = await Promise.all([start('srv'), start('idle')]);
+  const reach = (port: number) =>
+    new Promise<boolean>((res) => {
+      const child = spawn('nsenter', [`--net=/var/run/netns/${closed.prefix}-${cli.id}`, '/bin/busybox', 'nc', '-w', '1', srv.ip, String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('close', () => res(out.includes(`pong${port}`)));
+    });
+  await waitFor('task → task in the default group', async () => (await reach(8080)) || undefined, 5000);
+  await assert.rejects(tcpRead(srv.ip, 8080, 1500), /no answer/, 'the host may not connect: its SYN is dropped');
 });
