@@ -28,6 +28,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateServiceCommand, ListTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { TestServer, TEST_ROOT_KEY } from './support/skiff-server.ts';
+import { freeOctets } from './support/octets.ts';
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const skip = isRoot ? false : 'needs root on Linux (the server sets up networking)';
@@ -44,9 +45,7 @@ before(async () => {
   await server.start();
   ec2 = new EC2Client({ endpoint: server.endpoint, region: 'us-east-1', credentials: TEST_ROOT_KEY, maxAttempts: 1 });
   home = mkdtempSync(join(tmpdir(), 'skiff-ec2-'));
-  const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
-  const mine = Number(server.vpcCidr.split('.')[1]);
-  otherOctet = mine === hi ? lo! : mine + 1;
+  otherOctet = freeOctets([Number(server.vpcCidr.split('.')[1])])[0]!;
 });
 after(async () => {
   ec2?.destroy();

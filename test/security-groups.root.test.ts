@@ -32,6 +32,7 @@ import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
 import { ipOf, tcpRead, waitTaskStatus } from './support/tasks.ts';
+import { freeOctets } from './support/octets.ts';
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const skip = isRoot ? false : 'needs root on Linux (runc, namespaces, nftables)';
@@ -221,9 +222,7 @@ test('tasks in different subnets of one VPC reach each other as the rules say (r
 
 test('routing between subnets stops at the boundary: nothing is forwarded from a task to a non-Skiff interface', { skip }, async (t) => {
   // An "outside" network on this host: a namespace behind a veth that is not a Skiff bridge, listening on 7070.
-  const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
-  const used = new Set([Number(server.vpcCidr.split('.')[1]), Number(server.vpcCidr.split('.')[1]) === hi ? lo : Number(server.vpcCidr.split('.')[1]) + 1]);
-  const octet = [...Array(hi! - lo! + 1).keys()].map((i) => lo! + i).find((o) => !used.has(o))!;
+  const octet = freeOctets([Number(server.vpcCidr.split('.')[1])])[0]!;
   const ns = `${server.prefix}-outside`;
   const veth = `${server.prefix}out`;
   const sh = (...args: string[]) => spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
@@ -259,9 +258,7 @@ test('routing between subnets stops at the boundary: nothing is forwarded from a
 });
 
 test('a task in another VPC reaches no task of this one, whatever the rules say', { skip }, async () => {
-  const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
-  const mine = Number(server.vpcCidr.split('.')[1]);
-  const octet = mine === hi ? lo! : mine + 1;
+  const octet = freeOctets([Number(server.vpcCidr.split('.')[1])])[0]!;
   const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: `10.${octet}.0.0/16` }))).Vpc!;
   const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: `10.${octet}.1.0/24` }))).Subnet!;
   const [outsider, outsiderSrv] = await Promise.all([runTask('idle', { subnet: subnet.SubnetId }), runTask('srv', { subnet: subnet.SubnetId })]);
@@ -296,10 +293,7 @@ test('after a restart (kill -9) the server re-applies every adopted task\'s fire
 });
 
 test('with --no-host-access the host cannot open connections to tasks; tasks still reach each other', { skip }, async (t) => {
-  const [lo, hi] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
-  const mine = Number(server.vpcCidr.split('.')[1]);
-  const used = new Set([mine, mine === hi ? lo : mine + 1]);
-  const octet = [...Array(hi! - lo! + 1).keys()].map((i) => lo! + i).find((o) => !used.has(o))!;
+  const octet = freeOctets([Number(server.vpcCidr.split('.')[1])])[0]!;
   const closed = new TestServer({ args: ['--no-host-access'], vpcSecondOctet: octet });
   t.after(() => closed.destroy());
   await closed.start();
