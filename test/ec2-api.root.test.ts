@@ -19,6 +19,7 @@ import {
   CreateVpcCommand,
   DeleteSecurityGroupCommand,
   DeleteSubnetCommand,
+  DeleteVpcCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
@@ -129,9 +130,16 @@ test('VPCs and subnets: create, describe with filters, ranges and conflicts, del
   const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }, { Name: 'group-name', Values: ['default'] }] }))).SecurityGroups!;
   assert.equal(groups.length, 1);
 
+  await rejectsWith(ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })), 'DependencyViolation', new RegExp(`delete ${subnet.SubnetId} first`));
   await ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId }));
   await rejectsWith(ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId })), 'InvalidSubnetID.NotFound');
   await rejectsWith(ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnet.SubnetId!] })), 'InvalidSubnetID.NotFound');
+
+  // A VPC with only its default group left can go; a fresh one stays for the tests below.
+  await ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+  await rejectsWith(ec2.send(new DescribeVpcsCommand({ VpcIds: [vpc.VpcId!] })), 'InvalidVpcID.NotFound');
+  assert.equal((await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).SecurityGroups!.length, 0);
+  await ec2.send(new CreateVpcCommand({ CidrBlock: `10.${otherOctet}.0.0/16` }));
 });
 
 test('security groups with the SDK: create, rules in and out, duplicates, revoke, dependencies, delete', { skip }, async () => {

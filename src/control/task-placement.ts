@@ -65,7 +65,11 @@ function uuidFrom(seed: string): string {
 /** The subnets a task may use: the ones named, or the default VPC's. */
 export function subnetsFor(ctx: ControlContext, names: string[] | undefined): SubnetRecord[] {
   const all = ctx.networks.subnets();
-  if (!names || names.length === 0) return all.filter((s) => s.isDefault);
+  if (!names || names.length === 0) {
+    const defaults = all.filter((s) => s.isDefault);
+    if (defaults.length === 0) throw invalidParameter('There is no default subnet (it was deleted): give networkConfiguration.awsvpcConfiguration.subnets.');
+    return defaults;
+  }
   return names.map((id) => {
     const s = all.find((x) => x.id === id);
     if (!s) throw invalidParameter(`Subnet '${id}' does not exist. List subnets with \`skiff subnets\`.`);

@@ -3,7 +3,7 @@
  * `Action=...&Version=2016-11-15&...`, XML answers): VPCs, subnets and security
  * groups, so `aws ec2 ... --endpoint-url` and @aws-sdk/client-ec2 work.
  *
- *   DescribeVpcs, CreateVpc, DescribeSubnets, CreateSubnet, DeleteSubnet,
+ *   DescribeVpcs, CreateVpc, DeleteVpc, DescribeSubnets, CreateSubnet, DeleteSubnet,
  *   CreateSecurityGroup, DescribeSecurityGroups, DeleteSecurityGroup,
  *   AuthorizeSecurityGroupIngress/Egress, RevokeSecurityGroupIngress/Egress
  *
@@ -96,6 +96,7 @@ export class Ec2Api {
     this.handlers = {
       DescribeVpcs: (q) => this.describeVpcs(q),
       CreateVpc: (q) => this.createVpc(q),
+      DeleteVpc: (q) => this.deleteVpc(q),
       DescribeSubnets: (q) => this.describeSubnets(q),
       CreateSubnet: (q) => this.createSubnet(q),
       DeleteSubnet: (q) => this.deleteSubnet(q),
@@ -256,6 +257,21 @@ export class Ec2Api {
       ensureDefaultSecurityGroup(this.deps.networks, vpc.id);
     })();
     return { vpc: this.vpcView(vpc) };
+  }
+
+  private deleteVpc(q: QueryReader): Record<string, XmlValue> {
+    const id = checkId('vpc', q.required('VpcId'));
+    const n = this.deps.networks;
+    if (!n.vpc(id)) throw notFoundVpc(id);
+    const subnets = n.subnets().filter((s) => s.vpcId === id);
+    const groups = n.securityGroups().filter((g) => g.vpcId === id && !g.isDefault);
+    if (subnets.length || groups.length) {
+      const what = [...subnets.map((s) => s.id), ...groups.map((g) => g.id)].join(', ');
+      throw new Ec2Error('DependencyViolation', `The vpc '${id}' has dependencies and cannot be deleted: delete ${what} first.`);
+    }
+    if (q.bool('DryRun')) throw dryRun();
+    n.deleteVpc(id);
+    return { return: true };
   }
 
   // ---------------------------------------------------------------- subnets

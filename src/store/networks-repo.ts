@@ -104,6 +104,14 @@ export class NetworksRepo {
     return rows.map((r) => ({ id: r.id, cidr: r.cidr, isDefault: r.is_default === 1 }));
   }
 
+  /** Removes a VPC and its default group (the caller checked it has no subnets or other groups). */
+  deleteVpc(id: string): void {
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM security_groups WHERE vpc_id = ?`).run(id);
+      this.db.prepare(`DELETE FROM vpcs WHERE id = ?`).run(id);
+    })();
+  }
+
   deleteSubnet(id: string): void {
     this.db.prepare(`DELETE FROM subnets WHERE id = ?`).run(id);
   }
