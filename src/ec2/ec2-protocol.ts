@@ -54,7 +54,7 @@ const ID_RE = { vpc: /^vpc-[0-9a-f]{8,17}$/, subnet: /^subnet-[0-9a-f]{8,17}$/, 
 
 function checkId(kind: keyof typeof ID_RE, id: string): string {
   if (!ID_RE[kind].test(id)) {
-    const code = { vpc: 'InvalidVpcID.Malformed', subnet: 'InvalidSubnetID.Malformed', sg: 'InvalidGroupId.Malformed', sgr: 'InvalidSecurityGroupRuleId.Malformed' }[kind];
+    const code = ({ vpc: 'InvalidVpcID.Malformed', subnet: 'InvalidSubnetID.Malformed', sg: 'InvalidGroupId.Malformed', sgr: 'InvalidSecurityGroupRuleId.Malformed' } as const)[kind];
     throw new Ec2Error(code, `Invalid id: "${id}" (expecting "${kind}-...")`);
   }
   return id;

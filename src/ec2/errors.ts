@@ -6,9 +6,26 @@
 import { ApiError, ErrorCode } from '../api/errors.ts';
 import { xmlEscape } from './xml.ts';
 
+/** Every code Skiff's EC2 subset answers with, as EC2 spells it. */
+export const EC2_ERROR_CODES = [
+  // authentication and authorization (from the API guard)
+  'MissingAuthenticationToken', 'IncompleteSignature', 'AuthFailure', 'RequestExpired', 'UnauthorizedOperation',
+  // the request itself
+  'MissingAction', 'InvalidAction', 'MissingParameter', 'InvalidParameterValue', 'DryRunOperation',
+  // ids that are malformed or name nothing
+  'InvalidVpcID.Malformed', 'InvalidSubnetID.Malformed', 'InvalidGroupId.Malformed', 'InvalidSecurityGroupRuleId.Malformed',
+  'InvalidVpcID.NotFound', 'InvalidSubnetID.NotFound', 'InvalidGroup.NotFound', 'InvalidSecurityGroupRuleId.NotFound', 'InvalidPermission.NotFound',
+  // conflicts, dependencies and limits
+  'InvalidVpc.Range', 'InvalidSubnet.Range', 'InvalidSubnet.Conflict', 'InvalidGroup.Duplicate', 'InvalidPermission.Duplicate',
+  'CannotDelete', 'DependencyViolation', 'SecurityGroupLimitExceeded', 'RulesPerSecurityGroupLimitExceeded',
+  // Skiff's fault
+  'InternalError',
+] as const;
+export type Ec2ErrorCode = (typeof EC2_ERROR_CODES)[number];
+
 export class Ec2Error extends Error {
   constructor(
-    readonly code: string,
+    readonly code: Ec2ErrorCode,
     message: string,
     /** HTTP status: 400 for caller mistakes, 401/403 for authentication, 500 for InternalError. */
     readonly status = 400,
@@ -19,7 +36,7 @@ export class Ec2Error extends Error {
 }
 
 /** The guard's and front door's errors (AWS JSON codes) in EC2's words. */
-const FROM_API: Partial<Record<string, { code: string; status: number }>> = {
+const FROM_API: Partial<Record<string, { code: Ec2ErrorCode; status: number }>> = {
   [ErrorCode.MissingAuthenticationTokenException]: { code: 'MissingAuthenticationToken', status: 401 },
   [ErrorCode.IncompleteSignatureException]: { code: 'IncompleteSignature', status: 400 },
   [ErrorCode.UnrecognizedClientException]: { code: 'AuthFailure', status: 401 },
@@ -34,7 +51,7 @@ const FROM_API: Partial<Record<string, { code: string; status: number }>> = {
 export function toEc2Error(err: unknown): Ec2Error | undefined {
   if (err instanceof Ec2Error) return err;
   if (err instanceof ApiError) {
-    const m = FROM_API[err.code] ?? { code: err.code, status: err.status };
+    const m = FROM_API[err.code] ?? { code: 'InvalidParameterValue' as const, status: err.status };
     const code = err.code === ErrorCode.InvalidSignatureException && /expired/i.test(err.message) ? 'RequestExpired' : m.code;
     return new Ec2Error(code, err.message, m.status);
   }
