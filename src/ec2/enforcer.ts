@@ -137,7 +137,9 @@ export class SecurityGroupEnforcer {
    */
   sync(): Promise<void> {
     if (!this.running) {
-      this.running = this.pass().finally(() => (this.running = undefined));
+      this.running = this.pass()
+        .catch((e) => this.opts.log(`security groups: a pass failed: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => (this.running = undefined));
       return this.running;
     }
     this.again ??= this.running.then(() => {
