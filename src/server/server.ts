@@ -69,6 +69,10 @@ import { loadBalancerRoutes } from '../lb/routes.ts';
 import { loadBalancerSource } from '../services/load-balancing.ts';
 import { LogService, LOGS_TARGET_PREFIX } from '../logs/log-service.ts';
 import { logSettingsFromEnv } from '../logs/settings.ts';
+import { Ec2Api, ensureDefaultSecurityGroups } from '../ec2/ec2-protocol.ts';
+import { SecurityGroupEnforcer } from '../ec2/enforcer.ts';
+import { NetnsFirewall } from '../network/task-firewall.ts';
+import { NETNS_DIR } from '../network/linux-network.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -83,6 +87,7 @@ export class SkiffServer {
   private autoscaler: Autoscaler | undefined;
   private loadBalancers: LoadBalancers | undefined;
   private logs: LogService | undefined;
+  private enforcer: SecurityGroupEnforcer | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -108,7 +113,7 @@ export class SkiffServer {
     });
     // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
     const dns = (this.dns = new DnsResponder({ log: this.log }));
-    const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable }), dns);
+    const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess }), dns);
     await preflight([driver, network]);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
     const metricsSettings = metricsSettingsFromEnv();
@@ -144,6 +149,13 @@ export class SkiffServer {
       if (!s) throw new Error(`subnet ${subnetId} is not in the store`);
       return toSubnetSpec(s, networks);
     };
+    // Security groups: every task's firewall follows the store (src/ec2/enforcer.ts).
+    const enforcer = (this.enforcer = new SecurityGroupEnforcer({
+      networks,
+      firewall: new NetnsFirewall({ netnsPath: (taskId) => `${NETNS_DIR}/${c.netnsPrefix}${taskId}` }),
+      hostAccess: c.hostAccess,
+      log: this.log,
+    }));
     // Declared before the agent (whose runners claim pooled networks) and made after it (it waits for the agent's starts).
     let warmPool: WarmPool | undefined;
     const agent = new Agent({
@@ -161,6 +173,7 @@ export class SkiffServer {
       releaseAddress: (taskId) => networks.release(taskId),
       warmAttachment: (taskId) => warmPool?.claim(taskId),
       beforeContainers: (task) => logs.prepareTask(task),
+      networkReady: (taskId) => enforcer.prepareTask(taskId),
       log: this.log,
       // Made once the master key is loaded (below), before any task starts.
       identity: { prepare: (t) => this.identity!.identities.prepare(t), release: (id) => this.identity!.identities.release(id) },
@@ -201,6 +214,18 @@ export class SkiffServer {
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
     const directory = new ServiceDirectory(storeDirectorySource(db, tasks, networks));
     dns.resolve = (name, from) => directory.resolve(name, from);
+    ensureDefaultSecurityGroups(db, networks);
+    const ec2 = new Ec2Api({
+      db,
+      networks,
+      region: c.region,
+      accountId: c.accountId,
+      bridgePrefix: c.bridgePrefix,
+      enforce: () => enforcer.sync(),
+      releaseIdleAddresses: (subnetId) => warmPool!.forgetSubnet(subnetId),
+      subnetRemoved: async (s) => network.removeSubnet?.(s.bridge),
+      log: this.log,
+    });
     const serviceSettings = serviceSettingsFromEnv(process.env);
     const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
     const loadBalancers = (this.loadBalancers = new LoadBalancers(loadBalancerSource(ctx, this.log), loadBalancerSettingsFromEnv(process.env, c.host), this.log));
@@ -229,6 +254,7 @@ export class SkiffServer {
       audit: auth.audit,
       accountId: c.accountId,
       services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [AUTOSCALING_TARGET_PREFIX]: AUTOSCALING_SERVICE, [LOGS_TARGET_PREFIX]: 'logs' },
+      queryService: ec2.service,
       resourcesFor: (service, op, input) =>
         service === 'ecs'
           ? ecsResources(op, input, { arns: ctx.arns, latestRevision: (f) => ctx.taskDefinitions.latestActive(f)?.revision })
@@ -265,6 +291,7 @@ export class SkiffServer {
         autoscalingProtocol(autoscalingRepo, autoscaler, { ...ids, now: () => this.clock.now() }),
         logs.protocol(),
       ],
+      query: ec2,
       auth: guard,
       tls,
       beforeAuth: (a) => metricsBearerHook(a, metricsDeps),
@@ -290,6 +317,7 @@ export class SkiffServer {
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
     loadBalancers.start(); // after adoption: listeners come back with the running, healthy tasks as targets
+    enforcer.start(); // re-applies every adopted task's firewall
     services.start(); // after adoption: it reads what the adopted tasks really are
     await dns.listenOnExisting(networks.subnets().map((s) => toSubnetSpec(s, networks)));
     autoscaler.start();
@@ -311,6 +339,7 @@ export class SkiffServer {
     this.services?.close();
     this.autoscaler?.close();
     await this.loadBalancers?.close();
+    this.enforcer?.stop();
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);
