@@ -1,9 +1,9 @@
 /**
- * `npm run bench:service -- [--tasks 1000] [--subnets N]`
+ * `npm run bench:service -- [--tasks 1000]`
  *
  * One ECS service scaled to many real tasks on this host (issue #3: "up to 5,000
  * tasks per service"): CreateService with desiredCount N spread over the default
- * VPC's subnets (or N extra subnets made through the EC2 API with --subnets), then
+ * VPC's subnets (adding /20 subnets through the EC2 API when they can't hold N), then
  * measures the time to steady state, platform memory per task, DescribeServices
  * and ListTasks (every page) at that size, the time to scale back to 0, and
  * DeleteService. Prints a table and writes bench/results/service-scale-<date>.json.
@@ -20,7 +20,9 @@ import { execFileSync } from 'node:child_process';
 import { TestServer, TEST_ROOT_KEY } from '../test/support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from '../test/support/registry.ts';
 import { buildImage, pushImage, busyboxImageFiles } from '../src/images/oci-build.ts';
+import { EC2Client, CreateSubnetCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import { BenchClient } from './lib/api.ts';
+import { MAX_TASKS_PER_SUBNET } from '../src/store/networks-repo.ts';
 import { summarize } from './lib/stats.ts';
 import { machineInfo, platformMemory } from './lib/host.ts';
 
@@ -83,6 +85,14 @@ async function main(): Promise<void> {
       containerDefinitions: [{ name: 'app', image, command: ['sh', '-c', 'trap "exit 0" TERM; sleep 36000 & wait'] }],
     });
     const subnets = (await api.get<{ subnets: { subnetId: string }[] }>('/skiff/v1/subnets')).subnets.map((s) => s.subnetId);
+    // Each subnet is one bridge of at most MAX_TASKS_PER_SUBNET tasks: add /20s to the default VPC through the EC2 API.
+    const ec2 = new EC2Client({ endpoint: server.endpoint, region: 'us-east-1', credentials: TEST_ROOT_KEY });
+    const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!;
+    const [a, b] = vpc.CidrBlock!.split('.');
+    for (let third = 48; subnets.length * MAX_TASKS_PER_SUBNET < TASKS; third += 16) {
+      const r = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId!, CidrBlock: `${a}.${b}.${third}.0/20` }));
+      subnets.push(r.Subnet!.SubnetId!);
+    }
     const idle = platformMemory(server.pid!, bundlesDir);
 
     log(`CreateService desiredCount ${TASKS} over ${subnets.length} subnet(s) ...`);

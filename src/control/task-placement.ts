@@ -19,7 +19,7 @@ import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { effectiveContainerConfig, effectiveTaskSize, type NormalisedOverrides } from '../ecs/run-task.ts';
 import { containerStopTimeout } from '../ecs/task-definition.ts';
 import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
-import type { SubnetRecord } from '../store/networks-repo.ts';
+import { MAX_TASKS_PER_SUBNET, type SubnetRecord } from '../store/networks-repo.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import type { Tag } from '../store/tags-repo.ts';
 import type { PoolEntry } from '../network/warm-pool.ts';
@@ -127,7 +127,7 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
     if (!ipv4) {
       throw new ApiError(
         ErrorCode.ClientException,
-        `No free IP address in subnet(s) ${subnets.map((s) => s.id).join(', ')}: stop some tasks or choose another subnet.`,
+        `No room for another task in subnet(s) ${subnets.map((s) => s.id).join(', ')} (no free IP address, or the subnet's ${MAX_TASKS_PER_SUBNET}-task bridge limit): stop some tasks, or add subnets (aws ec2 create-subnet) and list them in awsvpcConfiguration.subnets.`,
       );
     }
     const record: TaskRecord = {

@@ -78,6 +78,13 @@ const ruleFromRow = (r: RuleRow): SecurityGroupRuleRecord => ({
   ...(r.description !== null ? { description: r.description } : {}),
 });
 
+/**
+ * Each subnet is one Linux bridge, and a bridge holds at most 1023 ports
+ * (the kernel's BR_MAX_PORTS is 1024, port 0 unused): one veth per task or
+ * warm namespace. Larger services spread over several subnets.
+ */
+export const MAX_TASKS_PER_SUBNET = 1023;
+
 export class NetworksRepo {
   constructor(private readonly db: Db) {}
 
@@ -233,8 +240,10 @@ export class NetworksRepo {
     return (this.db.prepare(`SELECT count(*) AS n FROM ip_allocations WHERE subnet_id = ?`).get(subnetId) as { n: number }).n;
   }
 
+  /** Tasks the subnet can still take: free addresses, and free ports on its bridge. */
   availableCount(subnet: SubnetRecord): number {
-    return usableCount(subnet.cidr) - this.usedCount(subnet.id);
+    const used = this.usedCount(subnet.id);
+    return Math.max(0, Math.min(usableCount(subnet.cidr), MAX_TASKS_PER_SUBNET) - used);
   }
 
   /**
@@ -245,6 +254,7 @@ export class NetworksRepo {
     const used = new Set(
       (this.db.prepare(`SELECT ip FROM ip_allocations WHERE subnet_id = ?`).all(subnet.id) as { ip: string }[]).map((r) => r.ip),
     );
+    if (used.size >= MAX_TASKS_PER_SUBNET) return undefined;
     for (const ip of usableAddresses(subnet.cidr)) {
       if (!used.has(ip)) {
         this.db.prepare(`INSERT INTO ip_allocations (subnet_id, ip, task_id) VALUES (?, ?, ?)`).run(subnet.id, ip, taskId);
