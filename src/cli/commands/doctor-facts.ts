@@ -78,8 +78,11 @@ async function getRole(opts: ClientOptions, arn: string): Promise<{ policy: Poli
   if (!wanted) return null;
   const res = await send(opts, new URL(`${resolveEndpoint(opts)}/skiff/v1/roles/${encodeURIComponent(wanted.name)}`), { service: 'skiff' });
   const body = (await res.json()) as { role?: { arn: string; policy: Policy }; __type?: string; message?: string };
-  if (res.status === 404) return null;
-  if (!res.ok) throw new ApiCallError(body.__type ?? `HTTP${res.status}`, body.message ?? '');
+  if (!res.ok) {
+    const type = (res.headers.get('x-amzn-errortype') ?? body.__type ?? `HTTP${res.status}`).split(/[#:]/).pop()!;
+    if (type === 'ResourceNotFoundException' || res.status === 404) return null;
+    throw new ApiCallError(type, body.message ?? '');
+  }
   return parseRoleArn(body.role!.arn)?.account === wanted.account ? { policy: body.role!.policy } : null;
 }
 
