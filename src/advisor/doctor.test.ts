@@ -183,6 +183,14 @@ test('secrets: each way a secret cannot be read at start fails, naming the secre
   assert.equal(verdict('secrets.resolvable', () => {}, withContainer({ secrets: [] })).status, 'pass');
 });
 
+test('literal AWS keys in the environment fail with the task role (metadata endpoint credentials) as the fix', () => {
+  const keys = verdict('secrets.from-store', () => {}, withContainer({ environment: [{ name: 'AWS_ACCESS_KEY_ID', value: 'AKIAABCDEFGHIJKLMNOP' }, { name: 'AWS_SECRET_ACCESS_KEY', value: 'x'.repeat(40) }] }));
+  assert.equal(keys.status, 'fail');
+  assert.match(keys.fix!, /set taskRoleArn: .*task metadata endpoint/);
+  assert.doesNotMatch(JSON.stringify(keys), /AKIAABCDEFGHIJKLMNOP|xxxxxxxx/);
+  assert.doesNotMatch(verdict('secrets.from-store', () => {}, withContainer({ environment: [{ name: 'DB_PASSWORD', value: 'hunter2' }] })).fix!, /taskRoleArn/);
+});
+
 test('logs: a missing awslogs group fails unless awslogs-create-group is true; other drivers warn', () => {
   const missing = verdict('logging', (f) => (f.logGroups!['/careful'] = false));
   assert.equal(missing.status, 'fail');

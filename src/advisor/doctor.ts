@@ -166,9 +166,11 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
     }
   }
   const refs = cs.reduce((n, c) => n + (c.secrets?.length ?? 0), 0);
+  const awsKeys = literal.some((l) => /:AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)=/.test(l));
   if (literal.length) {
     add('secrets.from-store', 'secrets referenced from the secret store', 'fail', `secret-looking values are literal environment variables: ${literal.join(', ')}`,
-      'move them to "secrets": [{"name": ..., "valueFrom": <secret ARN>}] so the value is injected at start and never stored in the task definition');
+      (awsKeys ? 'drop the AWS keys and set taskRoleArn: the app gets short-lived credentials for that role from the task metadata endpoint; ' : '') +
+        'move them to "secrets": [{"name": ..., "valueFrom": <secret ARN>}] so the value is injected at start and never stored in the task definition');
   } else {
     add('secrets.from-store', 'secrets referenced from the secret store', 'pass', refs ? `${refs} secret(s) referenced with valueFrom; no literal secrets in the environment` : 'no secret-looking literal environment values');
   }
