@@ -225,6 +225,18 @@ test('a service run well passes every resource and service item, also for a read
     `the read-only key sees what the root key sees:\n${JSON.stringify(seen.report.items.filter((i) => i.status !== 'pass'), null, 1)}`,
   );
   assert.doesNotMatch(seen.report.items.map((i) => i.message).join('\n'), /AccessDenied|could not be/);
+
+  // A key that may only read ECS: what it cannot look at warns with the reason; nothing crashes or fails.
+  const policy = join(dir, 'ecs-only.json');
+  writeFileSync(policy, JSON.stringify({ Statement: [{ Effect: 'Allow', Action: ['ecs:Describe*', 'skiff:Get*'], Resource: '*' }, { Effect: 'Deny', Action: 'skiff:GetRole', Resource: '*' }] }));
+  const ecsOnly = JSON.parse(skiff(TEST_ROOT_KEY, '--output', 'json', 'keys', 'create', '--name', 'doctor-ecs-only', '--policy', policy).stdout).accessKey as Key;
+  const partial = report(ecsOnly, '--service', 'good');
+  assert.equal(partial.status, 0, 'what could not be checked warns, it does not fail');
+  for (const [id, api] of [['logging', 'DescribeLogGroups'], ['secrets.resolvable', 'DescribeSecret'], ['iam.roles-exist', 'roles'], ['network.security-groups', 'DescribeSecurityGroups'], ['service.autoscaling', 'Application Auto Scaling']]) {
+    assert.equal(partial.byId[id].status, 'warn', id);
+    assert.match(partial.byId[id].message, new RegExp(`${api}.*(AccessDenied|UnauthorizedOperation|not authorized)`), id);
+  }
+  assert.equal(partial.byId['service.load-balancer'].status, 'pass', 'DescribeServices was allowed');
 });
 
 test('a service run badly fails item by item, saying what to do, in the table and in JSON', () => {

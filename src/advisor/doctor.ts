@@ -46,12 +46,14 @@ export interface DoctorFacts {
    * definition writes them: awslogs group name → exists; secret ARN (valueFrom
    * without its json-key/version suffix) → the secret's full ARN or null when it
    * does not exist; role ARN → its policy or null when it does not exist.
-   * Absent when not looked up; `resourcesUnavailable` then says why.
+   * Each is absent when it was not looked up; its `...Unavailable` then says why.
    */
   logGroups?: Record<string, boolean>;
+  logGroupsUnavailable?: string;
   secrets?: Record<string, { arn: string } | null>;
+  secretsUnavailable?: string;
   roles?: Record<string, { policy: Policy } | null>;
-  resourcesUnavailable?: string;
+  rolesUnavailable?: string;
   /** The security groups of `networkConfiguration`, by id: their ingress rules, or null when the group does not exist. */
   securityGroups?: Record<string, SecurityGroupFacts | null>;
   securityGroupsUnavailable?: string;
@@ -339,7 +341,7 @@ function rolesExistItem(add: Add, def: TaskDefinition, facts: DoctorFacts): void
     return;
   }
   if (!facts.roles) {
-    add('iam.roles-exist', title, 'warn', `${named.map(([k, v]) => `${k} ${v}`).join(', ')} could not be looked up: ${facts.resourcesUnavailable ?? 'not looked up'}`,
+    add('iam.roles-exist', title, 'warn', `${named.map(([k, v]) => `${k} ${v}`).join(', ')} could not be looked up: ${facts.rolesUnavailable ?? 'not looked up'}`,
       'run doctor against the server with a key allowed skiff:GetRole');
     return;
   }
@@ -370,7 +372,7 @@ function secretsResolvableItem(add: Add, def: TaskDefinition, cs: ContainerDefin
     return;
   }
   if (!facts.secrets || !facts.roles) {
-    add('secrets.resolvable', title, 'warn', `the secrets and the execution role could not be looked up: ${facts.resourcesUnavailable ?? 'not looked up'}`,
+    add('secrets.resolvable', title, 'warn', `the secrets and the execution role could not be looked up: ${[facts.secretsUnavailable, facts.rolesUnavailable].filter(Boolean).join('; ') || 'not looked up'}`,
       'run doctor against the server with a key allowed secretsmanager:DescribeSecret and skiff:GetRole');
     return;
   }
@@ -491,7 +493,7 @@ function loggingItem(add: Add, cs: ContainerDefinition[], facts: DoctorFacts): v
     return;
   }
   if (!facts.logGroups) {
-    add('logging', title, 'warn', `every container uses awslogs, but whether the log group(s) ${[...groups.keys()].join(', ')} exist could not be checked: ${facts.resourcesUnavailable ?? 'not looked up'}`,
+    add('logging', title, 'warn', `every container uses awslogs, but whether the log group(s) ${[...groups.keys()].join(', ')} exist could not be checked: ${facts.logGroupsUnavailable ?? 'not looked up'}`,
       'run doctor against the server with a key allowed logs:DescribeLogGroups');
     return;
   }

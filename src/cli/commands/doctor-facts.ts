@@ -188,19 +188,29 @@ export async function serviceFacts(opts: ClientOptions, s: Service): Promise<Ser
 export async function resourceFacts(opts: ClientOptions, def: TaskDefinition, networkConfiguration: DoctorFacts['networkConfiguration']): Promise<DoctorFacts> {
   const facts: DoctorFacts = {};
   const cs = def.containerDefinitions ?? [];
+  const groups = new Set(cs.filter((c) => c.logConfiguration?.logDriver === 'awslogs').map((c) => c.logConfiguration!.options?.['awslogs-group']).filter((g): g is string => !!g));
+  const secretArns = new Set(cs.flatMap((c) => c.secrets ?? []).map((s) => parseSecretValueFrom(s.valueFrom ?? '')?.secretArn).filter((a): a is string => !!a));
+  const roleArns = new Set([def.taskRoleArn, def.executionRoleArn].filter((r): r is string => !!r));
   try {
-    const groups = new Set(cs.filter((c) => c.logConfiguration?.logDriver === 'awslogs').map((c) => c.logConfiguration!.options?.['awslogs-group']).filter((g): g is string => !!g));
-    const secretArns = new Set(cs.flatMap((c) => c.secrets ?? []).map((s) => parseSecretValueFrom(s.valueFrom ?? '')?.secretArn).filter((a): a is string => !!a));
-    const roleArns = new Set([def.taskRoleArn, def.executionRoleArn].filter((r): r is string => !!r));
     const logGroups: Record<string, boolean> = {};
     for (const g of groups) logGroups[g] = await logGroupExists(opts, g);
+    facts.logGroups = logGroups;
+  } catch (err) {
+    facts.logGroupsUnavailable = reason('CloudWatch Logs DescribeLogGroups', err);
+  }
+  try {
     const secrets: Record<string, { arn: string } | null> = {};
     for (const a of secretArns) secrets[a] = await describeSecret(opts, a);
+    facts.secrets = secrets;
+  } catch (err) {
+    facts.secretsUnavailable = reason('Secrets Manager DescribeSecret', err);
+  }
+  try {
     const roles: Record<string, { policy: Policy } | null> = {};
     for (const r of roleArns) roles[r] = await getRole(opts, r);
-    Object.assign(facts, { logGroups, secrets, roles });
+    facts.roles = roles;
   } catch (err) {
-    facts.resourcesUnavailable = reason('looking up log groups, secrets and roles', err);
+    facts.rolesUnavailable = reason('GET /skiff/v1/roles/NAME', err);
   }
   const sgIds = networkConfiguration?.awsvpcConfiguration?.securityGroups ?? [];
   if (sgIds.length) {
