@@ -7,8 +7,8 @@
  *    bill equals the billing rule computed by hand;
  *  - the stats sampler (every 200 ms here) measures a CPU-bound and an idle task
  *    and right-sizing gives them different, valid recommendations;
- *  - the cold-start waterfall adds up to the measured start;
- *  - `skiff doctor` fails a careless task definition and passes a careful one.
+ *  - the cold-start waterfall adds up to the measured start
+ *    (`skiff doctor` is tested in doctor.root.test.ts).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +26,6 @@ import {
   RunTaskCommand,
   StopTaskCommand,
   type ECSClient,
-  type RegisterTaskDefinitionCommandInput,
   type Task,
 } from '@aws-sdk/client-ecs';
 import { TestServer, waitFor } from './support/skiff-server.ts';
@@ -38,7 +37,6 @@ import { buildImage, busyboxImageFiles, pushImage } from '../src/images/oci-buil
 import type { UsageRecord, CostReport } from '../src/metering/usage.ts';
 import type { Recommendation } from '../src/advisor/rightsize.ts';
 import type { Waterfall } from '../src/advisor/coldstart.ts';
-import type { DoctorReport } from '../src/advisor/doctor.ts';
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 /** The key TestServer's ECS client signs with. */
@@ -338,86 +336,6 @@ test('the cold-start waterfall adds up to the measured start; tips name the unca
 
   for (const arn of [first, second]) await ecs.send(new StopTaskCommand({ cluster: CLUSTER, task: arn }));
   for (const arn of [first, second]) await waitStatus(arn, 'STOPPED');
-});
-
-const careless = (img: string): RegisterTaskDefinitionCommandInput => ({
-  family: 'careless',
-  requiresCompatibilities: ['FARGATE'],
-  networkMode: 'awsvpc',
-  cpu: '256',
-  memory: '512',
-  taskRoleArn: 'arn:aws:iam::123456789012:role/AdministratorAccess',
-  containerDefinitions: [
-    {
-      name: 'app',
-      image: img.replace(/:[^:/]+$/, ':latest'),
-      user: 'root',
-      command: ['sh', '-c', 'while true; do sleep 1; done'],
-      environment: [{ name: 'DB_PASSWORD', value: 'hunter2-very-secret' }],
-    },
-  ],
-});
-
-const careful = (img: string): RegisterTaskDefinitionCommandInput => ({
-  family: 'careful',
-  requiresCompatibilities: ['FARGATE'],
-  networkMode: 'awsvpc',
-  cpu: '256',
-  memory: '512',
-  taskRoleArn: 'arn:aws:iam::123456789012:role/careful-app',
-  executionRoleArn: 'arn:aws:iam::123456789012:role/careful-exec',
-  containerDefinitions: [
-    {
-      name: 'app',
-      image: img,
-      user: '1000:1000',
-      readonlyRootFilesystem: true,
-      stopTimeout: 30,
-      command: ['sh', '-c', 'trap "exit 0" TERM; exec httpd -f -p 8080'],
-      secrets: [{ name: 'DB_PASSWORD', valueFrom: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db' }],
-      linuxParameters: { capabilities: { drop: ['ALL'] } },
-      healthCheck: { command: ['CMD-SHELL', 'wget -q -O- http://localhost:8080/ || exit 1'], interval: 30, retries: 3, startPeriod: 10, timeout: 5 },
-      logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': '/careful', 'awslogs-region': 'us-east-1', 'awslogs-stream-prefix': 'app' } },
-    },
-  ],
-});
-
-test('skiff doctor fails a careless task definition and passes a careful one, from the server and from a file', async () => {
-  await ecs.send(new RegisterTaskDefinitionCommand(careless(image)));
-  await ecs.send(new RegisterTaskDefinitionCommand(careful(image)));
-
-  const bad = skiff('doctor', 'careless');
-  assert.equal(bad.status, 1, `careless must fail:\n${bad.stdout}${bad.stderr}`);
-  assert.match(bad.stdout, /^FAIL\s+read-only root filesystem/m);
-  assert.match(bad.stdout, /^FAIL\s+non-root user/m);
-  assert.match(bad.stdout, /^FAIL\s+secrets referenced from the secret store.*DB_PASSWORD=\[redacted\]/m);
-  assert.match(bad.stdout, /^WARN\s+autoscaling configured\s+Skiff has no services or autoscaling yet/m);
-  assert.doesNotMatch(bad.stdout, /hunter2/);
-  assert.match(bad.stdout, /careless:1: \d+ pass, \d+ warn, [1-9]\d* fail/);
-
-  const good = skiff('--output', 'json', 'doctor', 'careful:1');
-  assert.equal(good.status, 0, `careful must pass:\n${good.stdout}${good.stderr}`);
-  const report = JSON.parse(good.stdout) as DoctorReport;
-  assert.equal(report.summary.fail, 0);
-  assert.equal(report.items.length, 15);
-  const status = Object.fromEntries(report.items.map((i) => [i.id, i.status]));
-  assert.equal(status['container.read-only-root'], 'pass');
-  assert.equal(status['secrets.from-store'], 'pass');
-  for (const id of ['network.security-groups', 'service.autoscaling', 'service.circuit-breaker']) assert.equal(status[id], 'warn', `${id}: not built yet, so a warning`);
-
-  const carelessFile = join(dir, 'careless.json');
-  writeFileSync(carelessFile, JSON.stringify({ ...careless(image), networkConfiguration: { awsvpcConfiguration: { assignPublicIp: 'ENABLED' } } }));
-  const carefulFile = join(dir, 'careful.json');
-  writeFileSync(carefulFile, JSON.stringify(careful(image)));
-  const f1 = skiff('--output', 'json', 'doctor', '--file', carelessFile);
-  assert.equal(f1.status, 1);
-  assert.equal((JSON.parse(f1.stdout) as DoctorReport).items.find((i) => i.id === 'network.public-ip')!.status, 'fail');
-  assert.equal(skiff('doctor', '--file', carefulFile).status, 0);
-  const invalidFile = join(dir, 'invalid.json');
-  writeFileSync(invalidFile, JSON.stringify({ ...careful(image), memory: '4096' }));
-  const f3 = skiff('doctor', '--file', invalidFile);
-  assert.equal(f3.status, 1);
-  assert.match(f3.stdout, /^FAIL\s+valid Fargate task definition\s+No Fargate configuration exists/m);
 });
 
 test('skiff advise compares the three platforms with prices from the server', () => {

@@ -3,11 +3,13 @@
  * what Skiff measured about it) against the production-readiness checklist.
  * Pure: a definition and facts in, one verdict per checklist item out.
  *
- * Items that depend on Skiff features not built yet (security groups,
- * autoscaling, the deployment circuit breaker) are reported as `warn` with the
+ * Items whose facts were not gathered (no service named, the server not
+ * reachable, the key not allowed to look) are reported as `warn` with the
  * reason, never skipped silently. Secret values are never echoed.
  */
 import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
+import { evaluate, type Policy } from '../auth/policy.ts';
+import { parseSecretValueFrom } from '../secrets/task-secrets.ts';
 
 export type Verdict = 'pass' | 'warn' | 'fail';
 
@@ -39,6 +41,39 @@ export interface DoctorFacts {
   /** Image facts from the family's latest start on this server. */
   image?: { sizeBytes: number; layers: number };
   imageUnavailable?: string;
+  /**
+   * What the server holds for the resources the definition names, keyed as the
+   * definition writes them: awslogs group name → exists; secret ARN (valueFrom
+   * without its json-key/version suffix) → the secret's full ARN or null when it
+   * does not exist; role ARN → its policy or null when it does not exist.
+   * Each is absent when it was not looked up; its `...Unavailable` then says why.
+   */
+  logGroups?: Record<string, boolean>;
+  logGroupsUnavailable?: string;
+  secrets?: Record<string, { arn: string } | null>;
+  secretsUnavailable?: string;
+  roles?: Record<string, { policy: Policy } | null>;
+  rolesUnavailable?: string;
+  /** The security groups of `networkConfiguration`, by id: their ingress rules, or null when the group does not exist. */
+  securityGroups?: Record<string, SecurityGroupFacts | null>;
+  securityGroupsUnavailable?: string;
+  /** The service the definition runs as, when one was named; `serviceUnavailable` says why not. */
+  service?: ServiceFacts;
+  serviceUnavailable?: string;
+}
+
+export interface SecurityGroupFacts {
+  ingress: { protocol: string; fromPort?: number; toPort?: number; cidrs: string[]; groups: string[] }[];
+}
+
+export interface ServiceFacts {
+  name: string;
+  loadBalancers: { containerName?: string; containerPort?: number; targetGroupArn?: string; loadBalancerName?: string }[];
+  healthCheckGracePeriodSeconds?: number;
+  circuitBreaker?: { enable?: boolean; rollback?: boolean };
+  /** Application Auto Scaling: the service's scalable target (null: none registered) and what scales it. */
+  autoscaling?: { target: { minCapacity: number; maxCapacity: number } | null; policies: number; scheduledActions: number };
+  autoscalingUnavailable?: string;
 }
 
 export interface DoctorReport {
@@ -52,6 +87,9 @@ const SECRET_NAME = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?
 const SECRET_VALUE = /(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|^ghp_[A-Za-z0-9]{20,}|^xox[bp]-|:\/\/[^/\s:]+:[^@\s]+@)/;
 const BROAD_ROLE = /(admin|poweruser|fullaccess|:root$|\*)/i;
 const MIN_STOP_TIMEOUT = 10;
+const WORLD = new Set(['0.0.0.0/0', '::/0']);
+/** The fewest tasks a production service should keep (one is a single point of failure). */
+const MIN_TASKS = 2;
 const MB = 1_000_000;
 
 const names = (cs: ContainerDefinition[]) => cs.map((c) => `'${c.name}'`).join(', ');
@@ -69,6 +107,8 @@ function shellSwallowsSigterm(c: ContainerDefinition): boolean {
   const script = argv.slice(shell + 2).join(' ');
   return !/\bexec\b/.test(script) && !/\btrap\b/.test(script);
 }
+
+type Add = (id: string, title: string, status: Verdict, message: string, fix?: string) => void;
 
 export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorReport {
   const cs = def.containerDefinitions ?? [];
@@ -93,15 +133,17 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
   }
 
   // 2. Security groups.
-  const sgs = vpc?.securityGroups ?? [];
-  add('network.security-groups', 'security groups not open to the world', 'warn',
-    `Skiff does not enforce security groups yet (planned: nftables rules per task interface), so ${sgs.length ? `the groups ${sgs.join(', ')} cannot be checked` : 'no ingress rules can be checked'}; tasks are reachable from the host and from other tasks`,
-    'on ECS, allow ingress only from the load balancer\'s security group on the app port; never 0.0.0.0/0 to the tasks');
+  securityGroupItem(add, vpc, facts);
 
   // 3. Task role.
   const roles = [def.taskRoleArn, def.executionRoleArn].filter((r): r is string => !!r);
   const broad = roles.filter((r) => BROAD_ROLE.test(r.split('/').pop() ?? r) || r.endsWith(':root'));
-  if (broad.length) {
+  const taskPolicy = def.taskRoleArn ? facts.roles?.[def.taskRoleArn]?.policy : undefined;
+  const wide = taskPolicy ? wildcardGrants(taskPolicy) : [];
+  if (wide.length) {
+    add('iam.least-privilege', 'least-privilege task role', 'fail', `task role ${def.taskRoleArn} allows ${wide.join(', ')} on every resource`,
+      'replace the wildcards with the actions the app calls, on the ARNs it touches (`skiff roles create` with a narrower policy)');
+  } else if (broad.length) {
     add('iam.least-privilege', 'least-privilege task role', 'fail', `role(s) ${broad.join(', ')} look broad (admin / full access / root)`,
       'give the task its own role with only the actions and resources the app uses');
   } else if (def.taskRoleArn && def.taskRoleArn === def.executionRoleArn) {
@@ -111,8 +153,12 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
     add('iam.least-privilege', 'least-privilege task role', 'warn', 'no taskRoleArn: fine if the app calls no AWS APIs',
       'if the app calls AWS APIs, give it a dedicated task role scoped to those calls (never long-lived keys in the environment)');
   } else {
-    add('iam.least-privilege', 'least-privilege task role', 'pass', `task role ${def.taskRoleArn} is dedicated (review its policies for wildcards)`);
+    add('iam.least-privilege', 'least-privilege task role', 'pass',
+      `task role ${def.taskRoleArn} is dedicated${taskPolicy ? ' and grants no wildcard action on every resource' : ' (its policy was not read: review it for wildcards)'}`);
   }
+
+  // 3b. The roles named exist.
+  rolesExistItem(add, def, facts);
 
   // 4. Secrets.
   const literal: string[] = [];
@@ -122,12 +168,17 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
     }
   }
   const refs = cs.reduce((n, c) => n + (c.secrets?.length ?? 0), 0);
+  const awsKeys = literal.some((l) => /:AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)=/.test(l));
   if (literal.length) {
     add('secrets.from-store', 'secrets referenced from the secret store', 'fail', `secret-looking values are literal environment variables: ${literal.join(', ')}`,
-      'move them to "secrets": [{"name": ..., "valueFrom": <secret ARN>}] so the value is injected at start and never stored in the task definition');
+      (awsKeys ? 'drop the AWS keys and set taskRoleArn: the app gets short-lived credentials for that role from the task metadata endpoint; ' : '') +
+        'move them to "secrets": [{"name": ..., "valueFrom": <secret ARN>}] so the value is injected at start and never stored in the task definition');
   } else {
     add('secrets.from-store', 'secrets referenced from the secret store', 'pass', refs ? `${refs} secret(s) referenced with valueFrom; no literal secrets in the environment` : 'no secret-looking literal environment values');
   }
+
+  // 4b. Secrets resolvable at start.
+  secretsResolvableItem(add, def, cs, facts);
 
   // 5. Read-only root filesystem.
   const writable = cs.filter((c) => c.readonlyRootFilesystem !== true);
@@ -170,11 +221,8 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
     add('health-check', 'health checks configured', 'warn', `container(s) ${names(slowHc)} have a startPeriod over 120 s: failures are ignored that long`, 'set startPeriod close to the real start time');
   } else add('health-check', 'health checks configured', 'pass', 'every essential container has a health check');
 
-  // 9-10. Service features Skiff does not have yet.
-  add('service.autoscaling', 'autoscaling configured', 'warn', 'Skiff has no services or autoscaling yet, so this cannot be checked',
-    'when this runs as a service: target tracking on CPU or memory (e.g. 70%), with min ≥ 2 tasks across zones');
-  add('service.circuit-breaker', 'deployment circuit breaker enabled', 'warn', 'Skiff has no services or deployments yet, so this cannot be checked',
-    'when this runs as a service: deploymentCircuitBreaker {"enable": true, "rollback": true}');
+  // 9-10b. How the service runs it.
+  serviceItems(add, cs, facts);
 
   // 11. Graceful shutdown.
   const shortStop = cs.filter((c) => c.stopTimeout !== undefined && c.stopTimeout < MIN_STOP_TIMEOUT);
@@ -188,11 +236,7 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
   } else add('shutdown.graceful', 'stopTimeout and SIGTERM handling', 'pass', 'stop timeouts leave time to drain, and no PID 1 shell swallows SIGTERM');
 
   // 12. Logs.
-  const noLogs = cs.filter((c) => !c.logConfiguration);
-  if (noLogs.length) {
-    add('logging', 'logs configured', 'fail', `container(s) ${names(noLogs)} have no logConfiguration: on ECS their output is lost (Skiff keeps it locally, which does not carry over)`,
-      'add "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": ..., "awslogs-region": ..., "awslogs-stream-prefix": ...}}');
-  } else add('logging', 'logs configured', 'pass', `every container sends logs with ${[...new Set(cs.map((c) => c.logConfiguration!.logDriver))].join(', ')}`);
+  loggingItem(add, cs, facts);
 
   // 13. Right-sized per measured use.
   const rs = facts.rightsize;
@@ -228,4 +272,237 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
   const summary = { pass: 0, warn: 0, fail: 0 };
   for (const i of items) summary[i.status]++;
   return { family: def.family ?? '', ...(def.revision ? { revision: def.revision } : {}), items, summary };
+}
+
+/** "<action>" of every Allow statement that grants an action wildcard (`*`, `s3:*`) on every resource (`*`). */
+function wildcardGrants(policy: Policy): string[] {
+  const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  const out = new Set<string>();
+  for (const st of policy.Statement) {
+    if (st.Effect !== 'Allow' || !list(st.Resource).includes('*')) continue;
+    if (st.NotAction) out.add(`every action but ${list(st.NotAction).join(', ')}`);
+    for (const a of list(st.Action)) if (a === '*' || a.endsWith(':*')) out.add(`'${a}'`);
+  }
+  return [...out];
+}
+
+const SG_TITLE = 'security groups not open to the world';
+
+/** Ingress open to the internet: every port (fail) or some ports (warn). */
+function securityGroupItem(add: Add, vpc: NonNullable<DoctorFacts['networkConfiguration']>['awsvpcConfiguration'], facts: DoctorFacts): void {
+  const tighten = "allow ingress only from the load balancer's or the callers' security group (or known CIDRs) on the app port: `aws ec2 revoke-security-group-ingress` the open rule";
+  if (!vpc) {
+    add('network.security-groups', SG_TITLE, 'warn', 'how the task is run is not known, so its security groups cannot be checked',
+      'run doctor with --service NAME (or put "networkConfiguration" in the file) so the groups can be checked');
+    return;
+  }
+  const ids = vpc.securityGroups ?? [];
+  if (ids.length === 0) {
+    add('network.security-groups', SG_TITLE, 'warn', "no securityGroups: tasks get their VPC's default group, shared by everything that names none",
+      'create a security group for this service and name it in networkConfiguration.awsvpcConfiguration.securityGroups');
+    return;
+  }
+  const groups = facts.securityGroups;
+  if (!groups) {
+    add('network.security-groups', SG_TITLE, 'warn', `the groups ${ids.join(', ')} could not be read: ${facts.securityGroupsUnavailable ?? 'not looked up'}`,
+      'run doctor with a key allowed ec2:DescribeSecurityGroups');
+    return;
+  }
+  const missing = ids.filter((id) => groups[id] === null || groups[id] === undefined);
+  const allPorts: string[] = [];
+  const somePorts: string[] = [];
+  for (const id of ids) {
+    for (const r of groups[id]?.ingress ?? []) {
+      const world = r.cidrs.filter((c) => WORLD.has(c));
+      if (!world.length) continue;
+      const every = r.protocol === '-1' || ((r.fromPort ?? 0) <= 0 && (r.toPort ?? 65535) >= 65535);
+      if (every) allPorts.push(`${id} (${r.protocol === '-1' ? 'all traffic' : `${r.protocol} all ports`} from ${world.join(', ')})`);
+      else somePorts.push(`${id} (${r.protocol} ${r.fromPort === r.toPort ? r.fromPort : `${r.fromPort}-${r.toPort}`} from ${world.join(', ')})`);
+    }
+  }
+  if (missing.length) {
+    add('network.security-groups', SG_TITLE, 'fail', `security group(s) ${missing.join(', ')} do not exist: tasks cannot start with them`,
+      'create them (`aws ec2 create-security-group`) or name existing ones in networkConfiguration.awsvpcConfiguration.securityGroups');
+  } else if (allPorts.length) {
+    add('network.security-groups', SG_TITLE, 'fail', `ingress on every port from anywhere: ${allPorts.join('; ')}`, tighten);
+  } else if (somePorts.length) {
+    add('network.security-groups', SG_TITLE, 'warn', `ingress from anywhere: ${somePorts.join('; ')}`, tighten);
+  } else {
+    add('network.security-groups', SG_TITLE, 'pass', `the groups ${ids.join(', ')} allow no ingress from 0.0.0.0/0 or ::/0`);
+  }
+}
+
+/** The task and execution roles the definition names exist on the server. */
+function rolesExistItem(add: Add, def: TaskDefinition, facts: DoctorFacts): void {
+  const title = 'task and execution roles exist';
+  const named = ([['taskRoleArn', def.taskRoleArn], ['executionRoleArn', def.executionRoleArn]] as const).filter((n): n is readonly ['taskRoleArn' | 'executionRoleArn', string] => !!n[1]);
+  if (!named.length) {
+    add('iam.roles-exist', title, 'pass', 'the definition names no roles');
+    return;
+  }
+  if (!facts.roles) {
+    add('iam.roles-exist', title, 'warn', `${named.map(([k, v]) => `${k} ${v}`).join(', ')} could not be looked up: ${facts.rolesUnavailable ?? 'not looked up'}`,
+      'run doctor against the server with a key allowed skiff:GetRole');
+    return;
+  }
+  const missing = named.filter(([, arn]) => !facts.roles![arn]);
+  if (missing.length) {
+    add('iam.roles-exist', title, 'fail', `${missing.map(([k, v]) => `${k} ${v}`).join(', ')} does not exist: ${missing.some(([k]) => k === 'executionRoleArn') ? 'secrets cannot be read at start' : 'the task gets no credentials'}`,
+      `create it: \`skiff roles create ${missing[0][1].split('/').pop()} --policy <file>\` (or point the definition at an existing role: \`skiff roles list\`)`);
+  } else add('iam.roles-exist', title, 'pass', `${named.map(([k, v]) => `${k} ${v}`).join(', ')} exist${named.length > 1 ? '' : 's'}`);
+}
+
+/** Every container secret names an existing secret the execution role may read (what task start does). */
+function secretsResolvableItem(add: Add, def: TaskDefinition, cs: ContainerDefinition[], facts: DoctorFacts): void {
+  const title = 'secrets readable at start';
+  const refs = cs.flatMap((c) => (c.secrets ?? []).map((s) => ({ container: c.name, name: s.name ?? '', valueFrom: s.valueFrom ?? '', ref: parseSecretValueFrom(s.valueFrom ?? '') })));
+  if (!refs.length) {
+    add('secrets.resolvable', title, 'pass', 'no secrets referenced');
+    return;
+  }
+  const bad = refs.filter((r) => !r.ref);
+  if (bad.length) {
+    add('secrets.resolvable', title, 'fail', `${bad.map((r) => `${r.container}:${r.name}`).join(', ')} valueFrom is not a Secrets Manager secret ARN (Skiff serves no SSM parameters)`,
+      'use "valueFrom": "arn:aws:secretsmanager:<region>:<account>:secret:<name>" (`aws secretsmanager create-secret` prints it)');
+    return;
+  }
+  if (!def.executionRoleArn) {
+    add('secrets.resolvable', title, 'fail', 'secrets are referenced but the definition has no executionRoleArn: the task fails to start (AccessDeniedException)',
+      'set executionRoleArn to a role allowed secretsmanager:GetSecretValue on these secrets');
+    return;
+  }
+  if (!facts.secrets || !facts.roles) {
+    add('secrets.resolvable', title, 'warn', `the secrets and the execution role could not be looked up: ${[facts.secretsUnavailable, facts.rolesUnavailable].filter(Boolean).join('; ') || 'not looked up'}`,
+      'run doctor against the server with a key allowed secretsmanager:DescribeSecret and skiff:GetRole');
+    return;
+  }
+  const missing = refs.filter((r) => !facts.secrets![r.ref!.secretArn]);
+  const role = facts.roles[def.executionRoleArn];
+  if (missing.length) {
+    add('secrets.resolvable', title, 'fail', `secret(s) ${[...new Set(missing.map((r) => r.ref!.secretArn))].join(', ')} do not exist: the task fails to start (ResourceNotFoundException)`,
+      'create them (`aws secretsmanager create-secret --name ...`) or fix valueFrom');
+    return;
+  }
+  if (!role) {
+    add('secrets.resolvable', title, 'fail', `the execution role ${def.executionRoleArn} does not exist, so no secret can be read at start`,
+      `create it with a policy allowing secretsmanager:GetSecretValue on the secrets (\`skiff roles create ${def.executionRoleArn.split('/').pop()} --policy <file>\`)`);
+    return;
+  }
+  const denied = [...new Set(refs.map((r) => facts.secrets![r.ref!.secretArn]!.arn))].filter((arn) => evaluate(role.policy, 'secretsmanager:GetSecretValue', arn) !== 'allow');
+  if (denied.length) {
+    add('secrets.resolvable', title, 'fail', `the execution role ${def.executionRoleArn} is not allowed secretsmanager:GetSecretValue on ${denied.join(', ')}: the task fails to start`,
+      `add {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [${denied.map((a) => `"${a}"`).join(', ')}]} to the role's policy`);
+  } else {
+    add('secrets.resolvable', title, 'pass', `${refs.length} secret(s) exist and the execution role may read them`);
+  }
+}
+
+/** Load balancer + health checks, autoscaling and the circuit breaker of the service running the definition. */
+function serviceItems(add: Add, cs: ContainerDefinition[], facts: DoctorFacts): void {
+  const svc = facts.service;
+  const lbTitle = 'load balancer with health checks';
+  const asTitle = 'autoscaling configured';
+  const cbTitle = 'deployment circuit breaker enabled';
+  if (!svc) {
+    const why = facts.serviceUnavailable ?? 'no service named';
+    add('service.load-balancer', lbTitle, 'warn', `${why}: the load balancer and health check grace period cannot be checked`, 'run doctor with --service NAME for the service that runs this definition');
+    add('service.autoscaling', asTitle, 'warn', `${why}: autoscaling cannot be checked`, 'run doctor with --service NAME for the service that runs this definition');
+    add('service.circuit-breaker', cbTitle, 'warn', `${why}: the deployment configuration cannot be checked`, 'run doctor with --service NAME for the service that runs this definition');
+    return;
+  }
+
+  // Load balancer: the container it sends to exists and has a health check; a grace period covers the start.
+  if (!svc.loadBalancers.length) {
+    add('service.load-balancer', lbTitle, 'warn', `service ${svc.name} has no load balancer: clients must find tasks themselves and deployments do not drain connections (fine for a worker)`,
+      'create the service with "loadBalancers": [{"targetGroupArn": ..., "containerName": ..., "containerPort": ...}] and "healthCheckGracePeriodSeconds"');
+  } else {
+    const byName = new Map(cs.map((c) => [c.name, c]));
+    const unknown = svc.loadBalancers.filter((lb) => !byName.has(lb.containerName));
+    const unchecked = svc.loadBalancers.filter((lb) => byName.has(lb.containerName) && !byName.get(lb.containerName)!.healthCheck);
+    const startPeriod = Math.max(0, ...svc.loadBalancers.map((lb) => byName.get(lb.containerName)?.healthCheck?.startPeriod ?? 0));
+    const grace = svc.healthCheckGracePeriodSeconds ?? 0;
+    if (unknown.length) {
+      add('service.load-balancer', lbTitle, 'fail', `the load balancer sends to container(s) ${unknown.map((lb) => `'${lb.containerName}'`).join(', ')}, which the task definition does not have`,
+        `set loadBalancers[].containerName to one of ${names(cs)}`);
+    } else if (unchecked.length) {
+      add('service.load-balancer', lbTitle, 'fail', `the load balancer sends to container(s) ${unchecked.map((lb) => `'${lb.containerName}'`).join(', ')}, which have no healthCheck: a hung task keeps receiving traffic`,
+        'add a "healthCheck" to that container (e.g. {"command": ["CMD-SHELL", "wget -q -O- http://localhost:PORT/health || exit 1"]})');
+    } else if (grace <= 0) {
+      add('service.load-balancer', lbTitle, 'warn', `service ${svc.name} has no healthCheckGracePeriodSeconds: a slow-starting task can be replaced before it is ready`,
+        `set healthCheckGracePeriodSeconds to at least the start time (e.g. ${Math.max(60, startPeriod)}) with \`aws ecs update-service --health-check-grace-period-seconds\``);
+    } else if (grace < startPeriod) {
+      add('service.load-balancer', lbTitle, 'warn', `healthCheckGracePeriodSeconds ${grace} is shorter than the health check's startPeriod ${startPeriod}`,
+        `set healthCheckGracePeriodSeconds to at least ${startPeriod}`);
+    } else {
+      add('service.load-balancer', lbTitle, 'pass', `service ${svc.name} has ${svc.loadBalancers.length} load balancer(s) sending to health-checked containers, with a ${grace} s grace period`);
+    }
+  }
+
+  // Autoscaling: a scalable target with something that moves it, and a floor of MIN_TASKS.
+  const as = svc.autoscaling;
+  const scaleFix = `\`skiff autoscaling set ${svc.name} --min ${MIN_TASKS} --max 10\` then \`skiff autoscaling track ${svc.name} --cpu 70\``;
+  if (!as) {
+    add('service.autoscaling', asTitle, 'warn', `autoscaling could not be read: ${svc.autoscalingUnavailable ?? 'not looked up'}`, 'run doctor with a key allowed application-autoscaling:Describe*');
+  } else if (!as.target) {
+    add('service.autoscaling', asTitle, 'warn', `service ${svc.name} has no scalable target: its task count never follows load`, scaleFix);
+  } else if (as.policies + as.scheduledActions === 0) {
+    add('service.autoscaling', asTitle, 'warn', `service ${svc.name} is registered (${as.target.minCapacity}-${as.target.maxCapacity} tasks) but has no scaling policy or scheduled action: nothing scales it`,
+      `\`skiff autoscaling track ${svc.name} --cpu 70\``);
+  } else if (as.target.minCapacity < MIN_TASKS) {
+    add('service.autoscaling', asTitle, 'warn', `minCapacity is ${as.target.minCapacity}: at the floor one task failing takes the service down`,
+      `\`skiff autoscaling set ${svc.name} --min ${MIN_TASKS} --max ${Math.max(as.target.maxCapacity, MIN_TASKS)}\``);
+  } else {
+    add('service.autoscaling', asTitle, 'pass', `service ${svc.name} scales between ${as.target.minCapacity} and ${as.target.maxCapacity} tasks (${as.policies} polic${as.policies === 1 ? 'y' : 'ies'}, ${as.scheduledActions} scheduled action(s))`);
+  }
+
+  // Circuit breaker.
+  const cb = svc.circuitBreaker;
+  if (cb?.enable && cb.rollback) {
+    add('service.circuit-breaker', cbTitle, 'pass', 'a failing deployment stops and rolls back');
+  } else if (cb?.enable) {
+    add('service.circuit-breaker', cbTitle, 'warn', 'the circuit breaker stops a failing deployment but does not roll back: the service stays on the broken revision',
+      'set deploymentConfiguration.deploymentCircuitBreaker {"enable": true, "rollback": true}');
+  } else {
+    add('service.circuit-breaker', cbTitle, 'fail', `service ${svc.name} has no deployment circuit breaker: a revision whose tasks never start keeps being retried`,
+      '`aws ecs update-service --deployment-configuration "deploymentCircuitBreaker={enable=true,rollback=true}"`');
+  }
+}
+
+/** Every container ships its output with awslogs to a log group that exists (or is created at start). */
+function loggingItem(add: Add, cs: ContainerDefinition[], facts: DoctorFacts): void {
+  const title = 'logs configured';
+  const awslogsFix = 'add "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": ..., "awslogs-region": ..., "awslogs-stream-prefix": ..., "awslogs-create-group": "true"}}';
+  const noLogs = cs.filter((c) => !c.logConfiguration);
+  const other = cs.filter((c) => c.logConfiguration && c.logConfiguration.logDriver !== 'awslogs');
+  if (noLogs.length) {
+    add('logging', title, 'fail', `container(s) ${names(noLogs)} have no logConfiguration: their output stays in Skiff's local task log only, not in CloudWatch Logs`, awslogsFix);
+    return;
+  }
+  if (other.length) {
+    add('logging', title, 'warn', `container(s) ${names(other)} use ${[...new Set(other.map((c) => c.logConfiguration!.logDriver))].join(', ')}: Skiff ships only awslogs, so their output is not searchable`, awslogsFix);
+    return;
+  }
+  const groups = new Map<string, boolean>(); // group → created at start
+  for (const c of cs) {
+    const o = c.logConfiguration!.options ?? {};
+    const g = o['awslogs-group'] ?? '';
+    groups.set(g, (groups.get(g) ?? false) || o['awslogs-create-group'] === 'true');
+  }
+  if (groups.has('')) {
+    add('logging', title, 'fail', 'an awslogs logConfiguration has no awslogs-group', awslogsFix);
+    return;
+  }
+  if (!facts.logGroups) {
+    add('logging', title, 'warn', `every container uses awslogs, but whether the log group(s) ${[...groups.keys()].join(', ')} exist could not be checked: ${facts.logGroupsUnavailable ?? 'not looked up'}`,
+      'run doctor against the server with a key allowed logs:DescribeLogGroups');
+    return;
+  }
+  const missing = [...groups].filter(([g, create]) => !facts.logGroups![g] && !create).map(([g]) => g);
+  const created = [...groups].filter(([g, create]) => !facts.logGroups![g] && create).map(([g]) => g);
+  if (missing.length) {
+    add('logging', title, 'fail', `log group(s) ${missing.join(', ')} do not exist and awslogs-create-group is not "true": tasks fail to start (ResourceInitializationError)`,
+      `create ${missing.length > 1 ? 'them' : 'it'} (\`aws logs create-log-group --log-group-name ${missing[0]}\`) or set "awslogs-create-group": "true"`);
+  } else {
+    add('logging', title, 'pass', `every container ships with awslogs to ${[...groups.keys()].join(', ')}${created.length ? ` (${created.join(', ')} created at first start)` : ''}`);
+  }
 }

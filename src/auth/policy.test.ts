@@ -76,6 +76,20 @@ test('the read-only preset reads but does not change or see keys', () => {
   assert.equal(evaluate(READ_ONLY_POLICY, 'skiff:ListAccessKeys', '*'), 'explicit-deny');
 });
 
+test('the read-only preset reads logs, security groups, autoscaling and secret metadata, but no secret value and changes nothing', () => {
+  const group = 'arn:aws:logs:us-east-1:123456789012:log-group:/web';
+  for (const [action, resource] of [
+    ['logs:DescribeLogGroups', group], ['logs:DescribeLogStreams', group], ['logs:GetLogEvents', `${group}:log-stream:app/web/1`], ['logs:FilterLogEvents', group],
+    ['ec2:DescribeSecurityGroups', '*'], ['ec2:DescribeSubnets', '*'],
+    ['application-autoscaling:DescribeScalableTargets', '*'], ['application-autoscaling:DescribeScalingPolicies', '*'],
+    ['secretsmanager:DescribeSecret', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf'],
+    ['skiff:GetRole', 'arn:aws:iam::123456789012:role/web'],
+  ]) assert.equal(evaluate(READ_ONLY_POLICY, action, resource), 'allow', action);
+  for (const action of ['secretsmanager:GetSecretValue', 'logs:CreateLogGroup', 'logs:PutLogEvents', 'ec2:AuthorizeSecurityGroupIngress', 'application-autoscaling:RegisterScalableTarget']) {
+    assert.notEqual(evaluate(READ_ONLY_POLICY, action, '*'), 'allow', action);
+  }
+});
+
 test('validation reports every problem and accepts a single Statement object', () => {
   assert.throws(() => validatePolicy('x'), PolicyError);
   assert.throws(() => validatePolicy({ Statement: [] }), PolicyError);

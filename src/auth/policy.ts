@@ -35,7 +35,18 @@ export const ADMIN_POLICY: Policy = { Version: '2012-10-17', Statement: [{ Effec
 export const READ_ONLY_POLICY: Policy = {
   Version: '2012-10-17',
   Statement: [
-    { Effect: 'Allow', Action: ['ecs:Describe*', 'ecs:List*', 'skiff:Get*'], Resource: '*' },
+    {
+      Effect: 'Allow',
+      Action: [
+        'ecs:Describe*', 'ecs:List*', 'skiff:Get*',
+        'logs:Describe*', 'logs:Get*', 'logs:Filter*',
+        'ec2:Describe*',
+        'application-autoscaling:Describe*',
+        // Secret metadata only (what `skiff doctor` checks); never GetSecretValue.
+        'secretsmanager:DescribeSecret', 'secretsmanager:ListSecrets',
+      ],
+      Resource: '*',
+    },
     { Effect: 'Deny', Action: ['skiff:GetAuditLog', 'skiff:ListAccessKeys'], Resource: '*' },
   ],
 };

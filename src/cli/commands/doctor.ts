@@ -1,11 +1,16 @@
 /**
  * `skiff doctor`: checks a task definition — registered on the server
- * (family[:revision]) or a local JSON file — against the production-readiness
- * checklist, item by item. Exits non-zero when any item fails, so it can gate CI.
+ * (family[:revision]), a local JSON file, or the one a service runs
+ * (`--service NAME`) — against the production-readiness checklist, item by
+ * item. The facts come from the server's public APIs (doctor-facts.ts): log
+ * groups, secrets, roles, security groups, and with --service its load
+ * balancers, autoscaling and deployment configuration. Exits non-zero when any
+ * item fails, so it can gate CI.
  */
 import { readFileSync } from 'node:fs';
 import { DescribeTaskDefinitionCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
 import { ecsClient, skiffFetch } from '../client.ts';
+import { describeService, resourceFacts, serviceFacts } from './doctor-facts.ts';
 import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
 import { doctor, type DoctorFacts } from '../../advisor/doctor.ts';
@@ -41,16 +46,28 @@ export const doctorCommands: CommandModule = ({ program, globals, format }) => {
     .description('check a task definition against the production-readiness checklist (exit code 1 when anything fails)')
     .argument('[taskDefinition]', 'family or family:revision registered on the server')
     .option('--file <json>', 'check a local task definition file instead')
-    .action(async (ref: string | undefined, opts: { file?: string }) => {
-      if (!ref === !opts.file) throw new Error('give a registered task definition (family[:revision]) or --file PATH (one of them)');
+    .option('--service <name>', "also check the service that runs it (load balancer, autoscaling, circuit breaker, security groups); alone, checks the service's task definition")
+    .option('--cluster <name>', 'cluster of --service', 'default')
+    .action(async (ref: string | undefined, opts: { file?: string; service?: string; cluster: string }) => {
+      if (ref && opts.file) throw new Error('give a registered task definition (family[:revision]) or --file PATH, not both');
+      if (!ref && !opts.file && !opts.service) throw new Error('give a registered task definition (family[:revision]), --file PATH or --service NAME');
       let def: TaskDefinition;
       let facts: DoctorFacts = {};
+      const service = opts.service ? await describeService(globals(), opts.cluster, opts.service) : undefined;
       if (opts.file) {
         ({ def, facts } = readLocal(opts.file));
       } else {
-        const out = await ecsClient(globals()).send(new DescribeTaskDefinitionCommand({ taskDefinition: ref }));
+        const out = await ecsClient(globals()).send(new DescribeTaskDefinitionCommand({ taskDefinition: ref ?? service!.taskDefinition }));
         def = out.taskDefinition!;
       }
+      // How the service runs it, unless the file says so itself.
+      if (service) {
+        facts.networkConfiguration ??= service.networkConfiguration as DoctorFacts['networkConfiguration'];
+        facts.service = await serviceFacts(globals(), service);
+      } else {
+        facts.serviceUnavailable = 'no --service given';
+      }
+      Object.assign(facts, await resourceFacts(globals(), def, facts.networkConfiguration));
       // What Skiff measured about this family, when the server is there to ask.
       const family = encodeURIComponent(def.family ?? '');
       try {
