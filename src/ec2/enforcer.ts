@@ -29,6 +29,8 @@ export interface EnforcerOptions {
   /** The host may open connections to task addresses (load balancer, health checks, the operator). */
   hostAccess: boolean;
   intervalMs?: number;
+  /** Tables a background pass writes at once (default 2). */
+  passConcurrency?: number;
   log: (msg: string) => void;
 }
 
@@ -153,10 +155,15 @@ export class SecurityGroupEnforcer {
     const snap = this.snapshot();
     const live = new Set(snap.members.map((m) => m.taskId));
     for (const id of [...this.applied.keys()]) if (!live.has(id)) this.applied.delete(id);
-    await Promise.all(
-      [...live].map((id) =>
-        this.applyTask(id, false, snap).catch((e) => this.opts.log(`security groups: ${e instanceof Error ? e.message : String(e)}`)),
-      ),
-    );
+    // A few writers at a time: every start changes the default group's member set,
+    // so a pass may rewrite every task's table; unbounded, those nft processes
+    // would take the CPU that starts need (a pass's cost grows with the tasks).
+    const queue = [...live];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        await this.applyTask(id, false, snap).catch((e) => this.opts.log(`security groups: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    };
+    await Promise.all(Array.from({ length: this.opts.passConcurrency ?? 2 }, worker));
   }
 }
