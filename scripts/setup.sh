@@ -31,6 +31,14 @@ fi
 # The Debian registry package enables a system service on :5000; Skiff's demo and
 # tests start their own registry on loopback, so leave the system one alone.
 
+# One session keyring per running container, all owned by the user namespace's
+# root uid: the kernel's default quota (200 keys) caps a host at ~200 tasks.
+if [ ! -f /etc/sysctl.d/60-skiff.conf ]; then
+  need_root
+  printf 'kernel.keys.maxkeys = 20000\nkernel.keys.maxbytes = 2000000\n' > /etc/sysctl.d/60-skiff.conf
+  sysctl -q -p /etc/sysctl.d/60-skiff.conf
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error

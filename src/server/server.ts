@@ -34,6 +34,7 @@ import { MeteringRepo } from '../store/metering-repo.ts';
 import { ensureDefaults } from '../control/defaults.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { preflight } from './preflight.ts';
+import { ensureKeyQuota } from './host-tuning.ts';
 import { selfSignedCertificate, setUpAuth } from '../auth/bootstrap.ts';
 import { ApiGuard } from '../auth/guard.ts';
 import { authRoutes } from '../auth/routes.ts';
@@ -115,6 +116,7 @@ export class SkiffServer {
     const dns = (this.dns = new DnsResponder({ log: this.log }));
     const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess }), dns);
     await preflight([driver, network]);
+    for (const change of ensureKeyQuota()) this.log(`raised ${change} (one session keyring per running container)`);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
     const metricsSettings = metricsSettingsFromEnv();
     const metrics = new PlatformMetrics(this.clock.now());
