@@ -13,7 +13,8 @@
  *       count RUNNING and HEALTHY, service_completed_successfully = its one-shot
  *       task(s) STOPPED with exit code 0 — then waits for every service to run
  *       its desired count.
- * down: services deleted with force, every task of the project stopped and
+ * down: services deleted with force (load-balanced ones first tagged with a
+ *       deregistration delay of 0: down does not wait for draining), every task of the project stopped and
  *       waited for, task definitions deregistered, the execution role and the
  *       secrets deleted, the cluster deleted if compose made it. Only resources
  *       tagged with the project are touched (roles have no tags: compose marks
@@ -37,6 +38,7 @@ import {
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
+  TagResourceCommand,
   UpdateServiceCommand,
   type ECSClient,
   type Service,
@@ -44,7 +46,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { PROJECT_TAG, executionRoleNameFor, type ComposePlan, type ServicePlan } from './to-ecs.ts';
 import type { Policy } from '../auth/policy.ts';
-import { LISTENER_PORT_TAG } from '../lb/model.ts';
+import { DEREGISTRATION_DELAY_TAG, LISTENER_PORT_TAG } from '../lb/model.ts';
 import type { DependsCondition } from './compose-file.ts';
 import { serviceDnsName } from '../discovery/namespace.ts';
 
@@ -370,6 +372,10 @@ export async function composeDown(plan: ComposePlan, deps: ComposeDeps): Promise
       }
       if (s.taskDefinition) families.add(s.taskDefinition.split('/').pop()!.replace(/:\d+$/, ''));
       for (const a of await listAll(ecs, { cluster: plan.cluster, serviceName: name })) taskArns.add(a);
+      // `down` stops now: its load balancer lets go of the tasks at once (in-flight requests end with the task).
+      if (s.status === 'ACTIVE' && (s.loadBalancers ?? []).length) {
+        await ecs.send(new TagResourceCommand({ resourceArn: s.serviceArn!, tags: [{ key: DEREGISTRATION_DELAY_TAG, value: '0' }] }));
+      }
       if (s.status === 'ACTIVE') await ecs.send(new DeleteServiceCommand({ cluster: plan.cluster, service: name, force: true }));
       log(`${name}: service deleted`);
     }
