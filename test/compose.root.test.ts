@@ -59,6 +59,7 @@ let composeFile: string;
 let gateway = '';
 /** web's published port: its load balancer's listener on the host. */
 let webPort = 0;
+let image = '';
 /** Everything compose printed, to check that the secret's value never appears. */
 const composeOutput: string[] = [];
 
@@ -77,7 +78,7 @@ const apiCommand = httpd('api-ok', 'echo "token-md5=$$(printf %s "$$shop_token" 
 
 before(async () => {
   registry = await startRegistry({ auth: 'none' });
-  const image = await pushBusyboxImage(registry, 'test/busybox:compose');
+  image = await pushBusyboxImage(registry, 'test/busybox:compose');
   server = new TestServer({ env: { SKIFF_SERVICE_INTERVAL_MS: '200' } });
   await server.start();
   ecs = server.ecs();
@@ -351,6 +352,22 @@ test('compose ps lists the services with their URLs, tasks and DNS names', async
     ['api', 'ACTIVE', 2, 2, 'api.shop.skiff.local', undefined],
     ['client', 'ACTIVE', 1, 1, 'client.shop.skiff.local', undefined],
   ]);
+});
+
+test('a project publishing a port another service listens on is refused with a message naming the port', async () => {
+  const other = join(dir, 'other.yml');
+  writeFileSync(other, `name: other\nservices:\n  site:\n    image: ${image}\n    command: ${JSON.stringify(httpd('site-ok'))}\n    ports: ["${webPort}:8080"]\n`);
+  try {
+    const up = await skiff(['compose', 'up', '-f', other, '--wait-timeout', '60']);
+    assert.equal(up.code, 1, up.stderr);
+    assert.match(up.stderr, new RegExp(`site: cannot get published port\\(s\\) ${webPort}: (InvalidParameterException: )?Port ${webPort} \\(tag skiff:loadBalancerPort\\) is already the listener port of another service`));
+    const services = (await ecs.send(new DescribeServicesCommand({ cluster: 'other', services: ['site'] }))).services ?? [];
+    assert.deepEqual(services, [], 'no service made');
+  } finally {
+    const down = await skiff(['compose', 'down', '-f', other, '--wait-timeout', '60']);
+    assert.equal(down.code, 0, down.stderr);
+  }
+  assert.equal((await fetch(`http://127.0.0.1:${webPort}/`).then((r) => r.text())).trim(), 'web-ok', 'web keeps its port');
 });
 
 test('compose up again with an unchanged file restarts nothing', async () => {
