@@ -194,10 +194,9 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
       definitionArns.set(svc.name, latest.taskDefinition.taskDefinitionArn!);
       continue;
     }
-    const td = definition;
-    td.tags = [...(td.tags ?? []), { key: HASH_TAG, value: hash }];
-    for (const c of td.containerDefinitions ?? []) for (const s of c.secrets ?? []) s.valueFrom = arns.get(s.valueFrom!) ?? s.valueFrom;
-    const out = await ecs.send(new RegisterTaskDefinitionCommand(td));
+    definition.tags = [...(definition.tags ?? []), { key: HASH_TAG, value: hash }];
+    for (const c of definition.containerDefinitions ?? []) for (const s of c.secrets ?? []) s.valueFrom = arns.get(s.valueFrom!) ?? s.valueFrom;
+    const out = await ecs.send(new RegisterTaskDefinitionCommand(definition));
     definitionArns.set(svc.name, out.taskDefinition!.taskDefinitionArn!);
   }
 
