@@ -54,7 +54,19 @@ export interface TaskRunnerDeps {
   releaseAddress(taskId: string): void;
   /** The network the warm pool made ready for this task id, if it was given one (once). */
   warmAttachment?(taskId: string): TaskAttachment | undefined;
+  /**
+   * Once the task's namespace exists: install its firewall (security groups).
+   * Runs alongside the rest of the start; no container process runs before it
+   * resolves (containers are created, then started only after it).
+   */
+  networkReady?(taskId: string, attachment: TaskAttachment): Promise<void>;
   log(msg: string): void;
+  /**
+   * Called once before the first container is created (e.g. log groups and streams
+   * of the awslogs driver); a throw fails the start with
+   * `ResourceInitializationError: <message>`.
+   */
+  beforeContainers?(task: TaskRecord): void | Promise<void>;
   /** Called once the task is STOPPED and everything it held is released. */
   onStopped(taskId: string): void;
   /**
@@ -88,6 +100,9 @@ const KNOWN_SIGNALS = new Set([
 ]);
 
 export class TaskRunner {
+  /** The task's firewall being installed (deps.networkReady), with its timing: every container start waits for it. */
+  private firewall: Promise<PhaseTiming> | undefined;
+  private firewallRecorded = false;
   private stopRequest: StopRequest | undefined;
   /** True while a launched task is starting (until RUNNING or a failed start). */
   starting: boolean;
@@ -181,6 +196,13 @@ export class TaskRunner {
           await this.deps.network.ensureSubnet(subnet);
           att = await this.deps.network.attach(task.id, subnet, task.network.ipv4);
         }
+        const ready = this.deps.networkReady;
+        if (ready) {
+          const startedAt = this.deps.clock.now();
+          const t0 = performance.now();
+          this.firewall = ready(task.id, att).then(() => ({ phase: 'firewall', startedAt, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 }));
+          this.firewall.catch(() => {}); // awaited before any container starts
+        }
         const mac = att.macAddress;
         this.setStatus('PENDING', (t) => {
           t.network.status = 'ATTACHED';
@@ -203,6 +225,7 @@ export class TaskRunner {
     if (this.stopRequest) return;
 
     this.setStatus('ACTIVATING', () => {}, false);
+    await this.deps.beforeContainers?.(this.task);
     const mounts = this.writeNameFiles(task, attachment.gateway);
     await this.startContainersInOrder(attachment.netnsPath, mounts);
     if (this.stopRequest) return;
@@ -337,6 +360,18 @@ export class TaskRunner {
         throw new StartError(`CannotCreateContainerError: ${errMessage(err)}`);
       }
     });
+    if (this.firewall) {
+      let timing: PhaseTiming;
+      try {
+        timing = await this.firewall;
+      } catch (err) {
+        throw new StartError(`ResourceInitializationError: cannot apply the task's security groups: ${errMessage(err)}`);
+      }
+      if (!this.firewallRecorded) {
+        this.firewallRecorded = true; // recorded here, after the steps before it, so they keep their place in the list
+        this.update((t) => t.timings.push(timing), false);
+      }
+    }
     await this.timed(`container-start:${c.name}`, async () => {
       try {
         await this.deps.driver.startContainer(c.runtimeId);

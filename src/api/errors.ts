@@ -22,6 +22,8 @@ export const ErrorCode = {
   /** Secrets Manager: the request is not valid in the secret's state (e.g. scheduled for deletion). */
   InvalidRequestException: 'InvalidRequestException',
   ResourceInUseException: 'ResourceInUseException',
+  /** CloudWatch Logs: a log group or stream with that name exists. */
+  ResourceAlreadyExistsException: 'ResourceAlreadyExistsException',
   ConflictException: 'ConflictException',
   LimitExceededException: 'LimitExceededException',
   UnsupportedFeatureException: 'UnsupportedFeatureException',

@@ -18,8 +18,20 @@ export interface JsonProtocol {
   operations: Record<string, OperationHandler>;
 }
 
+/** A Query protocol (EC2's): form-encoded `POST /` with `Action=...`, XML answers and errors. */
+export interface QueryProtocol {
+  /** IAM service prefix: the guard authorizes `<service>:<Action>`. */
+  service: string;
+  decode(body: string): { action: string; params: Record<string, unknown> };
+  run(action: string, params: Record<string, unknown>, requestId: string): Promise<string>;
+  errorResponse(err: unknown, requestId: string): { status: number; body: string };
+  newRequestId(): string;
+}
+
 export interface HttpServerOptions {
   protocols: JsonProtocol[];
+  /** Served for `POST /` with an `application/x-www-form-urlencoded` body. */
+  query?: QueryProtocol;
   /** Extra routes (Skiff's own endpoints), registered on the same instance. */
   routes?: (app: FastifyInstance) => void;
   /** Answers /healthz with 200 only once this returns true. */
@@ -43,6 +55,12 @@ export interface HttpServerOptions {
 }
 
 const AMZ_JSON = /^application\/x-amz-json-1\.[01]$/;
+const FORM = /^application\/x-www-form-urlencoded\b/i;
+
+/** Whether a request is for the Query protocol (form-encoded POST /). */
+export function isQueryRequest(req: FastifyRequest): boolean {
+  return req.method === 'POST' && FORM.test(String(req.headers['content-type'] ?? '')) && (req.raw.url ?? '/').split('?')[0] === '/';
+}
 
 export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, ...(opts.tls ? { https: opts.tls } : {}) }) as unknown as FastifyInstance;
@@ -51,6 +69,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   // AWS JSON bodies arrive as application/x-amz-json-1.1; parse them ourselves so a
   // malformed body becomes a SerializationException rather than a framework error.
   app.addContentTypeParser(AMZ_JSON, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(FORM, { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   opts.beforeAuth?.(app);
   opts.auth?.install(app);
@@ -68,6 +87,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
 
   app.post('/', async (req, reply) => {
+    if (opts.query && isQueryRequest(req)) return serveQuery(opts.query, req, reply, opts.auth);
     const target = String(req.headers['x-amz-target'] ?? '');
     const dot = target.lastIndexOf('.');
     const protocol = byPrefix.get(target.slice(0, dot));
@@ -88,7 +108,13 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   opts.routes?.(app);
 
-  app.setErrorHandler((err, _req, reply) => sendError(reply, err, opts.log));
+  app.setErrorHandler((err, req, reply) => {
+    if (opts.query && isQueryRequest(req)) {
+      const e = opts.query.errorResponse(err, opts.query.newRequestId());
+      return reply.code(e.status).header('content-type', 'text/xml;charset=UTF-8').send(e.body);
+    }
+    return sendError(reply, err, opts.log);
+  });
   /** A bounded label for a request: a known JSON operation's name, a route's pattern, or a catch-all. */
   function operationOf(req: FastifyRequest): string {
     if (req.method === 'POST' && (req.raw.url ?? '/').split('?')[0] === '/') {
@@ -100,6 +126,19 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return req.routeOptions.url ? `${req.method} ${req.routeOptions.url}` : 'UnknownRoute';
   }
   return app;
+}
+
+async function serveQuery(q: QueryProtocol, req: FastifyRequest, reply: FastifyReply, auth: HttpServerOptions['auth']): Promise<FastifyReply> {
+  const requestId = q.newRequestId();
+  try {
+    const { action, params } = q.decode(typeof req.body === 'string' ? req.body : '');
+    auth?.authorizeOperation(req, q.service, action, params);
+    const xml = await q.run(action, params, requestId);
+    return reply.code(200).header('content-type', 'text/xml;charset=UTF-8').send(xml);
+  } catch (err) {
+    const e = q.errorResponse(err, requestId);
+    return reply.code(e.status).header('content-type', 'text/xml;charset=UTF-8').send(e.body);
+  }
 }
 
 function decodeBody(body: unknown): Record<string, unknown> {

@@ -36,6 +36,8 @@ export interface GuardOptions {
   accountId: string;
   /** X-Amz-Target prefix → IAM service prefix, e.g. AmazonEC2ContainerServiceV20141113 → ecs. */
   services: Record<string, string>;
+  /** IAM service of the Query protocol (form-encoded `POST /`, e.g. `ec2`); its action is named once the body is decoded. */
+  queryService?: string;
   /** The resources an operation of a JSON protocol touches (default `*`). */
   resourcesFor?: (service: string, operation: string, input: Record<string, unknown>) => string[];
   /** A route's resource from its path parameters (e.g. a task id → the task's ARN). */
@@ -123,6 +125,8 @@ export class ApiGuard {
         const dot = target.lastIndexOf('.');
         const service = this.opts.services[target.slice(0, dot)];
         action = service ? `${service}:${target.slice(dot + 1)}` : target;
+      } else if (this.opts.queryService && req.method === 'POST' && urlPath(req) === '/' && /^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? ''))) {
+        action = `${this.opts.queryService}:Unknown`; // signed for the service; authorizeOperation names the Action
       } else {
         action = routeAction(req.method, req.routeOptions.url);
       }

@@ -41,6 +41,8 @@ export interface ServerConfig {
   rootSecretAccessKey?: string;
   /** Serve HTTPS: the operator's certificate and key files, or `selfSigned` (one Skiff makes in the data dir). */
   tls?: { certFile: string; keyFile: string } | 'selfSigned';
+  /** The host may open connections to task addresses whatever their security groups say (`--no-host-access`, SKIFF_HOST_ACCESS=0 turn it off). */
+  hostAccess: boolean;
   /** Ready task networks kept per subnet in use (SKIFF_WARM_POOL_SIZE, default 8; 0 = no pool). */
   warmPoolSize: number;
   /** How long an image tag's resolution is reused without asking the registry, ms (SKIFF_TAG_CACHE_TTL_MS, default 5000; 0 = always ask). */
@@ -62,6 +64,8 @@ export interface ServerFlags {
   tlsCert?: string;
   tlsKey?: string;
   usernsRemap?: string;
+  /** false: the host may not open connections to task addresses (`--no-host-access`). */
+  hostAccess?: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -141,6 +145,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     statsIntervalMs,
     warmPoolSize,
     tagCacheTtlMs,
+    hostAccess: flags.hostAccess !== false && env.SKIFF_HOST_ACCESS !== '0' && env.SKIFF_HOST_ACCESS !== 'false',
     ...(userns ? { userns } : {}),
     ...(rootId && rootSecret ? { rootAccessKeyId: rootId, rootSecretAccessKey: rootSecret } : {}),
     ...(tlsCert && tlsKey ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : flags.tls || env.SKIFF_TLS === '1' ? { tls: 'selfSigned' as const } : {}),

@@ -27,7 +27,7 @@ import type { ControlContext } from './context.ts';
 import { activeCluster } from './clusters.ts';
 import { resolveTaskDefinition } from './task-definitions.ts';
 import { readTags } from './tags.ts';
-import { subnetsFor } from './task-placement.ts';
+import { securityGroupsFor, subnetsFor } from './task-placement.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import { LISTENER_PORT_TAG, loadBalancerKey, loadBalancerView, type ServiceLoadBalancer } from '../lb/model.ts';
 import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedListenerPorts, type LoadBalancerRequest } from '../lb/validate.ts';
@@ -104,7 +104,8 @@ function readLaunch(input: Obj, cluster: ClusterRecord): LaunchChoice | undefine
 function readNetwork(ctx: ControlContext, v: unknown): { awsvpcConfiguration: NormalisedAwsVpcConfiguration } | undefined {
   if (v === undefined || v === null) return undefined;
   const n = { awsvpcConfiguration: validateNetworkConfiguration(v) };
-  subnetsFor(ctx, n.awsvpcConfiguration.subnets); // every subnet must exist
+  // every subnet and security group must exist, the groups in the subnets' VPC
+  securityGroupsFor(ctx, subnetsFor(ctx, n.awsvpcConfiguration.subnets), n.awsvpcConfiguration.securityGroups);
   return n;
 }
 

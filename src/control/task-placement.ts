@@ -19,7 +19,7 @@ import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { effectiveContainerConfig, effectiveTaskSize, type NormalisedOverrides } from '../ecs/run-task.ts';
 import { containerStopTimeout } from '../ecs/task-definition.ts';
 import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
-import type { SubnetRecord } from '../store/networks-repo.ts';
+import { MAX_TASKS_PER_SUBNET, type SubnetRecord } from '../store/networks-repo.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import type { Tag } from '../store/tags-repo.ts';
 import type { PoolEntry } from '../network/warm-pool.ts';
@@ -37,6 +37,8 @@ export interface TaskBatch {
   rawOverrides?: Record<string, unknown>;
   /** Subnets the tasks may use (absent: the default VPC's). */
   subnetIds?: string[];
+  /** Security groups of the tasks (absent or empty: their VPC's default group). */
+  securityGroups?: string[];
   startedBy?: string;
   group?: string;
   capacityProviders: string[];
@@ -63,11 +65,39 @@ function uuidFrom(seed: string): string {
 /** The subnets a task may use: the ones named, or the default VPC's. */
 export function subnetsFor(ctx: ControlContext, names: string[] | undefined): SubnetRecord[] {
   const all = ctx.networks.subnets();
-  if (!names || names.length === 0) return all.filter((s) => s.isDefault);
+  if (!names || names.length === 0) {
+    const defaults = all.filter((s) => s.isDefault);
+    if (defaults.length === 0) throw invalidParameter('There is no default subnet (it was deleted): give networkConfiguration.awsvpcConfiguration.subnets.');
+    return defaults;
+  }
   return names.map((id) => {
     const s = all.find((x) => x.id === id);
     if (!s) throw invalidParameter(`Subnet '${id}' does not exist. List subnets with \`skiff subnets\`.`);
     return s;
+  });
+}
+
+/**
+ * The security groups tasks in `subnets` get: the ones named, each existing and
+ * in the subnets' VPC, or the VPC's default group. InvalidParameterException
+ * otherwise, as ECS answers.
+ */
+export function securityGroupsFor(ctx: ControlContext, subnets: SubnetRecord[], names: string[] | undefined): string[] {
+  const vpcs = [...new Set(subnets.map((s) => s.vpcId))];
+  if (vpcs.length > 1) {
+    throw invalidParameter(`The subnets ${subnets.map((s) => s.id).join(', ')} belong to different VPCs (${vpcs.join(', ')}); give subnets of one VPC.`);
+  }
+  const vpcId = vpcs[0];
+  const groups = ctx.networks.securityGroups();
+  if (!names || names.length === 0) {
+    const def = groups.find((g) => g.vpcId === vpcId && g.isDefault);
+    return def ? [def.id] : [];
+  }
+  return names.map((id) => {
+    const g = groups.find((x) => x.id === id);
+    if (!g) throw invalidParameter(`Error retrieving security group information for [${id}]: The security group '${id}' does not exist (ErrorCode: InvalidGroup.NotFound). List groups with \`aws ec2 describe-security-groups\`.`);
+    if (g.vpcId !== vpcId) throw invalidParameter(`Security group ${id} belongs to ${g.vpcId}, not to ${vpcId} of the subnets; give groups of the subnets' VPC.`);
+    return g.id;
   });
 }
 
@@ -79,6 +109,7 @@ export function subnetsFor(ctx: ControlContext, names: string[] | undefined): Su
 export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Placement): string[] {
   const { cluster, def } = batch;
   const subnets = subnetsFor(ctx, batch.subnetIds);
+  const groupIds = securityGroupsFor(ctx, subnets, batch.securityGroups);
   const size = effectiveTaskSize(def, batch.overrides);
   const containers = effectiveContainerConfig(def, batch.overrides);
   const now = ctx.clock.now();
@@ -96,7 +127,7 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
     if (!ipv4) {
       throw new ApiError(
         ErrorCode.ClientException,
-        `No free IP address in subnet(s) ${subnets.map((s) => s.id).join(', ')}: stop some tasks or choose another subnet.`,
+        `No room for another task in subnet(s) ${subnets.map((s) => s.id).join(', ')} (no free IP address, or the subnet's ${MAX_TASKS_PER_SUBNET}-task bridge limit): stop some tasks, or add subnets (aws ec2 create-subnet) and list them in awsvpcConfiguration.subnets.`,
       );
     }
     const record: TaskRecord = {
@@ -157,6 +188,7 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
       version: 1,
     };
     ctx.tasks.insert(record);
+    ctx.networks.setTaskSecurityGroups(id, groupIds);
     if (batch.tags.length) ctx.tags.put(record.arn, batch.tags);
     ids.push(id);
   }

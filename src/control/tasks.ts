@@ -75,6 +75,7 @@ export function taskOperations(ctx: ControlContext) {
         overrides: req.overrides,
         rawOverrides: (input.overrides as Record<string, unknown>) ?? {},
         subnetIds: req.networkConfiguration?.awsvpcConfiguration.subnets,
+        securityGroups: req.networkConfiguration?.awsvpcConfiguration.securityGroups,
         startedBy: req.startedBy,
         group: req.group,
         capacityProviders: strategy ? splitByStrategy(strategy, req.count) : Array<string>(req.count).fill('FARGATE'),

@@ -12,6 +12,14 @@
  *   boundary→ table `inet <nftTable>` with a set `bridges` of Skiff bridge names
  *             and a forward chain that drops bridge→non-bridge and
  *             non-bridge→bridge traffic, whatever net.ipv4.ip_forward says.
+ *   routing → IPv4 forwarding is switched on for Skiff's bridges only
+ *             (net.ipv4.conf.<bridge>.forwarding; the host-wide ip_forward is
+ *             left alone), so a task reaches tasks in the other subnets of its
+ *             VPC through the gateway; the boundary above still drops anything
+ *             to or from a non-Skiff interface. Tasks only have a route to their
+ *             own VPC's CIDR, and VPC CIDRs do not overlap, so no task can
+ *             address another VPC. Each task's own firewall (task-firewall.ts)
+ *             decides what it accepts.
  *
  * Task networks are IPv4 only: the task's eth0, the host veth and the bridge are
  * set to `addrgenmode none`, so they get no IPv6 link-local address.
@@ -20,7 +28,7 @@
  * `ip -n NS -j -batch -` inside the namespace); existence checks read /sys and
  * /run/netns directly.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Network, SubnetSpec, TaskAttachment } from './network.ts';
 import { run as exec, CommandMissingError, type RunResult as ExecResult } from '../util/exec.ts';
@@ -57,6 +65,8 @@ export interface LinuxNetworkOptions {
    * host except connections to 169.254.170.2.
    */
   taskToHost?: 'allow' | 'metadata-only';
+  /** Route between the subnets (bridges) of this host: forwarding on for Skiff bridges only. Default true. */
+  routeBetweenSubnets?: boolean;
   /** Path of the `ip` binary. Default `ip` (from PATH). */
   ipCommand?: string;
   /** Path of the `nft` binary. Default `nft` (from PATH). */
@@ -167,6 +177,7 @@ export class LinuxNetwork implements Network {
   readonly nftTable: string;
   readonly hostAccess: boolean;
   readonly taskToHost: 'allow' | 'metadata-only';
+  readonly routeBetweenSubnets: boolean;
   private readonly ip: string;
   private readonly nft: string;
   /** Bridges this instance made sure of (bridge → subnet CIDR), to skip work on repeat calls. */
@@ -179,6 +190,7 @@ export class LinuxNetwork implements Network {
     this.nftTable = opts.nftTable ?? 'skiff';
     this.hostAccess = opts.hostAccess ?? true;
     this.taskToHost = opts.taskToHost ?? 'allow';
+    this.routeBetweenSubnets = opts.routeBetweenSubnets ?? true;
     this.ip = opts.ipCommand ?? 'ip';
     this.nft = opts.nftCommand ?? 'nft';
     if (!NETNS_PREFIX_RE.test(this.netnsPrefix)) {
@@ -363,6 +375,14 @@ export class LinuxNetwork implements Network {
       if (r.code !== 0) throw new NetworkError(`cannot set up bridge ${br} for subnet ${s.spec.id}`, r.stderr);
       const n = await this.nftScript(this.nftRulesScript() + `add element inet ${this.nftTable} bridges { "${br}" }\n`);
       if (n.code !== 0) throw new NetworkError(`cannot install the nftables boundary for bridge ${br}`, n.stderr);
+      // Only once the boundary holds the bridge: routing to the other subnets of this host.
+      if (this.routeBetweenSubnets) {
+        try {
+          writeFileSync(`/proc/sys/net/ipv4/conf/${br}/forwarding`, '1');
+        } catch (e) {
+          throw new NetworkError(`cannot turn on forwarding for bridge ${br}`, (e as Error).message);
+        }
+      }
       this.ensured.set(br, cidrText);
     });
   }

@@ -34,6 +34,8 @@ export interface Network {
   attach(taskId: string, subnet: SubnetSpec, ipv4: string): Promise<TaskAttachment>;
   /** Removes the namespace and veth of a task. Idempotent; never touches anything not Skiff's. */
   detach(taskId: string): Promise<void>;
+  /** Removes a subnet's bridge (once the subnet is deleted). Refuses while tasks are attached. */
+  removeSubnet?(bridge: string): Promise<void>;
   /** Task ids that have a Skiff namespace on this host (for reconciliation). */
   listAttached(): Promise<string[]>;
 }

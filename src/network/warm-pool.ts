@@ -139,6 +139,13 @@ export class PoolLedger {
     return a;
   }
 
+  /** Removes and returns the ready entries of one subnet. */
+  takeReady(subnetId: string): ReadyEntry[] {
+    const list = this.ready.get(subnetId) ?? [];
+    this.ready.delete(subnetId);
+    return list;
+  }
+
   /** Removes and returns every ready entry. */
   takeAllReady(): ReadyEntry[] {
     const all = [...this.ready.values()].flat();
@@ -196,6 +203,13 @@ export class WarmPool {
 
   readyCount(subnetId: string): number {
     return this.ledger.readyCount(subnetId);
+  }
+
+  /** Stops keeping the subnet warm and removes its ready entries (before the subnet is deleted). */
+  async forgetSubnet(subnetId: string): Promise<void> {
+    this.ledger.wanted.delete(subnetId);
+    await this.filler; // a fill of this subnet may be under way
+    for (const e of this.ledger.takeReady(subnetId)) await this.remove(e);
   }
 
   /**

@@ -67,6 +67,12 @@ import { AUTOSCALING_SERVICE, AUTOSCALING_TARGET_PREFIX, autoscalingProtocol, au
 import { LoadBalancers, loadBalancerSettingsFromEnv } from '../lb/load-balancers.ts';
 import { loadBalancerRoutes } from '../lb/routes.ts';
 import { loadBalancerSource } from '../services/load-balancing.ts';
+import { LogService, LOGS_TARGET_PREFIX } from '../logs/log-service.ts';
+import { logSettingsFromEnv } from '../logs/settings.ts';
+import { Ec2Api, ensureDefaultSecurityGroups } from '../ec2/ec2-protocol.ts';
+import { SecurityGroupEnforcer } from '../ec2/enforcer.ts';
+import { NetnsFirewall } from '../network/task-firewall.ts';
+import { NETNS_DIR } from '../network/linux-network.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -80,6 +86,8 @@ export class SkiffServer {
   private dns: DnsResponder | undefined;
   private autoscaler: Autoscaler | undefined;
   private loadBalancers: LoadBalancers | undefined;
+  private logs: LogService | undefined;
+  private enforcer: SecurityGroupEnforcer | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -94,16 +102,18 @@ export class SkiffServer {
     const c = this.config;
     useSpawnHelper(true);
     const runtimeDir = join(c.dataDir, 'runtime');
+    const logSettings = logSettingsFromEnv(process.env);
     const driver = new RuncDriver({
       stateDir: runtimeDir,
       runcPath: c.runcPath,
       conmonPath: c.conmonPath,
       cgroupRoot: c.cgroupRoot,
       userns: c.userns,
+      logSizeMaxBytes: logSettings.containerLogMaxBytes,
     });
     // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
     const dns = (this.dns = new DnsResponder({ log: this.log }));
-    const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable }), dns);
+    const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess }), dns);
     await preflight([driver, network]);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
     const metricsSettings = metricsSettingsFromEnv();
@@ -114,6 +124,19 @@ export class SkiffServer {
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
     const networks = new NetworksRepo(db);
     const tasks: TasksRepo = new ObservedTasksRepo(db, metrics.observeTask);
+    const taskDefinitions = new TaskDefinitionsRepo(db);
+    const logs = (this.logs = new LogService({
+      file: join(c.dataDir, 'logs.db'),
+      settings: logSettings,
+      region: c.region,
+      account: c.accountId,
+      now: () => this.clock.now(),
+      logConfigurationOf: (task, name) =>
+        taskDefinitions.get(task.family, task.revision)?.containerDefinitions?.find((d) => d.name === name)?.logConfiguration,
+      logFile: (runtimeId) => driver.logPath(runtimeId),
+      taskFinished: (taskId) => (tasks.get(taskId)?.lastStatus ?? 'STOPPED') === 'STOPPED',
+      log: this.log,
+    }));
     const localImages = new LocalImageStore({
       root: join(c.dataDir, 'images'),
       insecureRegistries: c.insecureRegistries,
@@ -126,6 +149,13 @@ export class SkiffServer {
       if (!s) throw new Error(`subnet ${subnetId} is not in the store`);
       return toSubnetSpec(s, networks);
     };
+    // Security groups: every task's firewall follows the store (src/ec2/enforcer.ts).
+    const enforcer = (this.enforcer = new SecurityGroupEnforcer({
+      networks,
+      firewall: new NetnsFirewall({ netnsPath: (taskId) => `${NETNS_DIR}/${c.netnsPrefix}${taskId}` }),
+      hostAccess: c.hostAccess,
+      log: this.log,
+    }));
     // Declared before the agent (whose runners claim pooled networks) and made after it (it waits for the agent's starts).
     let warmPool: WarmPool | undefined;
     const agent = new Agent({
@@ -142,6 +172,8 @@ export class SkiffServer {
       registryCredentials,
       releaseAddress: (taskId) => networks.release(taskId),
       warmAttachment: (taskId) => warmPool?.claim(taskId),
+      beforeContainers: (task) => logs.prepareTask(task),
+      networkReady: (taskId) => enforcer.prepareTask(taskId),
       log: this.log,
       // Made once the master key is loaded (below), before any task starts.
       identity: { prepare: (t) => this.identity!.identities.prepare(t), release: (id) => this.identity!.identities.release(id) },
@@ -168,7 +200,7 @@ export class SkiffServer {
     const ctx: ControlContext = (this.context = {
       db,
       clusters: new ClustersRepo(db),
-      taskDefinitions: new TaskDefinitionsRepo(db),
+      taskDefinitions,
       tags: new TagsRepo(db),
       tasks,
       networks,
@@ -182,6 +214,18 @@ export class SkiffServer {
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
     const directory = new ServiceDirectory(storeDirectorySource(db, tasks, networks));
     dns.resolve = (name, from) => directory.resolve(name, from);
+    ensureDefaultSecurityGroups(db, networks);
+    const ec2 = new Ec2Api({
+      db,
+      networks,
+      region: c.region,
+      accountId: c.accountId,
+      bridgePrefix: c.bridgePrefix,
+      enforce: () => enforcer.sync(),
+      releaseIdleAddresses: (subnetId) => warmPool!.forgetSubnet(subnetId),
+      subnetRemoved: async (s) => network.removeSubnet?.(s.bridge),
+      log: this.log,
+    });
     const serviceSettings = serviceSettingsFromEnv(process.env);
     const spot = new SpotReclaimer(ctx, { warningMs: serviceSettings.spotWarningMs, interruptionRatePerHour: serviceSettings.spotInterruptionRatePerHour, log: this.log });
     const loadBalancers = (this.loadBalancers = new LoadBalancers(loadBalancerSource(ctx, this.log), loadBalancerSettingsFromEnv(process.env, c.host), this.log));
@@ -209,7 +253,8 @@ export class SkiffServer {
       keys: auth.keys,
       audit: auth.audit,
       accountId: c.accountId,
-      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [AUTOSCALING_TARGET_PREFIX]: AUTOSCALING_SERVICE },
+      services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [AUTOSCALING_TARGET_PREFIX]: AUTOSCALING_SERVICE, [LOGS_TARGET_PREFIX]: 'logs' },
+      queryService: ec2.service,
       resourcesFor: (service, op, input) =>
         service === 'ecs'
           ? ecsResources(op, input, { arns: ctx.arns, latestRevision: (f) => ctx.taskDefinitions.latestActive(f)?.revision })
@@ -217,7 +262,9 @@ export class SkiffServer {
             ? secretResources(secrets, op, input, ids)
             : service === AUTOSCALING_SERVICE
               ? autoscalingResources(autoscalingRepo, input)
-              : ['*'],
+              : service === 'logs'
+                ? logs.resources(op, input)
+                : ['*'],
       exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : params.roleName ? identity.roles.arnOf(params.roleName) : undefined),
       sessions: { lookup: (id) => identity.credentials.lookup(id), rolePolicy: (arn) => identity.roles.byArn(arn)?.policy },
@@ -242,7 +289,9 @@ export class SkiffServer {
         ecsProtocol(ctx),
         secretsProtocol(secrets, ids),
         autoscalingProtocol(autoscalingRepo, autoscaler, { ...ids, now: () => this.clock.now() }),
+        logs.protocol(),
       ],
+      query: ec2,
       auth: guard,
       tls,
       beforeAuth: (a) => metricsBearerHook(a, metricsDeps),
@@ -268,6 +317,7 @@ export class SkiffServer {
     const { adopted, swept } = await agent.recover();
     if (adopted || swept) this.log(`recovered ${adopted} task(s) from the store, removed ${swept} leftover(s)`);
     loadBalancers.start(); // after adoption: listeners come back with the running, healthy tasks as targets
+    enforcer.start(); // re-applies every adopted task's firewall
     services.start(); // after adoption: it reads what the adopted tasks really are
     await dns.listenOnExisting(networks.subnets().map((s) => toSubnetSpec(s, networks)));
     autoscaler.start();
@@ -276,6 +326,7 @@ export class SkiffServer {
     if (first) warmPool.warm(first.id);
     this.sampler = new StatsSampler({ tasks, metering: new MeteringRepo(db), clock: this.clock, cgroupRoot: c.cgroupRoot, intervalMs: c.statsIntervalMs, log: this.log });
     this.sampler.start();
+    logs.start(); // after adoption: it follows the adopted tasks' files from their stored offsets
     const address = await app.listen({ host: c.host, port: c.port });
     this.endpoint = address.replace('[::1]', 'localhost');
     this.ready = true;
@@ -288,6 +339,7 @@ export class SkiffServer {
     this.services?.close();
     this.autoscaler?.close();
     await this.loadBalancers?.close();
+    this.enforcer?.stop();
     // Pooled namespaces belong to no task: remove them (tasks keep running).
     await this.warmPool?.drain().catch((e) => this.log(`draining the warm pool failed: ${e instanceof Error ? e.message : e}`));
     useSpawnHelper(false);
@@ -295,6 +347,7 @@ export class SkiffServer {
     await this.sampler?.stop();
     await this.app?.close();
     await this.identity?.close().catch((e) => this.log(`closing the metadata endpoint failed: ${e instanceof Error ? e.message : e}`));
+    await this.logs?.close();
     this.audit?.close();
     this.db?.close();
   }

@@ -57,6 +57,7 @@ export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, n
               cluster,
               def,
               subnetIds: dep.networkConfiguration?.awsvpcConfiguration.subnets,
+              securityGroups: dep.networkConfiguration?.awsvpcConfiguration.securityGroups,
               startedBy: dep.id,
               group: `service:${svc.name}`,
               capacityProviders: req.capacityProviders,

@@ -252,6 +252,36 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX autoscaling_activities_by_resource ON autoscaling_activities (namespace, resource_id, start_time);
   `,
+  // (ec2) Security groups of VPCs, their rules, and which groups each task belongs to (see store/networks-repo.ts).
+  `
+  CREATE TABLE security_groups (
+    id TEXT PRIMARY KEY,             -- sg-<17 hex>
+    vpc_id TEXT NOT NULL REFERENCES vpcs(id),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    is_default INTEGER NOT NULL,     -- the VPC's 'default' group (cannot be deleted)
+    created_at INTEGER NOT NULL,
+    UNIQUE (vpc_id, name)
+  );
+  CREATE TABLE security_group_rules (
+    id TEXT PRIMARY KEY,             -- sgr-<17 hex>
+    group_id TEXT NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
+    egress INTEGER NOT NULL,         -- 0 ingress, 1 egress
+    protocol TEXT NOT NULL,          -- tcp | udp | icmp | -1 | an IP protocol number
+    from_port INTEGER,               -- NULL for all (-1); icmp: the type
+    to_port INTEGER,                 -- NULL for all (-1); icmp: the code
+    cidr TEXT,                       -- exactly one of cidr and peer_group_id
+    peer_group_id TEXT,
+    description TEXT
+  );
+  CREATE INDEX security_group_rules_by_group ON security_group_rules (group_id);
+  CREATE TABLE task_security_groups (
+    task_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    PRIMARY KEY (task_id, group_id)
+  );
+  CREATE INDEX task_security_groups_by_group ON task_security_groups (group_id);
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */

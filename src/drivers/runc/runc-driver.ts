@@ -45,6 +45,11 @@ export interface RuncDriverOptions {
   userns?: { hostId: number; size: number };
   /** Static init run as PID 1 for initProcessEnabled. Default /usr/bin/tini-static (Debian `tini`). */
   initPath?: string;
+  /**
+   * conmon `--log-size-max`: when a container's log file would grow past this many
+   * bytes, conmon starts it afresh (the host disk is protected). Default: no cap.
+   */
+  logSizeMaxBytes?: number;
 }
 
 /** Metadata file beside each bundle. */
@@ -95,6 +100,7 @@ export class RuncDriver implements Driver {
   private readonly createTimeoutMs: number;
   readonly userns?: { hostId: number; size: number };
   private readonly initPath: string;
+  private readonly logSizeMaxBytes?: number;
 
   private dirsReady?: Promise<void>;
   private nofile?: number;
@@ -120,6 +126,7 @@ export class RuncDriver implements Driver {
     this.sockDir = path.join(this.stateDir, 'sock');
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.createTimeoutMs = opts.createTimeoutMs ?? 60_000;
+    this.logSizeMaxBytes = opts.logSizeMaxBytes;
     if (opts.userns) {
       const { hostId, size } = opts.userns;
       if (!Number.isInteger(hostId) || hostId < 1 || !Number.isInteger(size) || size < 1 || hostId + size > 2 ** 32 - 1) {
@@ -428,6 +435,7 @@ export class RuncDriver implements Driver {
       '--conmon-pidfile', path.join(bundle, 'conmon.pid'),
       '--exit-dir', this.exitDir,
       '-l', `k8s-file:${this.logPath(id)}`,
+      ...(this.logSizeMaxBytes ? ['--log-size-max', String(this.logSizeMaxBytes)] : []),
       '--log-level', 'warning',
       '--socket-dir-path', this.sockDir,
       '--syslog',
