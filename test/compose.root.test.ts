@@ -6,12 +6,17 @@
  * DNS responder on the subnet gateway; depends_on (service_healthy) holds the
  * client back until web is healthy; the responder answers the host directly
  * (A records of RUNNING tasks, NXDOMAIN, REFUSED); the Compose secret becomes
- * a Secrets Manager secret the task definition references; `compose down`
- * leaves no ACTIVE service, no task RUNNING, no ACTIVE task definition, no secret.
+ * a Secrets Manager secret, read at start through the project's execution role
+ * and present in the api containers' environment, its value never in compose's
+ * output; `web`'s published port is its load balancer's listener, reached from
+ * the host over loopback (also after a server restart); `compose down` leaves
+ * no ACTIVE service, no task RUNNING, no ACTIVE task definition, no secret, no
+ * role, no listener.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +34,7 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
+import { freePort, startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
 import { ipOf } from './support/tasks.ts';
 import { signedFetch } from '../src/cli/client.ts';
@@ -41,6 +46,9 @@ const addressesIn = (p: dnsPacket.DecodedPacket) => (p.answers ?? []).map((a) =>
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 const PROJECT = 'shop';
+const SECRET = 's3cr3t-token';
+const SECRET_MD5 = createHash('md5').update(SECRET).digest('hex');
+const ROLE = 'compose-shop-execution';
 
 let server: TestServer;
 let registry: TestRegistry;
@@ -49,24 +57,33 @@ let dir: string;
 let composeFile: string;
 /** The DNS responder's address on the web task's subnet (set by the DNS test). */
 let gateway = '';
+/** web's published port: its load balancer's listener on the host. */
+let webPort = 0;
+let image = '';
+/** Everything compose printed, to check that the secret's value never appears. */
+const composeOutput: string[] = [];
 
 function skiff(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(process.execPath, [SKIFF, ...args], { env: { ...server.clientEnv(), SHOP_TOKEN: 's3cr3t-token' }, timeout: timeoutMs }, (err, stdout, stderr) =>
-      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
+    execFile(process.execPath, [SKIFF, ...args], { env: { ...server.clientEnv(), SHOP_TOKEN: SECRET }, timeout: timeoutMs }, (err, stdout, stderr) => {
+      composeOutput.push(stdout, stderr);
+      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
   });
 }
 
-const httpd = (body: string) => ['sh', '-c', `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 8080 -h /www`];
+const httpd = (body: string, before = '') => ['sh', '-c', `${before}mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 8080 -h /www`];
+/** Logs a digest of the injected secret (never the value itself), then serves; `$$` is Compose's escaped `$`. */
+const apiCommand = httpd('api-ok', 'echo "token-md5=$$(printf %s "$$shop_token" | md5sum | cut -d" " -f1)" && ');
 
 before(async () => {
   registry = await startRegistry({ auth: 'none' });
-  const image = await pushBusyboxImage(registry, 'test/busybox:compose');
+  image = await pushBusyboxImage(registry, 'test/busybox:compose');
   server = new TestServer({ env: { SKIFF_SERVICE_INTERVAL_MS: '200' } });
   await server.start();
   ecs = server.ecs();
   dir = mkdtempSync(join(tmpdir(), 'skiff-compose-'));
+  webPort = await freePort();
   composeFile = join(dir, 'docker-compose.yml');
   writeFileSync(join(dir, 'api.env'), 'API_MODE=fast\n# a comment\n');
   // stop_grace_period: a shell or httpd as PID 1 ignores SIGTERM, so `down` would wait 30 s per task for SIGKILL.
@@ -77,7 +94,7 @@ services:
   web:
     image: ${image}
     command: ${JSON.stringify(httpd('web-ok'))}
-    ports: ["8080"]
+    ports: ["${webPort}:8080"]
     stop_grace_period: 2s
     healthcheck:
       test: ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1"]
@@ -86,7 +103,7 @@ services:
       retries: 3
   api:
     image: ${image}
-    command: ${JSON.stringify(httpd('api-ok'))}
+    command: ${JSON.stringify(apiCommand)}
     expose: ["8080"]
     stop_grace_period: 2s
     env_file: api.env
@@ -165,6 +182,8 @@ test('compose up: three services come up in dependency order and reach each othe
   assert.match(up.stderr, /warning: services\.api\.volumes is not supported by Skiff and was ignored/);
   assert.match(up.stderr, /note: api: 0\.3 CPU and 600 MiB is not a Fargate size; rounded up to 512 CPU units \(0\.5 vCPU\) and 1024 MiB/);
   assert.match(up.stderr, /note: api: secrets shop_token are given to the container as environment variables/);
+  assert.match(up.stderr, new RegExp(`^execution role ${ROLE}: created \\(secretsmanager:GetSecretValue on 1 secret\\(s\\)\\)$`, 'm'));
+  assert.match(up.stderr, new RegExp(`^web: service created \\(desired 1\\) behind its load balancer \\(container port\\(s\\) 8080, host port\\(s\\) ${webPort}\\)$`, 'm'));
   // Order: client waits for web to be healthy and api started, and is created last.
   const lines = up.stderr.split('\n');
   const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
@@ -212,8 +231,34 @@ test('compose up: three services come up in dependency order and reach each othe
   });
   const secret = await secretValue('compose/shop/shop_token');
   assert.equal(secret.status, 200);
-  assert.equal(secret.body.SecretString, 's3cr3t-token');
+  assert.equal(secret.body.SecretString, SECRET);
+
+  // The execution role reads exactly the project's secret, and only the definition that uses it names the role.
+  const role = await roleOf(ROLE);
+  assert.equal(role.status, 200);
+  assert.equal(apiDef.executionRoleArn, role.body.role.arn);
+  assert.deepEqual(role.body.role.policy.Statement, [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: [c.secrets![0]!.valueFrom] }]);
+  assert.equal(webDef.executionRoleArn, undefined);
+  // Both api replicas got the secret's value in their environment (they log its digest, not the value).
+  for (const task of api) {
+    await waitFor(`api task ${task.taskArn} to log its token digest`, async () => ((await logsOf(task)).includes(`token-md5=${SECRET_MD5}`) ? true : undefined), 30_000);
+  }
 });
+
+test("web's published port is its load balancer, reached from the host over loopback", async () => {
+  const body = await waitFor(`web to answer on 127.0.0.1:${webPort}`, async () => {
+    const res = await fetch(`http://127.0.0.1:${webPort}/`).catch(() => undefined);
+    return res?.status === 200 ? (await res.text()).trim() : undefined;
+  }, 30_000);
+  assert.equal(body, 'web-ok');
+  const lbs = ((await (await server.fetch('/skiff/v1/load-balancers')).json()) as { loadBalancers: { serviceName: string; listener: string; containerPort: number; listening: boolean }[] }).loadBalancers;
+  assert.deepEqual(lbs.map((l) => [l.serviceName, l.listener, l.containerPort, l.listening]), [['web', `127.0.0.1:${webPort}`, 8080, true]], 'only web has ports');
+});
+
+async function roleOf(name: string): Promise<{ status: number; body: { role: { arn: string; policy: { Statement: unknown[] } } } }> {
+  const res = await server.fetch(`/skiff/v1/roles/${name}`);
+  return { status: res.status, body: (await res.json()) as { role: { arn: string; policy: { Statement: unknown[] } } } };
+}
 
 async function secretValue(id: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await signedFetch(new URL(server.endpoint + '/'), {
@@ -272,6 +317,12 @@ test('a stopped task leaves the answers; after a server restart the responder se
   // The client, adopted with its resolv.conf, keeps resolving by name through the new responder.
   const before = await okLines();
   await waitFor('the client to resolve names after the restart', async () => ((await okLines()) > before + 1 ? true : undefined), 30_000);
+  // The load balancer listens again on the published port, with the adopted web task behind it.
+  const body = await waitFor('web to answer on its published port after the restart', async () => {
+    const res = await fetch(`http://127.0.0.1:${webPort}/`).catch(() => undefined);
+    return res?.status === 200 ? (await res.text()).trim() : undefined;
+  }, 30_000);
+  assert.equal(body, 'web-ok');
 });
 
 test('a Compose file with problems is refused with all of them, before anything is made', async () => {
@@ -288,17 +339,35 @@ test('a Compose file with problems is refused with all of them, before anything 
   assert.match(up2.stderr, /services\.b\.deploy\.resources: 64 CPU is more than the largest Fargate size/);
 });
 
-test('compose ps lists the services with their tasks and DNS names', async (t) => {
-  for (const line of ['compose ps:', ...(await skiff(['compose', 'ps', '-f', composeFile])).stdout.trim().split('\n')]) t.diagnostic(line);
+test('compose ps lists the services with their URLs, tasks and DNS names', async (t) => {
+  const table = await skiff(['compose', 'ps', '-f', composeFile]);
+  for (const line of ['compose ps:', ...table.stdout.trim().split('\n')]) t.diagnostic(line);
+  assert.match(table.stdout, new RegExp(`^web .*http://127\\.0\\.0\\.1:${webPort}->8080 .*web\\.shop\\.skiff\\.local`, 'm'));
   const ps = await skiff(['--output', 'json', 'compose', 'ps', '-f', composeFile]);
   assert.equal(ps.code, 0, ps.stderr);
-  const rows = (JSON.parse(ps.stdout) as { services: { service: string; status: string; running: number; desired: number; dnsName?: string }[] }).services;
-  assert.deepEqual(rows.map((r) => [r.service, r.status, r.running, r.desired, r.dnsName]), [
-    ['web', 'ACTIVE', 1, 1, 'web.shop.skiff.local'],
-    ['migrate', 'COMPLETED', 0, 1, undefined],
-    ['api', 'ACTIVE', 2, 2, 'api.shop.skiff.local'],
-    ['client', 'ACTIVE', 1, 1, 'client.shop.skiff.local'],
+  const rows = (JSON.parse(ps.stdout) as { services: { service: string; status: string; running: number; desired: number; dnsName?: string; ports?: { url: string }[] }[] }).services;
+  assert.deepEqual(rows.map((r) => [r.service, r.status, r.running, r.desired, r.dnsName, r.ports?.map((p) => p.url)]), [
+    ['web', 'ACTIVE', 1, 1, 'web.shop.skiff.local', [`http://127.0.0.1:${webPort}`]],
+    ['migrate', 'COMPLETED', 0, 1, undefined, undefined],
+    ['api', 'ACTIVE', 2, 2, 'api.shop.skiff.local', undefined],
+    ['client', 'ACTIVE', 1, 1, 'client.shop.skiff.local', undefined],
   ]);
+});
+
+test('a project publishing a port another service listens on is refused with a message naming the port', async () => {
+  const other = join(dir, 'other.yml');
+  writeFileSync(other, `name: other\nservices:\n  site:\n    image: ${image}\n    command: ${JSON.stringify(httpd('site-ok'))}\n    ports: ["${webPort}:8080"]\n`);
+  try {
+    const up = await skiff(['compose', 'up', '-f', other, '--wait-timeout', '60']);
+    assert.equal(up.code, 1, up.stderr);
+    assert.match(up.stderr, new RegExp(`site: cannot get published port\\(s\\) ${webPort}: (InvalidParameterException: )?Port ${webPort} \\(tag skiff:loadBalancerPort\\) is already the listener port of another service`));
+    const services = (await ecs.send(new DescribeServicesCommand({ cluster: 'other', services: ['site'] }))).services ?? [];
+    assert.deepEqual(services, [], 'no service made');
+  } finally {
+    const down = await skiff(['compose', 'down', '-f', other, '--wait-timeout', '60']);
+    assert.equal(down.code, 0, down.stderr);
+  }
+  assert.equal((await fetch(`http://127.0.0.1:${webPort}/`).then((r) => r.text())).trim(), 'web-ok', 'web keeps its port');
 });
 
 test('compose up again with an unchanged file restarts nothing', async () => {
@@ -306,6 +375,8 @@ test('compose up again with an unchanged file restarts nothing', async () => {
   const up = await skiff(['compose', 'up', '-f', composeFile, '--wait-timeout', '120']);
   assert.equal(up.code, 0, up.stderr);
   for (const name of ['web', 'api', 'client']) assert.match(up.stderr, new RegExp(`^${name}: unchanged$`, 'm'));
+  assert.doesNotMatch(up.stderr, /execution role .*: (created|updated)/, 'the role is left as it is');
+  assert.doesNotMatch(up.stderr, /warning: web/, 'no load balancer change reported');
   const after = (await Promise.all(['web', 'api', 'client'].map(serviceTasks))).flat().map((t) => t.taskArn!).sort();
   assert.deepEqual(after, before);
   const revisions = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `${PROJECT}-web` }));
@@ -331,5 +402,13 @@ test('compose down removes everything: no service ACTIVE, no task RUNNING, no de
   const active = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `${PROJECT}-`, status: 'ACTIVE' }));
   assert.deepEqual(active.taskDefinitionArns, []);
   assert.equal((await secretValue('compose/shop/shop_token')).status, 400);
+  assert.match(down.stderr, new RegExp(`^execution role ${ROLE}: deleted$`, 'm'));
+  assert.equal((await roleOf(ROLE)).status, 400, 'the role is gone');
+  await waitFor('the listener to close', async () => ((await fetch(`http://127.0.0.1:${webPort}/`).then(() => false, () => true)) ? true : undefined), 10_000);
   if (gateway) assert.equal(rcodeOf(await dnsQuery(gateway, 'web.shop.skiff.local')), 'NXDOMAIN', 'the name went with the service');
+});
+
+test("the secret's value never appears in anything compose printed", () => {
+  assert.ok(composeOutput.join('').length > 0);
+  assert.equal(composeOutput.join('\n').includes(SECRET), false);
 });

@@ -3,16 +3,22 @@
  * Manager), like any user's script.
  *
  * up:   cluster (made and tagged if missing) → secrets (created or given a new
- *       value) → task definitions → services (created, or updated when they
+ *       value) → the project's execution role (allowed
+ *       secretsmanager:GetSecretValue on exactly those secrets; made, or
+ *       remade when the secrets changed) → task definitions (those using
+ *       secrets name the role as executionRoleArn) → services (created behind
+ *       their load balancers when they have `ports`, or updated when they
  *       exist) in dependency order, each only after its dependencies meet their
  *       conditions: service_started = a task RUNNING, service_healthy = desired
  *       count RUNNING and HEALTHY, service_completed_successfully = its one-shot
  *       task(s) STOPPED with exit code 0 — then waits for every service to run
  *       its desired count.
- * down: services deleted with force, every task of the project stopped and
- *       waited for, task definitions deregistered, secrets deleted, the cluster
- *       deleted if compose made it. Only resources tagged with the project are
- *       touched.
+ * down: services deleted with force (load-balanced ones first tagged with a
+ *       deregistration delay of 0: down does not wait for draining), every task of the project stopped and
+ *       waited for, task definitions deregistered, the execution role and the
+ *       secrets deleted, the cluster deleted if compose made it. Only resources
+ *       tagged with the project are touched (roles have no tags: compose marks
+ *       its role in the description, see roleMarker).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -32,12 +38,15 @@ import {
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
+  TagResourceCommand,
   UpdateServiceCommand,
   type ECSClient,
   type Service,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { PROJECT_TAG, withLoadBalancers, type ComposePlan, type ServicePlan } from './to-ecs.ts';
+import { PROJECT_TAG, executionRoleNameFor, type ComposePlan, type ServicePlan } from './to-ecs.ts';
+import type { Policy } from '../auth/policy.ts';
+import { DEREGISTRATION_DELAY_TAG, LISTENER_PORT_TAG } from '../lb/model.ts';
 import type { DependsCondition } from './compose-file.ts';
 import { serviceDnsName } from '../discovery/namespace.ts';
 
@@ -49,21 +58,53 @@ export interface SecretsApi {
   delete(name: string): Promise<boolean>;
 }
 
-/**
- * Whether CreateService gets the services' `loadBalancers`:
- * 'auto' sends them and, if this server refuses load balancers, creates the
- * service without them (and says so); 'off' never sends them.
- */
-export type LoadBalancerMode = 'auto' | 'off';
+/** A role as Skiff's `/skiff/v1/roles` shows it. */
+export interface RoleInfo {
+  name: string;
+  arn: string;
+  description?: string;
+  policy: Policy;
+}
+
+/** The role calls compose needs (Skiff's `/skiff/v1/roles`). */
+export interface RolesApi {
+  get(name: string): Promise<RoleInfo | undefined>;
+  create(role: { name: string; policy: Policy; description: string }): Promise<RoleInfo>;
+  /** Deletes the role; false when it did not exist. */
+  delete(name: string): Promise<boolean>;
+}
+
+/** One load balancer listener as `GET /skiff/v1/load-balancers` lists it. */
+export interface ListenerInfo {
+  serviceArn: string;
+  containerName: string;
+  containerPort: number;
+  /** host:port clients connect to. */
+  listener: string;
+  listening: boolean;
+  error?: string;
+}
 
 export interface ComposeDeps {
   ecs: Pick<ECSClient, 'send'>;
   secrets: SecretsApi;
+  roles: RolesApi;
   /** One line of progress for the user. */
   log: (line: string) => void;
   waitTimeoutMs?: number;
   pollMs?: number;
-  loadBalancers?: LoadBalancerMode;
+}
+
+/** What a compose-made role's description carries, since roles have no tags. */
+export function roleMarker(project: string): string {
+  return `${PROJECT_TAG}=${project}`;
+}
+
+const isOurRole = (role: RoleInfo, project: string) => (role.description ?? '').split(/\s+/).includes(roleMarker(project));
+
+/** The execution role's policy: read exactly these secrets. */
+export function executionRolePolicy(secretArns: string[]): Policy {
+  return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: [...secretArns].sort() }] };
 }
 
 export class ComposeRunError extends Error {
@@ -76,11 +117,41 @@ export class ComposeRunError extends Error {
 /** Tag on each task definition compose registers: a hash of what it was made from. */
 export const HASH_TAG = 'skiff:compose-hash';
 
-/** What a service's definition is made of: the planned definition and the values of the secrets it uses. */
-export function definitionHash(svc: ServicePlan, plan: Pick<ComposePlan, 'secrets'>): string {
-  const used = new Set((svc.taskDefinition.containerDefinitions ?? []).flatMap((c) => (c.secrets ?? []).map((s) => s.valueFrom)));
+/**
+ * What a service's definition is made of: the definition as registered (before
+ * secret names become ARNs) and the values of the secrets it uses.
+ */
+export function definitionHash(definition: ServicePlan['taskDefinition'], plan: Pick<ComposePlan, 'secrets'>): string {
+  const used = new Set((definition.containerDefinitions ?? []).flatMap((c) => (c.secrets ?? []).map((s) => s.valueFrom)));
   const secrets = plan.secrets.filter((s) => used.has(s.secretName)).map((s) => [s.secretName, s.value]);
-  return createHash('sha256').update(JSON.stringify({ definition: svc.taskDefinition, secrets })).digest('hex').slice(0, 32);
+  return createHash('sha256').update(JSON.stringify({ definition, secrets })).digest('hex').slice(0, 32);
+}
+
+/** The task definition compose registers for a service: the plan's, with the execution role when it uses secrets. */
+export function definitionFor(svc: ServicePlan, executionRoleArn: string | undefined): ServicePlan['taskDefinition'] {
+  const td = structuredClone(svc.taskDefinition);
+  if (svc.usesSecrets && executionRoleArn) td.executionRoleArn = executionRoleArn;
+  return td;
+}
+
+/**
+ * Makes the project's execution role allow exactly `secretArns`: created when
+ * missing, left alone when it already does, remade when the project's secrets
+ * changed. Refuses a role of that name compose did not make.
+ */
+export async function ensureExecutionRole(project: string, name: string, secretArns: string[], deps: Pick<ComposeDeps, 'roles' | 'log'>): Promise<string> {
+  const policy = executionRolePolicy(secretArns);
+  const existing = await deps.roles.get(name);
+  if (existing) {
+    if (!isOurRole(existing, project)) {
+      throw new ComposeRunError(`role ${name} already exists and was not made by compose for project ${project}; delete it (\`skiff roles delete ${name}\`) or use another project name (-p)`);
+    }
+    if (JSON.stringify(existing.policy) === JSON.stringify(policy)) return existing.arn;
+    await deps.roles.delete(name);
+  }
+  const role = await deps.roles.create({ name, policy, description: `Execution role of compose project ${project}: reads its secrets. ${roleMarker(project)}` });
+  deps.log(`execution role ${name}: ${existing ? 'updated' : 'created'} (secretsmanager:GetSecretValue on ${secretArns.length} secret(s))`);
+  return role.arn;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -108,11 +179,14 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
     arns.set(s.secretName, await deps.secrets.put(s.secretName, s.value, [{ Key: PROJECT_TAG, Value: plan.project }]));
     log(`secret ${s.composeName}: stored as ${s.secretName}`);
   }
+  // The role Skiff reads the secrets with when it starts a task that uses them.
+  const executionRoleArn = plan.executionRoleName ? await ensureExecutionRole(plan.project, plan.executionRoleName, [...arns.values()], deps) : undefined;
   // A definition identical to the family's latest (same content hash, secret values included) is reused,
   // so a second `up` of an unchanged file restarts nothing.
   const definitionArns = new Map<string, string>();
   for (const svc of plan.services) {
-    const hash = definitionHash(svc, plan);
+    const definition = definitionFor(svc, executionRoleArn);
+    const hash = definitionHash(definition, plan);
     const latest = await ecs
       .send(new DescribeTaskDefinitionCommand({ taskDefinition: svc.taskDefinition.family!, include: ['TAGS'] }))
       .catch((e) => (errName(e) === 'ClientException' ? undefined : Promise.reject(e)));
@@ -120,10 +194,9 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
       definitionArns.set(svc.name, latest.taskDefinition.taskDefinitionArn!);
       continue;
     }
-    const td = structuredClone(svc.taskDefinition);
-    td.tags = [...(td.tags ?? []), { key: HASH_TAG, value: hash }];
-    for (const c of td.containerDefinitions ?? []) for (const s of c.secrets ?? []) s.valueFrom = arns.get(s.valueFrom!) ?? s.valueFrom;
-    const out = await ecs.send(new RegisterTaskDefinitionCommand(td));
+    definition.tags = [...(definition.tags ?? []), { key: HASH_TAG, value: hash }];
+    for (const c of definition.containerDefinitions ?? []) for (const s of c.secrets ?? []) s.valueFrom = arns.get(s.valueFrom!) ?? s.valueFrom;
+    const out = await ecs.send(new RegisterTaskDefinitionCommand(definition));
     definitionArns.set(svc.name, out.taskDefinition!.taskDefinitionArn!);
   }
 
@@ -141,7 +214,6 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
     }
     return p;
   };
-  let lbRefused = deps.loadBalancers === 'off';
   for (const svc of plan.services) {
     if (svc.dependsOn.length) {
       log(`${svc.name}: waiting for ${svc.dependsOn.map((d) => `${d.service} (${d.condition})`).join(', ')}`);
@@ -161,6 +233,8 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
       if (!tags.some((t) => t.key === PROJECT_TAG && t.value === plan.project)) {
         throw new ComposeRunError(`service ${svc.name} already exists in cluster ${plan.cluster} and was not made by compose for project ${plan.project}; run in another cluster (--cluster) or rename the service`);
       }
+      const lbChange = loadBalancerChange(existing, tags, svc);
+      if (lbChange) log(`warning: ${svc.name}: ${lbChange}; Skiff cannot change a service's load balancers: run \`skiff compose down\` then \`up\` to apply it`);
       if (existing.taskDefinition === taskDefinition && existing.desiredCount === svc.service.desiredCount) {
         log(`${svc.name}: unchanged`);
         continue;
@@ -169,20 +243,17 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
       log(`${svc.name}: service updated (desired ${svc.service.desiredCount})`);
       continue;
     }
-    const request = { ...svc.service, taskDefinition };
-    if (svc.loadBalancers.length && !lbRefused) {
-      try {
-        await ecs.send(new CreateServiceCommand(withLoadBalancers({ ...svc, service: request })));
-        log(`${svc.name}: service created (desired ${request.desiredCount}) behind its load balancer on port(s) ${svc.loadBalancers.map((l) => l.containerPort).join(', ')}`);
-        continue;
-      } catch (e) {
-        if (!(errName(e) === 'InvalidParameterException' && /loadBalancers/.test((e as Error).message))) throw e;
-        lbRefused = true;
-        log(`note: this server does not accept load balancers yet (${(e as Error).message.split('.')[0]}); services are reached at their tasks' addresses and DNS names`);
+    try {
+      await ecs.send(new CreateServiceCommand({ ...svc.service, taskDefinition }));
+    } catch (e) {
+      if (svc.loadBalancers.length && errName(e) === 'InvalidParameterException' && /port|listener/i.test((e as Error).message)) {
+        const ports = svc.listenerPorts ? `published port(s) ${svc.listenerPorts.join(', ')}` : 'a port for its load balancer';
+        throw new ComposeRunError(`${svc.name}: cannot get ${ports}: ${(e as Error).message}`);
       }
+      throw e;
     }
-    await ecs.send(new CreateServiceCommand(request));
-    log(`${svc.name}: service created (desired ${request.desiredCount}) as ${serviceDnsName(plan.cluster, svc.name)}`);
+    const where = svc.loadBalancers.length ? `behind its load balancer (container port(s) ${svc.loadBalancers.map((l) => l.containerPort).join(', ')}${svc.listenerPorts ? `, host port(s) ${svc.listenerPorts.join(', ')}` : ''})` : `as ${serviceDnsName(plan.cluster, svc.name)}`;
+    log(`${svc.name}: service created (desired ${svc.service.desiredCount}) ${where}`);
   }
   if (opts.wait === false) return;
   await Promise.all(
@@ -191,6 +262,17 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
     ),
   );
   log(`project ${plan.project}: up`);
+}
+
+/** What differs between a running service's load balancers (and listener ports) and the file's; undefined when nothing. */
+function loadBalancerChange(existing: Service, tags: { key?: string; value?: string }[], svc: ServicePlan): string | undefined {
+  const key = (l: { containerName?: string; containerPort?: number }) => `${l.containerName}:${l.containerPort}`;
+  const have = (existing.loadBalancers ?? []).map(key).join(',');
+  const want = svc.loadBalancers.map(key).join(',');
+  if (have !== want) return `ports changed (running: ${have || 'none'}; file: ${want || 'none'})`;
+  const listening = tags.find((t) => t.key === LISTENER_PORT_TAG)?.value;
+  if (svc.listenerPorts && listening !== svc.listenerPorts.join(',')) return `published ports changed (running: ${listening ?? 'none'}; file: ${svc.listenerPorts.join(',')})`;
+  return undefined;
 }
 
 async function waitUntil(what: string, timeoutMs: number, pollMs: number, check: () => Promise<boolean>): Promise<void> {
@@ -289,6 +371,10 @@ export async function composeDown(plan: ComposePlan, deps: ComposeDeps): Promise
       }
       if (s.taskDefinition) families.add(s.taskDefinition.split('/').pop()!.replace(/:\d+$/, ''));
       for (const a of await listAll(ecs, { cluster: plan.cluster, serviceName: name })) taskArns.add(a);
+      // `down` stops now: its load balancer lets go of the tasks at once (in-flight requests end with the task).
+      if (s.status === 'ACTIVE' && (s.loadBalancers ?? []).length) {
+        await ecs.send(new TagResourceCommand({ resourceArn: s.serviceArn!, tags: [{ key: DEREGISTRATION_DELAY_TAG, value: '0' }] }));
+      }
       if (s.status === 'ACTIVE') await ecs.send(new DeleteServiceCommand({ cluster: plan.cluster, service: name, force: true }));
       log(`${name}: service deleted`);
     }
@@ -326,6 +412,14 @@ export async function composeDown(plan: ComposePlan, deps: ComposeDeps): Promise
     for (const arn of arns) if (await ours(arn)) await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
     if (arns.length) log(`${family}: ${arns.length} task definition revision(s) deregistered`);
   }
+  // The execution role (by its name even when the file no longer uses secrets), if compose made it.
+  const roleName = plan.executionRoleName ?? executionRoleNameFor(plan.project);
+  const role = await deps.roles.get(roleName);
+  if (role && isOurRole(role, plan.project)) {
+    if (await deps.roles.delete(roleName)) log(`execution role ${roleName}: deleted`);
+  } else if (role) {
+    log(`warning: role ${roleName} was not made by compose for project ${plan.project}; left alone`);
+  }
   for (const s of plan.secrets) if (await deps.secrets.delete(s.secretName)) log(`secret ${s.composeName}: deleted`);
 
   if (cluster?.status === 'ACTIVE' && (cluster.tags ?? []).some((t) => t.key === PROJECT_TAG && t.value === plan.project)) {
@@ -347,13 +441,22 @@ export interface PsRow {
   running: number;
   /** The service's DNS name; absent for a one-shot job (it is no service). */
   dnsName?: string;
+  /** Where its load balancer listens, one per published container port (services with `ports`). */
+  ports?: { url: string; listener: string; containerPort: number; listening: boolean; error?: string }[];
   tasks: { taskArn: string; lastStatus: string; healthStatus?: string; ip?: string }[];
 }
 
-export async function composePs(plan: ComposePlan, deps: Pick<ComposeDeps, 'ecs'>): Promise<PsRow[]> {
+export interface PsDeps {
+  ecs: ComposeDeps['ecs'];
+  /** The server's load balancer listeners (`GET /skiff/v1/load-balancers`). */
+  listeners: () => Promise<ListenerInfo[]>;
+}
+
+export async function composePs(plan: ComposePlan, deps: PsDeps): Promise<PsRow[]> {
   const { ecs } = deps;
   const cluster = (await ecs.send(new DescribeClustersCommand({ clusters: [plan.cluster] }))).clusters?.[0];
   const rows: PsRow[] = [];
+  let listeners: ListenerInfo[] | undefined;
   for (const svc of plan.services) {
     const row: PsRow = { service: svc.name, kind: svc.oneShot ? 'one-shot' : 'service', status: 'MISSING', desired: 0, running: 0, ...(svc.oneShot ? {} : { dnsName: serviceDnsName(plan.cluster, svc.name) }), tasks: [] };
     rows.push(row);
@@ -368,6 +471,12 @@ export async function composePs(plan: ComposePlan, deps: Pick<ComposeDeps, 'ecs'
       row.status = s.status ?? 'UNKNOWN';
       row.desired = s.desiredCount ?? 0;
       row.running = s.runningCount ?? 0;
+      if (s.status === 'ACTIVE' && (s.loadBalancers ?? []).length) {
+        listeners ??= await deps.listeners();
+        row.ports = listeners
+          .filter((l) => l.serviceArn === s.serviceArn)
+          .map((l) => ({ url: `http://${l.listener}`, listener: l.listener, containerPort: l.containerPort, listening: l.listening, ...(l.error ? { error: l.error } : {}) }));
+      }
       arns = await listAll(ecs, { cluster: plan.cluster, serviceName: svc.name });
     }
     const tasks = (await describeTasks(ecs, plan.cluster, arns)).filter((t) => !svc.oneShot || t.taskDefinitionArn?.includes(`/${svc.taskDefinition.family}:`));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCompose, ComposeError } from './compose-file.ts';
-import { healthCheckFor, loadBalancersFor, planCompose, startOrder, taskSizeFor, withLoadBalancers } from './to-ecs.ts';
+import { executionRoleNameFor, healthCheckFor, loadBalancerNameFor, loadBalancersFor, planCompose, startOrder, taskSizeFor } from './to-ecs.ts';
 
 const MiB = 1024 ** 2;
 const plan = (yaml: string, env: Record<string, string> = {}) =>
@@ -62,26 +62,62 @@ secrets:
       },
     ],
   });
-  assert.deepEqual(web.service, { cluster: 'shop', serviceName: 'web', taskDefinition: 'shop-web', desiredCount: 3, tags });
+  assert.deepEqual(web.service, {
+    cluster: 'shop',
+    serviceName: 'web',
+    taskDefinition: 'shop-web',
+    desiredCount: 3,
+    loadBalancers: [{ loadBalancerName: 'shop-web-8080', containerName: 'web', containerPort: 8080 }],
+    tags: [...tags, { key: 'skiff:loadBalancerPort', value: '9000' }],
+  });
   assert.equal(web.oneShot, false);
-  assert.ok(p.notes.some((n) => /published ports \(9000:8080\) have no host side/.test(n)), p.notes.join('\n'));
+  assert.equal(web.usesSecrets, true);
+  assert.equal(p.executionRoleName, 'compose-shop-execution');
+  assert.ok(p.notes.some((n) => /UDP port 53 is reachable by other tasks only/.test(n)), p.notes.join('\n'));
   assert.ok(p.notes.some((n) => /secrets API_TOKEN are given to the container as environment variables/.test(n)));
 });
 
-test('ports become one loadBalancers entry per container port, only in the CreateService request that asks for them', () => {
-  const svc = { name: 'web', ports: [{ target: 8080, protocol: 'tcp' as const }, { target: 8080, protocol: 'tcp' as const, published: '80' }, { target: 53, protocol: 'udp' as const }] };
-  assert.deepEqual(loadBalancersFor(svc), [{ containerName: 'web', containerPort: 8080 }, { containerName: 'web', containerPort: 53 }]);
-  const p = plan('services: { web: { image: x, ports: ["8080"] }, worker: { image: x, expose: [8080] } }');
-  assert.deepEqual(withLoadBalancers(p.services[0]!), {
+test('ports put the service behind its load balancer: one entry per TCP container port, published ports as the listener tag', () => {
+  const ports = (...ps: { target: number; published?: string; protocol?: 'tcp' | 'udp' }[]) => ps.map((p) => ({ protocol: 'tcp' as const, ...p }));
+  const run = (svcPorts: ReturnType<typeof ports>) => {
+    const problems: string[] = [];
+    const out = loadBalancersFor({ name: 'web', ports: svcPorts }, 'shop', problems);
+    return { ...out, problems };
+  };
+  assert.deepEqual(run(ports({ target: 80, published: '8080' }, { target: 80 }, { target: 53, protocol: 'udp' })), {
+    loadBalancers: [{ loadBalancerName: 'shop-web-80', containerName: 'web', containerPort: 80 }],
+    listenerPorts: [8080],
+    problems: [],
+  });
+  assert.deepEqual(run(ports({ target: 80 }, { target: 443 })).listenerPorts, undefined, 'none published: Skiff picks');
+  assert.match(run(ports({ target: 80, published: '8080' }, { target: 443 })).problems[0]!, /publish a host port for every TCP port \("8080:80"\) or for none/);
+  assert.match(run(ports({ target: 80, published: '8080-8090' })).problems[0]!, /published port "8080-8090" must be one host port/);
+  assert.match(run(ports({ target: 80, published: '8080' }, { target: 80, published: '8081' })).problems[0]!, /container port 80 is published twice \(8080, 8081\)/);
+  assert.match(run(ports({ target: 80, published: '8080' }, { target: 81, published: '8080' })).problems[0]!, /host port 8080 is published twice/);
+
+  const p = plan('services: { web: { image: x, ports: ["8080:80"] }, worker: { image: x, expose: [8080] } }');
+  assert.deepEqual(p.services[0]!.service, {
     cluster: 'p',
     serviceName: 'web',
     taskDefinition: 'p-web',
     desiredCount: 1,
-    tags: [{ key: 'skiff:compose-project', value: 'p' }],
-    loadBalancers: [{ containerName: 'web', containerPort: 8080 }],
+    loadBalancers: [{ loadBalancerName: 'p-web-80', containerName: 'web', containerPort: 80 }],
+    tags: [{ key: 'skiff:compose-project', value: 'p' }, { key: 'skiff:loadBalancerPort', value: '8080' }],
   });
-  assert.equal(withLoadBalancers(p.services[1]!).loadBalancers, undefined, 'expose is not behind the load balancer');
-  assert.equal(p.services[0]!.service.loadBalancers, undefined, 'the plain request never carries them');
+  assert.deepEqual(p.services[0]!.taskDefinition.containerDefinitions![0]!.portMappings, [{ containerPort: 80, protocol: 'tcp' }]);
+  assert.equal(p.services[1]!.service.loadBalancers, undefined, 'expose is not behind the load balancer');
+  assert.equal(p.executionRoleName, undefined, 'no secrets, no role');
+  assert.throws(() => plan('services: { a: { image: x, ports: ["8080:80"] }, b: { image: x, ports: [{ target: 81, published: 8080 }] } }'), /services\.b\.ports: host port 8080 is already published by a/);
+});
+
+test('long names are shortened to what IAM and load balancers allow, with a hash', () => {
+  const long = 'p'.repeat(70);
+  assert.equal(executionRoleNameFor('shop'), 'compose-shop-execution');
+  assert.equal(executionRoleNameFor(long).length, 64);
+  assert.notEqual(executionRoleNameFor(long), executionRoleNameFor(long + 'q'));
+  assert.equal(loadBalancerNameFor('my_shop', 'web', 80), 'my-shop-web-80');
+  const lb = loadBalancerNameFor(long, 'web', 80);
+  assert.ok(lb.length <= 32 && /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/.test(lb), lb);
 });
 
 test('resources round up to the cheapest valid Fargate size, with a note', () => {

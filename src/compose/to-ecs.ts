@@ -19,13 +19,21 @@
  *   restart it when it exits.
  * - secrets are injected as environment variables named after the secret's
  *   target (ECS has no /run/secrets files).
- * - `ports` become portMappings and a `loadBalancers` entry
- *   {containerName, containerPort} per port (see loadBalancersFor); `expose`
+ * - `ports` put the service behind Skiff's load balancer (see
+ *   loadBalancersFor): each TCP container port gets a portMapping and a
+ *   `loadBalancers` entry {loadBalancerName, containerName, containerPort};
+ *   published ports become the service tag `skiff:loadBalancerPort` (the
+ *   listener's host port; without them Skiff picks free ones). `expose`
  *   becomes portMappings only.
+ * - a project whose services use secrets gets an execution role
+ *   (executionRoleNameFor) allowed to read exactly the project's secrets; the
+ *   task definitions that use secrets name it as their executionRoleArn.
  */
+import { createHash } from 'node:crypto';
 import type { ContainerDefinition, CreateServiceCommandInput, LoadBalancer, RegisterTaskDefinitionCommandInput, RunTaskCommandInput, Tag } from '@aws-sdk/client-ecs';
 import { cheapestSizeAtLeast, type TaskSize } from '../ecs/sizes.ts';
 import { ComposeError, type ComposeProject, type ComposeService, type DependsCondition } from './compose-file.ts';
+import { LISTENER_PORT_TAG } from '../lb/model.ts';
 
 /** The tag every resource `skiff compose up` makes carries, so `down` removes only what compose made. */
 export const PROJECT_TAG = 'skiff:compose-project';
@@ -37,11 +45,16 @@ export interface ServicePlan {
   /** Runs as standalone task(s) that are expected to exit 0, not as an ECS service. */
   oneShot: boolean;
   taskDefinition: RegisterTaskDefinitionCommandInput;
-  /** CreateService input without loadBalancers (see withLoadBalancers). */
+  /** CreateService input, with the service's loadBalancers and listener port tag when it has `ports`. */
   service: CreateServiceCommandInput;
   /** RunTask input for a oneShot service. */
   runTask: RunTaskCommandInput;
+  /** One entry per published TCP container port (also in `service`). */
   loadBalancers: LoadBalancer[];
+  /** The listener host port of each loadBalancers entry, when the file publishes them (else Skiff picks). */
+  listenerPorts?: number[];
+  /** Whether its containers use secrets (so its task definition needs the project's execution role). */
+  usesSecrets: boolean;
   dependsOn: { service: string; condition: DependsCondition }[];
   /** The task size chosen (see taskSizeFor). */
   size: TaskSize;
@@ -59,6 +72,8 @@ export interface ComposePlan {
   project: string;
   cluster: string;
   secrets: PlannedSecret[];
+  /** The execution role `up` makes for the services that use secrets; undefined when none does. */
+  executionRoleName?: string;
   /** In start order: every service after the services it depends on. */
   services: ServicePlan[];
   /** Things the user should know (round-ups, clamped values, secrets as env vars). */
@@ -76,6 +91,23 @@ export function secretNameFor(project: string, composeName: string): string {
   return `compose/${project}/${composeName}`;
 }
 
+/** Role names are 1..64 characters (IAM); a long project name is shortened with a hash. */
+export function executionRoleNameFor(project: string): string {
+  return shorten(`compose-${project}-execution`, 64);
+}
+
+/** The name of a service's load balancer for one container port (1..32 letters, digits, hyphens). */
+export function loadBalancerNameFor(project: string, service: string, containerPort: number): string {
+  const name = `${project}-${service}-${containerPort}`.replace(/[^A-Za-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+  return shorten(name, 32);
+}
+
+function shorten(name: string, max: number): string {
+  if (name.length <= max) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, max - 9).replace(/-+$/, '')}-${hash}`;
+}
+
 export function familyFor(project: string, service: string): string {
   return `${project}-${service}`;
 }
@@ -89,6 +121,7 @@ export function planCompose(project: ComposeProject, opts: PlanOptions = {}): Co
   const jobs = new Set(project.services.flatMap((s) => s.dependsOn.filter((d) => d.condition === 'service_completed_successfully').map((d) => d.service)));
 
   const plans = new Map<string, ServicePlan>();
+  const publishedBy = new Map<number, string>();
   for (const svc of project.services) {
     const size = taskSizeFor(svc, problems, notes);
     const container = containerFor(svc, project.name, notes);
@@ -102,6 +135,14 @@ export function planCompose(project: ComposeProject, opts: PlanOptions = {}): Co
         problems.push(`services.${svc.name}.depends_on.${d.service}: condition service_healthy needs a healthcheck on ${d.service}`);
       }
     }
+    const { loadBalancers, listenerPorts } = loadBalancersFor(svc, project.name, problems, notes);
+    for (const port of listenerPorts ?? []) {
+      const other = publishedBy.get(port);
+      if (other) problems.push(`services.${svc.name}.ports: host port ${port} is already published by ${other}; publish another port`);
+      publishedBy.set(port, svc.name);
+    }
+    if (oneShot && loadBalancers.length) notes.push(`${svc.name}: runs as a one-shot task, so its ports are not behind a load balancer`);
+    const serviceTags = listenerPorts ? [...tags, { key: LISTENER_PORT_TAG, value: listenerPorts.join(',') }] : tags;
     plans.set(svc.name, {
       name: svc.name,
       oneShot,
@@ -115,35 +156,68 @@ export function planCompose(project: ComposeProject, opts: PlanOptions = {}): Co
         containerDefinitions: [container],
         tags,
       },
-      service: { cluster, serviceName: svc.name, taskDefinition: family, desiredCount: count, tags },
+      service: { cluster, serviceName: svc.name, taskDefinition: family, desiredCount: count, ...(loadBalancers.length ? { loadBalancers } : {}), tags: serviceTags },
       runTask: { cluster, taskDefinition: family, count, startedBy: `compose/${project.name}`, tags },
-      loadBalancers: loadBalancersFor(svc),
+      loadBalancers,
+      ...(listenerPorts ? { listenerPorts } : {}),
+      usesSecrets: (container.secrets ?? []).length > 0,
       dependsOn: svc.dependsOn,
     });
   }
   const order = startOrder(project.services, problems);
   if (problems.length) throw new ComposeError(problems);
-  return { project: project.name, cluster, secrets, services: order.map((n) => plans.get(n)!), notes, warnings: project.warnings };
+  const services = order.map((n) => plans.get(n)!);
+  const executionRoleName = services.some((s) => s.usesSecrets) ? executionRoleNameFor(project.name) : undefined;
+  return { project: project.name, cluster, secrets, ...(executionRoleName ? { executionRoleName } : {}), services, notes, warnings: project.warnings };
 }
 
 /**
- * The load balancer entries for a service's `ports`: one {containerName,
- * containerPort} per distinct TCP/UDP container port, in file order.
+ * A service's `ports` as load balancer entries: one {loadBalancerName,
+ * containerName, containerPort} per distinct TCP container port, in file
+ * order, and the listener host ports when the file publishes them ("8080:80",
+ * {published, target}). A service publishes a port for every entry or for
+ * none (the `skiff:loadBalancerPort` tag lists one per entry); UDP ports are
+ * reachable by other tasks only (the load balancer speaks HTTP).
  */
-export function loadBalancersFor(svc: Pick<ComposeService, 'name' | 'ports'>): LoadBalancer[] {
-  const seen = new Set<number>();
-  const out: LoadBalancer[] = [];
+export function loadBalancersFor(
+  svc: Pick<ComposeService, 'name' | 'ports'>,
+  project: string,
+  problems: string[] = [],
+  notes: string[] = [],
+): { loadBalancers: LoadBalancer[]; listenerPorts?: number[] } {
+  const published = new Map<number, number | undefined>();
   for (const p of svc.ports) {
-    if (seen.has(p.target)) continue;
-    seen.add(p.target);
-    out.push({ containerName: svc.name, containerPort: p.target });
+    if (p.protocol === 'udp') {
+      notes.push(`${svc.name}: UDP port ${p.target} is reachable by other tasks only (Skiff's load balancer serves HTTP)`);
+      continue;
+    }
+    let host: number | undefined;
+    if (p.published !== undefined && p.published !== '') {
+      host = /^\d{1,5}$/.test(p.published) ? Number(p.published) : NaN;
+      if (!(host >= 1 && host <= 65535)) {
+        problems.push(`services.${svc.name}.ports: published port ${JSON.stringify(p.published)} must be one host port (1..65535); ranges are not supported`);
+        continue;
+      }
+    }
+    const before = published.get(p.target);
+    if (published.has(p.target) && before !== undefined && host !== undefined && before !== host) {
+      problems.push(`services.${svc.name}.ports: container port ${p.target} is published twice (${before}, ${host}); its load balancer has one listener port`);
+      continue;
+    }
+    published.set(p.target, before ?? host);
   }
-  return out;
-}
-
-/** The CreateService request with the service's load balancer entries (none → the request unchanged). */
-export function withLoadBalancers(plan: Pick<ServicePlan, 'service' | 'loadBalancers'>): CreateServiceCommandInput {
-  return plan.loadBalancers.length ? { ...plan.service, loadBalancers: plan.loadBalancers } : plan.service;
+  const loadBalancers = [...published.keys()].map((containerPort) => ({ loadBalancerName: loadBalancerNameFor(project, svc.name, containerPort), containerName: svc.name, containerPort }));
+  const hosts = [...published.values()];
+  if (hosts.every((h) => h === undefined)) return { loadBalancers };
+  if (hosts.some((h) => h === undefined)) {
+    problems.push(`services.${svc.name}.ports: publish a host port for every TCP port ("8080:80") or for none (Skiff then picks free ones)`);
+    return { loadBalancers };
+  }
+  if (new Set(hosts).size !== hosts.length) {
+    problems.push(`services.${svc.name}.ports: host port ${hosts.find((h, i) => hosts.indexOf(h) !== i)} is published twice; give each container port its own`);
+    return { loadBalancers };
+  }
+  return { loadBalancers, listenerPorts: hosts as number[] };
 }
 
 /** The task size for a service's resources (see the module comment). */
@@ -184,10 +258,6 @@ function containerFor(svc: ComposeService, project: string, notes: string[]): Co
   for (const p of svc.ports) ports.set(p.target, p.protocol);
   for (const p of svc.expose) if (!ports.has(p)) ports.set(p, 'tcp');
   if (ports.size) c.portMappings = [...ports].map(([containerPort, protocol]) => ({ containerPort, protocol }));
-  const published = svc.ports.filter((p) => p.published && p.published !== String(p.target));
-  if (published.length) {
-    notes.push(`${svc.name}: published ports (${published.map((p) => `${p.published}:${p.target}`).join(', ')}) have no host side on Fargate; the service serves container port(s) ${published.map((p) => p.target).join(', ')}`);
-  }
   if (svc.healthcheck) c.healthCheck = healthCheckFor(svc.name, svc.healthcheck, notes);
   if (svc.limits.memory !== undefined) c.memory = Math.ceil(svc.limits.memory / MiB);
   if (svc.reservations.memory !== undefined) {
