@@ -17,6 +17,7 @@
 import type { TaskRecord } from '../agent/task-record.ts';
 import { HttpListener, type TargetEvent, type TargetView } from './http-proxy.ts';
 import { targetsOf } from './targets.ts';
+import { taskHealth } from '../agent/health-checker.ts';
 import { DEFAULT_DEREGISTRATION_DELAY_SECONDS, MAX_DEREGISTRATION_DELAY_SECONDS, loadBalancerView, type ServiceLoadBalancer } from './model.ts';
 
 /** What the load balancers read from the store about one live service with loadBalancers. */
@@ -77,11 +78,25 @@ export interface ListenerView {
   containerPort: number;
   /** host:port clients connect to. */
   listener: string;
+  /** The listener as a URL (http://host:port). */
+  url: string;
   /** Whether the port is bound (false: binding failed, retried every sync; see `error`). */
   listening: boolean;
   error?: string;
   deregistrationDelaySeconds: number;
-  targets: TargetView[];
+  /**
+   * Its targets (in service or draining), then the service's other RUNNING
+   * tasks it sends nothing to yet (state `out-of-service`), each with its
+   * health in the words of ELB DescribeTargetHealth: `healthy` (in service),
+   * `draining`, `initial` (health check not passed yet), `unhealthy`.
+   */
+  targets: ListenerTargetView[];
+}
+
+export type TargetHealthState = 'healthy' | 'draining' | 'initial' | 'unhealthy';
+export interface ListenerTargetView extends Omit<TargetView, 'state'> {
+  state: TargetView['state'] | 'out-of-service';
+  health: TargetHealthState;
 }
 
 /** What the control plane may ask of the load balancers (ControlContext.loadBalancers). */
@@ -92,6 +107,12 @@ export interface LoadBalancerDirectory {
   listenerAddress(port: number): string;
   /** Brings targets in step with the store now. */
   wake(): void;
+  /**
+   * Takes a task (already stored as desired STOPPED) out of every listener of
+   * its service; resolves when it may be stopped: after the deregistration
+   * delay, at once if it was no target.
+   */
+  drain(serviceId: string, taskId: string): Promise<void>;
 }
 
 interface Entry {
@@ -256,10 +277,11 @@ export class LoadBalancers implements LoadBalancerDirectory {
         serviceName: e.service.name,
         ...loadBalancerView(lb),
         listener: this.listenerAddress(e.port),
+        url: `http://${this.listenerAddress(e.port)}`,
         listening: e.bound,
         ...(e.error ? { error: e.error } : {}),
         deregistrationDelaySeconds: this.delayMs(e.service) / 1000,
-        targets: e.listener.targetsView(),
+        targets: listenerTargets(e.listener.targetsView(), e.service.tasks, lb.containerPort),
       };
     });
   }
@@ -270,4 +292,22 @@ export class LoadBalancers implements LoadBalancerDirectory {
     await Promise.all([...this.entries.values()].map((e) => e.listener.close()));
     this.entries.clear();
   }
+}
+
+/** A listener's targets with their health, then the service's RUNNING tasks that are no target (yet). */
+export function listenerTargets(targets: TargetView[], tasks: TaskRecord[], containerPort: number): ListenerTargetView[] {
+  const out: ListenerTargetView[] = targets.map((t) => ({ ...t, health: t.state === 'draining' ? 'draining' : 'healthy' }));
+  const listed = new Set(targets.map((t) => t.id));
+  for (const t of tasks) {
+    if (listed.has(t.id) || t.desiredStatus !== 'RUNNING' || t.lastStatus !== 'RUNNING' || !t.network?.ipv4) continue;
+    out.push({
+      id: t.id,
+      address: `${t.network.ipv4}:${containerPort}`,
+      state: 'out-of-service',
+      health: taskHealth(t) === 'UNHEALTHY' ? 'unhealthy' : 'initial',
+      inFlight: 0,
+      requests: 0,
+    });
+  }
+  return out;
 }

@@ -44,3 +44,26 @@ export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => vo
     },
   };
 }
+
+/**
+ * Stops a task whose desired status, stop code and reason are already stored
+ * (StopTask): when its service has loadBalancers, it is drained first, as ECS
+ * deregisters a task and waits for the target group's deregistration delay
+ * before it stops it. The task leaves rotation at once and keeps RUNNING
+ * until then. Nothing of this lives only in memory: a restarted server's agent
+ * adopts a task stored as desired STOPPED by stopping it with the stored code
+ * and reason (the listener, and every connection through it, went down with
+ * the old process, so there is nothing left to drain).
+ */
+export function stopTaskAfterDrain(ctx: ControlContext, taskId: string, log: (msg: string) => void = (m) => console.error(m)): void {
+  const stopNow = () => {
+    const t = ctx.tasks.get(taskId);
+    ctx.agent.stop(taskId, t?.stopCode ?? 'UserInitiated', t?.stoppedReason ?? 'Task stopped by user');
+  };
+  const svc = ctx.loadBalancers ? new ServicesRepo(ctx.db).serviceOfTask(taskId) : undefined;
+  if (!ctx.loadBalancers || !svc || svc.status === 'INACTIVE' || !(svc.loadBalancers?.length ?? 0)) return stopNow();
+  ctx.loadBalancers.drain(svc.id, taskId).then(stopNow, (err) => {
+    log(`service ${svc.name}: draining task ${taskId} failed, stopping it: ${err instanceof Error ? err.message : err}`);
+    stopNow();
+  });
+}
