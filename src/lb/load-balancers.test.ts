@@ -125,8 +125,8 @@ test('listenerTargets: targets with their health, then RUNNING tasks not in serv
   ];
   const views = listenerTargets(
     [
-      { id: 'a', address: '127.0.0.1:80', state: 'in-service', inFlight: 1, requests: 5 },
-      { id: 'b', address: '127.0.0.1:80', state: 'draining', inFlight: 0, requests: 2, drainEndsAt: 99 },
+      { id: 'a', address: '127.0.0.1:80', state: 'in-service', health: 'healthy', inFlight: 1, requests: 5 },
+      { id: 'b', address: '127.0.0.1:80', state: 'draining', health: 'healthy', inFlight: 0, requests: 2, drainEndsAt: 99 },
     ],
     tasks,
     80,

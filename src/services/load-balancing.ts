@@ -5,7 +5,8 @@
  */
 import type { ControlContext } from '../control/context.ts';
 import type { LoadBalancedService, LoadBalancerSource } from '../lb/load-balancers.ts';
-import { requestedDeregistrationDelay } from '../lb/validate.ts';
+import { requestedDeregistrationDelay, requestedHealthCheck } from '../lb/validate.ts';
+import type { TargetHealthCheck } from '../lb/model.ts';
 import { randomUUID } from 'node:crypto';
 import { ServicesRepo } from './repo.ts';
 import { MAX_EVENTS } from './model.ts';
@@ -13,21 +14,30 @@ import { MAX_EVENTS } from './model.ts';
 export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => void): LoadBalancerSource {
   const repo = new ServicesRepo(ctx.db);
   const badDelay = new Set<string>();
+  const badHealthCheck = new Set<string>();
   return {
     services(): LoadBalancedService[] {
       return repo
         .listLive()
         .filter((s) => (s.loadBalancers?.length ?? 0) > 0)
         .map((s) => {
+          const tags = ctx.tags.list(s.arn);
           let delay: number | undefined;
+          let healthCheck: TargetHealthCheck | undefined;
           try {
-            delay = requestedDeregistrationDelay(ctx.tags.list(s.arn));
+            delay = requestedDeregistrationDelay(tags);
           } catch (err) {
             // TagResource does not validate Skiff's tags: fall back to the default and say so once.
             if (!badDelay.has(s.arn)) log(`service ${s.name}: ${(err as Error).message} Using the server default.`);
             badDelay.add(s.arn);
           }
-          return { id: s.id, name: s.name, arn: s.arn, loadBalancers: s.loadBalancers!, deregistrationDelaySeconds: delay, tasks: repo.unstoppedTaskRecords(s.id) };
+          try {
+            healthCheck = requestedHealthCheck(tags);
+          } catch (err) {
+            if (!badHealthCheck.has(s.arn)) log(`service ${s.name}: ${(err as Error).message} Its targets are not health checked until the tags are fixed.`);
+            badHealthCheck.add(s.arn);
+          }
+          return { id: s.id, name: s.name, arn: s.arn, loadBalancers: s.loadBalancers!, deregistrationDelaySeconds: delay, healthCheck, tasks: repo.unstoppedTaskRecords(s.id) };
         });
     },
     addEvents(serviceId: string, messages: string[]): void {
