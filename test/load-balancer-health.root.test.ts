@@ -101,7 +101,7 @@ test('an HTTP health check takes a failing task out of rotation, then the servic
   );
 
   await ecs.send(new CreateServiceCommand({ serviceName: 'hc', taskDefinition: td, desiredCount: 2, loadBalancers: lb, healthCheckGracePeriodSeconds: 2, tags: HC_TAGS }));
-  const stable = await waitUntilServicesStable({ client: ecs, maxWaitTime: 20, minDelay: 1, maxDelay: 1 }, { services: ['hc'] }).catch((e: Error) => ({ state: 'FAILURE', reason: e.message }));
+  const stable = await waitUntilServicesStable({ client: ecs, maxWaitTime: 90, minDelay: 1, maxDelay: 1 }, { services: ['hc'] }).catch((e: Error) => ({ state: 'FAILURE', reason: e.message }));
   if (stable.state !== 'SUCCESS') {
     const s = (await ecs.send(new DescribeServicesCommand({ services: ['hc'] }))).services![0];
     const stopped = (await ecs.send(new ListTasksCommand({ serviceName: 'hc', desiredStatus: 'STOPPED' }))).taskArns ?? [];
