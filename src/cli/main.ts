@@ -24,8 +24,9 @@ import { completionCommands } from './commands/completion.ts';
 import { roleCommands } from './commands/roles.ts';
 import { composeCommands } from './commands/compose.ts';
 import { autoscalingCommands } from './commands/autoscaling.ts';
+import { lbCommands } from './commands/lb.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands, autoscalingCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands, autoscalingCommands, lbCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

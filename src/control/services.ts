@@ -30,7 +30,7 @@ import { readTags } from './tags.ts';
 import { securityGroupsFor, subnetsFor } from './task-placement.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import { LISTENER_PORT_TAG, loadBalancerKey, loadBalancerView, type ServiceLoadBalancer } from '../lb/model.ts';
-import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedListenerPorts, type LoadBalancerRequest } from '../lb/validate.ts';
+import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedHealthCheck, requestedListenerPorts, type LoadBalancerRequest } from '../lb/validate.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -260,6 +260,7 @@ export function serviceOperations(ctx: ControlContext) {
       checkAgainstTaskDefinition(lbRequests, def);
       const wantedPorts = requestedListenerPorts(tags, lbRequests.length);
       requestedDeregistrationDelay(tags);
+      requestedHealthCheck(tags);
 
       // The only wait (ports are probed by binding them): everything after it runs without yielding, so the checks below hold at insert.
       const loadBalancers = await allocateListeners(ctx, lbRequests, wantedPorts);

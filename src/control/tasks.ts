@@ -8,7 +8,8 @@
  * the same tasks back. Storing and launching is task-placement.ts, shared with
  * the service scheduler. With a capacity provider strategy (given, or the
  * cluster's default) the tasks are split over FARGATE / FARGATE_SPOT by base
- * and weight.
+ * and weight. StopTask on a task its service's load balancer sends traffic to
+ * drains it first (services/load-balancing.ts stopTaskAfterDrain).
  */
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { optInt, optString, optStringList, reqString } from '../api/input.ts';
@@ -25,6 +26,7 @@ import { PreSerialized } from '../api/http-server.ts';
 import { Placement, abandonPlaced, launchPlaced, storeTasks, type TaskBatch } from './task-placement.ts';
 import { effectiveStrategy, splitByStrategy } from '../services/capacity-split.ts';
 import { ServicesRepo } from '../services/repo.ts';
+import { stopTaskAfterDrain } from '../services/load-balancing.ts';
 
 export function taskOperations(ctx: ControlContext) {
   /**
@@ -134,7 +136,10 @@ export function taskOperations(ctx: ControlContext) {
           t.stopCode ??= 'UserInitiated';
           t.stoppedReason ??= reason;
         });
-        ctx.agent.stop(task.id, 'UserInitiated', reason);
+        // A target of its service's load balancer is drained first (out of rotation now, stopped after the delay);
+        // its service starts a replacement meanwhile, as the task no longer counts as desired RUNNING.
+        stopTaskAfterDrain(ctx, task.id);
+        ctx.serviceScheduler?.wake();
       }
       return { task: taskView(task, ctx.tags.list(task.arn)) };
     },

@@ -192,3 +192,49 @@ test('a target silent for the idle timeout: 504, and the request no longer count
   assert.equal(r.status, 504);
   assert.equal(l.targetsView()[0].inFlight, 0);
 });
+
+test('health check: initial targets get nothing until they pass; unhealthy ones leave rotation; all unhealthy fails open', async () => {
+  const healthy = new Map<string, boolean>([['a', true], ['b', false]]);
+  const mk = async (name: string) => {
+    const s = http.createServer((req, res) => {
+      if (req.url === '/health') res.statusCode = healthy.get(name) ? 200 : 500;
+      res.end(name);
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    opened.push({ close: () => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r()))) });
+    return (s.address() as AddressInfo).port;
+  };
+  const [pa, pb] = [await mk('a'), await mk('b')];
+  const changes: string[] = [];
+  const l = new HttpListener({ host: '127.0.0.1', port: 0, onHealthChange: (id, h) => changes.push(`${id} ${h.state}`) });
+  await l.listen();
+  opened.push(l);
+  l.setHealthCheck({ path: '/health', intervalSeconds: 0.1, timeoutSeconds: 1, healthyThreshold: 2, unhealthyThreshold: 2, matcher: '200' });
+  l.setTargets([{ id: 'a', host: '127.0.0.1', port: pa }, { id: 'b', host: '127.0.0.1', port: pb }], 1000);
+  assert.deepEqual(l.targetsView().map((t) => t.health), ['initial', 'initial']);
+  assert.equal((await get(l.port, '/', false)).status, 503, 'no target has passed a check yet');
+  const until = async (what: string, fn: () => boolean) => {
+    for (let i = 0; i < 200 && !fn(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(fn(), what);
+  };
+  const health = (id: string) => l.targetsView().find((t) => t.id === id)?.health;
+  await until('a healthy, b unhealthy', () => health('a') === 'healthy' && health('b') === 'unhealthy');
+  const b = l.targetsView().find((t) => t.id === 'b')!;
+  assert.equal(b.healthReason, 'Target.ResponseCodeMismatch');
+  assert.equal(b.healthDescription, 'Health checks failed with these codes: [500]');
+  const only = await Promise.all(Array.from({ length: 6 }, () => get(l.port, '/', false)));
+  assert.deepEqual(only.map((r) => r.body), Array(6).fill('a'), 'only the healthy target');
+  // a fails too: every target unhealthy, so both get requests (ALB fails open).
+  healthy.set('a', false);
+  await until('a unhealthy', () => health('a') === 'unhealthy');
+  const open = await Promise.all(Array.from({ length: 6 }, () => get(l.port, '/', false)));
+  assert.deepEqual(open.map((r) => r.body).sort(), ['a', 'a', 'a', 'b', 'b', 'b']);
+  // b recovers after two consecutive passes.
+  healthy.set('b', true);
+  await until('b healthy again', () => health('b') === 'healthy');
+  assert.deepEqual((await Promise.all(Array.from({ length: 4 }, () => get(l.port, '/', false)))).map((r) => r.body), Array(4).fill('b'));
+  assert.deepEqual(changes, ['a healthy', 'b unhealthy', 'a unhealthy', 'b healthy']);
+  // Health check off: every target in service gets requests again.
+  l.setHealthCheck(undefined);
+  assert.deepEqual(l.targetsView().map((t) => t.health), ['healthy', 'healthy']);
+});

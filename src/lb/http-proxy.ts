@@ -21,11 +21,18 @@
  *   be stopped. Requests still running then are left to the task's own stop.
  * - Upgrade requests (WebSocket) are tunnelled to one target for the life of
  *   the connection, which counts as one request in flight.
+ * - With a health check (`setHealthCheck`), each target in service is checked
+ *   over HTTP every interval (target-health.ts) and gets requests only while
+ *   `healthy`; a new target is `initial` until it passes one check. When every
+ *   target in service is unhealthy, requests go to all of them (ALB fails open).
+ *   Without one, a target is healthy on registration.
  */
 import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TargetAddress } from './targets.ts';
+import type { TargetHealthCheck } from './model.ts';
+import { afterCheck, initialHealth, probe, type HealthState, type HealthTrack } from './target-health.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -39,6 +46,11 @@ export interface TargetView {
   id: string;
   address: string;
   state: TargetState;
+  /** Its health check's verdict (`healthy` when the listener has no health check). */
+  health: HealthState;
+  /** Why the last check failed (ELB reason code and description). */
+  healthReason?: string;
+  healthDescription?: string;
   inFlight: number;
   requests: number;
   /** Draining: when the deregistration delay ends (epoch ms). */
@@ -54,6 +66,8 @@ class Target {
   drained?: Promise<void>;
   timer?: NodeJS.Timeout;
   removed = false;
+  health: HealthTrack = { state: 'healthy', streak: 0 };
+  checkTimer?: NodeJS.Timeout;
   readonly agent = new http.Agent({ keepAlive: true, scheduling: 'lifo' });
   constructor(readonly addr: TargetAddress) {}
 
@@ -72,6 +86,8 @@ export interface ListenerOptions {
   now?: () => number;
   /** Told when a target is registered, starts draining, and is deregistered (its delay over). */
   onTargetEvent?: (event: TargetEvent, targetId: string) => void;
+  /** Told when a target's health check verdict changes. */
+  onHealthChange?: (targetId: string, health: HealthTrack) => void;
 }
 
 export type TargetEvent = 'registered' | 'draining' | 'deregistered';
@@ -81,6 +97,8 @@ export class HttpListener {
   private readonly targets = new Map<string, Target>();
   private next = 0;
   private readonly now: () => number;
+  private healthCheck: TargetHealthCheck | undefined;
+  private closed = false;
   port = 0;
 
   constructor(private readonly opts: ListenerOptions) {
@@ -114,8 +132,43 @@ export class HttpListener {
     if (t && t.addr.host === addr.host && t.addr.port === addr.port) return;
     if (t && t.state === 'in-service') void this.deregister(addr.id, 0); // moved: should not happen for a task
     if (this.targets.get(addr.id)?.state === 'draining') return;
-    this.targets.set(addr.id, new Target(addr));
+    const target = new Target(addr);
+    this.targets.set(addr.id, target);
     this.opts.onTargetEvent?.('registered', addr.id);
+    if (this.healthCheck) {
+      target.health = initialHealth();
+      this.check(target);
+    }
+  }
+
+  /** Turns the HTTP health check on, changes it, or (undefined) turns it off: targets are healthy again. */
+  setHealthCheck(hc: TargetHealthCheck | undefined): void {
+    if (JSON.stringify(hc) === JSON.stringify(this.healthCheck)) return;
+    const wasOn = this.healthCheck !== undefined;
+    this.healthCheck = hc;
+    for (const t of this.targets.values()) {
+      clearTimeout(t.checkTimer);
+      t.checkTimer = undefined;
+      if (t.state !== 'in-service') continue;
+      if (!hc) t.health = { state: 'healthy', streak: 0 };
+      else {
+        if (!wasOn) t.health = initialHealth();
+        this.check(t);
+      }
+    }
+  }
+
+  /** Checks the target now, then every interval while it is in service. */
+  private check(t: Target): void {
+    const hc = this.healthCheck;
+    if (!hc || this.closed || t.state !== 'in-service' || this.targets.get(t.addr.id) !== t) return;
+    void probe(t.addr.host, t.addr.port, hc).then((r) => {
+      if (this.closed || t.state !== 'in-service' || this.healthCheck !== hc) return;
+      const before = t.health.state;
+      t.health = afterCheck(t.health, r, hc);
+      if (t.health.state !== before) this.opts.onHealthChange?.(t.addr.id, t.health);
+      t.checkTimer = setTimeout(() => this.check(t), hc.intervalSeconds * 1000);
+    });
   }
 
   /** Takes a target out of service; resolves after `delayMs` (at once if it is not registered). */
@@ -124,6 +177,7 @@ export class HttpListener {
     if (!t) return Promise.resolve();
     if (t.drained) return t.drained;
     t.state = 'draining';
+    clearTimeout(t.checkTimer);
     t.drainEndsAt = this.now() + delayMs;
     t.closeIdleConnections();
     this.opts.onTargetEvent?.('draining', id);
@@ -151,6 +205,8 @@ export class HttpListener {
       id: t.addr.id,
       address: `${t.addr.host}:${t.addr.port}`,
       state: t.state,
+      health: t.health.state,
+      ...(t.health.state !== 'healthy' && t.health.reason ? { healthReason: t.health.reason, healthDescription: t.health.description } : {}),
       inFlight: t.inFlight,
       requests: t.requests,
       ...(t.drainEndsAt !== undefined ? { drainEndsAt: t.drainEndsAt } : {}),
@@ -164,8 +220,10 @@ export class HttpListener {
 
   /** Stops listening and drops every connection. Pending drains never resolve (the server is going away). */
   async close(): Promise<void> {
+    this.closed = true;
     for (const t of this.targets.values()) {
       clearTimeout(t.timer);
+      clearTimeout(t.checkTimer);
       t.agent.destroy();
     }
     this.targets.clear();
@@ -175,9 +233,14 @@ export class HttpListener {
     await closed;
   }
 
-  /** Round robin over targets in service, skipping those that failed recently (unless that leaves none). */
+  /**
+   * Round robin over healthy targets in service (all of them when every one is
+   * unhealthy: fail open), skipping those that failed recently (unless that leaves none).
+   */
   private pick(exclude: Set<string>): Target | undefined {
-    const inService = [...this.targets.values()].filter((t) => t.state === 'in-service' && !exclude.has(t.addr.id));
+    const candidates = [...this.targets.values()].filter((t) => t.state === 'in-service' && !exclude.has(t.addr.id));
+    const healthy = candidates.filter((t) => t.health.state === 'healthy');
+    const inService = healthy.length || !candidates.every((t) => t.health.state === 'unhealthy') ? healthy : candidates;
     if (inService.length === 0) return undefined;
     const now = this.now();
     const ok = inService.filter((t) => t.failedUntil <= now);

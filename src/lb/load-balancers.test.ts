@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TaskRecord } from '../agent/task-record.ts';
-import { LoadBalancers, loadBalancerSettingsFromEnv, type LoadBalancedService } from './load-balancers.ts';
+import { LoadBalancers, listenerTargets, loadBalancerSettingsFromEnv, type LoadBalancedService } from './load-balancers.ts';
 
 const closers: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -90,10 +90,11 @@ test('a listener is rebuilt from the store on its stored port; drain waits the s
   const hc = { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 };
   tasks[0] = task('t2', { containers: [{ essential: true, healthCheck: hc } as TaskRecord['containers'][0]] });
   lbs.wake();
-  assert.deepEqual(lbs.describe()[0].targets, []);
+  assert.deepEqual(lbs.describe()[0].targets.map((t) => [t.id, t.state, t.health]), [['t2', 'out-of-service', 'initial']], 'listed, but no target yet');
+  assert.equal(await get(listenerPort), '503 Service Unavailable: no healthy targets.\n');
   tasks[0] = task('t2', { containers: [{ essential: true, healthCheck: hc, healthStatus: 'HEALTHY' } as TaskRecord['containers'][0]] });
   lbs.wake();
-  assert.equal(lbs.describe()[0].targets[0].id, 't2');
+  assert.deepEqual(lbs.describe()[0].targets.map((t) => [t.id, t.state, t.health]), [['t2', 'in-service', 'healthy']]);
 
   // A service gone: its listener closes.
   source.services = () => [];
@@ -110,4 +111,34 @@ test('reservePort: a free port, or the requested one when it can be bound', asyn
   assert.ok((await lbs.reservePort()) > 0);
   const busy = await backend('busy');
   await assert.rejects(lbs.reservePort(busy), /cannot be bound \(EADDRINUSE\)/);
+});
+
+test('listenerTargets: targets with their health, then RUNNING tasks not in service (initial or unhealthy)', () => {
+  const checked = (status?: 'HEALTHY' | 'UNHEALTHY') => [{ essential: true, healthCheck: { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 }, healthStatus: status }];
+  const tasks = [
+    task('a'),
+    task('b'),
+    task('c', { containers: checked() as never }),
+    task('d', { containers: checked('UNHEALTHY') as never }),
+    task('e', { desiredStatus: 'STOPPED' }),
+    task('f', { lastStatus: 'PENDING' }),
+  ];
+  const views = listenerTargets(
+    [
+      { id: 'a', address: '127.0.0.1:80', state: 'in-service', health: 'healthy', inFlight: 1, requests: 5 },
+      { id: 'b', address: '127.0.0.1:80', state: 'draining', health: 'healthy', inFlight: 0, requests: 2, drainEndsAt: 99 },
+    ],
+    tasks,
+    80,
+  );
+  assert.deepEqual(
+    views.map((v) => [v.id, v.state, v.health]),
+    [
+      ['a', 'in-service', 'healthy'],
+      ['b', 'draining', 'draining'],
+      ['c', 'out-of-service', 'initial'],
+      ['d', 'out-of-service', 'unhealthy'],
+    ],
+  );
+  assert.equal(views[2].address, '127.0.0.1:80');
 });

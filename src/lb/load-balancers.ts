@@ -17,7 +17,15 @@
 import type { TaskRecord } from '../agent/task-record.ts';
 import { HttpListener, type TargetEvent, type TargetView } from './http-proxy.ts';
 import { targetsOf } from './targets.ts';
-import { DEFAULT_DEREGISTRATION_DELAY_SECONDS, MAX_DEREGISTRATION_DELAY_SECONDS, loadBalancerView, type ServiceLoadBalancer } from './model.ts';
+import { taskHealth } from '../agent/health-checker.ts';
+import {
+  DEFAULT_DEREGISTRATION_DELAY_SECONDS,
+  MAX_DEREGISTRATION_DELAY_SECONDS,
+  loadBalancerView,
+  type ServiceLoadBalancer,
+  type TargetHealthCheck,
+} from './model.ts';
+import type { HealthTrack } from './target-health.ts';
 
 /** What the load balancers read from the store about one live service with loadBalancers. */
 export interface LoadBalancedService {
@@ -27,6 +35,8 @@ export interface LoadBalancedService {
   loadBalancers: ServiceLoadBalancer[];
   /** From the service's tag; undefined: the server default. */
   deregistrationDelaySeconds?: number;
+  /** The HTTP target health check its tags configure (undefined: none, targets are healthy on registration). */
+  healthCheck?: TargetHealthCheck;
   /** Its tasks not yet STOPPED. */
   tasks: TaskRecord[];
 }
@@ -77,11 +87,36 @@ export interface ListenerView {
   containerPort: number;
   /** host:port clients connect to. */
   listener: string;
+  /** The listener as a URL (http://host:port). */
+  url: string;
   /** Whether the port is bound (false: binding failed, retried every sync; see `error`). */
   listening: boolean;
   error?: string;
   deregistrationDelaySeconds: number;
-  targets: TargetView[];
+  /**
+   * Its targets (in service or draining), then the service's other RUNNING
+   * tasks it sends nothing to yet (state `out-of-service`), each with its
+   * health in the words of ELB DescribeTargetHealth: `healthy` (in service),
+   * `draining`, `initial` (health check not passed yet), `unhealthy`.
+   */
+  targets: ListenerTargetView[];
+}
+
+/** A task's health in its service's target groups (see LoadBalancers.targetHealth). */
+export interface TaskTargetHealth {
+  state: 'INITIAL' | 'HEALTHY' | 'UNHEALTHY';
+  /** UNHEALTHY: where, as "(target-group ARN)" or "(load-balancer NAME)". */
+  targetGroup?: string;
+}
+
+export function targetGroupOf(lb: Pick<ServiceLoadBalancer, 'targetGroupArn' | 'loadBalancerName'>): string {
+  return lb.targetGroupArn ? `(target-group ${lb.targetGroupArn})` : `(load-balancer ${lb.loadBalancerName})`;
+}
+
+export type TargetHealthState = 'healthy' | 'draining' | 'initial' | 'unhealthy';
+export interface ListenerTargetView extends Omit<TargetView, 'state' | 'health'> {
+  state: TargetView['state'] | 'out-of-service';
+  health: TargetHealthState;
 }
 
 /** What the control plane may ask of the load balancers (ControlContext.loadBalancers). */
@@ -92,6 +127,12 @@ export interface LoadBalancerDirectory {
   listenerAddress(port: number): string;
   /** Brings targets in step with the store now. */
   wake(): void;
+  /**
+   * Takes a task (already stored as desired STOPPED) out of every listener of
+   * its service; resolves when it may be stopped: after the deregistration
+   * delay, at once if it was no target.
+   */
+  drain(serviceId: string, taskId: string): Promise<void>;
 }
 
 interface Entry {
@@ -168,12 +209,18 @@ export class LoadBalancers implements LoadBalancerDirectory {
         seen.add(key);
         let e = this.entries.get(key);
         if (!e) {
-          const listener = new HttpListener({ host: this.settings.host, port: lb.listenerPort, onTargetEvent: (ev) => this.noteEvent(s, lb, ev) });
+          const listener = new HttpListener({
+            host: this.settings.host,
+            port: lb.listenerPort,
+            onTargetEvent: (ev) => this.noteEvent(s, lb, ev),
+            onHealthChange: (id, h) => this.noteHealth(s, lb, id, h),
+          });
           e = { key, port: lb.listenerPort, listener, bound: false, binding: false, service: s, index };
           this.entries.set(key, e);
         }
         e.service = s;
         if (!e.bound && !e.binding) this.bind(e);
+        e.listener.setHealthCheck(s.healthCheck);
         e.listener.setTargets(targetsOf(s.tasks, lb.containerPort), this.delayMs(s));
       });
     }
@@ -189,14 +236,25 @@ export class LoadBalancers implements LoadBalancerDirectory {
 
   /** ECS's wording: "(service web) registered 1 targets in (target-group arn:...)". */
   private noteEvent(s: LoadBalancedService, lb: ServiceLoadBalancer, ev: TargetEvent): void {
-    const where = lb.targetGroupArn ? `(target-group ${lb.targetGroupArn})` : `(load-balancer ${lb.loadBalancerName})`;
+    const where = targetGroupOf(lb);
     const key = ev === 'draining' ? ev : `${ev} ${where}`;
     const message =
       ev === 'draining'
         ? (n: number) => `(service ${s.name}) has begun draining connections on ${n} tasks.`
         : (n: number) => `(service ${s.name}) ${ev} ${n} targets in ${where}`;
-    let forService = this.pendingEvents.get(s.id);
-    if (!forService) this.pendingEvents.set(s.id, (forService = new Map()));
+    this.queueEvent(s.id, key, message);
+  }
+
+  /** ECS's wording: "(service web) (task ID) (port 8080) is unhealthy in (target-group arn:...) due to (reason Health checks failed with these codes: [500])." */
+  private noteHealth(s: LoadBalancedService, lb: ServiceLoadBalancer, taskId: string, h: HealthTrack): void {
+    if (h.state !== 'unhealthy') return;
+    const message = `(service ${s.name}) (task ${taskId}) (port ${lb.containerPort}) is unhealthy in ${targetGroupOf(lb)} due to (reason ${h.description ?? h.reason ?? 'Health checks failed'}).`;
+    this.queueEvent(s.id, `unhealthy ${taskId} ${targetGroupOf(lb)}`, () => message);
+  }
+
+  private queueEvent(serviceId: string, key: string, message: (n: number) => string): void {
+    let forService = this.pendingEvents.get(serviceId);
+    if (!forService) this.pendingEvents.set(serviceId, (forService = new Map()));
     const had = this.pendingEvents.size > 1 || forService.size > 0;
     const cur = forService.get(key);
     if (cur) cur.count++;
@@ -247,6 +305,35 @@ export class LoadBalancers implements LoadBalancerDirectory {
     await Promise.all(mine.map((e) => e.listener.deregister(taskId, this.delayMs(e.service))));
   }
 
+  /**
+   * The target health of the service's tasks, for the scheduler (ECS counts a
+   * task healthy only once its target groups do, and replaces one they find
+   * unhealthy): undefined when the service has no HTTP health check; else per
+   * registered task UNHEALTHY (and where) if any listener finds it unhealthy,
+   * HEALTHY if every listener does, else INITIAL. Tasks not listed are not
+   * registered (yet).
+   */
+  targetHealth(serviceId: string): Map<string, TaskTargetHealth> | undefined {
+    const mine = [...this.entries.values()].filter((e) => e.service.id === serviceId);
+    if (!mine.length || !mine[0].service.healthCheck) return undefined;
+    const out = new Map<string, TaskTargetHealth>();
+    const seen = new Map<string, number>();
+    for (const e of mine) {
+      const lb = e.service.loadBalancers[e.index];
+      for (const t of e.listener.targetsView()) {
+        if (t.state !== 'in-service') continue;
+        seen.set(t.id, (seen.get(t.id) ?? 0) + 1);
+        const cur = out.get(t.id);
+        if (cur?.state === 'UNHEALTHY') continue;
+        if (t.health === 'unhealthy') out.set(t.id, { state: 'UNHEALTHY', targetGroup: targetGroupOf(lb) });
+        else if (t.health === 'initial' || cur?.state === 'INITIAL') out.set(t.id, { state: 'INITIAL' });
+        else out.set(t.id, { state: 'HEALTHY' });
+      }
+    }
+    for (const [id, n] of seen) if (n < mine.length && out.get(id)?.state === 'HEALTHY') out.set(id, { state: 'INITIAL' });
+    return out;
+  }
+
   /** Every listener with its targets (GET /skiff/v1/load-balancers). */
   describe(): ListenerView[] {
     return [...this.entries.values()].map((e) => {
@@ -256,10 +343,11 @@ export class LoadBalancers implements LoadBalancerDirectory {
         serviceName: e.service.name,
         ...loadBalancerView(lb),
         listener: this.listenerAddress(e.port),
+        url: `http://${this.listenerAddress(e.port)}`,
         listening: e.bound,
         ...(e.error ? { error: e.error } : {}),
         deregistrationDelaySeconds: this.delayMs(e.service) / 1000,
-        targets: e.listener.targetsView(),
+        targets: listenerTargets(e.listener.targetsView(), e.service.tasks, lb.containerPort),
       };
     });
   }
@@ -270,4 +358,22 @@ export class LoadBalancers implements LoadBalancerDirectory {
     await Promise.all([...this.entries.values()].map((e) => e.listener.close()));
     this.entries.clear();
   }
+}
+
+/** A listener's targets with their health, then the service's RUNNING tasks that are no target (yet). */
+export function listenerTargets(targets: TargetView[], tasks: TaskRecord[], containerPort: number): ListenerTargetView[] {
+  const out: ListenerTargetView[] = targets.map((t) => ({ ...t, health: t.state === 'draining' ? 'draining' : t.health }));
+  const listed = new Set(targets.map((t) => t.id));
+  for (const t of tasks) {
+    if (listed.has(t.id) || t.desiredStatus !== 'RUNNING' || t.lastStatus !== 'RUNNING' || !t.network?.ipv4) continue;
+    out.push({
+      id: t.id,
+      address: `${t.network.ipv4}:${containerPort}`,
+      state: 'out-of-service',
+      health: taskHealth(t) === 'UNHEALTHY' ? 'unhealthy' : 'initial',
+      inFlight: 0,
+      requests: 0,
+    });
+  }
+  return out;
 }

@@ -43,3 +43,36 @@ export function loadBalancerView(lb: ServiceLoadBalancer): Omit<ServiceLoadBalan
 export function loadBalancerKey(lb: Pick<ServiceLoadBalancer, 'targetGroupArn' | 'loadBalancerName'>): string {
   return lb.targetGroupArn ?? `name:${lb.loadBalancerName}`;
 }
+
+/**
+ * A target group's HTTP health check, as ALB runs it (CreateTargetGroup's
+ * HealthCheck* members), configured by service tags since ECS carries no
+ * target group settings:
+ *   skiff:healthCheckPath              turns the check on: GET this path on each target's traffic port
+ *   skiff:healthCheckIntervalSeconds   1..300 (ALB: 5..300), default 30
+ *   skiff:healthCheckTimeoutSeconds    1..120, less than the interval, default 5
+ *   skiff:healthyThresholdCount        2..10, default 5: successes that make an unhealthy target healthy
+ *   skiff:unhealthyThresholdCount      2..10, default 2: failures that make a target unhealthy
+ *   skiff:healthCheckMatcher           HTTP codes that pass: "200", "200,302", "200-299" (default 200)
+ * A registered target is `initial` (no traffic) until it passes one check.
+ */
+export interface TargetHealthCheck {
+  path: string;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+  matcher: string;
+}
+
+export const HEALTH_CHECK_TAGS = {
+  path: 'skiff:healthCheckPath',
+  intervalSeconds: 'skiff:healthCheckIntervalSeconds',
+  timeoutSeconds: 'skiff:healthCheckTimeoutSeconds',
+  healthyThreshold: 'skiff:healthyThresholdCount',
+  unhealthyThreshold: 'skiff:unhealthyThresholdCount',
+  matcher: 'skiff:healthCheckMatcher',
+} as const;
+
+/** Why ECS stops a task its target group found unhealthy (the task's stoppedReason starts with this). */
+export const ELB_HEALTH_CHECK_FAILED_REASON = 'Task failed ELB health checks in';

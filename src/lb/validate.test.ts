@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
-import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedListenerPorts } from './validate.ts';
+import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedHealthCheck, requestedListenerPorts } from './validate.ts';
 
 const TG = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef';
 const def: TaskDefinition = {
@@ -55,4 +55,22 @@ test('listener ports and the deregistration delay from the service tags', () => 
   assert.equal(requestedDeregistrationDelay([]), undefined);
   assert.equal(requestedDeregistrationDelay([{ key: 'skiff:deregistrationDelaySeconds', value: '1.5' }]), 1.5);
   invalid(() => requestedDeregistrationDelay([{ key: 'skiff:deregistrationDelaySeconds', value: '-1' }]), /0 to 3600/);
+});
+
+test('requestedHealthCheck: ALB defaults, bounds, matcher; other tags need the path', () => {
+  const tags = (o: Record<string, string>) => Object.entries(o).map(([key, value]) => ({ key, value }));
+  assert.equal(requestedHealthCheck([]), undefined);
+  assert.deepEqual(requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/health' })), {
+    path: '/health', intervalSeconds: 30, timeoutSeconds: 5, healthyThreshold: 5, unhealthyThreshold: 2, matcher: '200',
+  });
+  assert.deepEqual(
+    requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/h', 'skiff:healthCheckIntervalSeconds': '1', 'skiff:healthyThresholdCount': '2', 'skiff:healthCheckMatcher': '200-299' })),
+    { path: '/h', intervalSeconds: 1, timeoutSeconds: 1, healthyThreshold: 2, unhealthyThreshold: 2, matcher: '200-299' },
+  );
+  invalid(() => requestedHealthCheck(tags({ 'skiff:healthyThresholdCount': '3' })), /needs tag skiff:healthCheckPath/);
+  invalid(() => requestedHealthCheck(tags({ 'skiff:healthCheckPath': 'health' })), /must be a URL path starting with \//);
+  invalid(() => requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/', 'skiff:unhealthyThresholdCount': '1' })), /skiff:unhealthyThresholdCount must be a whole number from 2 to 10; got "1"/);
+  invalid(() => requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/', 'skiff:healthCheckIntervalSeconds': '10', 'skiff:healthCheckTimeoutSeconds': '10' })), /must be less than/);
+  invalid(() => requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/', 'skiff:healthCheckMatcher': '200-600' })), /HTTP codes from 200 to 499/);
+  invalid(() => requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/', 'skiff:healthCheckMatcher': 'ok' })), /HTTP codes/);
 });

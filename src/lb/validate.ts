@@ -2,18 +2,21 @@
  * Validation of a CreateService/UpdateService `loadBalancers` list, as ECS
  * does it: each entry names a target group (or a load balancer), a container
  * of the task definition and a port that container maps; Skiff's listener
- * port and deregistration delay come from the service's tags (model.ts).
+ * port, deregistration delay and HTTP health check come from the service's
+ * tags (model.ts).
  * Pure: every problem is an InvalidParameterException saying what to fix.
  */
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import { invalidParameter } from '../api/errors.ts';
 import {
   DEREGISTRATION_DELAY_TAG,
+  HEALTH_CHECK_TAGS,
   LISTENER_PORT_TAG,
   MAX_DEREGISTRATION_DELAY_SECONDS,
   MAX_LOAD_BALANCERS,
   loadBalancerKey,
   type ServiceLoadBalancer,
+  type TargetHealthCheck,
 } from './model.ts';
 
 export type LoadBalancerRequest = Omit<ServiceLoadBalancer, 'listenerPort'>;
@@ -98,4 +101,60 @@ export function requestedDeregistrationDelay(tags: { key?: string; value?: strin
     throw invalidParameter(`Tag ${DEREGISTRATION_DELAY_TAG} must be a number of seconds from 0 to ${MAX_DEREGISTRATION_DELAY_SECONDS}; got ${JSON.stringify(raw)}.`);
   }
   return v;
+}
+
+/** The HTTP target health check the service's tags configure (model.ts), undefined without `skiff:healthCheckPath`. */
+export function requestedHealthCheck(tags: { key?: string; value?: string }[]): TargetHealthCheck | undefined {
+  const tag = (k: string) => {
+    const v = tags.find((t) => t.key === k)?.value;
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const path = tag(HEALTH_CHECK_TAGS.path);
+  const others = Object.values(HEALTH_CHECK_TAGS).filter((k) => k !== HEALTH_CHECK_TAGS.path && tag(k) !== undefined);
+  if (path === undefined) {
+    if (others.length) throw invalidParameter(`Tag ${others[0]} needs tag ${HEALTH_CHECK_TAGS.path} (the path to check, e.g. /health) to turn the health check on.`);
+    return undefined;
+  }
+  if (!path.startsWith('/') || path.length > 1024 || /[\s\x00-\x1f]/.test(path)) {
+    throw invalidParameter(`Tag ${HEALTH_CHECK_TAGS.path} must be a URL path starting with / (at most 1024 characters, no spaces); got ${JSON.stringify(path)}.`);
+  }
+  const int = (key: string, def: number, min: number, max: number): number => {
+    const raw = tag(key);
+    if (raw === undefined) return def;
+    const v = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!(v >= min && v <= max)) throw invalidParameter(`Tag ${key} must be a whole number from ${min} to ${max}; got ${JSON.stringify(raw)}.`);
+    return v;
+  };
+  const intervalSeconds = int(HEALTH_CHECK_TAGS.intervalSeconds, 30, 1, 300);
+  const timeoutSeconds = int(HEALTH_CHECK_TAGS.timeoutSeconds, Math.min(5, Math.max(1, intervalSeconds - 1)), 1, 120);
+  if (timeoutSeconds >= intervalSeconds && intervalSeconds > 1) {
+    throw invalidParameter(`Tag ${HEALTH_CHECK_TAGS.timeoutSeconds} (${timeoutSeconds}) must be less than ${HEALTH_CHECK_TAGS.intervalSeconds} (${intervalSeconds}).`);
+  }
+  const matcher = tag(HEALTH_CHECK_TAGS.matcher) ?? '200';
+  if (!parseMatcher(matcher)) {
+    throw invalidParameter(`Tag ${HEALTH_CHECK_TAGS.matcher} must be HTTP codes from 200 to 499: one ("200"), a list ("200,302") or a range ("200-299"); got ${JSON.stringify(matcher)}.`);
+  }
+  return {
+    path,
+    intervalSeconds,
+    timeoutSeconds,
+    healthyThreshold: int(HEALTH_CHECK_TAGS.healthyThreshold, 5, 2, 10),
+    unhealthyThreshold: int(HEALTH_CHECK_TAGS.unhealthyThreshold, 2, 2, 10),
+    matcher,
+  };
+}
+
+/** ALB's success codes: "200", "200,302", "200-299" (200..499); undefined when malformed. */
+export function parseMatcher(matcher: string): ((status: number) => boolean) | undefined {
+  const parts = matcher.split(',').map((s) => s.trim());
+  const ranges: [number, number][] = [];
+  for (const p of parts) {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(p);
+    if (!m) return undefined;
+    const lo = Number(m[1]);
+    const hi = Number(m[2] ?? m[1]);
+    if (lo < 200 || hi > 499 || lo > hi) return undefined;
+    ranges.push([lo, hi]);
+  }
+  return (status) => ranges.some(([lo, hi]) => status >= lo && status <= hi);
 }

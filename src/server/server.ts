@@ -238,6 +238,7 @@ export class SkiffServer {
       log: this.log,
       afterPass: () => spot.tick(),
       drain: (serviceId, taskId) => loadBalancers.drain(serviceId, taskId),
+      targetHealth: (serviceId) => loadBalancers.targetHealth(serviceId),
     }));
     ctx.serviceScheduler = services;
     const autoscalingRepo = new AutoscalingRepo(db);

@@ -5,7 +5,8 @@
  */
 import type { ControlContext } from '../control/context.ts';
 import type { LoadBalancedService, LoadBalancerSource } from '../lb/load-balancers.ts';
-import { requestedDeregistrationDelay } from '../lb/validate.ts';
+import { requestedDeregistrationDelay, requestedHealthCheck } from '../lb/validate.ts';
+import type { TargetHealthCheck } from '../lb/model.ts';
 import { randomUUID } from 'node:crypto';
 import { ServicesRepo } from './repo.ts';
 import { MAX_EVENTS } from './model.ts';
@@ -13,21 +14,30 @@ import { MAX_EVENTS } from './model.ts';
 export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => void): LoadBalancerSource {
   const repo = new ServicesRepo(ctx.db);
   const badDelay = new Set<string>();
+  const badHealthCheck = new Set<string>();
   return {
     services(): LoadBalancedService[] {
       return repo
         .listLive()
         .filter((s) => (s.loadBalancers?.length ?? 0) > 0)
         .map((s) => {
+          const tags = ctx.tags.list(s.arn);
           let delay: number | undefined;
+          let healthCheck: TargetHealthCheck | undefined;
           try {
-            delay = requestedDeregistrationDelay(ctx.tags.list(s.arn));
+            delay = requestedDeregistrationDelay(tags);
           } catch (err) {
             // TagResource does not validate Skiff's tags: fall back to the default and say so once.
             if (!badDelay.has(s.arn)) log(`service ${s.name}: ${(err as Error).message} Using the server default.`);
             badDelay.add(s.arn);
           }
-          return { id: s.id, name: s.name, arn: s.arn, loadBalancers: s.loadBalancers!, deregistrationDelaySeconds: delay, tasks: repo.unstoppedTaskRecords(s.id) };
+          try {
+            healthCheck = requestedHealthCheck(tags);
+          } catch (err) {
+            if (!badHealthCheck.has(s.arn)) log(`service ${s.name}: ${(err as Error).message} Its targets are not health checked until the tags are fixed.`);
+            badHealthCheck.add(s.arn);
+          }
+          return { id: s.id, name: s.name, arn: s.arn, loadBalancers: s.loadBalancers!, deregistrationDelaySeconds: delay, healthCheck, tasks: repo.unstoppedTaskRecords(s.id) };
         });
     },
     addEvents(serviceId: string, messages: string[]): void {
@@ -43,4 +53,27 @@ export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => vo
       log(`service ${serviceId}: could not record load balancer events: ${messages.join(' ')}`);
     },
   };
+}
+
+/**
+ * Stops a task whose desired status, stop code and reason are already stored
+ * (StopTask): when its service has loadBalancers, it is drained first, as ECS
+ * deregisters a task and waits for the target group's deregistration delay
+ * before it stops it. The task leaves rotation at once and keeps RUNNING
+ * until then. Nothing of this lives only in memory: a restarted server's agent
+ * adopts a task stored as desired STOPPED by stopping it with the stored code
+ * and reason (the listener, and every connection through it, went down with
+ * the old process, so there is nothing left to drain).
+ */
+export function stopTaskAfterDrain(ctx: ControlContext, taskId: string, log: (msg: string) => void = (m) => console.error(m)): void {
+  const stopNow = () => {
+    const t = ctx.tasks.get(taskId);
+    ctx.agent.stop(taskId, t?.stopCode ?? 'UserInitiated', t?.stoppedReason ?? 'Task stopped by user');
+  };
+  const svc = ctx.loadBalancers ? new ServicesRepo(ctx.db).serviceOfTask(taskId) : undefined;
+  if (!ctx.loadBalancers || !svc || svc.status === 'INACTIVE' || !(svc.loadBalancers?.length ?? 0)) return stopNow();
+  ctx.loadBalancers.drain(svc.id, taskId).then(stopNow, (err) => {
+    log(`service ${svc.name}: draining task ${taskId} failed, stopping it: ${err instanceof Error ? err.message : err}`);
+    stopNow();
+  });
 }

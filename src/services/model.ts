@@ -106,6 +106,14 @@ export interface ServiceTask {
   startedAt?: number;
   stopCode?: string;
   stoppedReason?: string;
+  /**
+   * Its health in the service's target groups when they have an HTTP health
+   * check (undefined: none): then it counts as healthy only when HEALTHY, and
+   * is replaced when UNHEALTHY after the grace period.
+   */
+  loadBalancerHealth?: 'INITIAL' | 'HEALTHY' | 'UNHEALTHY';
+  /** UNHEALTHY: in which target group, "(target-group ARN)". */
+  unhealthyIn?: string;
 }
 
 export const HEALTH_CHECK_FAILED_REASON = 'Task failed container health checks';

@@ -171,3 +171,29 @@ test('deployment transitions table: INACTIVE is final', () => {
   for (const [from, tos] of Object.entries(DEPLOYMENT_TRANSITIONS)) for (const to of tos) assert.notEqual(from, to);
   assert.deepEqual(DEPLOYMENT_TRANSITIONS.INACTIVE, []);
 });
+
+test('target group health: INITIAL does not count as healthy; UNHEALTHY is replaced after the grace period', () => {
+  const steady = service({ deployments: [deployment('d1', { rolloutState: 'COMPLETED', completedAt: 5 })], steady: true, healthCheckGracePeriodSeconds: 2 });
+  const tg = '(target-group arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1)';
+  // Within the grace period (started at 0, now 1000 ms < 2000 ms): kept.
+  const sick = task('d1', { loadBalancerHealth: 'UNHEALTHY', unhealthyIn: tg, startedAt: 0 });
+  const ok = task('d1', { loadBalancerHealth: 'HEALTHY', startedAt: 0 });
+  assert.deepEqual(run(steady, [sick, ok]).stop, []);
+  // After it: stopped with ECS's reason, replaced.
+  const p = run(steady, [sick, ok], { now: 2500 });
+  assert.deepEqual(p.stop, [{ taskId: sick.id, reason: `Task failed ELB health checks in ${tg}` }]);
+  assert.equal(count(p), 1, 'a replacement starts');
+  assert.ok(countsAsFailure({ ...sick, desiredStatus: 'STOPPED', stopCode: 'ServiceSchedulerInitiated', stoppedReason: p.stop[0].reason }, 0));
+  // A new deployment completes only once its tasks are HEALTHY in the target group.
+  const fresh = service();
+  assert.equal(run(fresh, [task('d1', { loadBalancerHealth: 'INITIAL' }), task('d1', { loadBalancerHealth: 'HEALTHY' })]).service.deployments[0].rolloutState, 'IN_PROGRESS');
+  assert.equal(run(fresh, [task('d1', { loadBalancerHealth: 'HEALTHY' }), task('d1', { loadBalancerHealth: 'HEALTHY' })]).service.deployments[0].rolloutState, 'COMPLETED');
+});
+
+test('target group health: old tasks not checked yet (INITIAL, after a restart) are not stopped as unhealthy', () => {
+  const svc = service({ desiredCount: 1, deployments: [deployment('d2'), deployment('d1', { status: 'ACTIVE', rolloutState: 'COMPLETED', completedAt: 5 })] });
+  const old = task('d1', { loadBalancerHealth: 'INITIAL' });
+  const fresh = task('d2', { loadBalancerHealth: 'INITIAL' });
+  assert.deepEqual(run(svc, [old, fresh]).stop, [], 'the old task keeps serving until the new one is healthy');
+  assert.deepEqual(run(svc, [old, { ...fresh, loadBalancerHealth: 'HEALTHY' }]).stop.map((s) => s.taskId), [old.id]);
+});

@@ -9,7 +9,8 @@
  * Rolling deployment rules (ECS): at most floor(desired × maximumPercent / 100)
  * live tasks, at least ceil(desired × minimumHealthyPercent / 100) healthy ones
  * while older deployments are drained. A task is healthy when RUNNING and, if
- * an essential container has a health check, HEALTHY.
+ * an essential container has a health check, HEALTHY, and, if its target
+ * groups health check it, HEALTHY there.
  */
 import { splitByStrategy } from './capacity-split.ts';
 import {
@@ -21,6 +22,7 @@ import {
   type ServiceRecord,
   type ServiceTask,
 } from './model.ts';
+import { ELB_HEALTH_CHECK_FAILED_REASON } from '../lb/model.ts';
 
 export interface ReconcileInput {
   service: ServiceRecord;
@@ -56,7 +58,9 @@ export interface Plan {
 }
 
 const isLive = (t: ServiceTask) => t.desiredStatus === 'RUNNING';
-const isHealthy = (t: ServiceTask) => isLive(t) && t.lastStatus === 'RUNNING' && (!t.hasHealthCheck || t.healthStatus === 'HEALTHY');
+const isHealthy = (t: ServiceTask) =>
+  isLive(t) && t.lastStatus === 'RUNNING' && (!t.hasHealthCheck || t.healthStatus === 'HEALTHY') && (t.loadBalancerHealth === undefined || t.loadBalancerHealth === 'HEALTHY');
+const failedElb = (t: ServiceTask) => t.lastStatus === 'RUNNING' && t.loadBalancerHealth === 'UNHEALTHY';
 const shortId = (taskId: string) => taskId;
 
 /** Whether a stopped task counts as a failure of its deployment (circuit breaker). */
@@ -64,7 +68,7 @@ export function countsAsFailure(t: ServiceTask, bootAt: number): boolean {
   if (t.desiredStatus !== 'STOPPED') return false;
   if (t.stopCode === 'TaskFailedToStart') return t.createdAt >= bootAt; // cut off by a restart: not the image's fault
   if (t.stopCode === 'EssentialContainerExited') return true;
-  return t.stopCode === 'ServiceSchedulerInitiated' && t.stoppedReason === HEALTH_CHECK_FAILED_REASON;
+  return t.stopCode === 'ServiceSchedulerInitiated' && (t.stoppedReason === HEALTH_CHECK_FAILED_REASON || !!t.stoppedReason?.startsWith(ELB_HEALTH_CHECK_FAILED_REASON));
 }
 
 export function reconcile(input: ReconcileInput): Plan {
@@ -98,11 +102,14 @@ export function reconcile(input: ReconcileInput): Plan {
   const live = () => input.tasks.filter((t) => isLive(t) && !stopping.has(t.id));
   const ofDeployment = (d: DeploymentRecord) => live().filter((t) => t.deploymentId === d.id);
 
-  // 1. Live tasks whose essential container failed its health checks are replaced.
+  // 1. Live tasks whose essential container, or whose target group, failed its health checks are replaced.
   for (const t of live()) {
-    if (t.lastStatus === 'RUNNING' && t.healthStatus === 'UNHEALTHY' && now >= (t.startedAt ?? t.createdAt) + grace) {
+    if (now < (t.startedAt ?? t.createdAt) + grace) continue;
+    if (t.lastStatus === 'RUNNING' && t.healthStatus === 'UNHEALTHY') {
       event(`${name} (task ${shortId(t.id)}) failed container health checks.`);
       stopTask(t, HEALTH_CHECK_FAILED_REASON);
+    } else if (failedElb(t)) {
+      stopTask(t, `${ELB_HEALTH_CHECK_FAILED_REASON} ${t.unhealthyIn ?? 'its target group'}`);
     }
   }
 
@@ -110,7 +117,7 @@ export function reconcile(input: ReconcileInput): Plan {
   let primary = svc.deployments.find((d) => d.status === 'PRIMARY')!;
   if (primary.rolloutState === 'IN_PROGRESS') {
     const failed = input.tasks.filter(
-      (t) => t.deploymentId === primary.id && (countsAsFailure(t, input.bootAt) || (stopping.has(t.id) && t.lastStatus === 'RUNNING' && t.healthStatus === 'UNHEALTHY')),
+      (t) => t.deploymentId === primary.id && (countsAsFailure(t, input.bootAt) || (stopping.has(t.id) && ((t.lastStatus === 'RUNNING' && t.healthStatus === 'UNHEALTHY') || failedElb(t)))),
     ).length;
     if (failed !== primary.failedTasks) {
       primary.failedTasks = failed;
@@ -162,11 +169,13 @@ export function reconcile(input: ReconcileInput): Plan {
   }
 
   // 4. Drain older deployments without going below the healthy minimum.
+  //    An old task its target groups have not checked yet (INITIAL, as after a server restart) keeps counting as healthy.
   if (!frozen) {
-    let healthy = live().filter(isHealthy).length;
-    const old = [...others()].sort((a, b) => Number(isHealthy(a)) - Number(isHealthy(b)) || b.createdAt - a.createdAt);
+    const counts = (t: ServiceTask) => isHealthy(t) || (t.deploymentId !== primary.id && t.loadBalancerHealth === 'INITIAL' && isHealthy({ ...t, loadBalancerHealth: undefined }));
+    let healthy = live().filter(counts).length;
+    const old = [...others()].sort((a, b) => Number(counts(a)) - Number(counts(b)) || b.createdAt - a.createdAt);
     for (const t of old) {
-      if (!isHealthy(t)) stopTask(t, `Scaling activity initiated by (deployment ${primary.id})`);
+      if (!counts(t)) stopTask(t, `Scaling activity initiated by (deployment ${primary.id})`);
       else if (healthy - 1 >= minHealthy) {
         stopTask(t, `Scaling activity initiated by (deployment ${primary.id})`);
         healthy--;

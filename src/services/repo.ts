@@ -52,6 +52,14 @@ export class ServicesRepo {
     this.db.prepare(`INSERT INTO service_tasks (task_id, service_id, deployment_id) VALUES (?, ?, ?)`).run(taskId, serviceId, deploymentId);
   }
 
+  /** The service that started the task, if one did. */
+  serviceOfTask(taskId: string): ServiceRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT v.doc AS doc FROM service_tasks s JOIN services v ON v.id = s.service_id WHERE s.task_id = ?`)
+      .get(taskId) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as ServiceRecord) : undefined;
+  }
+
   /** Ids of every task the service started (any status). */
   taskIds(serviceId: string): string[] {
     return (this.db.prepare(`SELECT task_id FROM service_tasks WHERE service_id = ?`).all(serviceId) as { task_id: string }[]).map((r) => r.task_id);

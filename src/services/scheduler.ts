@@ -11,6 +11,7 @@ import { reconcile } from './reconcile.ts';
 import { applyPlan, type DrainTask } from './applier.ts';
 import { ServicesRepo } from './repo.ts';
 import { primaryOf } from './model.ts';
+import type { TaskTargetHealth } from '../lb/load-balancers.ts';
 
 export interface ServiceSchedulerOptions {
   intervalMs: number;
@@ -20,6 +21,8 @@ export interface ServiceSchedulerOptions {
   afterPass?: () => void;
   /** Drains a task from its service's load balancers before it is stopped (absent: stopped at once). */
   drain?: DrainTask;
+  /** Its tasks' health in the service's target groups (LoadBalancers.targetHealth; undefined: no HTTP health check). */
+  targetHealth?: (serviceId: string) => Map<string, TaskTargetHealth> | undefined;
 }
 
 /** `ecs-svc/` and 19 digits, as ECS names deployments. */
@@ -79,7 +82,12 @@ export class ServiceScheduler {
     for (const svc of this.repo.listLive()) {
       try {
         const primary = primaryOf(svc);
-        const tasks = this.repo.snapshotTasks(svc.id, primary?.rolloutState === 'IN_PROGRESS' ? primary.id : undefined);
+        const health = svc.loadBalancers?.length ? this.opts.targetHealth?.(svc.id) : undefined;
+        const tasks = this.repo.snapshotTasks(svc.id, primary?.rolloutState === 'IN_PROGRESS' ? primary.id : undefined).map((t) => {
+          if (!health) return t;
+          const h = health.get(t.id); // not registered (yet): INITIAL
+          return { ...t, loadBalancerHealth: h?.state ?? 'INITIAL', ...(h?.targetGroup ? { unhealthyIn: h.targetGroup } : {}) };
+        });
         const plan = reconcile({
           service: svc,
           tasks,
