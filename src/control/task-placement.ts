@@ -118,7 +118,7 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
   for (const capacityProviderName of batch.capacityProviders) {
     // Tasks fill the allowed subnets in order, so tasks run without a network
     // configuration share one subnet and reach each other directly.
-    const subnet = subnets.find((s) => ctx.networks.availableCount(s) > 0 || (pool?.readyCount(s.id) ?? 0) > 0) ?? subnets[0];
+    const subnet = subnets.find((s) => ctx.networks.roomFor(s) > 0 || (pool?.readyCount(s.id) ?? 0) > 0) ?? subnets[0];
     placement.usedSubnets.add(subnet.id);
     const warm = pool?.take(subnet.id);
     if (warm) placement.pooled.push(warm);

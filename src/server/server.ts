@@ -325,7 +325,7 @@ export class SkiffServer {
     await dns.listenOnExisting(networks.subnets().map((s) => toSubnetSpec(s, networks)));
     autoscaler.start();
     // Warm the subnet a RunTask without a network configuration uses first.
-    const first = networks.subnets().find((s) => s.isDefault && networks.availableCount(s) > 0);
+    const first = networks.subnets().find((s) => s.isDefault && networks.roomFor(s) > 0);
     if (first) warmPool.warm(first.id);
     this.sampler = new StatsSampler({ tasks, metering: new MeteringRepo(db), clock: this.clock, cgroupRoot: c.cgroupRoot, intervalMs: c.statsIntervalMs, log: this.log });
     this.sampler.start();

@@ -240,8 +240,13 @@ export class NetworksRepo {
     return (this.db.prepare(`SELECT count(*) AS n FROM ip_allocations WHERE subnet_id = ?`).get(subnetId) as { n: number }).n;
   }
 
-  /** Tasks the subnet can still take: free addresses, and free ports on its bridge. */
+  /** Free addresses (what DescribeSubnets reports as AvailableIpAddressCount). */
   availableCount(subnet: SubnetRecord): number {
+    return usableCount(subnet.cidr) - this.usedCount(subnet.id);
+  }
+
+  /** Tasks the subnet can still take: free addresses, and free ports on its bridge. */
+  roomFor(subnet: SubnetRecord): number {
     const used = this.usedCount(subnet.id);
     return Math.max(0, Math.min(usableCount(subnet.cidr), MAX_TASKS_PER_SUBNET) - used);
   }
