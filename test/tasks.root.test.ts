@@ -23,7 +23,7 @@ import { waitFor, type TestServer } from './support/skiff-server.ts';
 import type { TestRegistry } from './support/registry.ts';
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 import { buildImage, busyboxImageFiles, pushImage } from '../src/images/oci-build.ts';
-import { describeTask, ipOf, registerFamily, runOne as runOneOf, tcpRead, waitTaskStatus } from './support/tasks.ts';
+import { describeTask, ipOf, registerFamily, runOne as runOneOf, taskLogText, tcpRead, waitTaskStatus } from './support/tasks.ts';
 
 let stack: BusyboxStack;
 let server: TestServer;
@@ -51,14 +51,7 @@ const runOne = (family: string, extra: Record<string, unknown> = {}): Promise<Ta
 
 const waitStatus = (arn: string, status: string, timeoutMs = 30_000) => waitTaskStatus(ecs, arn, status, timeoutMs);
 
-async function logsOf(arn: string): Promise<string> {
-  const res = await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
-  return (await res.text())
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { message: string }).message)
-    .join('\n');
-}
+const logsOf = (arn: string): Promise<string> => taskLogText(server, arn);
 
 test('a task runs through every state with its own IP, timestamps, output and bill', async () => {
   const family = await register([{ name: 'main', command: ['sh', '-c', 'echo hello from $(hostname); echo oops >&2; sleep 1; exit 0'] }]);

@@ -13,7 +13,7 @@ import {
   type Service,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { waitFor } from './skiff-server.ts';
+import { waitFor, type TestServer } from './skiff-server.ts';
 
 /** What a test may add to or change in registerFamily's task definition (size, volumes, roles, ...). */
 export type TaskDefinitionExtra = Omit<Partial<RegisterTaskDefinitionCommandInput>, 'family' | 'containerDefinitions'>;
@@ -63,6 +63,16 @@ export function waitTaskStatus(ecs: ECSClient, arn: string, status: string, time
     },
     timeoutMs,
   );
+}
+
+/** The task's log messages (every container, oldest first), one a line, from /skiff/v1/tasks/<id>/logs. */
+export async function taskLogText(server: TestServer, arn: string): Promise<string> {
+  const res = await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
+  return (await res.text())
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { message: string }).message)
+    .join('\n');
 }
 
 /** Describes one service (asserting it exists). */
