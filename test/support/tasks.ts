@@ -65,6 +65,15 @@ export function waitTaskStatus(ecs: ECSClient, arn: string, status: string, time
   );
 }
 
+/**
+ * Registers `family` with `containers` (as registerFamily), runs one task of it
+ * and waits until it has STOPPED; returns the stopped task.
+ */
+export async function runUntilStopped(ecs: ECSClient, family: string, containers: ContainerDefinition[], extra: TaskDefinitionExtra = {}, timeoutMs = 60_000): Promise<Task> {
+  await registerFamily(ecs, family, containers, extra);
+  return waitTaskStatus(ecs, (await runOne(ecs, family)).taskArn!, 'STOPPED', timeoutMs);
+}
+
 /** The task's log messages (every container, oldest first), one a line, from /skiff/v1/tasks/<id>/logs. */
 export async function taskLogText(server: TestServer, arn: string): Promise<string> {
   const res = await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
