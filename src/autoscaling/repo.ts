@@ -81,12 +81,7 @@ export class AutoscalingRepo {
   }
 
   putPolicy(p: TargetTrackingPolicyRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO autoscaling_policies (arn, namespace, resource_id, dimension, name, doc) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
-      )
-      .run(p.arn, p.namespace, p.resourceId, p.dimension, p.name, JSON.stringify(p));
+    this.putNamed('autoscaling_policies', p);
   }
 
   deletePolicy(arn: string): void {
@@ -108,12 +103,7 @@ export class AutoscalingRepo {
   }
 
   putScheduledAction(a: ScheduledActionRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO autoscaling_scheduled_actions (arn, namespace, resource_id, dimension, name, doc) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
-      )
-      .run(a.arn, a.namespace, a.resourceId, a.dimension, a.name, JSON.stringify(a));
+    this.putNamed('autoscaling_scheduled_actions', a);
   }
 
   deleteScheduledAction(arn: string): void {
@@ -145,6 +135,16 @@ export class AutoscalingRepo {
   private named<T>(table: NamedTable, namespace: string, resourceId: string, dimension: string, name: string): T | undefined {
     const row = this.db.prepare(`SELECT doc FROM ${table} WHERE namespace = ? AND resource_id = ? AND dimension = ? AND name = ?`).get(namespace, resourceId, dimension, name) as Row | undefined;
     return row ? (JSON.parse(row.doc) as T) : undefined;
+  }
+
+  /** Inserts a named row, or replaces its document when its ARN is already there. */
+  private putNamed(table: NamedTable, r: TargetTrackingPolicyRecord | ScheduledActionRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO ${table} (arn, namespace, resource_id, dimension, name, doc) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
+      )
+      .run(r.arn, r.namespace, r.resourceId, r.dimension, r.name, JSON.stringify(r));
   }
 
   /** The named rows the filter (and `names`, when given) selects, by resource and name. */
