@@ -30,10 +30,11 @@ import {
   RegisterScalableTargetCommand,
   type ScalingActivity,
 } from '@aws-sdk/client-application-auto-scaling';
-import { CreateServiceCommand, DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type ContainerDefinition, type ECSClient, type Service } from '@aws-sdk/client-ecs';
-import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
+import { CreateServiceCommand, UpdateServiceCommand, type ContainerDefinition, type ECSClient, type Service } from '@aws-sdk/client-ecs';
+import { TEST_ROOT_KEY, waitFor, type TestServer } from './support/skiff-server.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
+import { rejectsWith } from './support/api-errors.ts';
+import { describeService, registerFamily, waitServiceRunning } from './support/tasks.ts';
 
 const run = promisify(execFile);
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
@@ -47,55 +48,30 @@ const ENV = {
 };
 const DIM = 'ecs:service:DesiredCount' as const;
 
+let stack: BusyboxStack;
 let server: TestServer;
-let registry: TestRegistry;
 let ecs: ECSClient;
 let aas: ApplicationAutoScalingClient;
 let image: string;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:autoscaling');
-  server = new TestServer({ env: ENV });
-  await server.start();
-  ecs = server.ecs();
+  stack = await startBusyboxStack('test/busybox:autoscaling', { env: ENV });
+  ({ server, ecs, image } = stack);
   aas = client();
 });
-after(async () => {
-  await server?.destroy();
-  await registry?.stop();
-});
+after(() => stack?.stop());
 
 function client(): ApplicationAutoScalingClient {
   return new ApplicationAutoScalingClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: TEST_ROOT_KEY, maxAttempts: 1 });
 }
 
-async function rejectsWith(p: Promise<unknown>, name: string, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: Error) => {
-    assert.equal(e.name, name, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 let families = 0;
-async function register(container: ContainerDefinition): Promise<string> {
-  const out = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: `as${++families}`,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [{ name: 'app', image, stopTimeout: 2, ...container }],
-    }),
-  );
-  return out.taskDefinition!.taskDefinitionArn!;
+function register(container: ContainerDefinition): Promise<string> {
+  return registerFamily(ecs, `as${++families}`, [{ name: 'app', image, stopTimeout: 2, ...container }]);
 }
 
-async function service(name: string): Promise<Service> {
-  return (await ecs.send(new DescribeServicesCommand({ services: [name] }))).services![0];
-}
+const service = (name: string): Promise<Service> => describeService(ecs, name);
 
 async function activities(resourceId: string): Promise<ScalingActivity[]> {
   return (await aas.send(new DescribeScalingActivitiesCommand({ ServiceNamespace: 'ecs', ResourceId: resourceId }))).ScalingActivities ?? [];
@@ -289,7 +265,7 @@ test('CPU target tracking: a busy loop scales out (cooldown, max); scale-in wait
   }
   const gap = outs[1].StartTime!.getTime() - outs[0].StartTime!.getTime();
   assert.ok(gap >= scaleOutCooldown * 1000, `second scale-out ${gap} ms after the first, inside the ${scaleOutCooldown} s cooldown`);
-  await waitFor('3 cpu tasks RUNNING', async () => (await service('cpu')).runningCount === 3, 60_000);
+  await waitServiceRunning(ecs, 'cpu', 3);
   // Clamped to max: the high alarm fires again with all three burning, and is recorded as not scaled.
   const [atMax] = await waitFor('a not scaled activity at max', async () => (await notScaled(rid)).length > 0 && notScaled(rid), 60_000);
   assert.equal((await service('cpu')).desiredCount, 3);
@@ -331,7 +307,7 @@ test('CPU target tracking: a busy loop scales out (cooldown, max); scale-in wait
   assert.ok(scaleIn.StartTime!.getTime() > deployedAt);
   const after = await service('cpu');
   assert.equal(after.deployments?.[0].rolloutState, 'COMPLETED');
-  await waitFor('1 cpu task RUNNING', async () => (await service('cpu')).runningCount === 1, 60_000);
+  await waitServiceRunning(ecs, 'cpu', 1);
 
   // 4. Scheduled scaling: at() a few seconds ahead raises min to 2; the desired count follows and target tracking stays above it.
   const at = (ms: number, tz = 'UTC') => {

@@ -13,12 +13,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateServiceCommand, DeleteServiceCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
-import { TestServer, waitFor } from './support/skiff-server.ts';
-import { freePort, startRegistry, type TestRegistry } from './support/registry.ts';
+import { waitFor, type TestServer } from './support/skiff-server.ts';
+import { freePort, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
+import { waitServiceRunning } from './support/tasks.ts';
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 const ESC = /\x1b\[|\r/;
+let stack: BusyboxStack;
 let server: TestServer;
 let registry: TestRegistry;
 let image: string;
@@ -26,16 +29,13 @@ let image2: string;
 let dir: string;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:friendly');
+  stack = await startBusyboxStack('test/busybox:friendly', { env: { SKIFF_SERVICE_INTERVAL_MS: '200' } });
+  ({ server, registry, image } = stack);
   image2 = await pushBusyboxImage(registry, 'test/busybox:friendly2');
-  server = new TestServer({ env: { SKIFF_SERVICE_INTERVAL_MS: '200' } });
-  await server.start();
   dir = mkdtempSync(join(tmpdir(), 'skiff-cli-friendly-'));
 });
 after(async () => {
-  await server?.destroy();
-  await registry?.stop();
+  await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -142,10 +142,7 @@ test('services, scale and deploy: tables and JSON, following the change until st
   await ok(['run', image, '--family', 'websvc', '--no-wait', '-q', '--', 'sh', '-c', LOOP]).then((r) => ok(['stop', idOf(/([0-9a-f]{32})/.exec(r.stdout)![1])]));
   await ecs.send(new CreateServiceCommand({ serviceName: 'web', taskDefinition: 'websvc', desiredCount: 1, launchType: 'FARGATE' }));
   try {
-    await waitFor('web steady', async () => {
-      const s = (await ecs.send(new DescribeServicesCommand({ services: ['web'] }))).services![0];
-      return s.runningCount === 1;
-    });
+    await waitServiceRunning(ecs, 'web', 1, 30_000);
     const list = await ok(['services']);
     assert.match(list.stdout, /^SERVICE\s+STATUS\s+DESIRED\s+RUNNING\s+PENDING\s+TASK DEFINITION\s+ROLLOUT\n/);
     assert.match(list.stdout, /\nweb\s+ACTIVE\s+1\s+1\s+0\s+websvc:1\s+COMPLETED/);

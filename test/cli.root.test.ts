@@ -8,27 +8,23 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TestServer } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
+import type { TestServer } from './support/skiff-server.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 
 const AWS = '/usr/bin/aws';
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
+let stack: BusyboxStack;
 let server: TestServer;
-let registry: TestRegistry;
 let image: string;
 let dir: string;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:cli');
-  server = new TestServer();
-  await server.start();
+  stack = await startBusyboxStack('test/busybox:cli');
+  ({ server, image } = stack);
   dir = mkdtempSync(join(tmpdir(), 'skiff-cli-'));
 });
 after(async () => {
-  await server?.destroy();
-  await registry?.stop();
+  await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -30,6 +30,7 @@ import {
 import { CreateServiceCommand, ListTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { TestServer, TEST_ROOT_KEY } from './support/skiff-server.ts';
 import { freeOctets } from './support/octets.ts';
+import { rejectsWith } from './support/api-errors.ts';
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const skip = isRoot ? false : 'needs root on Linux (the server sets up networking)';
@@ -62,14 +63,6 @@ function aws(...args: string[]) {
     timeout: 60_000,
   });
   return { status: r.status, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } }) => {
-    assert.equal(e.name, code, `expected ${code}, got ${e.name}: ${e.message}`);
-    if (message) assert.match(e.message ?? '', message);
-    return true;
-  });
 }
 
 test('the default VPC, its subnets and its default security group are there out of the box', { skip }, async () => {

@@ -26,6 +26,7 @@ import {
   type RegisterTaskDefinitionCommandInput,
 } from '@aws-sdk/client-ecs';
 import { TestServer } from './support/skiff-server.ts';
+import { rejectsWith } from './support/api-errors.ts';
 import { allValidSizes } from '../src/ecs/sizes.ts';
 
 let server: TestServer;
@@ -50,14 +51,6 @@ const basicDef = (family: string, extra: Partial<RegisterTaskDefinitionCommandIn
   ...extra,
 });
 
-async function rejects(p: Promise<unknown>, name: string, messagePart?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: Error) => {
-    assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
-    if (messagePart) assert.match(err.message, messagePart);
-    return true;
-  });
-}
-
 test('the default cluster exists out of the box and clusters are created, described, listed and deleted', async () => {
   const d = await ecs.send(new DescribeClustersCommand({ clusters: ['default'] }));
   assert.equal(d.clusters?.[0]?.status, 'ACTIVE');
@@ -74,9 +67,9 @@ test('the default cluster exists out of the box and clusters are created, descri
 
   const del = await ecs.send(new DeleteClusterCommand({ cluster: 'api-test' }));
   assert.equal(del.cluster?.status, 'INACTIVE');
-  await rejects(ecs.send(new DeleteClusterCommand({ cluster: 'api-test' })), 'ClusterNotFoundException');
-  await rejects(ecs.send(new ListTasksCommand({ cluster: 'missing-cluster' })), 'ClusterNotFoundException', /missing-cluster/);
-  await rejects(ecs.send(new CreateClusterCommand({ clusterName: 'bad name!' })), 'InvalidParameterException', /letters.*numbers, hyphens/);
+  await rejectsWith(ecs.send(new DeleteClusterCommand({ cluster: 'api-test' })), 'ClusterNotFoundException');
+  await rejectsWith(ecs.send(new ListTasksCommand({ cluster: 'missing-cluster' })), 'ClusterNotFoundException', /missing-cluster/);
+  await rejectsWith(ecs.send(new CreateClusterCommand({ clusterName: 'bad name!' })), 'InvalidParameterException', /letters.*numbers, hyphens/);
 });
 
 test('task definitions get revisions per family and can be described by family, family:revision or ARN', async () => {
@@ -105,8 +98,8 @@ test('task definitions get revisions per family and can be described by family, 
   assert.deepEqual(inactive.taskDefinitionArns?.map((a) => a.split('/').pop()), ['web:1']);
   const fams = await ecs.send(new ListTaskDefinitionFamiliesCommand({ familyPrefix: 'we' }));
   assert.deepEqual(fams.families, ['web']);
-  await rejects(ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'nope' })), 'ClientException', /RegisterTaskDefinition/);
-  await rejects(ecs.send(new RunTaskCommand({ taskDefinition: 'web:1' })), 'ClientException', /inactive/);
+  await rejectsWith(ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'nope' })), 'ClientException', /RegisterTaskDefinition/);
+  await rejectsWith(ecs.send(new RunTaskCommand({ taskDefinition: 'web:1' })), 'ClientException', /inactive/);
 });
 
 test('every valid Fargate size is accepted and sizes off the table are refused with the valid choices', async () => {
@@ -123,19 +116,19 @@ test('every valid Fargate size is accepted and sizes off the table are refused w
     ['16384', '36864'],
     ['100', '512'],
   ]) {
-    await rejects(ecs.send(new RegisterTaskDefinitionCommand(basicDef('sizes', { cpu, memory }))), 'ClientException', /memory|CPU|cpu/);
+    await rejectsWith(ecs.send(new RegisterTaskDefinitionCommand(basicDef('sizes', { cpu, memory }))), 'ClientException', /memory|CPU|cpu/);
   }
 });
 
 test('bad task definitions are refused with a message that says what to fix', async () => {
-  await rejects(ecs.send(new RegisterTaskDefinitionCommand(basicDef('bad', { requiresCompatibilities: ['EC2'] }))), 'ClientException', /FARGATE/);
-  await rejects(ecs.send(new RegisterTaskDefinitionCommand(basicDef('bad', { networkMode: 'bridge' }))), 'ClientException', /awsvpc/);
-  await rejects(
+  await rejectsWith(ecs.send(new RegisterTaskDefinitionCommand(basicDef('bad', { requiresCompatibilities: ['EC2'] }))), 'ClientException', /FARGATE/);
+  await rejectsWith(ecs.send(new RegisterTaskDefinitionCommand(basicDef('bad', { networkMode: 'bridge' }))), 'ClientException', /awsvpc/);
+  await rejectsWith(
     ecs.send(new RegisterTaskDefinitionCommand(basicDef('bad', { ephemeralStorage: { sizeInGiB: 10 } }))),
     'ClientException',
     /21/,
   );
-  await rejects(
+  await rejectsWith(
     ecs.send(
       new RegisterTaskDefinitionCommand(
         basicDef('bad', { containerDefinitions: [{ name: 'app', image: 'x', memory: 1024 }] }),
@@ -144,7 +137,7 @@ test('bad task definitions are refused with a message that says what to fix', as
     'ClientException',
     /memory/,
   );
-  await rejects(
+  await rejectsWith(
     ecs.send(new RegisterTaskDefinitionCommand(basicDef('bad', { containerDefinitions: [{ name: 'app', image: 'x', essential: false }] }))),
     'ClientException',
     /essential/,
@@ -153,8 +146,8 @@ test('bad task definitions are refused with a message that says what to fix', as
 
 test('RunTask validates its input before anything starts', async () => {
   await ecs.send(new RegisterTaskDefinitionCommand(basicDef('runcheck')));
-  await rejects(ecs.send(new RunTaskCommand({ taskDefinition: 'runcheck', count: 11 })), 'InvalidParameterException', /10/);
-  await rejects(
+  await rejectsWith(ecs.send(new RunTaskCommand({ taskDefinition: 'runcheck', count: 11 })), 'InvalidParameterException', /10/);
+  await rejectsWith(
     ecs.send(
       new RunTaskCommand({
         taskDefinition: 'runcheck',
@@ -164,12 +157,12 @@ test('RunTask validates its input before anything starts', async () => {
     ),
     'InvalidParameterException',
   );
-  await rejects(
+  await rejectsWith(
     ecs.send(new RunTaskCommand({ taskDefinition: 'runcheck', overrides: { cpu: '256', memory: '4096' } })),
     'InvalidParameterException',
     /512, 1024, 2048/,
   );
-  await rejects(
+  await rejectsWith(
     ecs.send(
       new RunTaskCommand({
         taskDefinition: 'runcheck',
@@ -179,7 +172,7 @@ test('RunTask validates its input before anything starts', async () => {
     'InvalidParameterException',
     /subnet/i,
   );
-  await rejects(ecs.send(new RunTaskCommand({ taskDefinition: 'runcheck', cluster: 'nope' })), 'ClusterNotFoundException');
+  await rejectsWith(ecs.send(new RunTaskCommand({ taskDefinition: 'runcheck', cluster: 'nope' })), 'ClusterNotFoundException');
   const none = await ecs.send(new ListTasksCommand({ family: 'runcheck' }));
   assert.deepEqual(none.taskArns, [], 'no task was created by a refused RunTask');
 });
@@ -193,7 +186,7 @@ test('a task whose image cannot be pulled stops with CannotPullContainerError, a
   assert.equal(first.tasks![0].desiredStatus, 'RUNNING');
   const again = await ecs.send(new RunTaskCommand({ taskDefinition: 'nopull', clientToken: token, tags: [{ key: 'k', value: 'v' }] }));
   assert.deepEqual(again.tasks?.map((t) => t.taskArn), [arn]);
-  await rejects(ecs.send(new RunTaskCommand({ taskDefinition: 'nopull', clientToken: token, count: 2 })), 'ConflictException');
+  await rejectsWith(ecs.send(new RunTaskCommand({ taskDefinition: 'nopull', clientToken: token, count: 2 })), 'ConflictException');
 
   let task;
   for (let i = 0; i < 100; i++) {
@@ -212,12 +205,12 @@ test('a task whose image cannot be pulled stops with CannotPullContainerError, a
   await ecs.send(new TagResourceCommand({ resourceArn: arn, tags: [{ key: 'env', value: 'test' }] }));
   await ecs.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: ['k'] }));
   assert.deepEqual((await ecs.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags, [{ key: 'env', value: 'test' }]);
-  await rejects(ecs.send(new TagResourceCommand({ resourceArn: arn, tags: [{ key: 'aws:x', value: '1' }] })), 'InvalidParameterException', /reserved/);
+  await rejectsWith(ecs.send(new TagResourceCommand({ resourceArn: arn, tags: [{ key: 'aws:x', value: '1' }] })), 'InvalidParameterException', /reserved/);
 
   const stopped = await ecs.send(new ListTasksCommand({ desiredStatus: 'STOPPED', family: 'nopull' }));
   assert.deepEqual(stopped.taskArns, [arn]);
-  await rejects(ecs.send(new StopTaskCommand({ task: 'ffffffffffffffffffffffffffffffff' })), 'InvalidParameterException');
-  await rejects(ecs.send(new DescribeTasksCommand({ tasks: Array.from({ length: 101 }, (_, i) => String(i)) })), 'InvalidParameterException', /100/);
+  await rejectsWith(ecs.send(new StopTaskCommand({ task: 'ffffffffffffffffffffffffffffffff' })), 'InvalidParameterException');
+  await rejectsWith(ecs.send(new DescribeTasksCommand({ tasks: Array.from({ length: 101 }, (_, i) => String(i)) })), 'InvalidParameterException', /100/);
 });
 
 test('listing pages with maxResults and nextToken', async () => {
@@ -233,8 +226,8 @@ test('listing pages with maxResults and nextToken', async () => {
   } while (nextToken);
   assert.deepEqual(seen, ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
   assert.equal(pages, 3);
-  await rejects(ecs.send(new ListTaskDefinitionFamiliesCommand({ maxResults: 101 })), 'InvalidParameterException');
-  await rejects(ecs.send(new ListTaskDefinitionFamiliesCommand({ nextToken: 'garbage' })), 'InvalidParameterException');
+  await rejectsWith(ecs.send(new ListTaskDefinitionFamiliesCommand({ maxResults: 101 })), 'InvalidParameterException');
+  await rejectsWith(ecs.send(new ListTaskDefinitionFamiliesCommand({ nextToken: 'garbage' })), 'InvalidParameterException');
 });
 
 test('malformed requests get protocol errors, not crashes', async () => {

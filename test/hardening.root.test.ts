@@ -10,11 +10,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
+import { RunTaskCommand, StopTaskCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
 import { buildImage, busyboxImageFiles, pushImage, type ImageFile } from '../src/images/oci-build.ts';
 import { TestServer, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { buildProbes } from './support/probes.ts';
+import { registerFamily, runUntilStopped, taskLogText } from './support/tasks.ts';
 
 let server: TestServer;
 let registry: TestRegistry;
@@ -54,49 +55,15 @@ after(async () => {
 });
 
 async function runTask(def: Partial<ContainerDefinition> & { command: string[] }, img = image): Promise<{ task: Task; logs: string }> {
-  const ecs = server.ecs();
-  const fam = `hard-${family++}`;
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: fam,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [{ name: 'app', image: img, essential: true, ...def }],
-    }),
-  );
-  const arn = (await ecs.send(new RunTaskCommand({ taskDefinition: fam }))).tasks![0].taskArn!;
-  const task = await waitFor(
-    `task ${fam} STOPPED`,
-    async () => {
-      const t = (await ecs.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks![0];
-      return t.lastStatus === 'STOPPED' ? t : undefined;
-    },
-    60_000,
-  );
-  const logs = (await (await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`)).text())
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { message: string }).message)
-    .join('\n');
-  return { task, logs };
+  const task = await runUntilStopped(server.ecs(), `hard-${family++}`, [{ name: 'app', image: img, essential: true, ...def }]);
+  return { task, logs: await taskLogText(server, task.taskArn!) };
 }
 
 const sh = (script: string) => ({ command: ['sh', '-c', script] });
 
 test('container root is root inside, uid 100000 on the host, with Docker\'s capabilities (no NET_RAW), seccomp and no_new_privileges', async () => {
   const ecs = server.ecs();
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: 'hard-sleeper',
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [{ name: 'app', image, essential: true, command: ['sh', '-c', 'id; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /proc/self/uid_map; sleep 60'] }],
-    }),
-  );
+  await registerFamily(ecs, 'hard-sleeper', [{ name: 'app', image, essential: true, command: ['sh', '-c', 'id; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /proc/self/uid_map; sleep 60'] }]);
   const arn = (await ecs.send(new RunTaskCommand({ taskDefinition: 'hard-sleeper' }))).tasks![0].taskArn!;
   const taskId = arn.split('/').pop()!;
   const procs = join('/sys/fs/cgroup/pids', server.prefix, taskId, 'app', 'cgroup.procs');
@@ -105,11 +72,7 @@ test('container root is root inside, uid 100000 on the host, with Docker\'s capa
   assert.match(status, /^Uid:\s+100000\s+100000\s+100000\s+100000$/m, 'the process runs as host uid 100000');
   assert.match(status, /^Gid:\s+100000\s+100000\s+100000\s+100000$/m);
   const logs = await waitFor('the output', async () => {
-    const text = (await (await server.fetch(`/skiff/v1/tasks/${taskId}/logs`)).text())
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => (JSON.parse(l) as { message: string }).message)
-      .join('\n');
+    const text = await taskLogText(server, arn);
     return /\d+\s+100000\s+65536/.test(text) ? text : undefined;
   });
   assert.match(logs, /uid=0\(root\) gid=0\(root\)/, 'root inside');
@@ -139,19 +102,7 @@ test('capabilities can be dropped; adding anything but SYS_PTRACE is refused at 
   const { logs } = await runTask({ ...sh('grep CapEff /proc/self/status; chown 1000 /tmp && echo chown=ok || echo chown=refused'), linuxParameters: { capabilities: { drop: ['ALL'] } } });
   assert.match(logs, /CapEff:\t0000000000000000/);
   assert.match(logs, /chown=refused/);
-  await assert.rejects(
-    server.ecs().send(
-      new RegisterTaskDefinitionCommand({
-        family: 'hard-bad-cap',
-        requiresCompatibilities: ['FARGATE'],
-        networkMode: 'awsvpc',
-        cpu: '256',
-        memory: '512',
-        containerDefinitions: [{ name: 'app', image, linuxParameters: { capabilities: { add: ['SYS_ADMIN'] } } }],
-      }),
-    ),
-    /SYS_PTRACE/,
-  );
+  await assert.rejects(registerFamily(server.ecs(), 'hard-bad-cap', [{ name: 'app', image, linuxParameters: { capabilities: { add: ['SYS_ADMIN'] } } }]), /SYS_PTRACE/);
 });
 
 test('a setuid-root binary stays unprivileged for a non-root user (no_new_privileges); user runs without capabilities', async () => {

@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import type { Task } from '@aws-sdk/client-ecs';
 import { buildImage, busyboxImageFiles, buildLayer, pushImage, rawLayer, type BuiltLayer } from '../src/images/oci-build.ts';
-import { TestServer, waitFor } from './support/skiff-server.ts';
+import { TestServer } from './support/skiff-server.ts';
+import { runUntilStopped } from './support/tasks.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { makeTar } from './support/tar.ts';
 
@@ -52,28 +53,12 @@ function assertHostUnchanged(): void {
   assert.deepEqual(readdirSync(join(layersRoot, 'tmp')), [], 'no half-unpacked layer left');
 }
 
-async function runImage(image: string, ephemeralGiB?: number): Promise<Task> {
-  const ecs = server.ecs();
-  const family = `hostile-${n++}`;
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      ...(ephemeralGiB ? { ephemeralStorage: { sizeInGiB: ephemeralGiB } } : {}),
-      containerDefinitions: [{ name: 'app', image, essential: true, command: ['sh', '-c', 'ls /; echo ran'] }],
-    }),
-  );
-  const arn = (await ecs.send(new RunTaskCommand({ taskDefinition: family }))).tasks![0].taskArn!;
-  return waitFor(
-    `${family} STOPPED`,
-    async () => {
-      const t = (await ecs.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks![0];
-      return t.lastStatus === 'STOPPED' ? t : undefined;
-    },
-    60_000,
+function runImage(image: string, ephemeralGiB?: number): Promise<Task> {
+  return runUntilStopped(
+    server.ecs(),
+    `hostile-${n++}`,
+    [{ name: 'app', image, essential: true, command: ['sh', '-c', 'ls /; echo ran'] }],
+    ephemeralGiB ? { ephemeralStorage: { sizeInGiB: ephemeralGiB } } : {},
   );
 }
 

@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition } from '@aws-sdk/client-ecs';
+import { StopTaskCommand, type ContainerDefinition } from '@aws-sdk/client-ecs';
 import {
   CloudWatchLogsClient,
   CreateLogGroupCommand,
@@ -28,27 +28,24 @@ import {
   type DescribeLogStreamsCommandOutput,
   type OutputLogEvent,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
-import { waitTaskStatus } from './support/tasks.ts';
+import { TEST_ROOT_KEY, waitFor, type TestServer } from './support/skiff-server.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
+import { rejectsWith } from './support/api-errors.ts';
+import { registerFamily, runOne, waitTaskStatus } from './support/tasks.ts';
 
+let stack: BusyboxStack;
 let server: TestServer;
-let registry: TestRegistry;
 let image: string;
 let home: string;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:logs');
   // conmon's file capped at 64 KiB, so the rotation test sees conmon start it afresh several times.
-  server = new TestServer({ env: { SKIFF_LOGS_SHIP_INTERVAL_MS: '100', SKIFF_LOGS_ENFORCE_INTERVAL_MS: '300', SKIFF_CONTAINER_LOG_MAX_BYTES: '65536' } });
-  await server.start();
+  stack = await startBusyboxStack('test/busybox:logs', { env: { SKIFF_LOGS_SHIP_INTERVAL_MS: '100', SKIFF_LOGS_ENFORCE_INTERVAL_MS: '300', SKIFF_CONTAINER_LOG_MAX_BYTES: '65536' } });
+  ({ server, image } = stack);
   home = mkdtempSync(join(tmpdir(), 'skiff-logs-home-'));
 });
 after(async () => {
-  await server?.destroy();
-  await registry?.stop();
+  await stack?.stop();
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
@@ -68,19 +65,10 @@ let family = 0;
 async function runWithLogs(command: string, options: Record<string, string> | undefined, extra: Partial<ContainerDefinition> = {}) {
   const ecs = server.ecs();
   const name = `logs-${++family}`;
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: name,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [
-        { name: 'app', image, command: ['sh', '-c', command], stopTimeout: 2, ...(options ? { logConfiguration: { logDriver: 'awslogs', options } } : {}), ...extra },
-      ],
-    }),
-  );
-  const arn = (await ecs.send(new RunTaskCommand({ taskDefinition: name }))).tasks![0].taskArn!;
+  await registerFamily(ecs, name, [
+    { name: 'app', image, command: ['sh', '-c', command], stopTimeout: 2, ...(options ? { logConfiguration: { logDriver: 'awslogs', options } } : {}), ...extra },
+  ]);
+  const arn = (await runOne(ecs, name)).taskArn!;
   return { arn, id: arn.split('/').pop()! };
 }
 
@@ -96,19 +84,11 @@ async function allEvents(group: string, stream: string): Promise<OutputLogEvent[
   }
 }
 
-async function expectError(p: Promise<unknown>, name: string, re?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: Error) => {
-    assert.equal(e.name, name, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  });
-}
-
 test('a task with awslogs writes to the group and the ECS-named stream; GetLogEvents and FilterLogEvents read it', async () => {
   const c = logs();
   const group = '/ecs/web';
   await c.send(new CreateLogGroupCommand({ logGroupName: group }));
-  await expectError(c.send(new CreateLogGroupCommand({ logGroupName: group })), 'ResourceAlreadyExistsException', /already exists/);
+  await rejectsWith(c.send(new CreateLogGroupCommand({ logGroupName: group })), 'ResourceAlreadyExistsException', /already exists/);
   // stdout and stderr are separate pipes: pause around the stderr line so the order across them is defined.
   const script = 'for i in 1 2 3 4 5; do echo "hello $i"; done; sleep 0.2; echo "ERROR disk full" >&2; sleep 0.2; echo "WARN disk low"; echo "ERROR Retry later"';
   const { arn, id } = await runWithLogs(script, { 'awslogs-group': group, 'awslogs-region': 'us-east-1', 'awslogs-stream-prefix': 'web' });
@@ -149,9 +129,9 @@ test('a task with awslogs writes to the group and the ECS-named stream; GetLogEv
   const f2 = await c.send(new FilterLogEventsCommand({ logGroupName: group, logStreamNames: [stream], filterPattern: 'hello', limit: 10, nextToken: f.nextToken }));
   assert.deepEqual(f2.events!.map((e) => e.message), ['hello 3', 'hello 4', 'hello 5']);
   assert.equal(f2.nextToken, undefined);
-  await expectError(c.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '{ $.level = "x" }' })), 'InvalidParameterException', /JSON/);
-  await expectError(c.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: 'nope' })), 'ResourceNotFoundException', /log stream does not exist/);
-  await expectError(c.send(new GetLogEventsCommand({ logGroupName: '/nope', logStreamName: 'x' })), 'ResourceNotFoundException', /log group does not exist/);
+  await rejectsWith(c.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '{ $.level = "x" }' })), 'InvalidParameterException', /JSON/);
+  await rejectsWith(c.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: 'nope' })), 'ResourceNotFoundException', /log stream does not exist/);
+  await rejectsWith(c.send(new GetLogEventsCommand({ logGroupName: '/nope', logStreamName: 'x' })), 'ResourceNotFoundException', /log group does not exist/);
 
   // The AWS CLI reads the same.
   const cli = aws('logs', 'get-log-events', '--log-group-name', group, '--log-stream-name', stream, '--start-from-head');
@@ -179,7 +159,7 @@ test('a key scoped to one log group reads it and nothing else', async () => {
     () => assert.fail('CreateLogGroup must be denied'),
     (e: Error) => assert.match(e.message, /not authorized to perform: logs:CreateLogGroup on resource: arn:aws:logs:us-east-1:123456789012:log-group:\/other:\*/),
   );
-  await expectError(c.send(new DescribeLogGroupsCommand({})), 'AccessDeniedException');
+  await rejectsWith(c.send(new DescribeLogGroupsCommand({})), 'AccessDeniedException');
 });
 
 test('groups: prefix and pagination, retention values as AWS allows them, delete', async () => {
@@ -204,8 +184,8 @@ test('groups: prefix and pagination, retention values as AWS allows them, delete
   const a = (await c.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/pg/a' }))).logGroups![0];
   assert.equal(a.retentionInDays, 14);
   assert.equal(a.arn, 'arn:aws:logs:us-east-1:123456789012:log-group:/pg/a:*');
-  await expectError(c.send(new PutRetentionPolicyCommand({ logGroupName: '/pg/a', retentionInDays: 2 })), 'InvalidParameterException', /enum value set: \[1, 3, 5/);
-  await expectError(c.send(new PutRetentionPolicyCommand({ logGroupName: '/pg/none', retentionInDays: 1 })), 'ResourceNotFoundException');
+  await rejectsWith(c.send(new PutRetentionPolicyCommand({ logGroupName: '/pg/a', retentionInDays: 2 })), 'InvalidParameterException', /enum value set: \[1, 3, 5/);
+  await rejectsWith(c.send(new PutRetentionPolicyCommand({ logGroupName: '/pg/none', retentionInDays: 1 })), 'ResourceNotFoundException');
   await c.send(new DeleteRetentionPolicyCommand({ logGroupName: '/pg/a' }));
   assert.equal((await c.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/pg/a' }))).logGroups![0].retentionInDays, undefined);
   // Streams by last event time, newest first, two per page.
@@ -214,7 +194,7 @@ test('groups: prefix and pagination, retention values as AWS allows them, delete
     await c.send(new CreateLogStreamCommand({ logGroupName: '/pg/b', logStreamName: n }));
     await c.send(new PutLogEventsCommand({ logGroupName: '/pg/b', logStreamName: n, logEvents: [{ timestamp: t - age, message: n }] }));
   }
-  await expectError(c.send(new CreateLogStreamCommand({ logGroupName: '/pg/b', logStreamName: 's1' })), 'ResourceAlreadyExistsException');
+  await rejectsWith(c.send(new CreateLogStreamCommand({ logGroupName: '/pg/b', logStreamName: 's1' })), 'ResourceAlreadyExistsException');
   const order: string[] = [];
   token = undefined;
   do {
@@ -223,12 +203,12 @@ test('groups: prefix and pagination, retention values as AWS allows them, delete
     token = r.nextToken;
   } while (token);
   assert.deepEqual(order, ['s2', 's3', 's1']);
-  await expectError(c.send(new DescribeLogStreamsCommand({ logGroupName: '/pg/b', orderBy: 'LastEventTime', logStreamNamePrefix: 's' })), 'InvalidParameterException', /Cannot order by LastEventTime/);
-  await expectError(c.send(new CreateLogGroupCommand({ logGroupName: '/pg/tagged', tags: { a: 'b' } })), 'InvalidParameterException', /tags/);
+  await rejectsWith(c.send(new DescribeLogStreamsCommand({ logGroupName: '/pg/b', orderBy: 'LastEventTime', logStreamNamePrefix: 's' })), 'InvalidParameterException', /Cannot order by LastEventTime/);
+  await rejectsWith(c.send(new CreateLogGroupCommand({ logGroupName: '/pg/tagged', tags: { a: 'b' } })), 'InvalidParameterException', /tags/);
 
   await c.send(new DeleteLogGroupCommand({ logGroupName: '/pg/e' }));
-  await expectError(c.send(new DeleteLogGroupCommand({ logGroupName: '/pg/e' })), 'ResourceNotFoundException', /log group does not exist/);
-  await expectError(c.send(new CreateLogGroupCommand({ logGroupName: 'bad name!' })), 'InvalidParameterException', /logGroupName/);
+  await rejectsWith(c.send(new DeleteLogGroupCommand({ logGroupName: '/pg/e' })), 'ResourceNotFoundException', /log group does not exist/);
+  await rejectsWith(c.send(new CreateLogGroupCommand({ logGroupName: 'bad name!' })), 'InvalidParameterException', /logGroupName/);
 });
 
 test('a missing log group without awslogs-create-group fails the task as ECS reports it; with it the group is made', async () => {
@@ -300,13 +280,13 @@ test('retention deletes events older than the policy, periodically', async () =>
   );
   assert.equal(old.rejectedLogEventsInfo, undefined);
   await c.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: 's', logEvents: [{ timestamp: now - 1000, message: 'fresh' }] }));
-  await expectError(
+  await rejectsWith(
     c.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: 's', logEvents: [{ timestamp: now - 3 * day, message: 'a' }, { timestamp: now, message: 'b' }] })),
     'InvalidParameterException',
     /24 hours/,
   );
   // Chronological order is required, as in CloudWatch.
-  await expectError(
+  await rejectsWith(
     c.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: 's', logEvents: [{ timestamp: now, message: 'b' }, { timestamp: now - 1, message: 'a' }] })),
     'InvalidParameterException',
     /chronological/,

@@ -6,29 +6,23 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
-import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
-import { ipOf, tcpRead, waitTaskStatus } from './support/tasks.ts';
+import { RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { TEST_ROOT_KEY, waitFor, type TestServer } from './support/skiff-server.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
+import { ipOf, registerFamily, runOne, tcpRead, waitTaskStatus } from './support/tasks.ts';
 import { signedFetch } from '../src/cli/client.ts';
 import { parseExposition, samplesOf, type MetricFamily } from '../src/metrics/text-format.ts';
 
 const TOKEN = 'metrics-test-token-0123456789';
+let stack: BusyboxStack;
 let server: TestServer;
-let registry: TestRegistry;
 let image: string;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:metrics');
-  server = new TestServer({ env: { SKIFF_METRICS_TOKEN: TOKEN } });
-  await server.start();
+  stack = await startBusyboxStack('test/busybox:metrics', { env: { SKIFF_METRICS_TOKEN: TOKEN } });
+  ({ server, image } = stack);
 });
-after(async () => {
-  await server?.destroy();
-  await registry?.stop();
-});
+after(() => stack?.stop());
 
 async function scrape(): Promise<Map<string, MetricFamily>> {
   const res = await fetch(`${server.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
@@ -39,17 +33,12 @@ async function scrape(): Promise<Map<string, MetricFamily>> {
 
 test('a running task has CPU, memory, network and storage series with its labels; platform counters count its start', async () => {
   const ecs = server.ecs();
-  await ecs.send(new RegisterTaskDefinitionCommand({
-    family: 'metered',
-    requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512',
-    containerDefinitions: [{
-      name: 'app', image, essential: true, stopTimeout: 2,
-      // 3 MiB in the writable layer, some CPU, a listener the test talks to, ~8 MiB of memory held by a shell variable.
-      command: ['sh', '-c', 'dd if=/dev/zero of=/blob bs=1024 count=3072 2>/dev/null; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; x=$(head -c 8000000 /dev/zero | tr "\\0" a); while true; do echo pong | nc -l -p 7070; done'],
-    }],
-  }));
-  const run = await ecs.send(new RunTaskCommand({ taskDefinition: 'metered' }));
-  const arn = run.tasks![0].taskArn!;
+  await registerFamily(ecs, 'metered', [{
+    name: 'app', image, essential: true, stopTimeout: 2,
+    // 3 MiB in the writable layer, some CPU, a listener the test talks to, ~8 MiB of memory held by a shell variable.
+    command: ['sh', '-c', 'dd if=/dev/zero of=/blob bs=1024 count=3072 2>/dev/null; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; x=$(head -c 8000000 /dev/zero | tr "\\0" a); while true; do echo pong | nc -l -p 7070; done'],
+  }]);
+  const arn = (await runOne(ecs, 'metered')).taskArn!;
   const id = arn.split('/').pop()!;
   const t = await waitTaskStatus(ecs, arn, 'RUNNING');
   // nc answers one connection at a time: retry until it listens again.

@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RegisterTaskDefinitionCommand, RunTaskCommand, DescribeTasksCommand, type ECSClient, type Task } from '@aws-sdk/client-ecs';
-import { TestServer, waitFor } from './support/skiff-server.ts';
+import type { ECSClient, Task } from '@aws-sdk/client-ecs';
+import { TestServer } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
+import { runUntilStopped } from './support/tasks.ts';
 
 let tokenRegistry: TestRegistry;
 let basicRegistry: TestRegistry;
@@ -39,22 +40,8 @@ after(async () => {
   if (authDir) rmSync(authDir, { recursive: true, force: true });
 });
 
-async function runImage(family: string, image: string): Promise<Task> {
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [{ name: 'main', image, command: ['echo', 'pulled-with-auth'] }],
-    }),
-  );
-  const arn = (await ecs.send(new RunTaskCommand({ taskDefinition: family }))).tasks![0].taskArn!;
-  return waitFor(`${family} STOPPED`, async () => {
-    const t = (await ecs.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks![0];
-    return t.lastStatus === 'STOPPED' ? t : undefined;
-  });
+function runImage(family: string, image: string): Promise<Task> {
+  return runUntilStopped(ecs, family, [{ name: 'main', image, command: ['echo', 'pulled-with-auth'] }], {}, 30_000);
 }
 
 test('a task pulls its image from a registry that needs a bearer token', async () => {

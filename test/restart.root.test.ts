@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  RegisterTaskDefinitionCommand,
   RunTaskCommand,
   DescribeTasksCommand,
   ListTasksCommand,
@@ -17,26 +16,20 @@ import {
   type ECSClient,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { TestServer, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
-import { ipOf, tcpRead } from './support/tasks.ts';
+import { waitFor, type TestServer } from './support/skiff-server.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
+import { ipOf, registerFamily, tcpRead } from './support/tasks.ts';
 import { RuncDriver } from '../src/drivers/runc/runc-driver.ts';
 
+let stack: BusyboxStack;
 let server: TestServer;
-let registry: TestRegistry;
 let image: string;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:restart');
-  server = new TestServer();
-  await server.start();
+  stack = await startBusyboxStack('test/busybox:restart');
+  ({ server, image } = stack);
 });
-after(async () => {
-  await server?.destroy();
-  await registry?.stop();
-});
+after(() => stack?.stop());
 
 
 function containerPid(runtimeId: string): number {
@@ -50,16 +43,7 @@ async function describeAll(ecs: ECSClient, arns: string[]): Promise<Task[]> {
 
 test('kill -9 of the server, five times over: running tasks are adopted, not restarted or duplicated', async () => {
   let ecs = server.ecs();
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: 'survivor',
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [{ name: 'srv', image, stopTimeout: 2, command: ['sh', '-c', 'while true; do echo alive | nc -l -p 7000; done'] }],
-    }),
-  );
+  await registerFamily(ecs, 'survivor', [{ name: 'srv', image, stopTimeout: 2, command: ['sh', '-c', 'while true; do echo alive | nc -l -p 7000; done'] }]);
   const run = await ecs.send(new RunTaskCommand({ taskDefinition: 'survivor', count: 3 }));
   const arns = run.tasks!.map((t) => t.taskArn!);
   const running = await waitFor('3 tasks RUNNING', async () => {

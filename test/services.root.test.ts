@@ -21,7 +21,6 @@ import {
   ListServicesCommand,
   ListTasksCommand,
   PutClusterCapacityProvidersCommand,
-  RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
   UpdateServiceCommand,
@@ -31,11 +30,13 @@ import {
   type Service,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { TestServer, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
-import { describeTask, waitTaskStatus } from './support/tasks.ts';
+import { waitFor, type TestServer } from './support/skiff-server.ts';
+import type { TestRegistry } from './support/registry.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
+import { rejectsWith } from './support/api-errors.ts';
+import { describeService as describeServiceOf, describeTask, registerFamily, taskLogText, waitTaskStatus } from './support/tasks.ts';
 
+let stack: BusyboxStack;
 let server: TestServer;
 let registry: TestRegistry;
 let ecs: ECSClient;
@@ -44,46 +45,18 @@ let image: string;
 const ENV = { SKIFF_SERVICE_INTERVAL_MS: '200', SKIFF_SPOT_WARNING_MS: '3000' };
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:svc');
-  server = new TestServer({ env: ENV });
-  await server.start();
-  ecs = server.ecs();
+  stack = await startBusyboxStack('test/busybox:svc', { env: ENV });
+  ({ server, registry, ecs, image } = stack);
 });
-after(async () => {
-  await server?.destroy();
-  await registry?.stop();
-});
-
-/** Asserts the SDK call fails with the ECS error type `name`. */
-async function rejectsWith(p: Promise<unknown>, name: string): Promise<void> {
-  await assert.rejects(p, (e: Error) => {
-    assert.equal(e.name, name, e.message);
-    return true;
-  });
-}
+after(() => stack?.stop());
 
 const LOOP = ['sh', '-c', 'while true; do sleep 1; done'];
 let families = 0;
-async function register(containers: ContainerDefinition[], family = `svc${++families}`, client = ecs): Promise<string> {
-  const out = await client.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: containers.map((c) => ({ image, stopTimeout: 2, ...c })),
-    }),
-  );
-  return out.taskDefinition!.taskDefinitionArn!;
+function register(containers: ContainerDefinition[], family = `svc${++families}`, client = ecs): Promise<string> {
+  return registerFamily(client, family, containers.map((c) => ({ image, stopTimeout: 2, ...c })));
 }
 
-async function describeService(name: string, client = ecs, cluster?: string): Promise<Service> {
-  const out = await client.send(new DescribeServicesCommand({ cluster, services: [name] }));
-  assert.equal(out.services?.length, 1, JSON.stringify(out.failures));
-  return out.services![0];
-}
+const describeService = (name: string, client = ecs, cluster?: string): Promise<Service> => describeServiceOf(client, name, cluster);
 
 async function serviceTasks(name: string, desiredStatus: 'RUNNING' | 'STOPPED' = 'RUNNING', client = ecs, cluster?: string): Promise<string[]> {
   return (await client.send(new ListTasksCommand({ cluster, serviceName: name, desiredStatus }))).taskArns ?? [];
@@ -100,10 +73,7 @@ async function removeService(name: string, client = ecs): Promise<void> {
   await waitFor(`service ${name} INACTIVE`, async () => (await describeService(name, client)).status === 'INACTIVE', 60_000);
 }
 
-async function logsOf(arn: string): Promise<string> {
-  const res = await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
-  return (await res.text()).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { message: string }).message).join('\n');
-}
+const logsOf = (arn: string): Promise<string> => taskLogText(server, arn);
 
 test('a service reaches a steady state; a killed task is replaced; delete drains it', async () => {
   const td = await register([{ name: 'web', command: LOOP }]);

@@ -9,7 +9,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  RegisterTaskDefinitionCommand,
   RunTaskCommand,
   DescribeTasksCommand,
   ListTasksCommand,
@@ -20,63 +19,39 @@ import {
   type ContainerDefinition,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { TestServer, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
+import { waitFor, type TestServer } from './support/skiff-server.ts';
+import type { TestRegistry } from './support/registry.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 import { buildImage, busyboxImageFiles, pushImage } from '../src/images/oci-build.ts';
-import { describeTask, ipOf, tcpRead, waitTaskStatus } from './support/tasks.ts';
+import { describeTask, ipOf, registerFamily, runOne as runOneOf, taskLogText, tcpRead, waitTaskStatus } from './support/tasks.ts';
 
+let stack: BusyboxStack;
 let server: TestServer;
 let registry: TestRegistry;
 let ecs: ECSClient;
 let image: string;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:1');
-  server = new TestServer();
-  await server.start();
-  ecs = server.ecs();
+  stack = await startBusyboxStack('test/busybox:1');
+  ({ server, registry, ecs, image } = stack);
 });
-after(async () => {
-  await server?.destroy();
-  await registry?.stop();
-});
+after(() => stack?.stop());
 
 let families = 0;
 async function register(containers: ContainerDefinition[], size = { cpu: '256', memory: '512' }): Promise<string> {
   const family = `f${++families}`;
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      ...size,
-      // PID 1 ignores SIGTERM unless it handles it: keep the SIGKILL wait short in tests.
-      containerDefinitions: containers.map((c) => ({ image, stopTimeout: 2, ...c })),
-    }),
-  );
+  // PID 1 ignores SIGTERM unless it handles it: keep the SIGKILL wait short in tests.
+  await registerFamily(ecs, family, containers.map((c) => ({ image, stopTimeout: 2, ...c })), size);
   return family;
 }
 
 const describe = (arn: string) => describeTask(ecs, arn);
 
-async function runOne(family: string, extra: Record<string, unknown> = {}): Promise<Task> {
-  const out = await ecs.send(new RunTaskCommand({ taskDefinition: family, ...extra }));
-  assert.equal(out.tasks?.length, 1, JSON.stringify(out.failures));
-  return out.tasks![0];
-}
+const runOne = (family: string, extra: Record<string, unknown> = {}): Promise<Task> => runOneOf(ecs, family, extra);
 
 const waitStatus = (arn: string, status: string, timeoutMs = 30_000) => waitTaskStatus(ecs, arn, status, timeoutMs);
 
-async function logsOf(arn: string): Promise<string> {
-  const res = await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
-  return (await res.text())
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { message: string }).message)
-    .join('\n');
-}
+const logsOf = (arn: string): Promise<string> => taskLogText(server, arn);
 
 test('a task runs through every state with its own IP, timestamps, output and bill', async () => {
   const family = await register([{ name: 'main', command: ['sh', '-c', 'echo hello from $(hostname); echo oops >&2; sleep 1; exit 0'] }]);
@@ -219,16 +194,7 @@ test('the image config (entrypoint, cmd, env, workdir, user, stop signal) merges
   });
   await pushImage(built, ref);
   const family = `f${++families}`;
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [{ name: 'c', image: ref, stopTimeout: 10 }],
-    }),
-  );
+  await registerFamily(ecs, family, [{ name: 'c', image: ref, stopTimeout: 10 }]);
   const t = await waitStatus((await runOne(family)).taskArn!, 'RUNNING');
   await waitFor('first line', async () => /env=/.test(await logsOf(t.taskArn!)));
   assert.match(await logsOf(t.taskArn!), /env=from-image cwd=\/tmp uid=65534/);
@@ -240,25 +206,16 @@ test('the image config (entrypoint, cmd, env, workdir, user, stop signal) merges
   assert.match(await logsOf(t.taskArn!), /got-usr1/);
 
   // The definition's command replaces CMD (the entrypoint stays), its env wins, and its user and workdir too.
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [
-        {
-          name: 'c',
-          image: ref,
-          command: ['echo "env=$GREETING cwd=$(pwd) uid=$(id -u)"'],
-          environment: [{ name: 'GREETING', value: 'from-definition' }],
-          workingDirectory: '/etc',
-          user: '0',
-        },
-      ],
-    }),
-  );
+  await registerFamily(ecs, family, [
+    {
+      name: 'c',
+      image: ref,
+      command: ['echo "env=$GREETING cwd=$(pwd) uid=$(id -u)"'],
+      environment: [{ name: 'GREETING', value: 'from-definition' }],
+      workingDirectory: '/etc',
+      user: '0',
+    },
+  ]);
   const t2 = await waitStatus((await runOne(family)).taskArn!, 'STOPPED');
   assert.match(await logsOf(t2.taskArn!), /env=from-definition cwd=\/etc uid=0/);
 });

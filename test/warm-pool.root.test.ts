@@ -11,36 +11,21 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ECSClient, type Task } from '@aws-sdk/client-ecs';
-import { TestServer, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
-import { ipOf } from './support/tasks.ts';
+import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type ECSClient, type Task } from '@aws-sdk/client-ecs';
+import { waitFor, type TestServer } from './support/skiff-server.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
+import { ipOf, registerFamily } from './support/tasks.ts';
 
 const POOL = 4;
+let stack: BusyboxStack;
 let server: TestServer;
-let registry: TestRegistry;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  const image = await pushBusyboxImage(registry, 'test/busybox:pool');
-  server = new TestServer({ env: { SKIFF_WARM_POOL_SIZE: String(POOL) } });
-  await server.start();
-  await server.ecs().send(
-    new RegisterTaskDefinitionCommand({
-      family: 'pooled',
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [{ name: 'app', image, stopTimeout: 2, command: ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'] }],
-    }),
-  );
+  stack = await startBusyboxStack('test/busybox:pool', { env: { SKIFF_WARM_POOL_SIZE: String(POOL) } });
+  server = stack.server;
+  await registerFamily(stack.ecs, 'pooled', [{ name: 'app', image: stack.image, stopTimeout: 2, command: ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'] }]);
 });
-after(async () => {
-  await server?.destroy();
-  await registry?.stop();
-});
+after(() => stack?.stop());
 
 interface PoolStatus {
   size: number;

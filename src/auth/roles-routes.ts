@@ -9,9 +9,9 @@
  *   GET    /skiff/v1/roles/:roleName                     → { role }
  *   DELETE /skiff/v1/roles/:roleName                     → { role }
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
-import { sendError } from '../api/http-server.ts';
+import { routeHandler } from '../api/route-handler.ts';
 import { RoleStoreError, type Role, type RoleStore } from './roles.ts';
 
 export const roleView = (r: Role) => ({
@@ -23,24 +23,12 @@ export const roleView = (r: Role) => ({
 });
 
 export function roleRoutes(app: FastifyInstance, deps: { roles: RoleStore }): void {
-  const handle =
-    <R>(fn: (req: R) => unknown) =>
-    async (req: R, reply: FastifyReply) => {
-      try {
-        return await fn(req);
-      } catch (err) {
-        if (err instanceof RoleStoreError) {
-          const e =
-            err.kind === 'exists'
-              ? new ApiError(ErrorCode.ResourceExistsException, err.message)
-              : err.kind === 'not-found'
-                ? new ApiError(ErrorCode.ResourceNotFoundException, err.message)
-                : invalidParameter(err.message);
-          return sendError(reply, e);
-        }
-        return sendError(reply, err);
-      }
-    };
+  const handle = routeHandler((err) => {
+    if (!(err instanceof RoleStoreError)) return err;
+    if (err.kind === 'exists') return new ApiError(ErrorCode.ResourceExistsException, err.message);
+    if (err.kind === 'not-found') return new ApiError(ErrorCode.ResourceNotFoundException, err.message);
+    return invalidParameter(err.message);
+  });
   const found = (name: string) => {
     const r = deps.roles.get(name);
     if (!r) throw new RoleStoreError(`The role with name ${name} cannot be found. List roles with \`skiff roles list\`.`, 'not-found');

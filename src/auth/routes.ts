@@ -9,9 +9,9 @@
  *   DELETE /skiff/v1/keys/:accessKeyId            → { accessKey }
  *   GET    /skiff/v1/audit[?since=&until=&accessKeyId=&action=&failed=true&limit=]  → { events: [...] } newest first
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
-import { sendError } from '../api/http-server.ts';
+import { routeHandler } from '../api/route-handler.ts';
 import type { AuditLog } from './audit.ts';
 import { KeyStoreError, type AccessKey, type KeyStore } from './keys.ts';
 import { PolicyError } from './policy.ts';
@@ -38,16 +38,7 @@ function time(v: string | undefined, name: string, now: number): number | undefi
 
 export function authRoutes(app: FastifyInstance, deps: { keys: KeyStore; audit: AuditLog; now?: () => number }): void {
   const now = deps.now ?? Date.now;
-  const handle =
-    <R>(fn: (req: R) => unknown) =>
-    async (req: R, reply: FastifyReply) => {
-      try {
-        return await fn(req);
-      } catch (err) {
-        if (err instanceof PolicyError || err instanceof KeyStoreError) return sendError(reply, invalidParameter(err.message));
-        return sendError(reply, err);
-      }
-    };
+  const handle = routeHandler((err) => (err instanceof PolicyError || err instanceof KeyStoreError ? invalidParameter(err.message) : err));
 
   app.get<{ Querystring: { includeRevoked?: string } }>(
     '/skiff/v1/keys',

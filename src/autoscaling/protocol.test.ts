@@ -33,6 +33,7 @@ test('Describe* pages with MaxResults/NextToken; a token from another query is I
   assert.deepEqual(p2.ScalableTargets.map((t) => t.ResourceId), ['service/default/c']);
   assert.equal(p2.NextToken, undefined);
   assert.equal(code('DescribeScalableTargets', { ServiceNamespace: 'ecs', ResourceIds: ['service/default/a'], NextToken: p1.NextToken }), 'InvalidNextTokenException');
+  assert.equal(code('DescribeScalableTargets', { ServiceNamespace: 'ecs', NextToken: 'bogus' }), 'InvalidNextTokenException');
   assert.equal(code('DescribeScalableTargets', { ServiceNamespace: 'ecs', MaxResults: 51 }), 'ValidationException');
   assert.equal(code('DescribeScalingPolicies', { ServiceNamespace: 'ecs', MaxResults: 11 }), 'ValidationException', 'policies page at most 10');
 });

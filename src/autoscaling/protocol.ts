@@ -13,9 +13,10 @@
  * IAM actions are `application-autoscaling:<Op>` on the scalable target's ARN
  * (`*` when there is none yet).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { JsonProtocol } from '../api/http-server.ts';
 import { ApiError, ErrorCode } from '../api/errors.ts';
+import { pageOf } from '../ecs/pagination.ts';
 import type { Autoscaler } from './autoscaler.ts';
 import type { AutoscalingRepo } from './repo.ts';
 import {
@@ -155,19 +156,13 @@ function filters(input: Input, idsField: 'ResourceIds' | 'ResourceId'): { namesp
 const describeTarget = (id: { namespace: string; resourceId: string; dimension: string }) =>
   `service namespace: ${id.namespace}, resource ID: ${id.resourceId}, scalable dimension: ${id.dimension}`;
 
+const invalidNextToken = () => new ApiError(ErrorCode.InvalidNextTokenException, 'Invalid token: pass the NextToken of the previous page of the same query.');
+
 /** MaxResults/NextToken paging; tokens are bound to the query they were issued for. */
 function paginate<T>(items: T[], input: Input, maxAllowed: number, query: unknown): { page: T[]; NextToken?: string } {
   const max = int(input, 'MaxResults', 1, maxAllowed) ?? maxAllowed;
-  const q = createHash('sha256').update(JSON.stringify(query)).digest('hex').slice(0, 12);
-  let start = 0;
-  const token = str(input, 'NextToken');
-  if (token !== undefined) {
-    const m = /^(\d+)\.([0-9a-f]{12})$/.exec(Buffer.from(token, 'base64url').toString());
-    if (!m || m[2] !== q) throw new ApiError(ErrorCode.InvalidNextTokenException, 'Invalid token: pass the NextToken of the previous page of the same query.');
-    start = Number(m[1]);
-  }
-  const page = items.slice(start, start + max);
-  return { page, ...(start + max < items.length ? { NextToken: Buffer.from(`${start + max}.${q}`).toString('base64url') } : {}) };
+  const { page, nextToken } = pageOf(items, max, str(input, 'NextToken'), { query, invalidToken: invalidNextToken });
+  return { page, ...(nextToken ? { NextToken: nextToken } : {}) };
 }
 
 const targetView = (t: ScalableTargetRecord) => ({

@@ -26,6 +26,9 @@ function where(f: ResourceFilter): { sql: string; params: unknown[] } {
   return { sql: parts.join(' AND '), params };
 }
 
+/** The two tables whose rows are named within a scalable target. */
+type NamedTable = 'autoscaling_policies' | 'autoscaling_scheduled_actions';
+
 export class AutoscalingRepo {
   constructor(private readonly db: Db) {}
 
@@ -70,29 +73,15 @@ export class AutoscalingRepo {
   // Scaling policies
 
   policy(namespace: string, resourceId: string, dimension: string, name: string): TargetTrackingPolicyRecord | undefined {
-    const row = this.db
-      .prepare(`SELECT doc FROM autoscaling_policies WHERE namespace = ? AND resource_id = ? AND dimension = ? AND name = ?`)
-      .get(namespace, resourceId, dimension, name) as Row | undefined;
-    return row ? (JSON.parse(row.doc) as TargetTrackingPolicyRecord) : undefined;
+    return this.named('autoscaling_policies', namespace, resourceId, dimension, name);
   }
 
   policies(f: ResourceFilter & { names?: string[] }): TargetTrackingPolicyRecord[] {
-    const w = where(f);
-    let sql = w.sql;
-    if (f.names?.length) {
-      sql += ` AND name IN (${f.names.map(() => '?').join(',')})`;
-      w.params.push(...f.names);
-    }
-    return docs(this.db.prepare(`SELECT doc FROM autoscaling_policies WHERE ${sql} ORDER BY resource_id, name`).all(...w.params));
+    return this.allNamed('autoscaling_policies', f);
   }
 
   putPolicy(p: TargetTrackingPolicyRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO autoscaling_policies (arn, namespace, resource_id, dimension, name, doc) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
-      )
-      .run(p.arn, p.namespace, p.resourceId, p.dimension, p.name, JSON.stringify(p));
+    this.putNamed('autoscaling_policies', p);
   }
 
   deletePolicy(arn: string): void {
@@ -102,20 +91,11 @@ export class AutoscalingRepo {
   // Scheduled actions
 
   scheduledAction(namespace: string, resourceId: string, dimension: string, name: string): ScheduledActionRecord | undefined {
-    const row = this.db
-      .prepare(`SELECT doc FROM autoscaling_scheduled_actions WHERE namespace = ? AND resource_id = ? AND dimension = ? AND name = ?`)
-      .get(namespace, resourceId, dimension, name) as Row | undefined;
-    return row ? (JSON.parse(row.doc) as ScheduledActionRecord) : undefined;
+    return this.named('autoscaling_scheduled_actions', namespace, resourceId, dimension, name);
   }
 
   scheduledActions(f: ResourceFilter & { names?: string[] }): ScheduledActionRecord[] {
-    const w = where(f);
-    let sql = w.sql;
-    if (f.names?.length) {
-      sql += ` AND name IN (${f.names.map(() => '?').join(',')})`;
-      w.params.push(...f.names);
-    }
-    return docs(this.db.prepare(`SELECT doc FROM autoscaling_scheduled_actions WHERE ${sql} ORDER BY resource_id, name`).all(...w.params));
+    return this.allNamed('autoscaling_scheduled_actions', f);
   }
 
   allScheduledActions(): ScheduledActionRecord[] {
@@ -123,12 +103,7 @@ export class AutoscalingRepo {
   }
 
   putScheduledAction(a: ScheduledActionRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO autoscaling_scheduled_actions (arn, namespace, resource_id, dimension, name, doc) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
-      )
-      .run(a.arn, a.namespace, a.resourceId, a.dimension, a.name, JSON.stringify(a));
+    this.putNamed('autoscaling_scheduled_actions', a);
   }
 
   deleteScheduledAction(arn: string): void {
@@ -154,5 +129,32 @@ export class AutoscalingRepo {
 
   pruneActivities(before: number): number {
     return this.db.prepare(`DELETE FROM autoscaling_activities WHERE start_time < ?`).run(before).changes;
+  }
+
+  /** One named row of a target (a policy or a scheduled action). */
+  private named<T>(table: NamedTable, namespace: string, resourceId: string, dimension: string, name: string): T | undefined {
+    const row = this.db.prepare(`SELECT doc FROM ${table} WHERE namespace = ? AND resource_id = ? AND dimension = ? AND name = ?`).get(namespace, resourceId, dimension, name) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as T) : undefined;
+  }
+
+  /** Inserts a named row, or replaces its document when its ARN is already there. */
+  private putNamed(table: NamedTable, r: TargetTrackingPolicyRecord | ScheduledActionRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO ${table} (arn, namespace, resource_id, dimension, name, doc) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
+      )
+      .run(r.arn, r.namespace, r.resourceId, r.dimension, r.name, JSON.stringify(r));
+  }
+
+  /** The named rows the filter (and `names`, when given) selects, by resource and name. */
+  private allNamed<T>(table: NamedTable, f: ResourceFilter & { names?: string[] }): T[] {
+    const w = where(f);
+    let sql = w.sql;
+    if (f.names?.length) {
+      sql += ` AND name IN (${f.names.map(() => '?').join(',')})`;
+      w.params.push(...f.names);
+    }
+    return docs(this.db.prepare(`SELECT doc FROM ${table} WHERE ${sql} ORDER BY resource_id, name`).all(...w.params));
   }
 }

@@ -13,6 +13,8 @@
  * default 10 s) that fall in its period, so the period must be longer than
  * the sampling interval; a period without samples is missing data (no alarm).
  */
+import { envNumbers } from '../config/env-numbers.ts';
+
 export interface AutoscalingSettings {
   intervalMs: number;
   periodMs: number;
@@ -28,24 +30,14 @@ export const DEFAULT_AUTOSCALING_SETTINGS: Readonly<AutoscalingSettings> = Objec
 });
 
 export function autoscalingSettingsFromEnv(env: NodeJS.ProcessEnv): Readonly<AutoscalingSettings> {
-  const problems: string[] = [];
-  const num = (name: string, def: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min || v > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${raw})`);
-      return def;
-    }
-    return v;
-  };
+  const read = envNumbers(env);
   const d = DEFAULT_AUTOSCALING_SETTINGS;
   const out = {
-    intervalMs: num('SKIFF_AUTOSCALING_INTERVAL_MS', d.intervalMs, 50, 600_000),
-    periodMs: num('SKIFF_AUTOSCALING_PERIOD_MS', d.periodMs, 200, 3_600_000),
-    scaleOutDatapoints: num('SKIFF_AUTOSCALING_SCALE_OUT_DATAPOINTS', d.scaleOutDatapoints, 1, 100),
-    scaleInDatapoints: num('SKIFF_AUTOSCALING_SCALE_IN_DATAPOINTS', d.scaleInDatapoints, 1, 100),
+    intervalMs: read.int('SKIFF_AUTOSCALING_INTERVAL_MS', d.intervalMs, 50, 600_000),
+    periodMs: read.int('SKIFF_AUTOSCALING_PERIOD_MS', d.periodMs, 200, 3_600_000),
+    scaleOutDatapoints: read.int('SKIFF_AUTOSCALING_SCALE_OUT_DATAPOINTS', d.scaleOutDatapoints, 1, 100),
+    scaleInDatapoints: read.int('SKIFF_AUTOSCALING_SCALE_IN_DATAPOINTS', d.scaleInDatapoints, 1, 100),
   };
-  if (problems.length) throw new Error(`invalid autoscaling settings:\n  ${problems.join('\n  ')}`);
+  read.check('autoscaling');
   return Object.freeze(out);
 }

@@ -5,8 +5,7 @@
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { signRequest } from '../auth/sign-request.ts';
 import { DEFAULT_ENDPOINT } from '../config/server-config.ts';
 
 export interface AwsCredentialIdentity {
@@ -100,20 +99,16 @@ export interface SignedRequestInit {
 
 /** Sends `init` to `url` signed with SigV4 (query string and body included). */
 export async function signedFetch(url: URL, init: SignedRequestInit): Promise<Response> {
-  const signer = new SignatureV4({ service: init.service, region: init.region, credentials: init.credentials, sha256: Sha256 });
-  const query: Record<string, string> = {};
-  url.searchParams.forEach((v, k) => (query[k] = v));
-  const signed = await signer.sign({
-    method: init.method ?? 'GET',
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: url.port ? Number(url.port) : undefined,
-    path: url.pathname,
-    query,
-    headers: { host: url.host, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
+  const method = init.method ?? 'GET';
+  const headers = await signRequest(url, {
+    method,
+    headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
     body: init.body,
+    service: init.service,
+    region: init.region,
+    credentials: init.credentials,
   });
-  return fetch(url, { method: signed.method, headers: signed.headers as Record<string, string>, body: init.body });
+  return fetch(url, { method, headers, body: init.body });
 }
 
 /** A signed request to one of Skiff's own endpoints (`/skiff/v1/...`). */

@@ -8,9 +8,8 @@
  * second copy of the authorization rules.
  */
 import type { FastifyInstance } from 'fastify';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import type { KeyStore } from '../auth/keys.ts';
+import { signRequest } from '../auth/sign-request.ts';
 import { ECS_TARGET_PREFIX } from '../control/ecs-protocol.ts';
 
 /** An API call that did not succeed: the AWS error type and message, and the HTTP status it came with. */
@@ -73,27 +72,18 @@ export class ApiGateway {
     const found = this.keys.secretFor(caller.accessKeyId);
     if (!found) throw new GatewayError(KEY_GONE, `The access key ${caller.accessKeyId} is no longer active; log in again.`, 401);
     const url = new URL(req.path, `http://${HOST}`);
-    const query: Record<string, string> = {};
-    url.searchParams.forEach((v, k) => (query[k] = v));
-    const signer = new SignatureV4({
+    const headers = await signRequest(url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
       service: req.service,
       region: this.region,
       credentials: { accessKeyId: found.key.accessKeyId, secretAccessKey: found.secret },
-      sha256: Sha256,
-    });
-    const signed = await signer.sign({
-      method: req.method,
-      protocol: 'http:',
-      hostname: HOST,
-      path: url.pathname,
-      query,
-      headers: { host: HOST, ...req.headers },
-      body: req.body,
     });
     const res = await this.app.inject({
       method: req.method as 'GET',
       url: url.pathname + url.search,
-      headers: signed.headers as Record<string, string>,
+      headers,
       ...(req.body !== undefined ? { payload: req.body } : {}),
       remoteAddress: caller.sourceIp,
     });

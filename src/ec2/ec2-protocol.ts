@@ -161,10 +161,15 @@ export class Ec2Api {
     };
   }
 
+  /** The ARN of one of this account's EC2 resources (`subnet/<id>`, `security-group/<id>`). */
+  private arn(resource: string): string {
+    return `arn:aws:ec2:${this.deps.region}:${this.deps.accountId}:${resource}`;
+  }
+
   private subnetView(s: SubnetRecord): Record<string, XmlValue> {
     return {
       subnetId: s.id,
-      subnetArn: `arn:aws:ec2:${this.deps.region}:${this.deps.accountId}:subnet/${s.id}`,
+      subnetArn: this.arn(`subnet/${s.id}`),
       state: 'available',
       vpcId: s.vpcId,
       cidrBlock: s.cidr,
@@ -195,7 +200,7 @@ export class Ec2Api {
       groupId: g.id,
       groupName: g.name,
       groupDescription: g.description,
-      securityGroupArn: `arn:aws:ec2:${this.deps.region}:${this.deps.accountId}:security-group/${g.id}`,
+      securityGroupArn: this.arn(`security-group/${g.id}`),
       vpcId: g.vpcId,
       ipPermissions: this.permissionsView(rules.filter((r) => !r.egress)),
       ipPermissionsEgress: this.permissionsView(rules.filter((r) => r.egress)),
@@ -383,7 +388,7 @@ export class Ec2Api {
       n.insertSecurityGroup(g);
       n.insertSecurityGroupRule({ id: newResourceId('sgr'), groupId: g.id, egress: true, protocol: '-1', cidr: '0.0.0.0/0' });
     })();
-    return { return: true, groupId: g.id, securityGroupArn: `arn:aws:ec2:${this.deps.region}:${this.deps.accountId}:security-group/${g.id}` };
+    return { return: true, groupId: g.id, securityGroupArn: this.arn(`security-group/${g.id}`) };
   }
 
   private describeSecurityGroups(q: QueryReader): Record<string, XmlValue> {

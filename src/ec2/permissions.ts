@@ -7,18 +7,10 @@
 import { formatCidr, parseCidr } from '../network/cidr.ts';
 import { Ec2Error } from './errors.ts';
 import type { QueryReader } from './query.ts';
+import type { SecurityGroupRuleRecord } from '../store/networks-repo.ts';
 
 /** One rule, without its ids: what makes two rules the same. */
-export interface PermissionSpec {
-  /** `tcp`, `udp`, `icmp`, `-1` (all traffic) or another IP protocol number 0..255. */
-  protocol: string;
-  /** tcp/udp: the port range (0..65535 both for all); icmp: type and code (absent: all). Absent for other protocols. */
-  fromPort?: number;
-  toPort?: number;
-  cidr?: string;
-  peerGroupId?: string;
-  description?: string;
-}
+export type PermissionSpec = Omit<SecurityGroupRuleRecord, 'id' | 'groupId' | 'egress'>;
 
 /** A peer group as the caller named it, before it is looked up. */
 export interface PeerRef {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError } from '../api/errors.ts';
-import { paginate, resolveMaxResults } from './pagination.ts';
+import { pageOf, paginate, resolveMaxResults } from './pagination.ts';
 
 const items = Array.from({ length: 250 }, (_, i) => `item-${String(i).padStart(3, '0')}`);
 const opts = { defaultMax: 100, query: { op: 'ListTasks', cluster: 'default' } };
@@ -68,4 +68,15 @@ test('key mode neither repeats nor skips when earlier items disappear', () => {
   assert.deepEqual(second.page, items.slice(10, 20));
   // An offset token is not a key token.
   expectInvalid(() => paginate(items, 10, paginate(items, 10, undefined, opts).nextToken, k), /Invalid nextToken/);
+});
+
+test('pageOf pages another protocol: its own page size, its own error for a bad token', () => {
+  class TokenRefused extends Error {}
+  const o = { query: ['targets', 'ecs'], invalidToken: () => new TokenRefused('bad token') };
+  const first = pageOf(items, 50, undefined, o);
+  assert.deepEqual(first.page, items.slice(0, 50));
+  assert.deepEqual(pageOf(items, 50, first.nextToken, o).page, items.slice(50, 100));
+  assert.throws(() => pageOf(items, 50, 'bogus', o), TokenRefused);
+  assert.throws(() => pageOf(items, 50, first.nextToken, { ...o, query: ['targets', 'other'] }), TokenRefused, 'bound to its query');
+  assert.equal(pageOf(items, 250, undefined, o).nextToken, undefined, 'one page holds all: no token');
 });

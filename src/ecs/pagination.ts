@@ -6,6 +6,10 @@
  * query, or a mangled one, is rejected with InvalidParameterException instead of
  * silently paging through the wrong list.
  *
+ * `paginate` is ECS's (maxResults checked, InvalidParameterException);
+ * `pageOf` is the same paging for another protocol that checks its own page
+ * size and answers a bad token with its own error.
+ *
  * Position is an offset by default. Give `keyOf` (items must then be sorted by
  * that key, ascending) to page by the last key seen instead: a list that changes
  * between calls then neither repeats nor skips the items that remain.
@@ -13,15 +17,20 @@
 import { createHash } from 'node:crypto';
 import { invalidParameter } from '../api/errors.ts';
 
-export interface PageOptions<T> {
-  /** Page size when maxResults is absent (ECS: 100 for most lists, 10 for ListServices). */
-  defaultMax: number;
-  /** Largest maxResults accepted (ECS: 100). */
-  max?: number;
+export interface TokenOptions<T> {
   /** What the list was filtered by (operation name, cluster, family, status...); tokens are bound to it. */
   query?: unknown;
   /** Page by key instead of offset; items must be sorted ascending by this key. */
   keyOf?: (item: T) => string;
+  /** The error for a token that was not issued for this query or was altered (default: ECS's InvalidParameterException). */
+  invalidToken?: () => Error;
+}
+
+export interface PageOptions<T> extends Omit<TokenOptions<T>, 'invalidToken'> {
+  /** Page size when maxResults is absent (ECS: 100 for most lists, 10 for ListServices). */
+  defaultMax: number;
+  /** Largest maxResults accepted (ECS: 100). */
+  max?: number;
 }
 
 export interface Page<T> {
@@ -64,7 +73,7 @@ function invalidToken(): Error {
   );
 }
 
-function decodeToken(token: string, q: string, keyMode: boolean): TokenBody {
+function decodeToken(token: string, q: string, keyMode: boolean, invalidToken: () => Error): TokenBody {
   if (typeof token !== 'string' || token.length === 0 || token.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalidToken();
   let body: unknown;
   try {
@@ -90,12 +99,16 @@ export function resolveMaxResults(maxResults: number | undefined | null, default
 
 /** One page of `items` and the token for the next page (absent on the last page). */
 export function paginate<T>(items: readonly T[], maxResults: number | undefined | null, nextToken: string | undefined | null, opts: PageOptions<T>): Page<T> {
-  const size = resolveMaxResults(maxResults, opts.defaultMax, opts.max ?? 100);
+  return pageOf(items, resolveMaxResults(maxResults, opts.defaultMax, opts.max ?? 100), nextToken, opts);
+}
+
+/** One page of `size` items from where `nextToken` points, and the token for the next page (absent on the last page). */
+export function pageOf<T>(items: readonly T[], size: number, nextToken: string | undefined | null, opts: TokenOptions<T> = {}): Page<T> {
   const q = queryChecksum(opts.query);
   const keyOf = opts.keyOf;
   let start = 0;
   if (nextToken !== undefined && nextToken !== null && nextToken !== '') {
-    const body = decodeToken(nextToken, q, keyOf !== undefined);
+    const body = decodeToken(nextToken, q, keyOf !== undefined, opts.invalidToken ?? invalidToken);
     if (keyOf) {
       const k = body.k!;
       start = items.findIndex((it) => keyOf(it) > k);

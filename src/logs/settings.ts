@@ -11,6 +11,8 @@
  *
  * Bytes are counted as CloudWatch counts them: UTF-8 message bytes + 26 per event.
  */
+import { envNumbers } from '../config/env-numbers.ts';
+
 export interface LogSettings {
   shipIntervalMs: number;
   enforceIntervalMs: number;
@@ -22,24 +24,14 @@ export interface LogSettings {
 const MiB = 1024 * 1024;
 
 export function logSettingsFromEnv(env: NodeJS.ProcessEnv): LogSettings {
-  const problems: string[] = [];
-  const num = (name: string, def: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min || v > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${raw})`);
-      return def;
-    }
-    return v;
-  };
+  const read = envNumbers(env);
   const out: LogSettings = {
-    shipIntervalMs: num('SKIFF_LOGS_SHIP_INTERVAL_MS', 500, 20, 60_000),
-    enforceIntervalMs: num('SKIFF_LOGS_ENFORCE_INTERVAL_MS', 60_000, 50, 86_400_000),
-    streamMaxBytes: num('SKIFF_LOGS_STREAM_MAX_BYTES', 256 * MiB, 64 * 1024, 2 ** 50),
-    totalMaxBytes: num('SKIFF_LOGS_MAX_BYTES', 4096 * MiB, MiB, 2 ** 50),
-    containerLogMaxBytes: num('SKIFF_CONTAINER_LOG_MAX_BYTES', 64 * MiB, 64 * 1024, 2 ** 40),
+    shipIntervalMs: read.int('SKIFF_LOGS_SHIP_INTERVAL_MS', 500, 20, 60_000),
+    enforceIntervalMs: read.int('SKIFF_LOGS_ENFORCE_INTERVAL_MS', 60_000, 50, 86_400_000),
+    streamMaxBytes: read.int('SKIFF_LOGS_STREAM_MAX_BYTES', 256 * MiB, 64 * 1024, 2 ** 50),
+    totalMaxBytes: read.int('SKIFF_LOGS_MAX_BYTES', 4096 * MiB, MiB, 2 ** 50),
+    containerLogMaxBytes: read.int('SKIFF_CONTAINER_LOG_MAX_BYTES', 64 * MiB, 64 * 1024, 2 ** 40),
   };
-  if (problems.length) throw new Error(`invalid log settings:\n  ${problems.join('\n  ')}`);
+  read.check('log');
   return out;
 }

@@ -6,6 +6,7 @@
  *   SKIFF_METADATA_PORT              port the metadata server listens on (default 0: any free port)
  *   SKIFF_TASK_CREDENTIALS_TTL_MS    lifetime of task role credentials (default 21600000, 6 hours; min 2000)
  */
+import { envNumbers } from '../config/env-numbers.ts';
 import type { Db } from '../store/db.ts';
 import type { MasterKey } from '../auth/master-key.ts';
 import type { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
@@ -27,19 +28,9 @@ export interface MetadataSettings {
 }
 
 export function metadataSettingsFromEnv(env: NodeJS.ProcessEnv): MetadataSettings {
-  const problems: string[] = [];
-  const num = (name: string, def: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min || v > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${raw})`);
-      return def;
-    }
-    return v;
-  };
-  const out = { port: num('SKIFF_METADATA_PORT', 0, 0, 65535), credentialsTtlMs: num('SKIFF_TASK_CREDENTIALS_TTL_MS', DEFAULT_CREDENTIALS_TTL_MS, 2000, 12 * 3_600_000) };
-  if (problems.length) throw new Error(`invalid metadata settings:\n  ${problems.join('\n  ')}`);
+  const read = envNumbers(env);
+  const out = { port: read.int('SKIFF_METADATA_PORT', 0, 0, 65535), credentialsTtlMs: read.int('SKIFF_TASK_CREDENTIALS_TTL_MS', DEFAULT_CREDENTIALS_TTL_MS, 2000, 12 * 3_600_000) };
+  read.check('metadata');
   return out;
 }
 

@@ -36,9 +36,9 @@ export interface SecurityGroupRuleRecord {
   id: string;
   groupId: string;
   egress: boolean;
-  /** `tcp`, `udp`, `icmp`, `-1` (all) or another IP protocol number. */
+  /** `tcp`, `udp`, `icmp`, `-1` (all traffic) or another IP protocol number 0..255. */
   protocol: string;
-  /** Absent: all ports (icmp: all types). */
+  /** tcp/udp: the port range (0..65535 both for all); icmp: type and code (absent: all). Absent for other protocols. */
   fromPort?: number;
   toPort?: number;
   cidr?: string;

@@ -1,4 +1,4 @@
-/** Assertions for the typed errors of the API error catalog. */
+/** Assertions for the typed errors of the API error catalog, thrown in-process or seen by an SDK client. */
 import assert from 'node:assert/strict';
 import { ApiError } from '../../src/api/errors.ts';
 
@@ -13,4 +13,13 @@ export function expectApiError(fn: () => unknown, code: string, re?: RegExp): Ap
     return e;
   }
   assert.fail(`expected ${code}${re ? ` matching ${re}` : ''}, but nothing was thrown`);
+}
+
+/** Asserts the SDK call fails with the error type `name` (ECS `__type`, EC2 `Code`, ...) and a message matching `re`. */
+export async function rejectsWith(p: Promise<unknown>, name: string, re?: RegExp): Promise<void> {
+  await assert.rejects(p, (e: { name?: string; message?: string }) => {
+    assert.equal(e.name, name, `expected ${name}, got ${e.name}: ${e.message}`);
+    if (re) assert.match(e.message ?? '', re);
+    return true;
+  });
 }

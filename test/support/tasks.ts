@@ -1,7 +1,48 @@
 /** Small helpers for end-to-end tests that look at tasks through the ECS API. */
 import { connect } from 'node:net';
-import { DescribeTasksCommand, type ECSClient, type Task } from '@aws-sdk/client-ecs';
-import { waitFor } from './skiff-server.ts';
+import assert from 'node:assert/strict';
+import {
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  type ContainerDefinition,
+  type ECSClient,
+  type RegisterTaskDefinitionCommandInput,
+  type RunTaskCommandInput,
+  type Service,
+  type Task,
+} from '@aws-sdk/client-ecs';
+import { waitFor, type TestServer } from './skiff-server.ts';
+
+/** What a test may add to or change in registerFamily's task definition (size, volumes, roles, ...). */
+export type TaskDefinitionExtra = Omit<Partial<RegisterTaskDefinitionCommandInput>, 'family' | 'containerDefinitions'>;
+
+/**
+ * Registers a revision of `family`: Fargate, awsvpc, 256 CPU units / 512 MiB
+ * unless `extra` says otherwise, with the containers as given. Returns its ARN.
+ */
+export async function registerFamily(ecs: ECSClient, family: string, containerDefinitions: ContainerDefinition[], extra: TaskDefinitionExtra = {}): Promise<string> {
+  const out = await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      ...extra,
+      containerDefinitions,
+    }),
+  );
+  return out.taskDefinition!.taskDefinitionArn!;
+}
+
+/** Runs one task of `taskDefinition` (asserting RunTask placed exactly one); returns it as RunTask answered. */
+export async function runOne(ecs: ECSClient, taskDefinition: string, extra: Omit<RunTaskCommandInput, 'taskDefinition'> = {}): Promise<Task> {
+  const out = await ecs.send(new RunTaskCommand({ taskDefinition, ...extra }));
+  assert.equal(out.tasks?.length, 1, `RunTask ${taskDefinition}: ${JSON.stringify(out.failures)}`);
+  return out.tasks![0];
+}
 
 /** The task's address from its ENI attachment. */
 export const ipOf = (t: Task): string | undefined =>
@@ -19,6 +60,44 @@ export function waitTaskStatus(ecs: ECSClient, arn: string, status: string, time
     async () => {
       const t = await describeTask(ecs, arn);
       return t.lastStatus === status ? t : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * Registers `family` with `containers` (as registerFamily), runs one task of it
+ * and waits until it has STOPPED; returns the stopped task.
+ */
+export async function runUntilStopped(ecs: ECSClient, family: string, containers: ContainerDefinition[], extra: TaskDefinitionExtra = {}, timeoutMs = 60_000): Promise<Task> {
+  await registerFamily(ecs, family, containers, extra);
+  return waitTaskStatus(ecs, (await runOne(ecs, family)).taskArn!, 'STOPPED', timeoutMs);
+}
+
+/** The task's log messages (every container, oldest first), one a line, from /skiff/v1/tasks/<id>/logs. */
+export async function taskLogText(server: TestServer, arn: string): Promise<string> {
+  const res = await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
+  return (await res.text())
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { message: string }).message)
+    .join('\n');
+}
+
+/** Describes one service (asserting it exists). */
+export async function describeService(ecs: ECSClient, name: string, cluster?: string): Promise<Service> {
+  const out = await ecs.send(new DescribeServicesCommand({ cluster, services: [name] }));
+  assert.equal(out.services?.length, 1, `service ${name}: ${JSON.stringify(out.failures)}`);
+  return out.services![0];
+}
+
+/** Waits until the service's runningCount is `count`; returns the service then. */
+export function waitServiceRunning(ecs: ECSClient, name: string, count: number, timeoutMs = 60_000, cluster?: string): Promise<Service> {
+  return waitFor(
+    `service ${name} with ${count} task(s) RUNNING`,
+    async () => {
+      const s = await describeService(ecs, name, cluster);
+      return s.runningCount === count ? s : undefined;
     },
     timeoutMs,
   );
