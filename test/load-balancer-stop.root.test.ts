@@ -26,30 +26,25 @@ import {
   waitUntilServicesStable,
   type ECSClient,
 } from '@aws-sdk/client-ecs';
-import { TestServer, waitFor } from './support/skiff-server.ts';
-import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { pushBusyboxImage } from './support/images.ts';
+import { type TestServer, waitFor } from './support/skiff-server.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 import { describeTask, ipOf, waitTaskStatus } from './support/tasks.ts';
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 const TG = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef';
 const DELAY_S = 6;
 
+let stack: BusyboxStack | undefined;
 let server: TestServer;
-let registry: TestRegistry;
 let ecs: ECSClient;
 let image: string;
 
 before(async () => {
-  registry = await startRegistry({ auth: 'none' });
-  image = await pushBusyboxImage(registry, 'test/busybox:lbstop');
-  server = new TestServer({ env: { SKIFF_SERVICE_INTERVAL_MS: '200', SKIFF_LB_SYNC_INTERVAL_MS: '100' } });
-  await server.start();
-  ecs = server.ecs();
+  stack = await startBusyboxStack('test/busybox:lbstop', { env: { SKIFF_SERVICE_INTERVAL_MS: '200', SKIFF_LB_SYNC_INTERVAL_MS: '100' } });
+  ({ server, ecs, image } = stack);
 });
 after(async () => {
-  await server?.destroy();
-  await registry?.stop();
+  await stack?.stop();
 });
 
 /** Runs the real CLI against the test server. */

@@ -7,6 +7,8 @@
  *   SKIFF_SPOT_WARNING_MS            Spot warning: SIGTERM → SIGKILL (default 120000, 2 minutes)
  *   SKIFF_SPOT_INTERRUPTION_RATE     random Spot interruptions per Spot task-hour (default 0: only on request)
  */
+import { envNumbers } from '../config/env-numbers.ts';
+
 export interface ServiceSettings {
   intervalMs: number;
   maxStartsPerPass: number;
@@ -15,23 +17,13 @@ export interface ServiceSettings {
 }
 
 export function serviceSettingsFromEnv(env: NodeJS.ProcessEnv): ServiceSettings {
-  const problems: string[] = [];
-  const num = (name: string, def: number, min: number, max: number, integer = true): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    const v = Number(raw);
-    if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-      problems.push(`${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (got ${raw})`);
-      return def;
-    }
-    return v;
-  };
+  const read = envNumbers(env);
   const out = {
-    intervalMs: num('SKIFF_SERVICE_INTERVAL_MS', 1000, 20, 600_000),
-    maxStartsPerPass: num('SKIFF_SERVICE_MAX_STARTS', 50, 1, 5000),
-    spotWarningMs: num('SKIFF_SPOT_WARNING_MS', 120_000, 0, 3_600_000),
-    spotInterruptionRatePerHour: num('SKIFF_SPOT_INTERRUPTION_RATE', 0, 0, 1_000_000, false),
+    intervalMs: read.int('SKIFF_SERVICE_INTERVAL_MS', 1000, 20, 600_000),
+    maxStartsPerPass: read.int('SKIFF_SERVICE_MAX_STARTS', 50, 1, 5000),
+    spotWarningMs: read.int('SKIFF_SPOT_WARNING_MS', 120_000, 0, 3_600_000),
+    spotInterruptionRatePerHour: read.number('SKIFF_SPOT_INTERRUPTION_RATE', 0, 0, 1_000_000),
   };
-  if (problems.length) throw new Error(`invalid service settings:\n  ${problems.join('\n  ')}`);
+  read.check('service');
   return out;
 }
