@@ -67,8 +67,18 @@ test('container root is root inside, uid 100000 on the host, with Docker\'s capa
   const arn = (await ecs.send(new RunTaskCommand({ taskDefinition: 'hard-sleeper' }))).tasks![0].taskArn!;
   const taskId = arn.split('/').pop()!;
   const procs = join('/sys/fs/cgroup/pids', server.prefix, taskId, 'app', 'cgroup.procs');
-  const pid = await waitFor('the container process', async () => (existsSync(procs) ? readFileSync(procs, 'utf8').trim().split('\n')[0] : undefined));
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  // The cgroup first holds runc's own init (runc:[…], still host root): wait for the container's process.
+  const containerStatus = () => {
+    const pid = existsSync(procs) ? readFileSync(procs, 'utf8').trim().split('\n')[0] : '';
+    if (!pid) return undefined;
+    try {
+      const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return /^Name:\s+runc/m.test(st) ? undefined : { pid, st };
+    } catch {
+      return undefined; // it exec'd or exited between the two reads
+    }
+  };
+  const { st: status } = await waitFor('the container process', async () => containerStatus());
   assert.match(status, /^Uid:\s+100000\s+100000\s+100000\s+100000$/m, 'the process runs as host uid 100000');
   assert.match(status, /^Gid:\s+100000\s+100000\s+100000\s+100000$/m);
   const logs = await waitFor('the output', async () => {
