@@ -13,7 +13,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import {
   CreateServiceCommand,
   DeleteServiceCommand,
@@ -26,6 +25,7 @@ import {
 import { type TestServer, waitFor } from './support/skiff-server.ts';
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 import { describeTask, ipOf, waitTaskStatus } from './support/tasks.ts';
+import { httpGet } from './support/http.ts';
 
 const TG = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/hc/0123456789abcdef';
 
@@ -43,16 +43,7 @@ after(async () => {
 });
 
 function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-  });
+  return httpGet(host, port, path);
 }
 
 interface TargetJson { id: string; state: string; health: string; healthReason?: string; healthDescription?: string }

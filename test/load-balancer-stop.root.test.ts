@@ -29,6 +29,7 @@ import {
 import { type TestServer, waitFor } from './support/skiff-server.ts';
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 import { describeTask, ipOf, waitTaskStatus } from './support/tasks.ts';
+import { httpGet } from './support/http.ts';
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 const TG = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef';
@@ -101,16 +102,7 @@ async function runningTasks(): Promise<string[]> {
 }
 
 function get(port: number, agent: http.Agent | false, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-  });
+  return httpGet('127.0.0.1', port, path, agent);
 }
 
 test('StopTask drains a load-balanced task under load; skiff lb shows it; a restart mid-drain finishes the stop', async (t) => {

@@ -31,6 +31,7 @@ import { TestServer, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
 import { describeTask, ipOf, waitTaskStatus } from './support/tasks.ts';
+import { httpGet } from './support/http.ts';
 
 let server: TestServer;
 let registry: TestRegistry;
@@ -106,16 +107,7 @@ async function hostOf(arn: string): Promise<string> {
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
 function get(port: number, agent: http.Agent | false = false, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-  });
+  return httpGet('127.0.0.1', port, path, agent);
 }
 
 /** `n` requests through the listener (new connections); their bodies. */
