@@ -33,10 +33,17 @@ fi
 
 # One session keyring per running container, all owned by the user namespace's
 # root uid: the kernel's default quota (200 keys) caps a host at ~200 tasks.
-if [ ! -f /etc/sysctl.d/60-skiff.conf ]; then
+# Security groups filter traffic between tasks of one bridge in the inet hooks,
+# which bridged packets reach only through br_netfilter.
+if ! grep -q bridge-nf-call-iptables /etc/sysctl.d/60-skiff.conf 2>/dev/null; then
   need_root
-  printf 'kernel.keys.maxkeys = 20000\nkernel.keys.maxbytes = 2000000\n' > /etc/sysctl.d/60-skiff.conf
-  sysctl -q -p /etc/sysctl.d/60-skiff.conf
+  printf 'kernel.keys.maxkeys = 20000\nkernel.keys.maxbytes = 2000000\nnet.bridge.bridge-nf-call-iptables = 1\n' > /etc/sysctl.d/60-skiff.conf
+  [ -d /proc/sys/net/bridge ] || modprobe br_netfilter 2>/dev/null || true
+  sysctl -q -p /etc/sysctl.d/60-skiff.conf || true
+fi
+if [ -d /etc/modules-load.d ] && [ ! -f /etc/modules-load.d/skiff.conf ]; then
+  need_root
+  echo br_netfilter > /etc/modules-load.d/skiff.conf
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,6 +1,7 @@
 /**
- * Security groups enforced for real: runc tasks in their own namespaces, an
- * nftables firewall in each, groups and rules changed with @aws-sdk/client-ec2
+ * Security groups enforced for real: runc tasks in their own namespaces, the
+ * server's security-group nftables tables on the host (one inet table for the
+ * rules, one bridge table against spoofing), groups and rules changed with @aws-sdk/client-ec2
  * while the tasks run. Traffic is busybox `nc` between this test's own task
  * addresses: the servers listen in their containers, the clients connect from
  * inside the client task's network namespace (nsenter), so the client's egress
@@ -180,23 +181,44 @@ test('source-group rules follow membership: a task started later is let in, a st
   await assert.rejects(ec2.send(new DeleteSecurityGroupCommand({ GroupId: peers })), (e: Error) => e.name === 'DependencyViolation');
   await ecs.send(new StopTaskCommand({ task: late.arn }));
   await waitTaskStatus(ecs, late.arn, 'STOPPED', 30_000);
-  await waitFor('the stopped task to leave web\'s peer set', async () => {
-    const r = await runNft(srvWeb);
-    return !r.includes(late.ip) || undefined;
+  await waitFor('the stopped task to leave the peer set', async () => {
+    const r = await listFirewall();
+    return (r.includes('table inet') && !r.includes(`${late.ip} `) && !r.includes(`${late.ip},`)) || undefined;
   }, 3000);
   await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { group: peers })] }));
   await ec2.send(new DeleteSecurityGroupCommand({ GroupId: peers }));
 });
 
-/** The task's firewall as nft lists it. */
-function runNft(task: RunningTask): Promise<string> {
+/** The server's security-group tables as nft lists them (the inet one, then the bridge one). */
+function listFirewall(): Promise<string> {
   return new Promise((res) => {
-    const child = spawn('nsenter', [`--net=/var/run/netns/${server.prefix}-${task.id}`, 'nft', 'list', 'table', 'inet', 'skiff_sg'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn('sh', ['-c', `nft list table inet ${server.prefix}_sg; nft list table bridge ${server.prefix}_sg`], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('close', () => res(out));
   });
 }
+
+test('a task cannot send from an address that is not its own: the bridge port drops it', { skip }, async (t) => {
+  const attacker = await runTask('idle');
+  const spoofed = `${srvWeb.ip.split('.').slice(0, 3).join('.')}.250`;
+  assert.ok(!(await listFirewall()).includes(`${spoofed} `), `${spoofed} belongs to no task`);
+  // web lets the spoofed address in: without the port check, the attacker taking that address would connect.
+  await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { cidr: `${spoofed}/32` })] }));
+  t.after(() => ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { cidr: `${spoofed}/32` })] })));
+  const dropped = async () => Number(/packets (\d+) bytes \d+ drop comment "skiff: spoofed/.exec(await listFirewall())?.[1] ?? NaN);
+  const before = await dropped();
+  const ns = `/var/run/netns/${server.prefix}-${attacker.id}`;
+  const prefix = JSON.parse(spawnSync('nsenter', [`--net=${ns}`, 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).stdout)[0].addr_info[0].prefixlen;
+  for (const cmd of [['ip', 'addr', 'flush', 'dev', 'eth0'], ['ip', 'addr', 'add', `${spoofed}/${prefix}`, 'dev', 'eth0']]) {
+    const r = spawnSync('nsenter', [`--net=${ns}`, ...cmd], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  await blocked({ ...attacker, ip: spoofed }, srvWeb, 8080);
+  assert.ok((await dropped()) > before, `the port dropped the spoofed packets (${before} → ${await dropped()})`);
+  await ecs.send(new StopTaskCommand({ task: attacker.arn }));
+  await waitTaskStatus(ecs, attacker.arn, 'STOPPED', 30_000);
+});
 
 test('egress: a group whose allow-all egress is revoked restricts outbound until a rule allows it', { skip }, async () => {
   await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { cidr: '0.0.0.0/0' })] }));
@@ -280,16 +302,22 @@ test('a task in another VPC reaches no task of this one, whatever the rules say'
 
 test('after a restart (kill -9) the server re-applies every adopted task\'s firewall and keeps enforcing changes', { skip }, async () => {
   await server.stop('SIGKILL');
-  // While the server is down, the firewall of one task is lost: without the restart re-applying it, all would be open.
-  const del = spawnSync('nsenter', [`--net=/var/run/netns/${server.prefix}-${srvWeb.id}`, 'nft', 'delete', 'table', 'inet', 'skiff_sg'], { encoding: 'utf8' });
-  assert.equal(del.status, 0, del.stderr);
+  // While the server is down, the security-group tables are lost: without the restart re-applying them, all would be open.
+  for (const family of ['inet', 'bridge']) {
+    const del = spawnSync('nft', ['delete', 'table', family, `${server.prefix}_sg`], { encoding: 'utf8' });
+    assert.equal(del.status, 0, del.stderr);
+  }
   await reachable(client, srvWeb, 9090); // open now
   await server.start();
-  await waitFor('the firewall re-applied', async () => (await runNft(srvWeb)).includes('policy drop') || undefined, 10_000);
+  await waitFor('the firewall re-applied', async () => (await listFirewall()).includes(srvWeb.ip) || undefined, 10_000);
   await blocked(client, srvWeb, 9090);
   await reachable(client, srvWeb, 8080, 1000); // web: 8080 from 0.0.0.0/0
   await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web, IpPermissions: [tcp(8080, { cidr: '0.0.0.0/0' })] }));
   await blocked(client, srvWeb, 8080);
+  // Tables removed behind the running server's back come back within its next checks.
+  for (const family of ['inet', 'bridge']) spawnSync('nft', ['delete', 'table', family, `${server.prefix}_sg`]);
+  await waitFor('the firewall rewritten', async () => (await listFirewall()).includes(srvWeb.ip) || undefined, 5000);
+  await blocked(client, srvWeb, 9090);
 });
 
 test('with --no-host-access the host cannot open connections to tasks; tasks still reach each other', { skip }, async (t) => {

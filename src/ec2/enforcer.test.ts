@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { openDb } from '../store/db.ts';
 import { NetworksRepo } from '../store/networks-repo.ts';
 import { ensureDefaultSecurityGroup } from './ec2-protocol.ts';
-import { peerSetName, SecurityGroupEnforcer, taskRuleset } from './enforcer.ts';
+import { desiredState, SecurityGroupEnforcer } from './enforcer.ts';
+import { peerSetName, profileName } from '../network/security-group-firewall.ts';
 
 /** A store with one VPC, one subnet, its default group and a `web` group; tasks are added with `addTask`. */
 function setup() {
@@ -24,81 +25,99 @@ function setup() {
     db.prepare(`UPDATE tasks SET last_status = 'STOPPED' WHERE id = ?`).run(id);
     networks.release(id);
   };
-  const written: { taskId: string; script: string }[] = [];
-  const namespaces = new Set<string>();
+  const written: string[] = [];
+  const fw = { tables: true, fail: false };
   const enforcer = new SecurityGroupEnforcer({
     networks,
     firewall: {
-      hasNamespace: (id) => namespaces.has(id),
-      apply: async (taskId, script) => void written.push({ taskId, script }),
+      apply: async (script) => {
+        if (fw.fail) throw new Error('nft: No such file or directory');
+        written.push(script);
+      },
+      exists: async () => fw.tables,
     },
+    table: 'sk_sg',
+    portOf: (id) => `sk${id.slice(0, 8)}`,
     hostAccess: true,
     log: () => {},
   });
-  return { networks, def, addTask, stopTask, written, namespaces, enforcer };
+  return { networks, def, addTask, stopTask, written, fw, enforcer };
 }
 
 const A = 'a'.repeat(32);
 const B = 'b'.repeat(32);
 const C = 'c'.repeat(32);
 
-test('default group members get a peer set of each other; the host and the metadata endpoint are allowed', async () => {
+test('default group members share a profile whose inbound rule names the group\'s member set', () => {
   const s = setup();
   const ipA = s.addTask(A, [s.def.id]);
   const ipB = s.addTask(B, [s.def.id]);
-  s.namespaces.add(A).add(B);
-  await s.enforcer.sync();
-  assert.deepEqual(s.written.map((w) => w.taskId).sort(), [A, B]);
-  const script = s.written.find((w) => w.taskId === A)!.script;
-  assert.match(script, new RegExp(`set ${peerSetName(s.def.id)} \\{ type ipv4_addr; elements = \\{ ${ipA}, ${ipB} \\}; \\}`));
-  assert.match(script, new RegExp(`ip saddr @${peerSetName(s.def.id)} accept`));
-  assert.match(script, /ip saddr 10\.5\.0\.1 accept comment "host"/, 'the gateway: the host on this bridge');
-  assert.match(script, /ip daddr 169\.254\.170\.2 accept/);
-  assert.match(script, /chain egress[^}]*meta nfproto ipv4 accept/);
+  const snap = { members: s.networks.liveMembers(), rulesByGroup: new Map([[s.def.id, s.networks.securityGroupRules().filter((r) => r.groupId === s.def.id)]]) };
+  const state = desiredState(snap, (id) => `sk${id.slice(0, 8)}`);
+  const p = profileName([s.def.id]);
+  assert.deepEqual([...state.tasks], [[ipA, { port: 'skaaaaaaaa', profile: p }], [ipB, { port: 'skbbbbbbbb', profile: p }]]);
+  assert.deepEqual([...state.peerSets.get(peerSetName(s.def.id))!].sort(), [ipA, ipB].sort());
+  assert.deepEqual(state.profiles.get(p)!.ingress, [{ protocol: '-1', fromPort: undefined, toPort: undefined, peerSet: peerSetName(s.def.id) }]);
+  assert.deepEqual(state.profiles.get(p)!.egress.map((r) => r.cidr), ['0.0.0.0/0'], 'allow-all egress of a new group');
 });
 
-test('a table is written only when it changes; members coming and going update the peers', async () => {
+test('the first pass writes the tables whole; a start after that is a few elements, whatever the number of tasks', async () => {
   const s = setup();
-  s.addTask(A, [s.def.id]);
-  s.namespaces.add(A);
+  for (let i = 0; i < 50; i++) s.addTask(i.toString(16).padStart(32, '0'), [s.def.id]);
   await s.enforcer.sync();
+  assert.equal(s.written.length, 1);
+  assert.match(s.written[0]!, /^table inet sk_sg\ndelete table inet sk_sg\n/);
   await s.enforcer.sync();
   assert.equal(s.written.length, 1, 'nothing changed: nothing written');
   const ipB = s.addTask(B, [s.def.id]);
-  s.namespaces.add(B);
-  const start = s.written.length;
   await s.enforcer.prepareTask(B);
-  assert.equal(s.written[start]!.taskId, B, 'the new task first');
-  await s.enforcer.sync();
-  assert.ok(s.written.some((w) => w.taskId === A && w.script.includes(ipB)), 'A now lets B in');
+  assert.equal(s.written.length, 2);
+  assert.deepEqual(s.written[1]!.trim().split('\n'), [
+    `add element inet sk_sg ${peerSetName(s.def.id)} { ${ipB} }`,
+    `add element inet sk_sg ingress { ${ipB} : jump i_${profileName([s.def.id])} }`,
+    `add element inet sk_sg egress { ${ipB} : jump e_${profileName([s.def.id])} }`,
+    'add element bridge sk_sg ports { "skbbbbbbbb" }',
+    `add element bridge sk_sg port_addrs { "skbbbbbbbb" . ${ipB} }`,
+  ]);
   s.stopTask(B);
-  const before = s.written.length;
   await s.enforcer.sync();
-  const last = s.written.slice(before);
-  assert.deepEqual(last.map((w) => w.taskId), [A]);
-  assert.ok(!last[0]!.script.includes(ipB), 'B left the set');
+  assert.match(s.written[2]!, new RegExp(`^delete element inet sk_sg ${peerSetName(s.def.id)} \\{ ${ipB.replace(/\./g, '\\.')} \\}`));
+  await assert.rejects(s.enforcer.prepareTask(B), /holds no address/, 'a stopped task cannot be prepared');
 });
 
-test('rules of every group of the task apply; a task without a namespace yet waits; prepareTask insists', async () => {
+test('rules of every group of the task apply; changing a rule rewrites only that profile', async () => {
   const s = setup();
   s.networks.insertSecurityGroupRule({ id: 'sgr-1', groupId: 'sg-00000000000000web', egress: false, protocol: 'tcp', fromPort: 80, toPort: 80, cidr: '0.0.0.0/0' });
   s.networks.insertSecurityGroupRule({ id: 'sgr-2', groupId: 'sg-00000000000000web', egress: true, protocol: 'udp', fromPort: 53, toPort: 53, cidr: '10.0.0.0/8' });
-  s.addTask(C, ['sg-00000000000000web']);
-  await s.enforcer.sync();
-  assert.equal(s.written.length, 0, 'no namespace: nothing to write yet');
-  await assert.rejects(s.enforcer.prepareTask(C), /no network namespace/);
-  s.namespaces.add(C);
+  s.addTask(C, ['sg-00000000000000web', s.def.id]);
+  s.addTask(A, [s.def.id]);
   await s.enforcer.prepareTask(C);
-  const script = s.written.at(-1)!.script;
-  assert.match(script, /chain ingress[^}]*meta nfproto ipv4 tcp dport 80 accept/);
-  assert.match(script, /chain egress[^}]*ip daddr 10\.0\.0\.0\/8 udp dport 53 accept/);
-  assert.doesNotMatch(script, /chain egress[^}]*meta nfproto ipv4 accept/, 'web has no allow-all egress');
+  const both = profileName(['sg-00000000000000web', s.def.id]);
+  const script = s.written[0]!;
+  assert.match(script, new RegExp(`chain i_${both} \\{[^}]*meta nfproto ipv4 tcp dport 80 accept[^}]*ip saddr @${peerSetName(s.def.id)} accept`));
+  assert.match(script, new RegExp(`chain e_${both} \\{[^}]*ip daddr 10\\.0\\.0\\.0/8 udp dport 53 return[^}]*meta nfproto ipv4 return`));
+  s.networks.insertSecurityGroupRule({ id: 'sgr-3', groupId: 'sg-00000000000000web', egress: false, protocol: 'tcp', fromPort: 443, toPort: 443, cidr: '0.0.0.0/0' });
+  await s.enforcer.sync();
+  const update = s.written[1]!;
+  assert.match(update, new RegExp(`flush chain inet sk_sg i_${both}\n`));
+  assert.match(update, /tcp dport 443 accept/);
+  assert.doesNotMatch(update, new RegExp(`i_${profileName([s.def.id])}`), 'the default-only profile is untouched');
+  assert.doesNotMatch(update, /add element/, 'no task moved');
 });
 
-test('with host access off, the host is not a trusted source', () => {
+test('a table removed behind Skiff\'s back, or a failed update, is rewritten whole', async () => {
   const s = setup();
-  const member = { taskId: A, ipv4: '10.5.0.4', subnetId: 'subnet-00000001', groupIds: [s.def.id] };
-  const snap = { members: [member], rulesByGroup: new Map(), subnetCidr: new Map([['subnet-00000001', '10.5.0.0/24']]) };
-  assert.deepEqual(taskRuleset(member, snap, true).trustedSources, ['10.5.0.1']);
-  assert.deepEqual(taskRuleset(member, snap, false).trustedSources, []);
+  s.addTask(A, [s.def.id]);
+  await s.enforcer.sync();
+  s.fw.tables = false;
+  await s.enforcer.sync({ verify: true });
+  assert.equal(s.written.length, 2);
+  assert.match(s.written[1]!, /^table inet sk_sg\ndelete table inet sk_sg\n/);
+  s.fw.tables = true;
+  s.fw.fail = true;
+  s.addTask(B, [s.def.id]);
+  await assert.rejects(s.enforcer.prepareTask(B), /No such file/, 'a start fails when its rules cannot be applied');
+  s.fw.fail = false;
+  await s.enforcer.prepareTask(B);
+  assert.match(s.written[2]!, /^table inet sk_sg\ndelete table inet sk_sg\n/, 'after a failure: the whole table');
 });

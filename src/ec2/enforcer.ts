@@ -1,82 +1,107 @@
 /**
- * Keeps every live task's firewall (network/task-firewall.ts) equal to what the
- * store says: its groups' rules, with peer-group rules matching the current
- * member addresses. The store is written first (API handlers, task placement);
- * the enforcer only reads it and acts, so a restart re-applies everything.
+ * Keeps the host's security-group tables (network/security-group-firewall.ts)
+ * equal to what the store says: each live task's address mapped to the rules of
+ * its groups, peer sets holding the current member addresses. The store is
+ * written first (API handlers, task placement); the enforcer only reads it and
+ * acts, so a restart re-applies everything.
  *
  * When it acts:
- *   - `prepareTask(id)` in a task's start, after its namespace exists and before
- *     any container runs: its own table, then (in the background) everyone whose
- *     peer sets the new member changes;
+ *   - `prepareTask(id)` in a task's start, after its address is stored and
+ *     before any container runs: resolves once a pass that includes the task has
+ *     been applied (concurrent starts share a pass);
  *   - `sync()` after an API change (awaited: the response means "enforced");
- *   - every `intervalMs` (tasks that stopped leave peer sets; a restart adopts).
- * Per task, the table is written under a lock from state read inside it, and
- * only when it differs from what this process last wrote there.
+ *   - every `intervalMs` (tasks that stopped leave; a restart adopts; a table
+ *     removed behind Skiff's back is rewritten).
+ * A pass reads the store once, computes the whole desired state (cheap, in
+ * memory) and sends nft only the difference from what it last applied: a task
+ * start is a few element additions, whatever the number of tasks. The first
+ * pass, and any pass after a failed update, replaces the tables whole.
  */
 import type { LiveMember, NetworksRepo, SecurityGroupRuleRecord } from '../store/networks-repo.ts';
-import { rulesetScript, type FirewallRule, type TaskRuleset } from '../network/task-firewall.ts';
+import {
+  emptyState,
+  fullScript,
+  peerSetName,
+  profileName,
+  updateScript,
+  type FirewallOptions,
+  type FirewallRule,
+  type FirewallState,
+} from '../network/security-group-firewall.ts';
 import { METADATA_ADDRESS } from '../network/linux-network.ts';
-import { gatewayAddress } from '../network/cidr.ts';
 
-export interface TaskFirewallPort {
-  hasNamespace(taskId: string): boolean;
-  apply(taskId: string, script: string): Promise<void>;
+export interface FirewallPort {
+  apply(script: string): Promise<void>;
+  exists(table: string): Promise<boolean>;
 }
 
 export interface EnforcerOptions {
   networks: NetworksRepo;
-  firewall: TaskFirewallPort;
+  firewall: FirewallPort;
+  /** Name of the server's tables (inet and bridge family). */
+  table: string;
+  /** The host-side veth of a task (anti-spoofing is per bridge port). */
+  portOf: (taskId: string) => string;
   /** The host may open connections to task addresses (load balancer, health checks, the operator). */
   hostAccess: boolean;
   intervalMs?: number;
-  /** Tables a background pass writes at once (default 2). */
-  passConcurrency?: number;
   log: (msg: string) => void;
 }
 
-/** What every task's table is computed from: one read of the store. */
-interface Snapshot {
+/** What the tables are computed from: one read of the store. */
+export interface Snapshot {
   members: LiveMember[];
   rulesByGroup: Map<string, SecurityGroupRuleRecord[]>;
-  subnetCidr: Map<string, string>;
 }
 
-/** The set holding a group's member addresses: `g_` + the group id's hex. */
-export const peerSetName = (groupId: string) => `g_${groupId.replace(/^sg-/, '').replace(/[^A-Za-z0-9_]/g, '_')}`;
-
-/** The ruleset of one task from a snapshot (pure). */
-export function taskRuleset(member: LiveMember, snap: Snapshot, hostAccess: boolean): TaskRuleset {
-  const rules = member.groupIds.flatMap((g) => snap.rulesByGroup.get(g) ?? []);
-  const peerSets: Record<string, string[]> = {};
+/** The desired firewall state for a snapshot (pure). */
+export function desiredState(snap: Snapshot, portOf: (taskId: string) => string): FirewallState {
+  const state = emptyState();
+  const membersOf = new Map<string, string[]>();
+  for (const m of snap.members) {
+    for (const g of m.groupIds) {
+      const list = membersOf.get(g) ?? [];
+      list.push(m.ipv4);
+      membersOf.set(g, list);
+    }
+  }
   const toFirewall = (r: SecurityGroupRuleRecord): FirewallRule => {
     if (r.peerGroupId) {
       const name = peerSetName(r.peerGroupId);
-      peerSets[name] ??= snap.members.filter((m) => m.groupIds.includes(r.peerGroupId!)).map((m) => m.ipv4);
+      if (!state.peerSets.has(name)) state.peerSets.set(name, new Set(membersOf.get(r.peerGroupId) ?? []));
       return { protocol: r.protocol, fromPort: r.fromPort, toPort: r.toPort, peerSet: name };
     }
     return { protocol: r.protocol, fromPort: r.fromPort, toPort: r.toPort, cidr: r.cidr };
   };
-  const cidr = snap.subnetCidr.get(member.subnetId);
-  return {
-    ingress: rules.filter((r) => !r.egress).map(toFirewall),
-    egress: rules.filter((r) => r.egress).map(toFirewall),
-    peerSets,
-    trustedSources: hostAccess && cidr ? [gatewayAddress(cidr)] : [],
-    alwaysReachable: [METADATA_ADDRESS],
-  };
+  const profileOf = new Map<string, string>();
+  for (const m of snap.members) {
+    const key = m.groupIds.join(',');
+    let profile = profileOf.get(key);
+    if (profile === undefined) profileOf.set(key, (profile = profileName(m.groupIds)));
+    if (!state.profiles.has(profile)) {
+      const rules = [...new Set(m.groupIds)].sort().flatMap((g) => snap.rulesByGroup.get(g) ?? []);
+      state.profiles.set(profile, { ingress: rules.filter((r) => !r.egress).map(toFirewall), egress: rules.filter((r) => r.egress).map(toFirewall) });
+    }
+    state.tasks.set(m.ipv4, { port: portOf(m.taskId), profile });
+  }
+  return state;
 }
 
 export class SecurityGroupEnforcer {
-  private readonly applied = new Map<string, string>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** What the tables hold, as far as this process knows; undefined: unknown (write them whole). */
+  private applied: FirewallState | undefined;
+  private appliedTasks = new Set<string>();
   private running: Promise<void> | undefined;
   private again: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly fw: FirewallOptions;
 
-  constructor(private readonly opts: EnforcerOptions) {}
+  constructor(private readonly opts: EnforcerOptions) {
+    this.fw = { table: opts.table, hostAccess: opts.hostAccess, alwaysReachable: [METADATA_ADDRESS] };
+  }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.sync(), this.opts.intervalMs ?? 1000);
+    this.timer ??= setInterval(() => void this.sync({ verify: true }), this.opts.intervalMs ?? 1000);
     this.timer.unref();
     void this.sync();
   }
@@ -86,84 +111,71 @@ export class SecurityGroupEnforcer {
     this.timer = undefined;
   }
 
-  private snapshot(): Snapshot {
-    const n = this.opts.networks;
-    const rulesByGroup = new Map<string, SecurityGroupRuleRecord[]>();
-    for (const r of n.securityGroupRules()) {
-      const list = rulesByGroup.get(r.groupId) ?? [];
-      list.push(r);
-      rulesByGroup.set(r.groupId, list);
-    }
-    return { members: n.liveMembers(), rulesByGroup, subnetCidr: new Map(n.subnets().map((s) => [s.id, s.cidr])) };
-  }
-
-  /** Writes the task's table now (before its containers start); others follow in the background. Throws if it cannot. */
+  /** Applies the task's entries (with everything else that changed) before its containers start. Throws if it cannot. */
   async prepareTask(taskId: string): Promise<void> {
-    await this.applyTask(taskId, true);
-    void this.sync();
-  }
-
-  /** Writes one task's table, from `shared` (a pass's snapshot) or a fresh read of the store. */
-  private async applyTask(taskId: string, mustExist: boolean, shared?: Snapshot): Promise<void> {
-    const prev = this.locks.get(taskId) ?? Promise.resolve();
-    const run = prev.then(async () => {
-      const snap = shared ?? this.snapshot();
-      const member = snap.members.find((m) => m.taskId === taskId);
-      if (!member) {
-        if (mustExist) throw new Error(`task ${taskId} holds no address; cannot apply its security groups`);
-        this.applied.delete(taskId);
-        return;
-      }
-      if (!this.opts.firewall.hasNamespace(taskId)) {
-        if (mustExist) throw new Error(`task ${taskId} has no network namespace; cannot apply its security groups`);
-        return;
-      }
-      const script = rulesetScript(taskRuleset(member, snap, this.opts.hostAccess));
-      if (this.applied.get(taskId) === script) return;
-      this.applied.delete(taskId);
-      await this.opts.firewall.apply(taskId, script);
-      this.applied.set(taskId, script);
-    });
-    const tail = run.catch(() => {});
-    this.locks.set(taskId, tail);
-    try {
-      await run;
-    } finally {
-      if (this.locks.get(taskId) === tail) this.locks.delete(taskId);
-    }
+    await this.sync({ rethrow: true });
+    if (!this.appliedTasks.has(taskId)) throw new Error(`task ${taskId} holds no address; cannot apply its security groups`);
   }
 
   /**
-   * Brings every live task's table up to date. Resolves once a pass that began
-   * after this call has finished (calls while a pass runs share the next one).
+   * Brings the tables up to date. Resolves once a pass that began after this
+   * call has finished (calls while a pass runs share the next one). `verify`
+   * also checks that the tables still exist; `rethrow` rejects when the pass failed.
    */
-  sync(): Promise<void> {
+  sync(o: { verify?: boolean; rethrow?: boolean } = {}): Promise<void> {
+    const p = this.schedule(o.verify ?? false);
+    return o.rethrow ? p : p.catch((e) => this.opts.log(`security groups: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  private pendingVerify = false;
+
+  private schedule(verify: boolean): Promise<void> {
+    this.pendingVerify ||= verify;
     if (!this.running) {
-      this.running = this.pass()
-        .catch((e) => this.opts.log(`security groups: a pass failed: ${e instanceof Error ? e.message : String(e)}`))
-        .finally(() => (this.running = undefined));
-      return this.running;
+      const v = this.pendingVerify;
+      this.pendingVerify = false;
+      const run = this.pass(v);
+      this.running = run.finally(() => (this.running = undefined)).catch(() => {});
+      return run;
     }
     this.again ??= this.running.then(() => {
       this.again = undefined;
-      return this.sync();
+      return this.schedule(false);
     });
     return this.again;
   }
 
-  private async pass(): Promise<void> {
+  private snapshot(): Snapshot {
+    const rulesByGroup = new Map<string, SecurityGroupRuleRecord[]>();
+    for (const r of this.opts.networks.securityGroupRules()) {
+      const list = rulesByGroup.get(r.groupId) ?? [];
+      list.push(r);
+      rulesByGroup.set(r.groupId, list);
+    }
+    return { members: this.opts.networks.liveMembers(), rulesByGroup };
+  }
+
+  private async pass(verify: boolean): Promise<void> {
     const snap = this.snapshot();
-    const live = new Set(snap.members.map((m) => m.taskId));
-    for (const id of [...this.applied.keys()]) if (!live.has(id)) this.applied.delete(id);
-    // A few writers at a time: every start changes the default group's member set,
-    // so a pass may rewrite every task's table; unbounded, those nft processes
-    // would take the CPU that starts need (a pass's cost grows with the tasks).
-    const queue = [...live];
-    const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        await this.applyTask(id, false, snap).catch((e) => this.opts.log(`security groups: ${e instanceof Error ? e.message : String(e)}`));
+    const want = desiredState(snap, this.opts.portOf);
+    if (this.applied && verify && !(await this.opts.firewall.exists(this.opts.table))) {
+      this.opts.log(`security groups: table ${this.opts.table} is missing; writing it again`);
+      this.applied = undefined;
+    }
+    const script = this.applied ? updateScript(this.applied, want, this.fw) : fullScript(want, this.fw);
+    if (script) {
+      const previous = this.applied;
+      this.applied = undefined; // unknown until nft answers
+      try {
+        await this.opts.firewall.apply(script);
+      } catch (e) {
+        if (previous) {
+          // The tables differ from what this process thought: write them whole, now.
+          await this.opts.firewall.apply(fullScript(want, this.fw));
+        } else throw e;
       }
-    };
-    await Promise.all(Array.from({ length: this.opts.passConcurrency ?? 2 }, worker));
+    }
+    this.applied = want;
+    this.appliedTasks = new Set(snap.members.map((m) => m.taskId));
   }
 }

@@ -18,8 +18,8 @@
  *             VPC through the gateway; the boundary above still drops anything
  *             to or from a non-Skiff interface. Tasks only have a route to their
  *             own VPC's CIDR, and VPC CIDRs do not overlap, so no task can
- *             address another VPC. Each task's own firewall (task-firewall.ts)
- *             decides what it accepts.
+ *             address another VPC. The security-group tables
+ *             (security-group-firewall.ts) decide what each task sends and accepts.
  *
  * Task networks are IPv4 only: the task's eth0, the host veth and the bridge are
  * set to `addrgenmode none`, so they get no IPv6 link-local address.
@@ -102,6 +102,11 @@ export function isValidIfName(name: string): boolean {
 export function macForIpv4(ipv4: string): string {
   const n = ipToInt(ipv4);
   return ['0a', '58', ...[24, 16, 8, 0].map((sh) => ((n >>> sh) & 255).toString(16).padStart(2, '0'))].join(':');
+}
+
+/** A task's host-side veth: vethPrefix + as many leading hex chars of the task id as fit (at most 12). */
+export function hostVethName(vethPrefix: string, taskId: string): string {
+  return vethPrefix + taskId.slice(0, Math.min(12, IFNAMSIZ - vethPrefix.length));
 }
 
 interface CheckedSubnet {
@@ -214,10 +219,9 @@ export class LinuxNetwork implements Network {
     return `${this.netnsPrefix}${taskId}`;
   }
 
-  /** Host-side veth: vethPrefix + as many leading hex chars of the task id as fit (at most 12). */
   hostVethName(taskId: string): string {
     this.checkTaskId(taskId);
-    return this.vethPrefix + taskId.slice(0, Math.min(12, IFNAMSIZ - this.vethPrefix.length));
+    return hostVethName(this.vethPrefix, taskId);
   }
 
   private checkTaskId(taskId: string): void {

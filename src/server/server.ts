@@ -34,7 +34,7 @@ import { MeteringRepo } from '../store/metering-repo.ts';
 import { ensureDefaults } from '../control/defaults.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { preflight } from './preflight.ts';
-import { ensureKeyQuota } from './host-tuning.ts';
+import { ensureBridgeNetfilter, ensureKeyQuota } from './host-tuning.ts';
 import { selfSignedCertificate, setUpAuth } from '../auth/bootstrap.ts';
 import { ApiGuard } from '../auth/guard.ts';
 import { authRoutes } from '../auth/routes.ts';
@@ -72,8 +72,8 @@ import { LogService, LOGS_TARGET_PREFIX } from '../logs/log-service.ts';
 import { logSettingsFromEnv } from '../logs/settings.ts';
 import { Ec2Api, ensureDefaultSecurityGroups } from '../ec2/ec2-protocol.ts';
 import { SecurityGroupEnforcer } from '../ec2/enforcer.ts';
-import { NetnsFirewall } from '../network/task-firewall.ts';
-import { NETNS_DIR } from '../network/linux-network.ts';
+import { HostFirewall, securityGroupTable } from '../network/security-group-firewall.ts';
+import { hostVethName } from '../network/linux-network.ts';
 
 export class SkiffServer {
   private app: FastifyInstance | undefined;
@@ -117,6 +117,7 @@ export class SkiffServer {
     const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess }), dns);
     await preflight([driver, network]);
     for (const change of ensureKeyQuota()) this.log(`raised ${change} (one session keyring per running container)`);
+    for (const change of ensureBridgeNetfilter()) this.log(`${change} (security groups filter traffic between tasks on one bridge)`);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
     const metricsSettings = metricsSettingsFromEnv();
     const metrics = new PlatformMetrics(this.clock.now());
@@ -154,7 +155,9 @@ export class SkiffServer {
     // Security groups: every task's firewall follows the store (src/ec2/enforcer.ts).
     const enforcer = (this.enforcer = new SecurityGroupEnforcer({
       networks,
-      firewall: new NetnsFirewall({ netnsPath: (taskId) => `${NETNS_DIR}/${c.netnsPrefix}${taskId}` }),
+      firewall: new HostFirewall(),
+      table: securityGroupTable(c.nftTable),
+      portOf: (taskId) => hostVethName(c.vethPrefix, taskId),
       hostAccess: c.hostAccess,
       log: this.log,
     }));

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { signedFetch } from '../../src/cli/client.ts';
+import { HostFirewall, securityGroupTable } from '../../src/network/security-group-firewall.ts';
 import { LinuxNetwork } from '../../src/network/linux-network.ts';
 import { run } from '../../src/util/exec.ts';
 import { freePort } from './registry.ts';
@@ -177,6 +178,7 @@ export class TestServer {
     }
     await new LinuxNetwork({ netnsPrefix: `${this.prefix}-`, vethPrefix: this.prefix.slice(0, 7), nftTable: this.prefix }).destroyAll();
     await run('nft', ['delete', 'table', 'ip', `${this.prefix}_md`]); // the task metadata NAT (src/metadata/metadata-nat.ts)
+    await new HostFirewall().remove(securityGroupTable(this.prefix)); // security groups (src/network/security-group-firewall.ts)
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
