@@ -63,6 +63,22 @@ async function waitCounts(api: BenchClient, name: string, running: number, timeo
   }
 }
 
+/** Polls DescribeTasks (100 at a time) until every task is STOPPED. */
+async function waitAllStopped(api: BenchClient, arns: string[], timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  let pending = arns;
+  while (pending.length > 0) {
+    const still: string[] = [];
+    for (let i = 0; i < pending.length; i += 100) {
+      const r = await api.call<{ tasks: { taskArn: string; lastStatus: string }[] }>('DescribeTasks', { tasks: pending.slice(i, i + 100) });
+      still.push(...r.tasks.filter((t) => t.lastStatus !== 'STOPPED').map((t) => t.taskArn));
+    }
+    pending = still;
+    if (pending.length > 0 && performance.now() - t0 > timeoutMs) throw new Error(`timed out: ${pending.length} tasks not STOPPED`);
+    if (pending.length > 0) await sleep(1000);
+  }
+}
+
 async function main(): Promise<void> {
   const machine = machineInfo(execFileSync('runc', ['--version']).toString().split('\n')[0]!);
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryMiB} MiB; ${TASKS} tasks`);
@@ -117,23 +133,27 @@ async function main(): Promise<void> {
       describeMs.push(performance.now() - t);
     }
     const tList = performance.now();
-    let listed = 0;
+    const arns: string[] = [];
     let pages = 0;
     let nextToken: string | undefined;
     do {
       const r = await api.call<{ taskArns: string[]; nextToken?: string }>('ListTasks', { serviceName: 'scale', maxResults: 100, ...(nextToken ? { nextToken } : {}) });
-      listed += r.taskArns.length;
+      arns.push(...r.taskArns);
       pages++;
       nextToken = r.nextToken;
     } while (nextToken);
     const listAllMs = performance.now() - tList;
-    if (listed !== TASKS) throw new Error(`ListTasks returned ${listed} tasks, expected ${TASKS}`);
+    if (arns.length !== TASKS) throw new Error(`ListTasks returned ${arns.length} tasks, expected ${TASKS}`);
 
     log('scaling to 0 ...');
     const tDown = performance.now();
     await api.call('UpdateService', { service: 'scale', desiredCount: 0 });
     await waitCounts(api, 'scale', 0, 30 * 60_000);
     const scaleInMs = performance.now() - tDown;
+    // runningCount drops as tasks start deactivating; STOPPED means containers, mounts, cgroups and namespaces are gone.
+    await waitAllStopped(api, arns, 30 * 60_000);
+    const allStoppedMs = performance.now() - tDown;
+    log(`all ${TASKS} STOPPED (resources released) after ${(allStoppedMs / 1000).toFixed(1)} s`);
     await api.call('DeleteService', { service: 'scale' });
 
     const perTaskKiB = (loaded.rssKiB - idle.rssKiB) / TASKS;
@@ -151,6 +171,7 @@ async function main(): Promise<void> {
       describeServicesMs: summarize(describeMs),
       listTasksAllPages: { pages, ms: +listAllMs.toFixed(0) },
       scaleToZeroS: +(scaleInMs / 1000).toFixed(1),
+      allStoppedS: +(allStoppedMs / 1000).toFixed(1),
     };
     console.log(JSON.stringify(result, null, 2));
     const dir = resolve(import.meta.dirname, 'results');

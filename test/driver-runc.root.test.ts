@@ -326,8 +326,12 @@ process.exit(0);
     await waitForLog(id, /stdout F bye$/m);
     const bundle = path.join(stateDir, 'bundles', id);
     assert.ok((await runcList()).includes(id));
-    assert.ok((await mountsUnder(bundle)).length > 0, 'rootfs mounted while running');
+    // The container holds its own rootfs mount; the host's copy is detached once created, so the
+    // host's mount table (copied by every new container's mount namespace) does not grow per task.
+    assert.deepEqual(await mountsUnder(bundle), [], 'no host mount left per running container');
     assert.ok(existsSync(path.join(bundle, 'upper/tmp/scratch')), 'writes land in the ephemeral upper dir');
+    const root = await fsp.readFile(`/proc/${(await driver.inspect(id)).pid}/mountinfo`, 'utf8');
+    assert.match(root.split('\n').find((l) => l.split(' ')[4] === '/') ?? '', / - overlay overlay /, 'the container\'s / is still its overlay');
 
     const pending = driver.waitContainer(id);
     await driver.destroyContainer(id); // running: force-killed

@@ -335,6 +335,25 @@ test('a Spot interruption: SIGTERM with a warning, then SpotInterruption, and th
   await removeService('spot');
 });
 
+test('a server restart during a Spot warning keeps the warning\'s deadline, not a fresh stopTimeout', async () => {
+  // The container ignores SIGTERM and has ECS's default 30 s stopTimeout: only the stored 3 s deadline ends it early.
+  const td = await register([{ name: 'app', command: ['sh', '-c', "trap '' TERM; while true; do sleep 1; done"] }]);
+  const out = await ecs.send(new RunTaskCommand({ taskDefinition: td, capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }));
+  const arn = out.tasks![0]!.taskArn!;
+  await waitTaskStatus(ecs, arn, 'RUNNING', 30_000);
+  const res = await server.fetch(`/skiff/v1/tasks/${arn.split('/').pop()}/spot-interruption`, { method: 'POST', body: '{}' });
+  assert.equal(res.status, 200, await res.text());
+  const interruptedAt = Date.now();
+  await server.stop('SIGKILL');
+  await server.start();
+  const stopped = await waitTaskStatus(ecs, arn, 'STOPPED', 25_000);
+  const took = Date.now() - interruptedAt;
+  assert.ok(took < 15_000, `stopped ${took} ms after the interruption: the 3 s warning held across the restart (30 s stopTimeout not restarted)`);
+  assert.equal(stopped.stopCode, 'SpotInterruption');
+  assert.equal(stopped.stoppedReason, 'Your Spot Task was interrupted.');
+  assert.equal(stopped.containers![0]!.exitCode, 137, 'SIGKILL at the deadline');
+});
+
 test('a server restart in the middle of a deployment neither loses nor doubles tasks', async () => {
   const v1 = await register([{ name: 'app', command: LOOP }], 'restart');
   // v2 tasks run at once but become HEALTHY only after ~6 s: the deployment is mid-way for a while.

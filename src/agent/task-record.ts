@@ -115,6 +115,12 @@ export interface TaskRecord {
   stoppedAt?: number;
   stopCode?: StopCodeName;
   stoppedReason?: string;
+  /**
+   * Epoch ms by which the containers get SIGKILL when the stop came with a
+   * deadline (a Spot interruption's warning). Stored so a server restart during
+   * the warning keeps the deadline instead of starting a new stopTimeout.
+   */
+  stopDeadline?: number;
   network: NetworkRecord;
   timings: PhaseTiming[];
   billing?: BillingRecord;

@@ -426,7 +426,9 @@ export class TaskRunner {
   private async adopt(): Promise<void> {
     const task = this.task;
     if (task.desiredStatus === 'STOPPED' || reached(task.lastStatus, 'DEACTIVATING')) {
-      this.stopRequest = { code: task.stopCode ?? 'UserInitiated', reason: task.stoppedReason ?? 'Task stopped by user' };
+      // A stored deadline (a Spot warning) still holds: only what is left of it.
+      const graceMs = task.stopDeadline === undefined ? undefined : Math.max(0, task.stopDeadline - this.deps.clock.now());
+      this.stopRequest = { code: task.stopCode ?? 'UserInitiated', reason: task.stoppedReason ?? 'Task stopped by user', graceMs };
     } else if (!reached(task.lastStatus, 'RUNNING')) {
       this.stopRequest = {
         code: 'TaskFailedToStart',

@@ -45,6 +45,8 @@ export interface ServerConfig {
   hostAccess: boolean;
   /** Ready task networks kept per subnet in use (SKIFF_WARM_POOL_SIZE, default 8; 0 = no pool). */
   warmPoolSize: number;
+  /** Containers created at once (SKIFF_MAX_CONCURRENT_CREATES, default 4 per CPU core). */
+  maxConcurrentCreates?: number;
   /** How long an image tag's resolution is reused without asking the registry, ms (SKIFF_TAG_CACHE_TTL_MS, default 5000; 0 = always ask). */
   tagCacheTtlMs: number;
   /** The user namespace every task runs in: container ids 0..size-1 = host ids hostId.. (`--userns-remap`, SKIFF_USERNS_REMAP; `off` disables). */
@@ -102,6 +104,10 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
   if (!Number.isInteger(warmPoolSize) || warmPoolSize < 0 || warmPoolSize > 256) {
     problems.push(`SKIFF_WARM_POOL_SIZE must be a whole number from 0 to 256 (got ${env.SKIFF_WARM_POOL_SIZE})`);
   }
+  const maxConcurrentCreates = env.SKIFF_MAX_CONCURRENT_CREATES ? Number(env.SKIFF_MAX_CONCURRENT_CREATES) : undefined;
+  if (maxConcurrentCreates !== undefined && (!Number.isInteger(maxConcurrentCreates) || maxConcurrentCreates < 1 || maxConcurrentCreates > 1024)) {
+    problems.push(`SKIFF_MAX_CONCURRENT_CREATES must be a whole number from 1 to 1024 (got ${env.SKIFF_MAX_CONCURRENT_CREATES})`);
+  }
   const tagCacheTtlMs = Number(env.SKIFF_TAG_CACHE_TTL_MS ?? 5000);
   if (!Number.isInteger(tagCacheTtlMs) || tagCacheTtlMs < 0 || tagCacheTtlMs > 86_400_000) {
     problems.push(`SKIFF_TAG_CACHE_TTL_MS must be a whole number of milliseconds from 0 to 86400000 (got ${env.SKIFF_TAG_CACHE_TTL_MS})`);
@@ -144,6 +150,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     ...(pricesFile ? { pricesFile: resolve(pricesFile) } : {}),
     statsIntervalMs,
     warmPoolSize,
+    ...(maxConcurrentCreates ? { maxConcurrentCreates } : {}),
     tagCacheTtlMs,
     hostAccess: flags.hostAccess !== false && env.SKIFF_HOST_ACCESS !== '0' && env.SKIFF_HOST_ACCESS !== 'false',
     ...(userns ? { userns } : {}),

@@ -111,6 +111,7 @@ export class SkiffServer {
       cgroupRoot: c.cgroupRoot,
       userns: c.userns,
       logSizeMaxBytes: logSettings.containerLogMaxBytes,
+      maxConcurrentCreates: c.maxConcurrentCreates,
     });
     // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
     const dns = (this.dns = new DnsResponder({ log: this.log }));

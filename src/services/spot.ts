@@ -50,6 +50,7 @@ export class SpotReclaimer {
       x.desiredStatus = 'STOPPED';
       x.stopCode = 'SpotInterruption';
       x.stoppedReason = SPOT_INTERRUPTED_REASON;
+      x.stopDeadline = this.ctx.clock.now() + this.opts.warningMs;
     });
     this.opts.log(`task ${taskId}: Spot interruption, SIGKILL in ${this.opts.warningMs} ms`);
     this.ctx.agent.stop(taskId, 'SpotInterruption', SPOT_INTERRUPTED_REASON, this.opts.warningMs);

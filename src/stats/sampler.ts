@@ -64,10 +64,10 @@ export class StatsSampler {
     const tasks = this.opts.tasks.listUnfinished().filter((t) => t.lastStatus === 'RUNNING');
     const live = new Set(tasks.map((t) => t.id));
     for (const id of this.previous.keys()) if (!live.has(id)) this.previous.delete(id);
-    let n = 0;
+    const samples: StatsSample[] = [];
     for (const t of tasks) {
       const usage = await read(t.id);
-      if (this.stopped) return n;
+      if (this.stopped) break;
       if (!usage) continue;
       const ts = this.opts.clock.now();
       const prev = this.previous.get(t.id) ?? this.opts.metering.lastSample(t.id);
@@ -89,15 +89,16 @@ export class StatsSampler {
         rssBytes: usage.rssBytes,
         cacheBytes: usage.cacheBytes,
       };
-      this.opts.metering.insertSample(sample);
+      samples.push(sample);
       this.previous.set(t.id, { ts, cpuUsageUs: usage.cpuUsageUs });
-      n++;
     }
+    this.opts.metering.insertSamples(samples);
+    if (this.stopped) return samples.length;
     const now = this.opts.clock.now();
     if (now - this.lastPrune > HOUR) {
       this.lastPrune = now;
       this.opts.metering.pruneSamples(now - (this.opts.retentionMs ?? 14 * 24 * HOUR));
     }
-    return n;
+    return samples.length;
   }
 }

@@ -101,7 +101,14 @@ export class MeteringRepo {
     return row ? (JSON.parse(row.doc) as TaskRecord) : undefined;
   }
 
-  insertSample(s: StatsSample): void {
+  /** Stores samples in one transaction (one commit for a whole sampling pass, not one per task). */
+  insertSamples(samples: StatsSample[]): void {
+    this.db.transaction(() => {
+      for (const s of samples) this.insertSample(s);
+    })();
+  }
+
+  private insertSample(s: StatsSample): void {
     this.insertStmt.run({
       taskId: s.taskId,
       ts: s.ts,
