@@ -14,10 +14,21 @@ import { LocalImageStore } from '../src/images/image-store.ts';
 import { buildImage, buildIndex, pushImage, pushRawLayerImage, busyboxImageFiles, type BuiltImage } from '../src/images/oci-build.ts';
 import { makeTar } from './support/tar.ts';
 
-function tempRoot(t: { after(fn: () => void): void }): string {
+function tempRoot(t: { after(fn: () => void | Promise<void>): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-images-test-'));
-  // maxRetries: the store records a pulled reference in the background after pull() returns.
-  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
+  // The store records a pulled reference in the background after pull() returns: a file may
+  // appear while the tree is being removed (rmSync's own retries only retry the last rmdir,
+  // never the files that appeared), so retry the whole removal.
+  t.after(async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return rmSync(dir, { recursive: true, force: true });
+      } catch (e) {
+        if (attempt === 20) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  });
   return dir;
 }
 

@@ -177,7 +177,7 @@ export function taskOperations(ctx: ControlContext) {
       }
       const serviceName = optString(input, 'serviceName');
       if (startedBy && family) throw invalidParameter('ListTasks takes startedBy or family, not both.');
-      let tasks = ctx.tasks.list({ cluster: cluster.name, family, startedBy, desiredStatus: desiredStatus as 'RUNNING' | 'STOPPED' });
+      let tasks = ctx.tasks.listRefs({ cluster: cluster.name, family, startedBy, desiredStatus: desiredStatus as 'RUNNING' | 'STOPPED' });
       if (serviceName) {
         const repo = new ServicesRepo(ctx.db);
         const svc = repo.byName(cluster.name, parseServiceRef(cluster.name, serviceName, ctx.arns).service);

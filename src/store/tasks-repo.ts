@@ -117,15 +117,23 @@ export class TasksRepo {
 
   /** Tasks of a cluster, newest first. */
   list(q: TaskQuery): TaskRecord[] {
+    return (this.select('doc', q) as Row[]).map((r) => JSON.parse(r.doc) as TaskRecord);
+  }
+
+  /** Ids and ARNs of the tasks `list` would return, without reading their documents (ListTasks). */
+  listRefs(q: TaskQuery): { id: string; arn: string }[] {
+    return this.select('id, arn', q) as { id: string; arn: string }[];
+  }
+
+  private select(columns: string, q: TaskQuery): unknown[] {
     const where = ['cluster = @cluster'];
     if (q.family) where.push('family = @family');
     if (q.startedBy) where.push('started_by = @startedBy');
     if (q.desiredStatus) where.push('desired_status = @desiredStatus');
     if (q.activeOnly) where.push(`last_status != 'STOPPED'`);
-    const rows = this.db
-      .prepare(`SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id`)
-      .all({ cluster: q.cluster, family: q.family, startedBy: q.startedBy, desiredStatus: q.desiredStatus }) as Row[];
-    return rows.map((r) => JSON.parse(r.doc) as TaskRecord);
+    return this.db
+      .prepare(`SELECT ${columns} FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id`)
+      .all({ cluster: q.cluster, family: q.family, startedBy: q.startedBy, desiredStatus: q.desiredStatus });
   }
 
   /** Every task on this host that is not STOPPED (for recovery). */

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { SpawnHelper, type PipedOptions, type PipedProcess } from './spawn-helper.ts';
+import { Semaphore } from './semaphore.ts';
 
 export interface RunResult {
   code: number;
@@ -29,6 +30,18 @@ export class CommandMissingError extends Error {
  * (CommandMissingError when it does not exist).
  */
 export function run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return commandSlots.run(() => runNow(file, args, opts));
+}
+
+/**
+ * Short commands running at once. Each is a child process (of this process or of
+ * the spawn helper), and libuv reaps children by walking all of them on every
+ * SIGCHLD: thousands at once (a 5,000-task service scaled to zero) cost
+ * quadratically, pile up as zombies and hold pids. Callers past the limit wait.
+ */
+const commandSlots = new Semaphore(64);
+
+function runNow(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
   if (helper) {
     return helper.run(file, args, opts).catch((e: Error & { code?: string }) => {
       throw e.code === 'ENOENT' ? new CommandMissingError(file) : e;

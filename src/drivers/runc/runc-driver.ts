@@ -896,7 +896,7 @@ export class RuncDriver implements Driver {
     await this.waitConmonGone(id);
     // If delete killed it, conmon has just recorded the exit: remember it for pending waiters.
     await this.readExit(id).catch(() => undefined);
-    await this.unmountUnder(bundle);
+    if (await this.hasMountsOf(bundle)) await this.unmountUnder(bundle);
     await Promise.all([
       fsp.rm(bundle, { recursive: true, force: true }),
       fsp.rm(this.exitPath(id), { force: true }),
@@ -927,6 +927,22 @@ export class RuncDriver implements Driver {
     } catch {
       /* gone */
     }
+  }
+
+  /**
+   * Whether the bundle's rootfs or sysfs is still a mount point on the host (a
+   * create that failed before they were detached): a mount point has another
+   * device than its parent. Two stats instead of reading the host's whole mount
+   * table, which every stop of thousands would otherwise do.
+   */
+  private async hasMountsOf(bundle: string): Promise<boolean> {
+    const parent = await fsp.stat(bundle).catch(() => undefined);
+    if (!parent) return false;
+    for (const sub of ['rootfs', 'sys']) {
+      const st = await fsp.stat(path.join(bundle, sub)).catch(() => undefined);
+      if (st && st.dev !== parent.dev) return true;
+    }
+    return false;
   }
 
   private async unmountUnder(dir: string): Promise<void> {
