@@ -29,6 +29,13 @@ const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
 // can still shut down cleanly through it. It exits when its stdin closes.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
+// libuv reaps children when a SIGCHLD wakes it; with hundreds exiting at once a
+// wake-up can be lost, leaving exited children unreaped (zombies whose 'close'
+// never comes) until another child exits — and when every caller is waiting on
+// those, none ever does. A SIGCHLD to itself once a second while children are
+// out makes libuv look again.
+let running = 0;
+setInterval(() => { if (running > 0 || piped.size > 0) process.kill(process.pid, 'SIGCHLD'); }, 1000).unref();
 const piped = new Map();
 function pipedOp(r) {
   if (r.op === 'spawn') {
@@ -66,6 +73,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   } catch (e) {
     return send({ id: r.id, error: String(e && e.code || e) });
   }
+  running++;
+  let reaped = false;
+  const reap = () => { if (!reaped) { reaped = true; running--; } };
+  child.on('exit', reap);
+  child.on('error', reap);
   const out = [], err = [];
   child.stdout.on('data', (b) => out.push(b));
   child.stderr.on('data', (b) => err.push(b));
