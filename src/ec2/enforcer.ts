@@ -93,6 +93,8 @@ export class SecurityGroupEnforcer {
   private appliedTasks = new Set<string>();
   private running: Promise<void> | undefined;
   private again: Promise<void> | undefined;
+  /** The next pass also checks that the tables exist. */
+  private pendingVerify = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly fw: FirewallOptions;
 
@@ -126,8 +128,6 @@ export class SecurityGroupEnforcer {
     const p = this.schedule(o.verify ?? false);
     return o.rethrow ? p : p.catch((e) => this.opts.log(`security groups: ${e instanceof Error ? e.message : String(e)}`));
   }
-
-  private pendingVerify = false;
 
   private schedule(verify: boolean): Promise<void> {
     this.pendingVerify ||= verify;
