@@ -21,15 +21,14 @@ import {
   DeleteServiceCommand,
   DescribeServicesCommand,
   ListTasksCommand,
-  RegisterTaskDefinitionCommand,
   StopTaskCommand,
   waitUntilServicesStable,
   type ECSClient,
 } from '@aws-sdk/client-ecs';
 import { type TestServer, waitFor } from './support/skiff-server.ts';
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
-import { describeTask, ipOf, waitTaskStatus } from './support/tasks.ts';
-import { httpGet } from './support/http.ts';
+import { describeTask, ipOf, registerFamily, waitTaskStatus } from './support/tasks.ts';
+import { httpGet, slowHttpdContainer } from './support/http.ts';
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 const TG = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef';
@@ -76,21 +75,8 @@ async function lbJson(service?: string): Promise<CliListener[]> {
 }
 
 /** Serves "<hostname>" at / and, after 1 s, at /cgi-bin/slow. */
-async function register(): Promise<string> {
-  const script = ['#!/bin/sh', 'sleep 1', 'printf "Content-Type: text/plain\\r\\n\\r\\n"', 'echo $(hostname)'];
-  const slow = `printf '%s\\n' ${script.map((l) => `'${l}'`).join(' ')} > /www/cgi-bin/slow && chmod +x /www/cgi-bin/slow`;
-  const serve = `mkdir -p /www/cgi-bin && echo "$(hostname)" > /www/index.html && ${slow} && exec httpd -f -p 8080 -h /www`;
-  const out = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: 'lbstop',
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [{ name: 'web', image, stopTimeout: 2, command: ['sh', '-c', serve], portMappings: [{ containerPort: 8080 }], linuxParameters: { initProcessEnabled: true } }],
-    }),
-  );
-  return out.taskDefinition!.taskDefinitionArn!;
+function register(): Promise<string> {
+  return registerFamily(ecs, 'lbstop', [slowHttpdContainer(image)]);
 }
 
 async function hostOf(arn: string): Promise<string> {

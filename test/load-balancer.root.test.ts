@@ -18,7 +18,6 @@ import {
   DeleteServiceCommand,
   DescribeServicesCommand,
   ListTasksCommand,
-  RegisterTaskDefinitionCommand,
   StopTaskCommand,
   TagResourceCommand,
   UpdateServiceCommand,
@@ -30,8 +29,8 @@ import {
 import { TestServer, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { pushBusyboxImage } from './support/images.ts';
-import { describeTask, ipOf, waitTaskStatus } from './support/tasks.ts';
-import { httpGet } from './support/http.ts';
+import { describeTask, ipOf, registerFamily, waitTaskStatus } from './support/tasks.ts';
+import { httpGet, slowHttpdContainer } from './support/http.ts';
 
 let server: TestServer;
 let registry: TestRegistry;
@@ -61,28 +60,9 @@ async function rejectsWith(p: Promise<unknown>, name: string, re: RegExp): Promi
   });
 }
 
-/**
- * A revision whose container serves "<label> <hostname>" on 8080 (the hostname names the task: ip-10-x-y-z...),
- * at / at once and at /cgi-bin/slow after 1 s (a request a stop without draining would cut).
- */
-async function register(label: string, extra: Partial<ContainerDefinition> = {}): Promise<string> {
-  const script = ['#!/bin/sh', 'sleep 1', 'printf "Content-Type: text/plain\\r\\n\\r\\n"', `echo ${label} $(hostname)`];
-  const slow = `printf '%s\\n' ${script.map((l) => `'${l}'`).join(' ')} > /www/cgi-bin/slow && chmod +x /www/cgi-bin/slow`;
-  const serve = `mkdir -p /www/cgi-bin && echo "${label} $(hostname)" > /www/index.html && ${slow} && exec httpd -f -p 8080 -h /www`;
-  const out = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: 'lbweb',
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-            // An init as PID 1 forwards SIGTERM, so httpd (and any request it serves) ends the moment the task is stopped.
-      containerDefinitions: [
-        { name: 'web', image, stopTimeout: 2, command: ['sh', '-c', serve], portMappings: [{ containerPort: 8080 }], linuxParameters: { initProcessEnabled: true }, ...extra },
-      ],
-    }),
-  );
-  return out.taskDefinition!.taskDefinitionArn!;
+/** A revision whose container serves "<label> <hostname>" on 8080, slowly at /cgi-bin/slow (slowHttpdContainer). */
+function register(label: string, extra: Partial<ContainerDefinition> = {}): Promise<string> {
+  return registerFamily(ecs, 'lbweb', [{ ...slowHttpdContainer(image, label), ...extra }]);
 }
 
 async function describeService(name: string, include?: 'TAGS'): Promise<Service> {
