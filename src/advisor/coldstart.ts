@@ -10,7 +10,7 @@
  * step is `scheduling`. Critical shares add up exactly to the measured start;
  * arithmetic is in integer microseconds.
  */
-import type { PhaseTiming, TaskRecord } from '../agent/task-record.ts';
+import type { PhaseTiming, TaskRecord } from '../model/task-record.ts';
 
 export interface WaterfallRow {
   phase: string;

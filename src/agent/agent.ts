@@ -4,8 +4,9 @@
  * STOPPED (a crash during teardown). It never touches containers, cgroups or
  * namespaces of tasks it has no record of: those may belong to another Skiff.
  */
-import type { StopCodeName } from './task-record.ts';
+import type { StopCodeName } from '../model/task-record.ts';
 import { TaskRunner, type TaskRunnerDeps } from './task-runner.ts';
+import { taskIdOfRuntimeId } from '../model/runtime-id.ts';
 
 export class Agent {
   private readonly runners = new Map<string, TaskRunner>();
@@ -57,7 +58,7 @@ export class Agent {
     const isStopped = (taskId: string) => this.deps.tasks.get(taskId)?.lastStatus === 'STOPPED';
     let swept = 0;
     for (const id of await this.deps.driver.listContainers()) {
-      const taskId = id.slice(0, 32);
+      const taskId = taskIdOfRuntimeId(id);
       if (isStopped(taskId)) {
         await this.deps.driver.destroyContainer(id);
         swept++;

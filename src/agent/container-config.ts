@@ -10,7 +10,7 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageRuntimeConfig } from '../images/images.ts';
-import type { ContainerRecord } from './task-record.ts';
+import type { ContainerRecord } from '../model/task-record.ts';
 
 export interface ProcessConfig {
   args: string[];

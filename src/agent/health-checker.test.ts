@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HealthChecker, probeCommand, taskHealth, type HealthStatus } from './health-checker.ts';
-import type { ContainerRecord } from './task-record.ts';
+import { HealthChecker, probeCommand } from './health-checker.ts';
+import { taskHealth, type HealthStatus } from '../model/task-health.ts';
+import type { ContainerRecord } from '../model/task-record.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

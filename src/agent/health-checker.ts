@@ -12,9 +12,9 @@
  * the one that writes the status, and the service scheduler decides what an
  * UNHEALTHY task means (it replaces it; a standalone task keeps running, as in ECS).
  */
-import type { ContainerRecord, TaskRecord } from './task-record.ts';
+import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 
-export type HealthStatus = 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+import type { HealthStatus } from '../model/task-health.ts';
 
 export interface HealthCheckerDeps {
   /** Runs a command in the container; exit code 0 is a pass (a timeout or a failure to run is not). */
@@ -27,15 +27,6 @@ export interface HealthCheckerDeps {
 }
 
 const FIRST_PROBE_MS = 1000;
-
-/** The health of a task, from its essential containers' health (ECS rules). */
-export function taskHealth(t: Pick<TaskRecord, 'containers'>): HealthStatus {
-  const checked = t.containers.filter((c) => c.essential && c.healthCheck);
-  if (checked.length === 0) return 'UNKNOWN';
-  if (checked.some((c) => c.healthStatus === 'UNHEALTHY')) return 'UNHEALTHY';
-  if (checked.every((c) => c.healthStatus === 'HEALTHY')) return 'HEALTHY';
-  return 'UNKNOWN';
-}
 
 /** The command a health check runs. */
 export function probeCommand(command: string[]): string[] {

@@ -31,7 +31,8 @@ import type { ImageStore, PulledImage, RegistryCredentials } from '../images/ima
 import { ImagePullError } from '../images/images.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { Clock } from '../util/clock.ts';
-import type { ContainerRecord, StopCodeName, TaskRecord, TaskStatusName, PhaseTiming } from './task-record.ts';
+import type { ContainerRecord, StopCodeName, TaskRecord, TaskStatusName, PhaseTiming } from '../model/task-record.ts';
+import { hasReached as reached, OOM_CONTAINER_REASON, StopReason } from '../model/task-status.ts';
 import { mergeProcess, ContainerConfigError } from './container-config.ts';
 import { HealthChecker } from './health-checker.ts';
 import { resolvConf } from '../discovery/namespace.ts';
@@ -87,14 +88,6 @@ interface StopRequest {
   graceMs?: number;
 }
 
-/** Status order, so "has it reached X" is a comparison. */
-const RANK: Record<TaskStatusName, number> = {
-  PROVISIONING: 0, PENDING: 1, ACTIVATING: 2, RUNNING: 3,
-  DEACTIVATING: 4, STOPPING: 5, DEPROVISIONING: 6, STOPPED: 7,
-};
-export const reached = (s: TaskStatusName, target: TaskStatusName) => RANK[s] >= RANK[target];
-
-const OOM_REASON = 'OutOfMemoryError: Container killed due to memory usage';
 const KNOWN_SIGNALS = new Set([
   'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL', 'SIGWINCH', 'SIGPWR',
 ]);
@@ -403,13 +396,13 @@ export class TaskRunner {
       if (rec.lastStatus === 'STOPPED') return;
       rec.lastStatus = 'STOPPED';
       rec.exitCode = exit.exitCode;
-      if (exit.oomKilled) rec.reason = OOM_REASON;
+      if (exit.oomKilled) rec.reason = OOM_CONTAINER_REASON;
     });
     const rec = task.containers.find((x) => x.name === name)!;
     if (rec.essential && !this.stopRequest) {
-      this.requestStop('EssentialContainerExited', 'Essential container in task exited');
+      this.requestStop('EssentialContainerExited', StopReason.EssentialContainerExited);
     } else if (task.containers.every((x) => x.lastStatus === 'STOPPED')) {
-      this.requestStop('EssentialContainerExited', 'Essential container in task exited');
+      this.requestStop('EssentialContainerExited', StopReason.EssentialContainerExited);
     }
     this.wakeUp();
   }
@@ -428,7 +421,7 @@ export class TaskRunner {
     if (task.desiredStatus === 'STOPPED' || reached(task.lastStatus, 'DEACTIVATING')) {
       // A stored deadline (a Spot warning) still holds: only what is left of it.
       const graceMs = task.stopDeadline === undefined ? undefined : Math.max(0, task.stopDeadline - this.deps.clock.now());
-      this.stopRequest = { code: task.stopCode ?? 'UserInitiated', reason: task.stoppedReason ?? 'Task stopped by user', graceMs };
+      this.stopRequest = { code: task.stopCode ?? 'UserInitiated', reason: task.stoppedReason ?? StopReason.UserInitiated, graceMs };
     } else if (!reached(task.lastStatus, 'RUNNING')) {
       this.stopRequest = {
         code: 'TaskFailedToStart',

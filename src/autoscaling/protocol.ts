@@ -31,7 +31,7 @@ import {
   type TargetTrackingPolicyRecord,
 } from './model.ts';
 import { isValidTimezone, parseSchedule, ScheduleError } from './schedule.ts';
-import { MAX_TASKS_PER_SERVICE } from '../services/model.ts';
+import { MAX_TASKS_PER_SERVICE } from '../model/service-record.ts';
 
 export const AUTOSCALING_TARGET_PREFIX = 'AnyScaleFrontendService';
 /** The SigV4 signing name and IAM service prefix. */

@@ -5,8 +5,8 @@
  */
 import { serviceOperations } from '../control/services.ts';
 import type { ControlContext } from '../control/context.ts';
-import { ServicesRepo } from '../services/repo.ts';
-import type { ServiceRecord } from '../services/model.ts';
+import { ServicesRepo } from '../store/services-repo.ts';
+import type { ServiceRecord } from '../model/service-record.ts';
 
 export class ServiceCapacity {
   private readonly repo: ServicesRepo;

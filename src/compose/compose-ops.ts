@@ -46,7 +46,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { PROJECT_TAG, executionRoleNameFor, type ComposePlan, type ServicePlan } from './to-ecs.ts';
 import type { Policy } from '../auth/policy.ts';
-import { DEREGISTRATION_DELAY_TAG, LISTENER_PORT_TAG } from '../lb/model.ts';
+import { DEREGISTRATION_DELAY_TAG, LISTENER_PORT_TAG } from '../model/load-balancer.ts';
 import type { DependsCondition } from './compose-file.ts';
 import { serviceDnsName } from '../discovery/namespace.ts';
 

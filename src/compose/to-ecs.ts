@@ -33,7 +33,7 @@ import { createHash } from 'node:crypto';
 import type { ContainerDefinition, CreateServiceCommandInput, LoadBalancer, RegisterTaskDefinitionCommandInput, RunTaskCommandInput, Tag } from '@aws-sdk/client-ecs';
 import { cheapestSizeAtLeast, type TaskSize } from '../ecs/sizes.ts';
 import { ComposeError, type ComposeProject, type ComposeService, type DependsCondition } from './compose-file.ts';
-import { LISTENER_PORT_TAG } from '../lb/model.ts';
+import { LISTENER_PORT_TAG } from '../model/load-balancer.ts';
 
 /** The tag every resource `skiff compose up` makes carries, so `down` removes only what compose made. */
 export const PROJECT_TAG = 'skiff:compose-project';

@@ -7,7 +7,7 @@ import { paginate } from '../ecs/pagination.ts';
 import { clusterArn, resolveClusterName } from '../ecs/arns.ts';
 import type { ControlContext } from './context.ts';
 import { readTags } from './tags.ts';
-import { ServicesRepo } from '../services/repo.ts';
+import { ServicesRepo } from '../store/services-repo.ts';
 
 export const CAPACITY_PROVIDERS = ['FARGATE', 'FARGATE_SPOT'];
 

@@ -5,7 +5,7 @@ import { openDb } from '../store/db.ts';
 import { TasksRepo } from '../store/tasks-repo.ts';
 import { TagsRepo } from '../store/tags-repo.ts';
 import { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { DEFAULT_PRICE_BOOK } from '../metering/pricing.ts';
 import type { CostReport } from '../metering/usage.ts';
 import type { ControlContext } from './context.ts';

@@ -19,7 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { sendError } from '../api/http-server.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { MeteringRepo } from '../store/metering-repo.ts';
 import { ratesFor, type PriceBook } from '../metering/pricing.ts';
 import { costReport, isGroupBy, usageCost, usageOf, utcMonthBounds, GROUP_BY, type GroupBy } from '../metering/usage.ts';

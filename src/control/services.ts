@@ -18,18 +18,18 @@ import {
   type NormalisedAwsVpcConfiguration,
   type NormalisedStrategyItem,
 } from '../ecs/run-task.ts';
-import { ServicesRepo } from '../services/repo.ts';
-import { newDeploymentId } from '../services/scheduler.ts';
-import { deploymentCounts } from '../services/reconcile.ts';
-import { effectiveStrategy } from '../services/capacity-split.ts';
-import { MAX_TASKS_PER_SERVICE, type DeploymentConfiguration, type DeploymentRecord, type ServiceRecord, type ServiceTask } from '../services/model.ts';
+import { ServicesRepo } from '../store/services-repo.ts';
+import { newDeploymentId } from '../scheduler/service-scheduler.ts';
+import { deploymentCounts } from '../scheduler/reconcile.ts';
+import { effectiveStrategy } from '../scheduler/capacity-split.ts';
+import { MAX_TASKS_PER_SERVICE, type DeploymentConfiguration, type DeploymentRecord, type ServiceRecord, type ServiceTask } from '../model/service-record.ts';
 import type { ControlContext } from './context.ts';
 import { activeCluster } from './clusters.ts';
 import { resolveTaskDefinition } from './task-definitions.ts';
 import { readTags } from './tags.ts';
-import { securityGroupsFor, subnetsFor } from './task-placement.ts';
+import { securityGroupsFor, subnetsFor } from '../scheduler/placement.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
-import { LISTENER_PORT_TAG, loadBalancerKey, loadBalancerView, type ServiceLoadBalancer } from '../lb/model.ts';
+import { LISTENER_PORT_TAG, loadBalancerKey, loadBalancerView, type ServiceLoadBalancer } from '../model/load-balancer.ts';
 import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedHealthCheck, requestedListenerPorts, type LoadBalancerRequest } from '../lb/validate.ts';
 
 type Obj = Record<string, unknown>;

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { sendError } from '../api/http-server.ts';
-import type { SpotReclaimer } from '../services/spot.ts';
+import type { SpotReclaimer } from '../scheduler/spot.ts';
 import type { ControlContext } from './context.ts';
 import { taskView } from './task-view.ts';
 

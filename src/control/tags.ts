@@ -5,7 +5,7 @@ import { MAX_TAGS, validateTags } from '../ecs/tags.ts';
 import { parseArn } from '../ecs/arns.ts';
 import type { Tag } from '../store/tags-repo.ts';
 import type { ControlContext } from './context.ts';
-import { ServicesRepo } from '../services/repo.ts';
+import { ServicesRepo } from '../store/services-repo.ts';
 
 /** Validated tags of a request's `field` (ECS rules, see ecs/tags.ts). */
 export function readTags(input: Record<string, unknown>, field = 'tags'): Tag[] {

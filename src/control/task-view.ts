@@ -3,9 +3,9 @@
  * Timestamps go out as epoch seconds (numbers), as the AWS JSON protocol does.
  */
 import type { Task, Container, Attachment } from '@aws-sdk/client-ecs';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import type { Tag } from '../store/tags-repo.ts';
-import { taskHealth } from '../agent/health-checker.ts';
+import { taskHealth } from '../model/task-health.ts';
 
 const secs = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
 

@@ -11,11 +11,12 @@
  * and weight. StopTask on a task its service's load balancer sends traffic to
  * drains it first (services/load-balancing.ts stopTaskAfterDrain).
  */
+import { StopReason } from '../model/task-status.ts';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { optInt, optString, optStringList, reqString } from '../api/input.ts';
 import { validateRunTaskInput, requestHash } from '../ecs/run-task.ts';
 import { paginate } from '../ecs/pagination.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { parseServiceRef, tryParseTaskRef } from '../ecs/arns.ts';
 import type { ControlContext } from './context.ts';
 import { activeCluster } from './clusters.ts';
@@ -23,10 +24,10 @@ import { resolveTaskDefinition } from './task-definitions.ts';
 import { readTags } from './tags.ts';
 import { taskView } from './task-view.ts';
 import { PreSerialized } from '../api/http-server.ts';
-import { Placement, abandonPlaced, launchPlaced, storeTasks, type TaskBatch } from './task-placement.ts';
-import { effectiveStrategy, splitByStrategy } from '../services/capacity-split.ts';
-import { ServicesRepo } from '../services/repo.ts';
-import { stopTaskAfterDrain } from '../services/load-balancing.ts';
+import { Placement, abandonPlaced, launchPlaced, storeTasks, type TaskBatch } from '../scheduler/placement.ts';
+import { effectiveStrategy, splitByStrategy } from '../scheduler/capacity-split.ts';
+import { ServicesRepo } from '../store/services-repo.ts';
+import { stopTaskAfterDrain } from '../scheduler/load-balancing.ts';
 
 export function taskOperations(ctx: ControlContext) {
   /**
@@ -123,7 +124,7 @@ export function taskOperations(ctx: ControlContext) {
     StopTask(input: Record<string, unknown>) {
       const cluster = activeCluster(ctx, optString(input, 'cluster'));
       const ref = reqString(input, 'task');
-      const reason = optString(input, 'reason', { max: 255 }) ?? 'Task stopped by user';
+      const reason = optString(input, 'reason', { max: 255 }) ?? StopReason.UserInitiated;
       const parsed = tryParseTaskRef(cluster.name, ref, ctx.arns);
       const found = parsed && parsed.cluster === cluster.name ? ctx.tasks.get(parsed.taskId) : undefined;
       if (!found || found.clusterName !== cluster.name) {

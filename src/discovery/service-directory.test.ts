@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { ServiceDirectory, type DirectorySource } from './service-directory.ts';
 import { parseQueryName, resolvConf, serviceDnsName } from './namespace.ts';
 

@@ -6,8 +6,8 @@
  * know yet refreshes it at once, so a task that has just started is never
  * turned away; at most every FORCED_REFRESH_MIN_MS).
  */
-import type { TaskRecord } from '../agent/task-record.ts';
-import { taskHealth } from '../agent/health-checker.ts';
+import type { TaskRecord } from '../model/task-record.ts';
+import { taskHealth } from '../model/task-health.ts';
 import { parseQueryName } from './namespace.ts';
 import type { Resolution } from './dns-answer.ts';
 

@@ -2,7 +2,7 @@
 import type { Db } from '../store/db.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { NetworksRepo } from '../store/networks-repo.ts';
-import { ServicesRepo } from '../services/repo.ts';
+import { ServicesRepo } from '../store/services-repo.ts';
 import type { DirectorySource } from './service-directory.ts';
 
 export function storeDirectorySource(db: Db, tasks: TasksRepo, networks: NetworksRepo): DirectorySource {

@@ -32,8 +32,8 @@ export const MAX_SUBNETS = 16;
 export const MAX_SECURITY_GROUPS = 5;
 /** ECS limit on the JSON size of `overrides`. */
 export const OVERRIDES_MAX_CHARS = 8192;
-export const CAPACITY_PROVIDERS = ['FARGATE', 'FARGATE_SPOT'] as const;
-export type CapacityProviderName = (typeof CAPACITY_PROVIDERS)[number];
+import { CAPACITY_PROVIDERS, type CapacityProviderName, type NormalisedAwsVpcConfiguration, type NormalisedStrategyItem } from '../model/capacity.ts';
+export { CAPACITY_PROVIDERS, type CapacityProviderName, type NormalisedAwsVpcConfiguration, type NormalisedStrategyItem };
 
 const bad = invalidParameter;
 type Obj = Record<string, unknown>;
@@ -63,12 +63,6 @@ function asInvalidParameter<T>(fn: () => T): T {
 }
 
 // ---------------------------------------------------------------- capacity provider strategy
-
-export interface NormalisedStrategyItem {
-  capacityProvider: CapacityProviderName;
-  base: number;
-  weight: number;
-}
 
 /**
  * Validates a capacity provider strategy (RunTask, CreateService, UpdateService,
@@ -105,12 +99,6 @@ export function validateCapacityProviderStrategy(v: unknown, what = 'capacityPro
 }
 
 // ---------------------------------------------------------------- network configuration
-
-export interface NormalisedAwsVpcConfiguration {
-  subnets: string[];
-  securityGroups: string[];
-  assignPublicIp: 'ENABLED' | 'DISABLED';
-}
 
 /** Validates `networkConfiguration.awsvpcConfiguration` (RunTask, CreateService, UpdateService). */
 export function validateNetworkConfiguration(v: unknown): NormalisedAwsVpcConfiguration {

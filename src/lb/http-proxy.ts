@@ -31,7 +31,7 @@ import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TargetAddress } from './targets.ts';
-import type { TargetHealthCheck } from './model.ts';
+import type { TargetHealthCheck } from '../model/load-balancer.ts';
 import { afterCheck, initialHealth, probe, type HealthState, type HealthTrack } from './target-health.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded. */

@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { LoadBalancers, listenerTargets, loadBalancerSettingsFromEnv, type LoadBalancedService } from './load-balancers.ts';
 
 const closers: (() => Promise<unknown>)[] = [];

@@ -14,17 +14,17 @@
  * task receives no new requests from then on, and keeps running for the
  * service's deregistration delay.
  */
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { HttpListener, type TargetEvent, type TargetView } from './http-proxy.ts';
 import { targetsOf } from './targets.ts';
-import { taskHealth } from '../agent/health-checker.ts';
+import { taskHealth } from '../model/task-health.ts';
 import {
   DEFAULT_DEREGISTRATION_DELAY_SECONDS,
   MAX_DEREGISTRATION_DELAY_SECONDS,
   loadBalancerView,
   type ServiceLoadBalancer,
   type TargetHealthCheck,
-} from './model.ts';
+} from '../model/load-balancer.ts';
 import type { HealthTrack } from './target-health.ts';
 
 /** What the load balancers read from the store about one live service with loadBalancers. */

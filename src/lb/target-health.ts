@@ -8,7 +8,7 @@
  * again after `healthyThreshold` consecutive successes.
  */
 import http from 'node:http';
-import type { TargetHealthCheck } from './model.ts';
+import type { TargetHealthCheck } from '../model/load-balancer.ts';
 import { parseMatcher } from './validate.ts';
 
 export type HealthState = 'initial' | 'healthy' | 'unhealthy';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTargetEligible, targetsOf } from './targets.ts';
-import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
+import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 
 type T = Pick<TaskRecord, 'id' | 'desiredStatus' | 'lastStatus' | 'containers' | 'network'>;
 const c = (over: Partial<ContainerRecord> = {}) => ({ essential: true, ...over }) as ContainerRecord;

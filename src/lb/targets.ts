@@ -7,8 +7,8 @@
  * container health check). It stops being one the moment any of that ends
  * (then the listener drains it).
  */
-import type { TaskRecord } from '../agent/task-record.ts';
-import { taskHealth } from '../agent/health-checker.ts';
+import type { TaskRecord } from '../model/task-record.ts';
+import { taskHealth } from '../model/task-health.ts';
 
 export interface TargetAddress {
   /** The task id. */

@@ -17,7 +17,7 @@ import {
   loadBalancerKey,
   type ServiceLoadBalancer,
   type TargetHealthCheck,
-} from './model.ts';
+} from '../model/load-balancer.ts';
 
 export type LoadBalancerRequest = Omit<ServiceLoadBalancer, 'listenerPort'>;
 

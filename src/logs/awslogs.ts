@@ -15,7 +15,7 @@
  * Docker driver knows are accepted and have no effect (Skiff ships each line as
  * one event, in order); an unknown option fails the task as Docker does.
  */
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import type { LogStore } from './log-store.ts';
 
 const KNOWN_OPTIONS = new Set([

@@ -10,7 +10,7 @@
  * is capped by --log-size-max (see settings.ts).
  */
 import type { JsonProtocol } from '../api/http-server.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { openLogDb } from './log-db.ts';
 import { LogStore } from './log-store.ts';
 import { logResources, logsProtocol, LOGS_TARGET_PREFIX } from './logs-protocol.ts';

@@ -18,7 +18,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { CgroupUsage } from '../stats/cgroup-stats.ts';
 import type { TaskIdentities } from './task-identity.ts';

@@ -4,7 +4,7 @@
  * (`${URI}/task`) and stats in Docker's stats shape (`${URI}/stats`,
  * `${URI}/task/stats`), with the field names ECS uses.
  */
-import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
+import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 import { hostnameFor } from '../agent/task-runner.ts';
 import type { CgroupUsage } from '../stats/cgroup-stats.ts';
 import { gatewayAddress } from '../network/cidr.ts';

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/db.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import type { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
 import type { RoleStore } from '../auth/roles.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';

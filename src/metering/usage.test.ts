@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Big from 'big.js';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { DEFAULT_PRICE_BOOK, costOf, US_EAST_1_X86 } from './pricing.ts';
 import { costReport, isGroupBy, projectMonth, usageCost, usageOf, type UsageRecord } from './usage.ts';
 

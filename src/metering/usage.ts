@@ -18,7 +18,7 @@
  * summed, then divided by 3 600 000 once per line and rounded to 12 decimals.
  */
 import Big from 'big.js';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import {
   billedSeconds,
   formatCost,

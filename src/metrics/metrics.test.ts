@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, linkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { PlatformMetrics } from './platform-metrics.ts';
 import { parseExposition, samplesOf } from './text-format.ts';
 import { diskUsage, externalTotals, parseNetDev } from './task-resources.ts';

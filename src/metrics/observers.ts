@@ -11,7 +11,7 @@
  */
 import type { Db } from '../store/db.ts';
 import { TasksRepo } from '../store/tasks-repo.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import type { ImageStore, PulledImage, PullOptions } from '../images/images.ts';
 import type { PullObservation } from './platform-metrics.ts';
 

@@ -15,7 +15,7 @@
  * service name for service tasks, else empty); container series add container.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { TaskRecord, TaskStatusName } from '../agent/task-record.ts';
+import type { TaskRecord, TaskStatusName } from '../model/task-record.ts';
 import type { TaskResources } from './task-resources.ts';
 
 export const ACTIVE_STATES: TaskStatusName[] = ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING'];

@@ -10,7 +10,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode } from '../api/errors.ts';
 import { sendError } from '../api/http-server.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { taskLabels, type PlatformMetrics } from './platform-metrics.ts';
 import type { TaskResourceReader, TaskResources } from './task-resources.ts';
 import type { InstrumentedImageStore } from './observers.ts';

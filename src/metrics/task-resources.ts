@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { CgroupLayout } from '../drivers/runc/cgroups.ts';
 import { sanitizeName } from '../drivers/runc/runc-driver.ts';
 import { readTaskUsage, type CgroupUsage } from '../stats/cgroup-stats.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 
 export interface NetCounters {
   rxBytes: number;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { openDb } from '../store/db.ts';
 import { TasksRepo } from '../store/tasks-repo.ts';
 import { MeteringRepo } from '../store/metering-repo.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 import { StatsSampler } from './sampler.ts';
 import { usageFromV1, usageFromV2, type CgroupUsage } from './cgroup-stats.ts';
 

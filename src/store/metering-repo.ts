@@ -4,7 +4,7 @@
  * Metering never writes task records: usage is derived from them.
  */
 import type { Db } from './db.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 
 export interface StatsSample {
   taskId: string;

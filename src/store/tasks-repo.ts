@@ -4,7 +4,7 @@
  * the task's runner (known status) never lose each other's writes.
  */
 import type { Db } from './db.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 
 interface Row {
   doc: string;

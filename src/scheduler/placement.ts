@@ -18,14 +18,15 @@ import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { effectiveContainerConfig, effectiveTaskSize, type NormalisedOverrides } from '../ecs/run-task.ts';
 import { containerStopTimeout } from '../ecs/task-definition.ts';
-import type { ContainerRecord, TaskRecord } from '../agent/task-record.ts';
+import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 import { MAX_TASKS_PER_SUBNET, type SubnetRecord } from '../store/networks-repo.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import type { Tag } from '../store/tags-repo.ts';
 import type { PoolEntry } from '../network/warm-pool.ts';
 import { newTaskId } from '../util/clock.ts';
+import { runtimeIdFor } from '../model/runtime-id.ts';
 import { containerArn, taskArn } from '../ecs/arns.ts';
-import type { ControlContext } from './context.ts';
+import type { ControlContext } from '../control/context.ts';
 
 /** What to start: `capacityProviders` has one entry per task. */
 export interface TaskBatch {
@@ -50,11 +51,6 @@ export class Placement {
   readonly ids: string[] = [];
   readonly pooled: PoolEntry[] = [];
   readonly usedSubnets = new Set<string>();
-}
-
-/** Runtime id of a container on this host: `<taskId>-<name>` with only safe characters. */
-function runtimeIdFor(taskId: string, containerName: string): string {
-  return `${taskId}-${containerName.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
 }
 
 function uuidFrom(seed: string): string {

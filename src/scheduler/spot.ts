@@ -10,8 +10,8 @@
  */
 import { ApiError, ErrorCode } from '../api/errors.ts';
 import type { ControlContext } from '../control/context.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
-import { SPOT_INTERRUPTED_REASON } from './model.ts';
+import type { TaskRecord } from '../model/task-record.ts';
+import { StopReason } from '../model/task-status.ts';
 
 export interface SpotOptions {
   /** Time between the warning (SIGTERM) and SIGKILL, ms. */
@@ -49,11 +49,11 @@ export class SpotReclaimer {
     const updated = this.ctx.tasks.update(taskId, (x) => {
       x.desiredStatus = 'STOPPED';
       x.stopCode = 'SpotInterruption';
-      x.stoppedReason = SPOT_INTERRUPTED_REASON;
+      x.stoppedReason = StopReason.SpotInterruption;
       x.stopDeadline = this.ctx.clock.now() + this.opts.warningMs;
     });
     this.opts.log(`task ${taskId}: Spot interruption, SIGKILL in ${this.opts.warningMs} ms`);
-    this.ctx.agent.stop(taskId, 'SpotInterruption', SPOT_INTERRUPTED_REASON, this.opts.warningMs);
+    this.ctx.agent.stop(taskId, 'SpotInterruption', StopReason.SpotInterruption, this.opts.warningMs);
     this.ctx.serviceScheduler?.wake();
     return updated;
   }

@@ -100,3 +100,6 @@ export const StopReason = {
   UserInitiated: 'Task stopped by user',
   SpotInterruption: 'Your Spot Task was interrupted.',
 } as const;
+
+/** The container `reason` ECS gives when the kernel's OOM killer ended a container. */
+export const OOM_CONTAINER_REASON = 'OutOfMemoryError: Container killed due to memory usage';

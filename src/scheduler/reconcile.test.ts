@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { reconcile, countsAsFailure, type ReconcileInput } from './reconcile.ts';
-import { DEPLOYMENT_TRANSITIONS, HEALTH_CHECK_FAILED_REASON, circuitBreakerThreshold, type DeploymentRecord, type ServiceRecord, type ServiceTask } from './model.ts';
+import { DEPLOYMENT_TRANSITIONS, HEALTH_CHECK_FAILED_REASON, circuitBreakerThreshold, type DeploymentRecord, type ServiceRecord, type ServiceTask } from '../model/service-record.ts';
 
 function deployment(id: string, over: Partial<DeploymentRecord> = {}): DeploymentRecord {
   return { id, status: 'PRIMARY', taskDefinitionArn: `td:${id}`, rolloutState: 'IN_PROGRESS', rolloutStateReason: '', failedTasks: 0, createdAt: 0, updatedAt: 0, ...over };

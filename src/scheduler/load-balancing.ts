@@ -6,10 +6,11 @@
 import type { ControlContext } from '../control/context.ts';
 import type { LoadBalancedService, LoadBalancerSource } from '../lb/load-balancers.ts';
 import { requestedDeregistrationDelay, requestedHealthCheck } from '../lb/validate.ts';
-import type { TargetHealthCheck } from '../lb/model.ts';
+import type { TargetHealthCheck } from '../model/load-balancer.ts';
 import { randomUUID } from 'node:crypto';
-import { ServicesRepo } from './repo.ts';
-import { MAX_EVENTS } from './model.ts';
+import { StopReason } from '../model/task-status.ts';
+import { ServicesRepo } from '../store/services-repo.ts';
+import { MAX_EVENTS } from '../model/service-record.ts';
 
 export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => void): LoadBalancerSource {
   const repo = new ServicesRepo(ctx.db);
@@ -68,7 +69,7 @@ export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => vo
 export function stopTaskAfterDrain(ctx: ControlContext, taskId: string, log: (msg: string) => void = (m) => console.error(m)): void {
   const stopNow = () => {
     const t = ctx.tasks.get(taskId);
-    ctx.agent.stop(taskId, t?.stopCode ?? 'UserInitiated', t?.stoppedReason ?? 'Task stopped by user');
+    ctx.agent.stop(taskId, t?.stopCode ?? 'UserInitiated', t?.stoppedReason ?? StopReason.UserInitiated);
   };
   const svc = ctx.loadBalancers ? new ServicesRepo(ctx.db).serviceOfTask(taskId) : undefined;
   if (!ctx.loadBalancers || !svc || svc.status === 'INACTIVE' || !(svc.loadBalancers?.length ?? 0)) return stopNow();

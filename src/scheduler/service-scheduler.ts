@@ -9,8 +9,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { ControlContext } from '../control/context.ts';
 import { reconcile } from './reconcile.ts';
 import { applyPlan, type DrainTask } from './applier.ts';
-import { ServicesRepo } from './repo.ts';
-import { primaryOf } from './model.ts';
+import { ServicesRepo } from '../store/services-repo.ts';
+import { primaryOf } from '../model/service-record.ts';
 import type { TaskTargetHealth } from '../lb/load-balancers.ts';
 
 export interface ServiceSchedulerOptions {

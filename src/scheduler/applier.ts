@@ -10,11 +10,11 @@
  */
 import { ApiError } from '../api/errors.ts';
 import type { ControlContext } from '../control/context.ts';
-import { Placement, abandonPlaced, launchPlaced, storeTasks } from '../control/task-placement.ts';
+import { Placement, abandonPlaced, launchPlaced, storeTasks } from './placement.ts';
 import { resolveTaskDefinition } from '../control/task-definitions.ts';
 import type { Plan } from './reconcile.ts';
-import type { ServicesRepo } from './repo.ts';
-import { MAX_EVENTS, type ServiceRecord } from './model.ts';
+import type { ServicesRepo } from '../store/services-repo.ts';
+import { MAX_EVENTS, type ServiceRecord } from '../model/service-record.ts';
 
 class StaleSnapshot extends Error {}
 

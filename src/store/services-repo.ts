@@ -1,8 +1,8 @@
 /** Persistence of services and of which service deployment started each task. */
-import type { Db } from '../store/db.ts';
-import type { TaskRecord } from '../agent/task-record.ts';
-import type { ServiceRecord, ServiceTask } from './model.ts';
-import { taskHealth } from '../agent/health-checker.ts';
+import type { Db } from './db.ts';
+import type { TaskRecord } from '../model/task-record.ts';
+import type { ServiceRecord, ServiceTask } from '../model/service-record.ts';
+import { taskHealth } from '../model/task-health.ts';
 
 type Row = { doc: string };
 

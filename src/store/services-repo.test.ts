@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDb } from '../store/db.ts';
-import { ServicesRepo } from './repo.ts';
+import { openDb } from './db.ts';
+import { ServicesRepo } from './services-repo.ts';
 
 test('snapshotTasks: the fields a service needs, health derived from essential checked containers, stopped tasks of other deployments left out', () => {
   const db = openDb(':memory:');

@@ -21,8 +21,8 @@ import {
   type DeploymentRecord,
   type ServiceRecord,
   type ServiceTask,
-} from './model.ts';
-import { ELB_HEALTH_CHECK_FAILED_REASON } from '../lb/model.ts';
+} from '../model/service-record.ts';
+import { ELB_HEALTH_CHECK_FAILED_REASON } from '../model/load-balancer.ts';
 
 export interface ReconcileInput {
   service: ServiceRecord;

@@ -9,8 +9,8 @@
  * rolloutState:      IN_PROGRESS ──PRIMARY healthy at desiredCount, no other live tasks──▶ COMPLETED
  *                    IN_PROGRESS ──circuit breaker──▶ FAILED
  */
-import type { CapacityProviderName, NormalisedAwsVpcConfiguration, NormalisedStrategyItem } from '../ecs/run-task.ts';
-import type { ServiceLoadBalancer } from '../lb/model.ts';
+import type { CapacityProviderName, NormalisedAwsVpcConfiguration, NormalisedStrategyItem } from './capacity.ts';
+import type { ServiceLoadBalancer } from './load-balancer.ts';
 
 export type ServiceStatus = 'ACTIVE' | 'DRAINING' | 'INACTIVE';
 export type DeploymentStatus = 'PRIMARY' | 'ACTIVE' | 'INACTIVE';
@@ -117,7 +117,6 @@ export interface ServiceTask {
 }
 
 export const HEALTH_CHECK_FAILED_REASON = 'Task failed container health checks';
-export const SPOT_INTERRUPTED_REASON = 'Your Spot Task was interrupted.';
 
 export function primaryOf(s: ServiceRecord): DeploymentRecord | undefined {
   return s.deployments.find((d) => d.status === 'PRIMARY');

@@ -15,7 +15,7 @@ import {
   isTerminal,
   nextStatuses,
   taskStatusRank,
-} from './task-states.ts';
+} from './task-status.ts';
 
 test('the order is the ECS lifecycle', () => {
   assert.deepEqual(TASK_STATUS_ORDER, ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);

@@ -2,15 +2,15 @@
  * The stored record of one task: everything ECS shows about it plus what the
  * agent needs to adopt it after a restart. Persisted as the `doc` column of the
  * `tasks` table; `control/task-view.ts` maps it to the ECS `Task` shape.
+ * Part of the model: imports nothing of Skiff's but the model.
  */
-export type TaskStatusName =
-  | 'PROVISIONING' | 'PENDING' | 'ACTIVATING' | 'RUNNING'
-  | 'DEACTIVATING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';
-export type StopCodeName =
-  | 'TaskFailedToStart' | 'EssentialContainerExited' | 'UserInitiated'
-  | 'ServiceSchedulerInitiated' | 'SpotInterruption' | 'TerminationNotice';
+import type { ContainerStatus, DesiredStatus, StopCode, TaskStatus } from './task-status.ts';
+import type { HealthStatus } from './task-health.ts';
 
-export type ContainerStatusName = 'PENDING' | 'RUNNING' | 'STOPPED';
+/** Names kept for readability where a record field is typed. */
+export type TaskStatusName = TaskStatus;
+export type StopCodeName = StopCode;
+export type ContainerStatusName = ContainerStatus;
 
 export interface ContainerRecord {
   name: string;
@@ -41,7 +41,7 @@ export interface ContainerRecord {
   /** The container definition's healthCheck (normalised: interval/timeout/retries defaults applied). */
   healthCheck?: HealthCheckRecord;
   /** Written by the task's health checker; absent until it runs (UNKNOWN). */
-  healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+  healthStatus?: HealthStatus;
   lastStatus: ContainerStatusName;
   exitCode?: number;
   reason?: string;
@@ -103,7 +103,7 @@ export interface TaskRecord {
   launchType: 'FARGATE';
   capacityProviderName: string;
   availabilityZone: string;
-  desiredStatus: 'RUNNING' | 'STOPPED';
+  desiredStatus: DesiredStatus;
   lastStatus: TaskStatusName;
   createdAt: number;
   connectivityAt?: number;
