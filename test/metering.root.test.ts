@@ -302,6 +302,22 @@ test('the cold-start waterfall adds up to the measured start; tips name the unca
   assert.ok(Math.abs(w.totalMs! - measured) <= 1, `total ${w.totalMs} ms is the measured start ${measured} ms`);
   const sum = w.rows.reduce((s, r) => s + r.criticalMs, 0);
   assert.ok(Math.abs(sum - w.totalMs!) < 0.01, `the phases add up: ${sum} vs ${w.totalMs}`);
+  // Overhead is computed as what is left; check it against the measured steps themselves: the
+  // start minus the time before the first step minus the union of the steps' own intervals.
+  const steps = w.rows
+    .filter((r) => !r.partOf && !['scheduling', 'overhead', 'first-healthy'].includes(r.phase))
+    .map((r) => [Math.min(r.offsetMs, w.totalMs!), Math.min(r.offsetMs + r.durationMs, w.totalMs!)] as const)
+    .sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  let end = steps[0][0];
+  for (const [a, b] of steps) {
+    covered += Math.max(0, b - Math.max(a, end));
+    end = Math.max(end, b);
+  }
+  const row = (p: string) => w.rows.find((r) => r.phase === p)!;
+  assert.ok(Math.abs(row('scheduling').criticalMs - steps[0][0]) < 0.01, 'scheduling is the time before the first step');
+  assert.ok(Math.abs(row('overhead').criticalMs - (w.totalMs! - steps[0][0] - covered)) < 0.01, `overhead ${row('overhead').criticalMs} is the time no step covered`);
+  assert.ok(row('overhead').criticalMs < w.totalMs! / 2, `overhead (${row('overhead').criticalMs} ms) is not most of the start (${w.totalMs} ms)`);
   assert.ok(w.rows.every((r) => r.criticalMs >= 0 && r.criticalMs <= r.durationMs + 1e-9 || r.phase === 'overhead' || r.phase === 'scheduling'));
   const pull = w.rows.find((r) => r.phase === 'image-pull')!;
   assert.ok(Number(pull.detail!.downloadedBytes) > 0, 'the first pull downloaded the layer');
@@ -336,6 +352,33 @@ test('the cold-start waterfall adds up to the measured start; tips name the unca
 
   for (const arn of [first, second]) await ecs.send(new StopTaskCommand({ cluster: CLUSTER, task: arn }));
   for (const arn of [first, second]) await waitStatus(arn, 'STOPPED');
+});
+
+test('first-healthy is measured: from the start to the first passing health check', async () => {
+  await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family: 'checked',
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      containerDefinitions: [{ name: 'app', image, stopTimeout: 2, command: ['sleep', '60'], healthCheck: { command: ['CMD-SHELL', 'true'], interval: 5, timeout: 2, retries: 1 } }],
+    }),
+  );
+  const arn = await run('checked');
+  const t = await waitFor('task HEALTHY', async () => {
+    const x = await describeTask(ecs, arn, CLUSTER);
+    return x.healthStatus === 'HEALTHY' ? x : undefined;
+  }, 30_000);
+  const { waterfall: w } = await get<{ waterfall: Waterfall }>(`/skiff/v1/tasks/${arn.split('/').pop()}/coldstart`);
+  const row = w.rows.find((r) => r.phase === 'first-healthy')!;
+  // The first probe runs one second after the container starts; the verdict is stored right after it.
+  assert.ok(row.durationMs >= 900 && row.durationMs < 15_000, `first-healthy took ${row.durationMs} ms`);
+  assert.equal(row.criticalMs, 0, 'after startedAt: not part of the start');
+  assert.ok(Math.abs(row.offsetMs - (t.startedAt!.getTime() - t.createdAt!.getTime())) <= 1, 'it begins at the start');
+  assert.equal(row.detail!.healthCheck, true);
+  await ecs.send(new StopTaskCommand({ cluster: CLUSTER, task: arn }));
+  await waitStatus(arn, 'STOPPED');
 });
 
 test('skiff advise compares the three platforms with prices from the server', () => {

@@ -45,6 +45,17 @@ test('the waterfall accounts for every millisecond from createdAt to startedAt, 
   assert.equal(parts[1].detail!.downloadedBytes, 1_200_500);
 });
 
+test('first-healthy is the measured time from the start to the first HEALTHY, outside the start total', () => {
+  const base = task();
+  const w = waterfall({ ...base, timings: [...base.timings, { phase: 'first-healthy', startedAt: 1171, durationMs: 1234.5 }] }, [{ container: 'app', intervalSec: 30 }]);
+  const row = w.rows.find((r) => r.phase === 'first-healthy')!;
+  assert.deepEqual([row.offsetMs, row.durationMs, row.criticalMs], [171, 1234.5, 0]);
+  assert.equal(w.rows.filter((r) => r.phase === 'first-healthy').length, 1);
+  assert.equal(w.sumCriticalMs, 171, 'the health wait is after startedAt: the start still adds up');
+  const waiting = waterfall(task(), [{ container: 'app', intervalSec: 30 }]).rows.find((r) => r.phase === 'first-healthy')!;
+  assert.deepEqual([waiting.durationMs, waiting.detail!.note], [0, 'not healthy yet']);
+});
+
 test('a task that never started has no total, and says why', () => {
   const w = waterfall(task({ startedAt: undefined }));
   assert.equal(w.totalMs, undefined);

@@ -11,6 +11,7 @@
  * arithmetic is in integer microseconds.
  */
 import type { PhaseTiming, TaskRecord } from '../model/task-record.ts';
+import { FIRST_HEALTHY_PHASE } from '../model/task-health.ts';
 
 export interface WaterfallRow {
   phase: string;
@@ -58,7 +59,9 @@ const ms = (u: number) => u / 1000;
 
 export function waterfall(task: Pick<TaskRecord, 'id' | 'family' | 'createdAt' | 'startedAt' | 'timings'>, healthChecks: HealthCheckFacts[] = []): Waterfall {
   const base = { taskId: task.id, family: task.family, createdAt: task.createdAt };
-  const phases = [...task.timings]
+  const healthy = task.timings.find((p) => p.phase === FIRST_HEALTHY_PHASE);
+  const phases = task.timings
+    .filter((p) => p !== healthy)
     .map((p, i) => ({ p, i, start: us(p.startedAt - task.createdAt), end: us(p.startedAt - task.createdAt) + us(p.durationMs) }))
     .sort((a, b) => a.start - b.start || a.i - b.i);
   if (task.startedAt === undefined) {
@@ -91,14 +94,17 @@ export function waterfall(task: Pick<TaskRecord, 'id' | 'family' | 'createdAt' |
     if (p.phase === 'image-pull' && p.detail) rows.push(...pullParts(start, p.detail));
   }
   overhead += total - cursor;
+  // After the start (startedAt), so outside the critical path: measured from the start to the task's first HEALTHY.
   rows.push({
-    phase: 'first-healthy',
-    offsetMs: ms(lastStartEnd),
-    durationMs: 0,
+    phase: FIRST_HEALTHY_PHASE,
+    offsetMs: healthy ? ms(total) : ms(lastStartEnd),
+    durationMs: healthy?.durationMs ?? 0,
     criticalMs: 0,
-    detail: healthChecks.length
-      ? { healthCheck: true, note: 'health checks are not run by Skiff yet: healthy when the process starts' }
-      : { healthCheck: false, note: 'no health check: healthy when the process starts' },
+    detail: !healthChecks.length
+      ? { healthCheck: false, note: 'no health check: healthy when the process starts' }
+      : healthy
+        ? { healthCheck: true, note: 'from the start to the first passing health check of every essential container' }
+        : { healthCheck: true, note: 'not healthy yet' },
   });
   rows.push({ phase: 'overhead', offsetMs: 0, durationMs: ms(overhead), criticalMs: ms(overhead), detail: { note: 'between steps: state writes and bookkeeping' } });
   const sum = rows.reduce((a, r) => a + us(r.criticalMs), 0);

@@ -34,6 +34,7 @@ import type { Clock } from '../util/clock.ts';
 import type { ContainerRecord, StopCodeName, TaskRecord, TaskStatusName, PhaseTiming } from '../model/task-record.ts';
 import { hasReached as reached, OOM_CONTAINER_REASON, StopReason } from '../model/task-status.ts';
 import { mergeProcess, ContainerConfigError } from './container-config.ts';
+import { FIRST_HEALTHY_PHASE, taskHealth, type HealthStatus } from '../model/task-health.ts';
 import { HealthChecker } from './health-checker.ts';
 import { resolvConf } from '../discovery/namespace.ts';
 import { billedSeconds, costOf, ratesFor, type PriceBook } from '../metering/pricing.ts';
@@ -106,7 +107,7 @@ export class TaskRunner {
   private readonly health = new HealthChecker({
     exec: (id, args, timeoutMs) => this.deps.driver.exec(id, args, { timeoutMs }),
     running: (name) => this.task.containers.find((x) => x.name === name)?.lastStatus === 'RUNNING' && !this.stopRequest,
-    record: (name, status) => (this.update((t) => (t.containers.find((x) => x.name === name)!.healthStatus = status)), this.wakeUp()),
+    record: (name, status) => (this.update((t) => recordHealth(t, name, status, this.deps.clock.now())), this.wakeUp()),
     log: (msg) => this.deps.log(`task ${this.taskId}: ${msg}`),
   });
   /** Resolves when the runner has finished (task STOPPED). */
@@ -583,4 +584,15 @@ export function hostnameFor(ipv4: string, region: string): string {
 /** Process limit for a task: generous for real workloads, bounded against fork bombs. */
 function pidsLimitFor(memoryMiB: number): number {
   return Math.min(32768, Math.max(1024, Math.floor(memoryMiB / 2)));
+}
+
+/**
+ * Writes a container's health and, the first time the task as a whole turns
+ * HEALTHY (ECS's rule, model/task-health.ts), times the `first-healthy` phase:
+ * from the task's start (startedAt) to that moment.
+ */
+function recordHealth(t: TaskRecord, containerName: string, status: HealthStatus, now: number): void {
+  t.containers.find((x) => x.name === containerName)!.healthStatus = status;
+  if (t.startedAt === undefined || t.timings.some((p) => p.phase === FIRST_HEALTHY_PHASE)) return;
+  if (taskHealth(t) === 'HEALTHY') t.timings.push({ phase: FIRST_HEALTHY_PHASE, startedAt: t.startedAt, durationMs: Math.max(0, now - t.startedAt) });
 }

@@ -57,9 +57,10 @@ test('listener ports and the deregistration delay from the service tags', () => 
   invalid(() => requestedDeregistrationDelay([{ key: 'skiff:deregistrationDelaySeconds', value: '-1' }]), /0 to 3600/);
 });
 
-test('requestedHealthCheck: ALB defaults, bounds, matcher; other tags need the path', () => {
+test('requestedHealthCheck: always on with ALB defaults (GET /), tags override, bounds, matcher', () => {
   const tags = (o: Record<string, string>) => Object.entries(o).map(([key, value]) => ({ key, value }));
-  assert.equal(requestedHealthCheck([]), undefined);
+  assert.deepEqual(requestedHealthCheck([]), { path: '/', intervalSeconds: 30, timeoutSeconds: 5, healthyThreshold: 5, unhealthyThreshold: 2, matcher: '200' });
+  assert.equal(requestedHealthCheck(tags({ 'skiff:healthyThresholdCount': '3' })).healthyThreshold, 3);
   assert.deepEqual(requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/health' })), {
     path: '/health', intervalSeconds: 30, timeoutSeconds: 5, healthyThreshold: 5, unhealthyThreshold: 2, matcher: '200',
   });
@@ -67,7 +68,6 @@ test('requestedHealthCheck: ALB defaults, bounds, matcher; other tags need the p
     requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/h', 'skiff:healthCheckIntervalSeconds': '1', 'skiff:healthyThresholdCount': '2', 'skiff:healthCheckMatcher': '200-299' })),
     { path: '/h', intervalSeconds: 1, timeoutSeconds: 1, healthyThreshold: 2, unhealthyThreshold: 2, matcher: '200-299' },
   );
-  invalid(() => requestedHealthCheck(tags({ 'skiff:healthyThresholdCount': '3' })), /needs tag skiff:healthCheckPath/);
   invalid(() => requestedHealthCheck(tags({ 'skiff:healthCheckPath': 'health' })), /must be a URL path starting with \//);
   invalid(() => requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/', 'skiff:unhealthyThresholdCount': '1' })), /skiff:unhealthyThresholdCount must be a whole number from 2 to 10; got "1"/);
   invalid(() => requestedHealthCheck(tags({ 'skiff:healthCheckPath': '/', 'skiff:healthCheckIntervalSeconds': '10', 'skiff:healthCheckTimeoutSeconds': '10' })), /must be less than/);

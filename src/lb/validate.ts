@@ -9,6 +9,7 @@
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import { invalidParameter } from '../api/errors.ts';
 import {
+  DEFAULT_HEALTH_CHECK_PATH,
   DEREGISTRATION_DELAY_TAG,
   HEALTH_CHECK_TAGS,
   LISTENER_PORT_TAG,
@@ -103,18 +104,19 @@ export function requestedDeregistrationDelay(tags: { key?: string; value?: strin
   return v;
 }
 
-/** The HTTP target health check the service's tags configure (model.ts), undefined without `skiff:healthCheckPath`. */
-export function requestedHealthCheck(tags: { key?: string; value?: string }[]): TargetHealthCheck | undefined {
+/**
+ * The HTTP target health check of a service's target groups. As an ALB target
+ * group always health-checks its targets, there is always one: GET / every
+ * 30 s, timeout 5 s, healthy after 5 passes, unhealthy after 2 failures,
+ * matcher 200 (ALB's defaults); the `skiff:healthCheck*` tags (model/load-balancer.ts)
+ * override each setting.
+ */
+export function requestedHealthCheck(tags: { key?: string; value?: string }[]): TargetHealthCheck {
   const tag = (k: string) => {
     const v = tags.find((t) => t.key === k)?.value;
     return v === undefined || v === '' ? undefined : v;
   };
-  const path = tag(HEALTH_CHECK_TAGS.path);
-  const others = Object.values(HEALTH_CHECK_TAGS).filter((k) => k !== HEALTH_CHECK_TAGS.path && tag(k) !== undefined);
-  if (path === undefined) {
-    if (others.length) throw invalidParameter(`Tag ${others[0]} needs tag ${HEALTH_CHECK_TAGS.path} (the path to check, e.g. /health) to turn the health check on.`);
-    return undefined;
-  }
+  const path = tag(HEALTH_CHECK_TAGS.path) ?? DEFAULT_HEALTH_CHECK_PATH;
   if (!path.startsWith('/') || path.length > 1024 || /[\s\x00-\x1f]/.test(path)) {
     throw invalidParameter(`Tag ${HEALTH_CHECK_TAGS.path} must be a URL path starting with / (at most 1024 characters, no spaces); got ${JSON.stringify(path)}.`);
   }

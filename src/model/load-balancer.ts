@@ -46,9 +46,9 @@ export function loadBalancerKey(lb: Pick<ServiceLoadBalancer, 'targetGroupArn' |
 
 /**
  * A target group's HTTP health check, as ALB runs it (CreateTargetGroup's
- * HealthCheck* members), configured by service tags since ECS carries no
- * target group settings:
- *   skiff:healthCheckPath              turns the check on: GET this path on each target's traffic port
+ * HealthCheck* members). Always on, as for ALB's ip targets; service tags
+ * override ALB's defaults since ECS carries no target group settings:
+ *   skiff:healthCheckPath              GET this path on each target's traffic port, default /
  *   skiff:healthCheckIntervalSeconds   1..300 (ALB: 5..300), default 30
  *   skiff:healthCheckTimeoutSeconds    1..120, less than the interval, default 5
  *   skiff:healthyThresholdCount        2..10, default 5: successes that make an unhealthy target healthy
@@ -64,6 +64,9 @@ export interface TargetHealthCheck {
   unhealthyThreshold: number;
   matcher: string;
 }
+
+/** ALB's default health check path. */
+export const DEFAULT_HEALTH_CHECK_PATH = '/';
 
 export const HEALTH_CHECK_TAGS = {
   path: 'skiff:healthCheckPath',

@@ -23,3 +23,6 @@ export function taskHealth(t: { containers: readonly HealthInputs[] }): HealthSt
   if (checked.every((c) => c.healthStatus === 'HEALTHY')) return 'HEALTHY';
   return 'UNKNOWN';
 }
+
+/** The timing phase (TaskRecord.timings) from the task's start to its first HEALTHY verdict. */
+export const FIRST_HEALTHY_PHASE = 'first-healthy';

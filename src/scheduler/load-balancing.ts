@@ -35,8 +35,10 @@ export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => vo
           try {
             healthCheck = requestedHealthCheck(tags);
           } catch (err) {
-            if (!badHealthCheck.has(s.arn)) log(`service ${s.name}: ${(err as Error).message} Its targets are not health checked until the tags are fixed.`);
+            // Like the deregistration delay: ALB's default check until the tags are fixed.
+            if (!badHealthCheck.has(s.arn)) log(`service ${s.name}: ${(err as Error).message} Using ALB's default health check (GET /) until the tags are fixed.`);
             badHealthCheck.add(s.arn);
+            healthCheck = requestedHealthCheck([]);
           }
           return { id: s.id, name: s.name, arn: s.arn, loadBalancers: s.loadBalancers!, deregistrationDelaySeconds: delay, healthCheck, tasks: repo.unstoppedTaskRecords(s.id) };
         });
