@@ -315,7 +315,7 @@ test('after a churn of tasks nothing is left behind: no namespace, veth, cgroup,
 });
 
 test('skiff logs --follow streams output as it is written and ends when the task stops', async () => {
-  const family = await register([{ name: 'ticker', command: ['sh', '-c', 'for i in 1 2 3 4; do echo tick-$i; sleep 0.4; done'] }]);
+  const family = await register([{ name: 'ticker', command: ['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do echo tick-$i; sleep 0.5; done'] }]);
   const t = await runOne(family);
   const started = Date.now();
   const { spawn } = await import('node:child_process');
@@ -328,7 +328,8 @@ test('skiff logs --follow streams output as it is written and ends when the task
   });
   const code = await new Promise<number | null>((r) => child.on('exit', r));
   assert.equal(code, 0);
-  assert.deepEqual(out.trim().split('\n'), ['tick-1', 'tick-2', 'tick-3', 'tick-4']);
+  // Five seconds of ticks: the CLI (a fresh node process) is following well before they end, even on a loaded host.
+  assert.deepEqual(out.trim().split('\n'), Array.from({ length: 10 }, (_, i) => `tick-${i + 1}`));
   const ended = Date.now();
   assert.ok(ended - firstLineAt >= 1000, 'lines arrived while the task ran, not all at the end');
   assert.ok(ended - started < 20_000);
