@@ -14,14 +14,22 @@
  *   UnrecognizedClientException         403  unknown or revoked access key
  *   InvalidSignatureException           403  wrong signature; time off by more than 5 minutes ("Signature expired")
  *   ExpiredTokenException               400  a task role's temporary credentials have expired
- *   AccessDeniedException               400  the key's policy does not allow the action on the resource
+ *   AccessDeniedException               400  the key's policy does not allow the action on the resource,
+ *                                            or iam:PassRole on a role the call hands to its tasks
+ *
+ * Passing roles: an operation that hands a role to tasks (`passedRoles`, e.g.
+ * ecs-pass-role.ts) also needs `iam:PassRole` on each role, evaluated with the
+ * caller's policy (a task role session's: the role's policy) and the context
+ * key iam:PassedToService. Each such check is audited as its own row
+ * (action iam:PassRole, resource the role, outcome Success or
+ * AccessDeniedException) next to the call's row.
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode } from '../api/errors.ts';
 import type { AuditLog } from './audit.ts';
 import type { AccessKey, KeyStore } from './keys.ts';
-import { evaluateAll, type Policy } from './policy.ts';
+import { evaluate, evaluateAll, type Decision, type Policy } from './policy.ts';
 import { headersFromRaw, preVerify, SigV4Error, verifySignature, type WireRequest } from './sigv4.ts';
 
 export interface Principal {
@@ -40,6 +48,8 @@ export interface GuardOptions {
   queryService?: string;
   /** The resources an operation of a JSON protocol touches (default `*`). */
   resourcesFor?: (service: string, operation: string, input: Record<string, unknown>) => string[];
+  /** The roles an operation of a JSON protocol passes to a service (each needs iam:PassRole; default none). */
+  passedRoles?: (service: string, operation: string, input: Record<string, unknown>) => { roleArn: string; service: string }[];
   /** A route's resource from its path parameters (e.g. a task id → the task's ARN). */
   routeResource?: (params: Record<string, string>) => string | undefined;
   maxBodyBytes?: number;
@@ -185,6 +195,25 @@ export class ApiGuard {
     const service = this.opts.services[targetPrefix] ?? targetPrefix;
     const resources = this.opts.resourcesFor?.(service, operation, input) ?? ['*'];
     this.authorize(state, `${service}:${operation}`, resources);
+    for (const passed of this.opts.passedRoles?.(service, operation, input) ?? []) this.authorizePassRole(req, state, passed.roleArn, passed.service);
+  }
+
+  /** iam:PassRole on `roleArn` for `toService`, audited as its own row; throws AccessDeniedException as AWS words it. */
+  private authorizePassRole(req: FastifyRequest, state: CallState, roleArn: string, toService: string): void {
+    const p = state.principal!;
+    const action = 'iam:PassRole';
+    const decision = evaluate(p.key.policy, action, roleArn, { 'iam:passedtoservice': toService });
+    this.opts.audit.record({
+      ts: this.now(),
+      accessKeyId: state.accessKeyId,
+      principal: p.arn,
+      sourceIp: req.ip,
+      action,
+      resource: roleArn,
+      outcome: decision === 'allow' ? 'Success' : ErrorCode.AccessDeniedException,
+      status: decision === 'allow' ? 200 : 400,
+    });
+    if (decision !== 'allow') throw this.denied(p, action, roleArn, decision);
   }
 
   /** The principal of an authenticated request (for handlers that need to know who calls). */
@@ -246,8 +275,12 @@ export class ApiGuard {
     state.resource = resources.join(' ');
     const { decision, resource } = evaluateAll(p.key.policy, action, resources);
     if (decision === 'allow') return;
+    throw this.denied(p, action, resource, decision);
+  }
+
+  private denied(p: Principal, action: string, resource: string, decision: Decision): ApiError {
     const why = decision === 'explicit-deny' ? 'with an explicit deny in an identity-based policy' : `because no identity-based policy allows the ${action} action`;
-    throw new ApiError(ErrorCode.AccessDeniedException, `User: ${p.arn} is not authorized to perform: ${action} on resource: ${resource} ${why}`, { status: 400 });
+    return new ApiError(ErrorCode.AccessDeniedException, `User: ${p.arn} is not authorized to perform: ${action} on resource: ${resource} ${why}`, { status: 400 });
   }
 }
 

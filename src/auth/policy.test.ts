@@ -94,14 +94,14 @@ test('validation reports every problem and accepts a single Statement object', (
   assert.throws(() => validatePolicy('x'), PolicyError);
   assert.throws(() => validatePolicy({ Statement: [] }), PolicyError);
   try {
-    validatePolicy({ Statement: [{ Effect: 'allow', Action: 'RunTask', Resource: 'cluster/x', Condition: {} }] });
+    validatePolicy({ Statement: [{ Effect: 'allow', Action: 'RunTask', Resource: 'cluster/x', Principal: '*' }] });
     assert.fail('should throw');
   } catch (e) {
     assert.ok(e instanceof PolicyError);
     assert.match(e.message, /Effect must be Allow or Deny/);
     assert.match(e.message, /action 'RunTask' must look like service:Operation/);
     assert.match(e.message, /resource 'cluster\/x' must be \* or an ARN/);
-    assert.match(e.message, /Condition is not supported/);
+    assert.match(e.message, /Principal is not supported/);
   }
   const p = validatePolicy({ Version: '2012-10-17', Statement: { Effect: 'Allow', Action: 'ecs:*', Resource: '*' } });
   assert.equal(p.Statement.length, 1);

@@ -4,14 +4,20 @@
  *   { "Version": "2012-10-17",
  *     "Statement": [ { "Effect": "Allow" | "Deny",
  *                      "Action": "ecs:Describe*" | [...],   (or NotAction)
- *                      "Resource": "arn:aws:ecs:*:*:cluster/prod" | [...] } ] }   (or NotResource)
+ *                      "Resource": "arn:aws:ecs:*:*:cluster/prod" | [...],  (or NotResource)
+ *                      "Condition": { "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } } } ] }  (optional, policy-conditions.ts)
  *
  * Evaluation as IAM does it for one identity policy: an explicit Deny that
  * matches wins; otherwise an Allow that matches allows; otherwise the call is
  * implicitly denied. `*` matches any run of characters and `?` one character;
  * actions match case-insensitively, resources case-sensitively. A call that
- * touches several resources is allowed only if every one of them is.
+ * touches several resources is allowed only if every one of them is. A
+ * statement with a Condition applies only when the condition holds for the
+ * request's context (the keys Skiff sets, e.g. iam:PassedToService on
+ * iam:PassRole); a request without that key does not satisfy a positive
+ * condition.
  */
+import { conditionHolds, conditionProblems, type ConditionBlock, type ConditionContext } from './policy-conditions.ts';
 
 export interface PolicyStatement {
   Sid?: string;
@@ -20,6 +26,7 @@ export interface PolicyStatement {
   NotAction?: string | string[];
   Resource?: string | string[];
   NotResource?: string | string[];
+  Condition?: ConditionBlock;
 }
 
 export interface Policy {
@@ -84,8 +91,9 @@ export function validatePolicy(doc: unknown): Policy {
     for (const r of [...(list(s.Resource, 'Resource', i) ?? []), ...(list(s.NotResource, 'NotResource', i) ?? [])]) {
       if (r !== '*' && !r.startsWith('arn:')) problems.push(`Statement[${i}]: resource '${r}' must be * or an ARN (wildcards allowed).`);
     }
-    const known = new Set(['Sid', 'Effect', 'Action', 'NotAction', 'Resource', 'NotResource']);
-    for (const k of Object.keys(s)) if (!known.has(k)) problems.push(`Statement[${i}].${k} is not supported (Skiff evaluates Effect, Action/NotAction, Resource/NotResource).`);
+    if (s.Condition !== undefined) problems.push(...conditionProblems(s.Condition, `Statement[${i}].Condition`));
+    const known = new Set(['Sid', 'Effect', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
+    for (const k of Object.keys(s)) if (!known.has(k)) problems.push(`Statement[${i}].${k} is not supported (Skiff evaluates Effect, Action/NotAction, Resource/NotResource, Condition).`);
   });
   if (problems.length) throw new PolicyError(problems.join(' '));
   return { Version: p.Version ?? '2012-10-17', Statement: stmts };
@@ -109,19 +117,21 @@ const asList = (v: string | string[] | undefined): string[] => (v === undefined 
 export const actionMatches = (pattern: string, action: string) => wildcard(pattern, true).test(action);
 export const resourceMatches = (pattern: string, resource: string) => wildcard(pattern, false).test(resource);
 
-function statementMatches(s: PolicyStatement, action: string, resource: string): boolean {
+function statementMatches(s: PolicyStatement, action: string, resource: string, context: ConditionContext): boolean {
   const actionOk = s.Action !== undefined ? asList(s.Action).some((p) => actionMatches(p, action)) : !asList(s.NotAction).some((p) => actionMatches(p, action));
   if (!actionOk) return false;
-  return s.Resource !== undefined
-    ? asList(s.Resource).some((p) => resourceMatches(p, resource))
-    : !asList(s.NotResource).some((p) => resourceMatches(p, resource));
+  const resourceOk =
+    s.Resource !== undefined ? asList(s.Resource).some((p) => resourceMatches(p, resource)) : !asList(s.NotResource).some((p) => resourceMatches(p, resource));
+  return resourceOk && conditionHolds(s.Condition, context, s.Effect);
 }
 
-/** The decision for one action on one resource. */
-export function evaluate(policy: Policy, action: string, resource: string): Decision {
+const NO_CONTEXT: ConditionContext = Object.freeze({});
+
+/** The decision for one action on one resource; `context` holds the request's condition keys (lower case). */
+export function evaluate(policy: Policy, action: string, resource: string, context: ConditionContext = NO_CONTEXT): Decision {
   let allowed = false;
   for (const s of policy.Statement) {
-    if (!statementMatches(s, action, resource)) continue;
+    if (!statementMatches(s, action, resource, context)) continue;
     if (s.Effect === 'Deny') return 'explicit-deny';
     allowed = true;
   }
@@ -129,11 +139,11 @@ export function evaluate(policy: Policy, action: string, resource: string): Deci
 }
 
 /** The decision for one action on several resources: the first resource not allowed decides. */
-export function evaluateAll(policy: Policy, action: string, resources: string[]): { decision: Decision; resource: string } {
+export function evaluateAll(policy: Policy, action: string, resources: string[], context: ConditionContext = NO_CONTEXT): { decision: Decision; resource: string } {
   const list = resources.length ? resources : ['*'];
   let firstImplicit: string | undefined;
   for (const r of list) {
-    const d = evaluate(policy, action, r);
+    const d = evaluate(policy, action, r, context);
     if (d === 'explicit-deny') return { decision: d, resource: r };
     if (d === 'implicit-deny' && firstImplicit === undefined) firstImplicit = r;
   }

@@ -37,6 +37,7 @@ import { preflight } from './preflight.ts';
 import { ensureBridgeNetfilter, ensureKeyQuota } from './host-tuning.ts';
 import { selfSignedCertificate, setUpAuth } from '../auth/bootstrap.ts';
 import { ApiGuard } from '../auth/guard.ts';
+import { ecsPassedRoles } from '../auth/ecs-pass-role.ts';
 import { authRoutes } from '../auth/routes.ts';
 import { ecsResources } from '../auth/ecs-resources.ts';
 import type { AuditLog } from '../auth/audit.ts';
@@ -272,6 +273,8 @@ export class SkiffServer {
               : service === 'logs'
                 ? logs.resources(op, input)
                 : ['*'],
+      passedRoles: (service, op, input) =>
+        service === 'ecs' ? ecsPassedRoles(op, input, { arns: ctx.arns, taskDefinitionRoles: (f, r) => (r === undefined ? ctx.taskDefinitions.latestActive(f) : ctx.taskDefinitions.get(f, r)) }) : [],
       exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : params.roleName ? identity.roles.arnOf(params.roleName) : undefined),
       sessions: { lookup: (id) => identity.credentials.lookup(id), rolePolicy: (arn) => identity.roles.byArn(arn)?.policy },
