@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: run as root (Skiff creates namespaces and cgroups): sudo $0" >&2
+    echo "setup: run as root (Skiff creates namespaces and cgroups)" >&2
     exit 1
   fi
 }
