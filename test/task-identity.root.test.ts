@@ -31,6 +31,7 @@ import { signedFetch } from '../src/cli/client.ts';
 import { TestServer, TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { ipOf, waitTaskStatus } from './support/tasks.ts';
+import { rejectsWith } from './support/api-errors.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ACCOUNT = '123456789012';
@@ -226,12 +227,12 @@ test("a secret's value appears nowhere but in the task's environment", async (t)
   for (const f of configs) assert.equal(statSync(f).mode & 0o777, 0o600, f);
 });
 
-test('a task whose execution role may not read the secret, or that has none, fails to start like ECS', async () => {
+test('a task whose execution role may not read the secret fails to start like ECS; secrets without an execution role are refused at registration', async () => {
   const secrets = [{ name: 'DB_PASSWORD', valueFrom: secretArn }];
+  await rejectsWith(register('identity-none', {}, { secrets }), 'ClientException', /you must also specify a value for 'executionRoleArn'/);
   const denied = await run(await register('identity-denied', { executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/exec-denied` }, { secrets }));
-  const none = await run(await register('identity-none', {}, { secrets }));
   const unknown = await run(await register('identity-unknown', { executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/nobody` }, { secrets }));
-  for (const [t, role] of [[denied, 'exec-denied'], [none, '(none)'], [unknown, 'nobody']] as const) {
+  for (const [t, role] of [[denied, 'exec-denied'], [unknown, 'nobody']] as const) {
     const stopped = await waitTaskStatus(server.ecs(), t.taskArn!, 'STOPPED', 60_000);
     assert.equal(stopped.stopCode, 'TaskFailedToStart');
     assert.match(

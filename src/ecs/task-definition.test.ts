@@ -150,7 +150,7 @@ describe('container memory and cpu against the task', () => {
   test('memory above task', () => rejects(td({}, { memory: 1024 }), /The 'memory' setting for container 'app' \(1024 MiB\) is greater than for the task \(512 MiB\)/));
   test('memoryReservation above task', () => rejects(td({}, { memoryReservation: 600 }), /The 'memoryReservation' setting for container 'app'.*greater than for the task/));
   test('memoryReservation above memory', () => rejects(td({}, { memory: 256, memoryReservation: 300 }), /'memoryReservation' \(300 MiB\) must be less than or equal to 'memory' \(256 MiB\)/));
-  test('memory below 6 MiB', () => rejects(td({}, { memory: 4 }), /'memory' setting for container 'app' \(MiB\) must be from 6/));
+  test('memory below 6 MiB', () => rejects(td({}, { memory: 4 }), /'memory' setting for container 'app' \(MiB\) must be an integer from 6/));
   test('sum of reservations above task', () =>
     rejects(
       td({ containerDefinitions: [{ name: 'a', image: 'x', memory: 300 }, { name: 'b', image: 'y', memoryReservation: 300 }] }),
@@ -193,7 +193,7 @@ describe('ephemeralStorage', () => {
     assert.equal(ephemeralStorageGiB(ok(base())), 20);
   });
   test('20 and 201 rejected', () => {
-    rejects(td({ ephemeralStorage: { sizeInGiB: 20 } }), /ephemeralStorage.sizeInGiB.*must be from 21 to 200; got 20/);
+    rejects(td({ ephemeralStorage: { sizeInGiB: 20 } }), /ephemeralStorage.sizeInGiB.*must be an integer from 21 to 200; got 20/);
     rejects(td({ ephemeralStorage: { sizeInGiB: 201 } }), /from 21 to 200; got 201/);
   });
 });
@@ -226,13 +226,13 @@ describe('healthCheck', () => {
   });
   test('out-of-range timings', () => {
     const hc = (x: object) => td({}, { healthCheck: { command: ['CMD', 'x'], ...x } });
-    rejects(hc({ interval: 4 }), /interval \(seconds\) must be from 5 to 300; got 4/);
+    rejects(hc({ interval: 4 }), /interval \(seconds\) must be an integer from 5 to 300; got 4/);
     rejects(hc({ interval: 301 }), /interval/);
-    rejects(hc({ timeout: 1 }), /timeout \(seconds\) must be from 2 to 60/);
+    rejects(hc({ timeout: 1 }), /timeout \(seconds\) must be an integer from 2 to 60/);
     rejects(hc({ timeout: 61 }), /timeout/);
-    rejects(hc({ retries: 0 }), /retries must be from 1 to 10/);
+    rejects(hc({ retries: 0 }), /retries must be an integer from 1 to 10/);
     rejects(hc({ retries: 11 }), /retries/);
-    rejects(hc({ startPeriod: 301 }), /startPeriod \(seconds\) must be from 0 to 300/);
+    rejects(hc({ startPeriod: 301 }), /startPeriod \(seconds\) must be an integer from 0 to 300/);
   });
   test('adds the health-check capability attribute', () =>
     assert.ok(ok(td({}, { healthCheck: { command: ['CMD', 'x'] } })).requiresAttributes.some((a) => a.name === 'ecs.capability.container-health-check')));
@@ -281,9 +281,40 @@ describe('environment and secrets', () => {
   test("name with '='", () => rejects(td({}, { environment: [{ name: 'A=B', value: '1' }] }), /not a valid environment variable name/));
   test('empty name', () => rejects(td({}, { environment: [{ name: '', value: '1' }] }), /not a valid environment variable name/));
   test('non-string value', () => rejects(td({}, { environment: [{ name: 'PORT', value: 80 }] }), /must be a string; quote numbers/));
+  const EXEC = { executionRoleArn: 'arn:aws:iam::123456789012:role/exec' };
+  const SECRET = { name: 'DB_PASSWORD', valueFrom: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db' };
   test('secrets need valueFrom', () => {
-    ok(td({}, { secrets: [{ name: 'DB_PASSWORD', valueFrom: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db' }] }));
-    rejects(td({}, { secrets: [{ name: 'DB_PASSWORD' }] }), /valueFrom/);
+    assert.deepEqual(c0(td(EXEC, { secrets: [SECRET] })).secrets, [SECRET]);
+    rejects(td(EXEC, { secrets: [{ name: 'DB_PASSWORD' }] }), /valueFrom/);
+  });
+  test('secrets need an executionRoleArn (ECS: ClientException at registration)', () => {
+    rejects(td({}, { secrets: [SECRET] }), /^When you are specifying container secrets, you must also specify a value for 'executionRoleArn'\. Container\(s\) 'app'/);
+    rejects(td({ executionRoleArn: '' }, { secrets: [SECRET] }), /executionRoleArn/);
+    assert.equal(ok(td({}, { secrets: [] })).executionRoleArn, undefined, 'an empty secrets list needs no role');
+  });
+});
+
+describe('size: at most 64 KiB of task definition JSON', () => {
+  /** base() padded with one environment value so its JSON (without tags) is exactly `bytes` long. */
+  const ofSize = (bytes: number, tags?: unknown): Input => {
+    const input = td({}, { environment: [{ name: 'PAD', value: '' }] });
+    const pad = bytes - Buffer.byteLength(JSON.stringify(input));
+    const padded = td(tags ? { tags } : {}, { environment: [{ name: 'PAD', value: 'x'.repeat(pad) }] });
+    return padded;
+  };
+  test('65536 bytes accepted, 65537 refused with ECS wording', () => {
+    assert.equal(Buffer.byteLength(JSON.stringify(ofSize(65536))), 65536);
+    ok(ofSize(65536));
+    rejects(ofSize(65537), /^Actual length: '65537'\. Max allowed length is '65536' bytes\./);
+  });
+  test('65 KiB refused; bytes are UTF-8, not characters', () => {
+    rejects(ofSize(65 * 1024), /Actual length: '66560'/);
+    const input = td({}, { environment: [{ name: 'PAD', value: 'é'.repeat(33000) }] });
+    rejects(input, /Actual length: '66\d{3}'/);
+  });
+  test('tags are not part of the definition', () => {
+    const tags = Array.from({ length: 50 }, (_, i) => ({ key: `key-${i}`.padEnd(128, 'k'), value: 'v'.repeat(256) }));
+    ok(ofSize(65536, tags));
   });
 });
 
