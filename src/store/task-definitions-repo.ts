@@ -1,4 +1,12 @@
-/** Persistence of task definitions: revisions per family, ACTIVE or INACTIVE. */
+/**
+ * Persistence of task definitions: revisions per family.
+ *
+ * Status: ACTIVE ──Deregister──▶ INACTIVE ──DeleteTaskDefinitions──▶
+ * DELETE_IN_PROGRESS ──no live task or service uses it (purgeDeleted)──▶ DELETED.
+ * A DELETED revision is a tombstone (its document dropped, its tags removed):
+ * it is not returned by get/list, but keeps its revision number taken, so the
+ * family's next revision continues after it as ECS does.
+ */
 import type { Db } from './db.ts';
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
 
@@ -20,8 +28,9 @@ export class TaskDefinitionsRepo {
     })();
   }
 
+  /** A revision in any status but DELETED. */
   get(family: string, revision: number): TaskDefinition | undefined {
-    const row = this.db.prepare(`SELECT doc FROM task_definitions WHERE family = ? AND revision = ?`).get(family, revision) as
+    const row = this.db.prepare(`SELECT doc FROM task_definitions WHERE family = ? AND revision = ? AND status != 'DELETED'`).get(family, revision) as
       | { doc: string }
       | undefined;
     return row ? (JSON.parse(row.doc) as TaskDefinition) : undefined;
@@ -52,13 +61,17 @@ export class TaskDefinitionsRepo {
     if (q.status && q.status !== 'ALL') {
       where.push(`status = ?`);
       args.push(q.status);
-    }
+    } else where.push(`status != 'DELETED'`);
     const sql = `SELECT arn FROM task_definitions ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY family ${q.desc ? 'DESC' : 'ASC'}, revision ${q.desc ? 'DESC' : 'ASC'}`;
     return (this.db.prepare(sql).all(...args) as { arn: string }[]).map((r) => r.arn);
   }
 
-  /** Family names; `status` ACTIVE means families with at least one ACTIVE revision. */
+  /**
+   * Family names; `status` ACTIVE means families with at least one ACTIVE
+   * revision, INACTIVE families with none. A family whose revisions are all
+   * DELETED is not listed.
+   */
   listFamilies(q: { familyPrefix?: string; status?: string }): string[] {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -66,10 +79,38 @@ export class TaskDefinitionsRepo {
       where.push(`family LIKE ? ESCAPE '\\'`);
       args.push(q.familyPrefix.replace(/[\\%_]/g, (m) => '\\' + m) + '%');
     }
-    let sql = `SELECT family FROM task_definitions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} GROUP BY family`;
+    where.push(`status != 'DELETED'`);
+    let sql = `SELECT family FROM task_definitions WHERE ${where.join(' AND ')} GROUP BY family`;
     if (q.status === 'ACTIVE') sql += ` HAVING sum(status = 'ACTIVE') > 0`;
     else if (q.status === 'INACTIVE') sql += ` HAVING sum(status = 'ACTIVE') = 0`;
     sql += ` ORDER BY family`;
     return (this.db.prepare(sql).all(...args) as { family: string }[]).map((r) => r.family);
+  }
+
+  /**
+   * Deletes for good every DELETE_IN_PROGRESS revision that no task still
+   * running (not STOPPED) and no service (not INACTIVE, any of its
+   * deployments) uses: the row becomes a DELETED tombstone and its tags go.
+   * Returns the ARNs deleted; one query, which changes nothing while no
+   * revision is being deleted.
+   */
+  purgeDeleted(): string[] {
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT td.arn AS arn FROM task_definitions td
+           WHERE td.status = 'DELETE_IN_PROGRESS'
+             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.task_definition_arn = td.arn AND t.last_status != 'STOPPED')
+             AND NOT EXISTS (SELECT 1 FROM services s WHERE s.status != 'INACTIVE' AND instr(s.doc, '"' || td.arn || '"') > 0)`,
+        )
+        .all() as { arn: string }[];
+      const tombstone = this.db.prepare(`UPDATE task_definitions SET status = 'DELETED', doc = '{}' WHERE arn = ?`);
+      const untag = this.db.prepare(`DELETE FROM tags WHERE resource_arn = ?`);
+      for (const { arn } of rows) {
+        tombstone.run(arn);
+        untag.run(arn);
+      }
+      return rows.map((r) => r.arn);
+    })();
   }
 }
