@@ -15,6 +15,9 @@ import {
   ListTaskDefinitionsCommand,
   ListTaskDefinitionFamiliesCommand,
   DeregisterTaskDefinitionCommand,
+  DeleteTaskDefinitionsCommand,
+  CreateServiceCommand,
+  DeleteServiceCommand,
   TagResourceCommand,
   UntagResourceCommand,
   ListTagsForResourceCommand,
@@ -25,7 +28,7 @@ import {
   type ECSClient,
   type RegisterTaskDefinitionCommandInput,
 } from '@aws-sdk/client-ecs';
-import { TestServer } from './support/skiff-server.ts';
+import { TestServer, waitFor } from './support/skiff-server.ts';
 import { rejectsWith } from './support/api-errors.ts';
 import { allValidSizes } from '../src/ecs/sizes.ts';
 
@@ -142,6 +145,63 @@ test('bad task definitions are refused with a message that says what to fix', as
     'ClientException',
     /essential/,
   );
+});
+
+test('a task definition over 64 KiB is refused with ECS\'s ClientException; one just under is registered', async () => {
+  /** basicDef('big') padded with one environment value so its JSON (what the SDK sends, minus tags) is `bytes` long. */
+  const sized = (bytes: number): RegisterTaskDefinitionCommandInput => {
+    const def = (value: string) => basicDef('big', { containerDefinitions: [{ name: 'app', image: '127.0.0.1:1/none:latest', environment: [{ name: 'PAD', value }] }] });
+    return def('x'.repeat(bytes - Buffer.byteLength(JSON.stringify(def('')))));
+  };
+  await rejectsWith(ecs.send(new RegisterTaskDefinitionCommand(sized(65 * 1024))), 'ClientException', /^Actual length: '66560'\. Max allowed length is '65536' bytes\./);
+  const justUnder = sized(65535);
+  const ok = await ecs.send(new RegisterTaskDefinitionCommand({ ...justUnder, tags: [{ key: 'k'.repeat(128), value: 'v'.repeat(256) }] }));
+  assert.equal(ok.taskDefinition?.containerDefinitions?.[0]?.environment?.[0]?.value, justUnder.containerDefinitions![0].environment![0].value, 'registered whole; tags do not count');
+  await rejectsWith(
+    ecs.send(new RegisterTaskDefinitionCommand(basicDef('nosecretrole', { containerDefinitions: [{ name: 'app', image: 'x', secrets: [{ name: 'P', valueFrom: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:p' }] }] }))),
+    'ClientException',
+    /you must also specify a value for 'executionRoleArn'/,
+  );
+});
+
+test('DeleteTaskDefinitions: INACTIVE revisions turn DELETE_IN_PROGRESS, stay describable while a service uses them, then are gone', async () => {
+  for (let i = 0; i < 3; i++) await ecs.send(new RegisterTaskDefinitionCommand(basicDef('gone')));
+  await ecs.send(new CreateServiceCommand({ serviceName: 'holds-gone-2', taskDefinition: 'gone:2', desiredCount: 0 }));
+  for (const rev of [1, 2]) await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: `gone:${rev}` }));
+  const arn2 = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'gone:2' }))).taskDefinition!.taskDefinitionArn!;
+
+  const del = await ecs.send(new DeleteTaskDefinitionsCommand({ taskDefinitions: ['gone:1', arn2, 'gone:3', 'gone:9'] }));
+  assert.deepEqual(del.taskDefinitions?.map((d) => [d.revision, d.status]), [[1, 'DELETE_IN_PROGRESS'], [2, 'DELETE_IN_PROGRESS']]);
+  assert.ok(Math.abs(del.taskDefinitions![0].deleteRequestedAt!.getTime() - Date.now()) < 60_000, 'deleteRequestedAt is epoch seconds on the wire');
+  assert.deepEqual(
+    del.failures?.map((f) => [f.arn?.split('/').pop(), f.reason]),
+    [
+      ['gone:3', 'The specified task definition is still in ACTIVE status. Please deregister the target and try again.'],
+      ['gone:9', 'The specified task definition does not exist.'],
+    ],
+  );
+
+  // gone:1 is used by nothing and is deleted at once; the service holds gone:2.
+  await rejectsWith(ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'gone:1' })), 'ClientException', /does not exist/);
+  const held = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'gone:2' }));
+  assert.equal(held.taskDefinition?.status, 'DELETE_IN_PROGRESS');
+  assert.ok(held.taskDefinition?.deleteRequestedAt instanceof Date);
+  const deleting = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: 'gone', status: 'DELETE_IN_PROGRESS' }));
+  assert.deepEqual(deleting.taskDefinitionArns, [arn2]);
+  await rejectsWith(ecs.send(new RunTaskCommand({ taskDefinition: 'gone:2' })), 'ClientException');
+  await rejectsWith(ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'gone:2' })), 'ClientException', /being deleted/);
+  const again = await ecs.send(new DeleteTaskDefinitionsCommand({ taskDefinitions: ['gone:2'] }));
+  assert.deepEqual(again.taskDefinitions?.map((d) => d.deleteRequestedAt?.getTime()), [del.taskDefinitions![1].deleteRequestedAt!.getTime()]);
+
+  await ecs.send(new DeleteServiceCommand({ service: 'holds-gone-2' }));
+  await waitFor('gone:2 to be deleted once its service is gone', async () =>
+    (await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: 'gone', status: 'DELETE_IN_PROGRESS' }))).taskDefinitionArns?.length === 0,
+  );
+  await rejectsWith(ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn2 })), 'ClientException');
+  assert.equal((await ecs.send(new RegisterTaskDefinitionCommand(basicDef('gone')))).taskDefinition?.revision, 4, 'revision numbers are not reused');
+
+  await rejectsWith(ecs.send(new DeleteTaskDefinitionsCommand({ taskDefinitions: [] })), 'InvalidParameterException', /1 to 10/);
+  await rejectsWith(ecs.send(new DeleteTaskDefinitionsCommand({ taskDefinitions: ['gone'] })), 'ClientException', /no revision/);
 });
 
 test('RunTask validates its input before anything starts', async () => {
