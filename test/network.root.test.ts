@@ -202,7 +202,8 @@ test('LinuxNetwork on the real kernel', { skip }, async (t) => {
   await t.test('tasks in one subnet ping each other and talk TCP', async () => {
     sh('ip', ['netns', 'exec', ns1, '/bin/busybox', 'ping', '-c', '1', '-W', '2', ip2]);
     sh('ip', ['netns', 'exec', ns2, '/bin/busybox', 'ping', '-c', '1', '-W', '2', ip1]);
-    sh('ip', ['netns', 'exec', ns1, '/bin/busybox', 'ping', '-c', '1', '-W', '2', gw]);
+    // The gateway is the host: closed to tasks by default (test/host-boundary.root.test.ts has the rest).
+    assert.throws(() => execFileSync('ip', ['netns', 'exec', ns1, '/bin/busybox', 'ping', '-c', '1', '-W', '1', gw], { stdio: 'pipe' }));
 
     const server = startProc('ip', ['netns', 'exec', ns2, '/bin/busybox', 'nc', '-l', '-p', '8080'], 'pong-from-2\n');
     procs.push(server);
@@ -236,9 +237,9 @@ test('LinuxNetwork on the real kernel', { skip }, async (t) => {
     server.child.kill();
   });
 
-  await t.test('hostAccess:false and taskToHost:metadata-only close host ↔ task', async () => {
+  await t.test('hostAccess:false closes host → task; task → host stays closed (restricted)', async () => {
     // A second instance with its own table but the same bridge: its rules apply on top.
-    const closed = new LinuxNetwork({ netnsPrefix, vethPrefix, nftTable: nftTable2, hostAccess: false, taskToHost: 'metadata-only' });
+    const closed = new LinuxNetwork({ netnsPrefix, vethPrefix, nftTable: nftTable2, hostAccess: false, taskToHost: 'restricted' });
     await closed.ensureSubnet(subnet);
     const table = sh('nft', ['list', 'table', 'inet', nftTable2]);
     assert.match(table, /oifname @bridges ct state new counter packets \d+ bytes \d+ drop/);

@@ -1,6 +1,6 @@
 /**
  * The metadata NAT against the real kernel, under the strictest boundary
- * (LinuxNetwork with taskToHost 'metadata-only' and hostAccess false): a
+ * (LinuxNetwork with taskToHost 'restricted' and hostAccess false): a
  * namespace's request to 169.254.170.2:80 reaches a server on the host's
  * gateway address with the namespace's own source address, while the
  * gateway's other ports stay closed to it. Names unique to this run; all
@@ -18,12 +18,12 @@ import { run } from '../src/util/exec.ts';
 
 const [lo] = (process.env.SKIFF_TEST_OCTET_RANGE ?? '200-249').split('-').map(Number);
 
-test('metadata requests are redirected to the host with the task address as source, under metadata-only', async () => {
+test('metadata requests are redirected to the host with the task address as source, under the restricted boundary', async () => {
   const tag = randomBytes(2).toString('hex');
   const cidr = `10.${lo}.${240 + (parseInt(tag, 16) % 15)}.0/24`;
   const base = cidr.split('.').slice(0, 3).join('.');
   const subnet = { id: `subnet-${tag}`, cidr, vpcCidr: cidr, bridge: `kmd${tag}` };
-  const network = new LinuxNetwork({ netnsPrefix: `skmd-${tag}-`, vethPrefix: `km${tag.slice(0, 2)}`, nftTable: `skmd_${tag}`, hostAccess: false, taskToHost: 'metadata-only' });
+  const network = new LinuxNetwork({ netnsPrefix: `skmd-${tag}-`, vethPrefix: `km${tag.slice(0, 2)}`, nftTable: `skmd_${tag}`, hostAccess: false, taskToHost: 'restricted' });
   const nat = new MetadataNat(`skmd_${tag}_md`, 0);
   const seen: string[] = [];
   const server = createServer((req, res) => {
@@ -55,7 +55,7 @@ test('metadata requests are redirected to the host with the task address as sour
     assert.equal(got.stdout, 'hello /v4/x');
     assert.deepEqual(seen, [ip], 'the server sees the task address');
     const direct = await wget(`http://${base}.1:${port}/`);
-    assert.notEqual(direct.status, 0, "the server's port on the gateway is not open to tasks directly (metadata-only)");
+    assert.notEqual(direct.status, 0, "the server's port on the gateway is not open to tasks directly (restricted)");
     assert.equal(seen.length, 1);
   } finally {
     server.close();

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { DEFAULT_PRICE_BOOK, loadPriceBook, PriceBookError, type PriceBook } from '../metering/pricing.ts';
+import { HostPortError, parseTaskHostPorts, type TaskHostPort } from '../network/host-boundary.ts';
 
 export interface ServerConfig {
   dataDir: string;
@@ -43,6 +44,8 @@ export interface ServerConfig {
   tls?: { certFile: string; keyFile: string } | 'selfSigned';
   /** The host may open connections to task addresses whatever their security groups say (`--no-host-access`, SKIFF_HOST_ACCESS=0 turn it off). */
   hostAccess: boolean;
+  /** Host ports tasks may open (`--task-host-port 5432/tcp`, SKIFF_TASK_HOST_PORTS=5432/tcp,8125/udp); nothing else of the host but DNS and metadata. */
+  taskHostPorts: TaskHostPort[];
   /** Ready task networks kept per subnet in use (SKIFF_WARM_POOL_SIZE, default 8; 0 = no pool). */
   warmPoolSize: number;
   /** Containers created at once (SKIFF_MAX_CONCURRENT_CREATES, default 4 per CPU core). */
@@ -68,6 +71,8 @@ export interface ServerFlags {
   usernsRemap?: string;
   /** false: the host may not open connections to task addresses (`--no-host-access`). */
   hostAccess?: boolean;
+  /** Host ports open to tasks (`--task-host-port`, repeatable). */
+  taskHostPort?: string[];
 }
 
 export class ConfigError extends Error {}
@@ -129,6 +134,13 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     if (!m || hostId < 1 || size < 65536 || hostId + size > 2 ** 32 - 1) problems.push(`--userns-remap must be HOSTID:SIZE with HOSTID ≥ 1 and SIZE ≥ 65536 (e.g. 100000:65536), or off (got ${remap})`);
     else userns = { hostId, size };
   }
+  let taskHostPorts: TaskHostPort[] = [];
+  try {
+    taskHostPorts = parseTaskHostPorts(flags.taskHostPort ?? env.SKIFF_TASK_HOST_PORTS?.split(',') ?? []);
+  } catch (e) {
+    if (!(e instanceof HostPortError)) throw e;
+    problems.push(`--task-host-port / SKIFF_TASK_HOST_PORTS: ${e.message.replace(/\n/g, '; ')}`);
+  }
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return Object.freeze({
     dataDir: resolve(dataDir),
@@ -153,6 +165,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     ...(maxConcurrentCreates ? { maxConcurrentCreates } : {}),
     tagCacheTtlMs,
     hostAccess: flags.hostAccess !== false && env.SKIFF_HOST_ACCESS !== '0' && env.SKIFF_HOST_ACCESS !== 'false',
+    taskHostPorts,
     ...(userns ? { userns } : {}),
     ...(rootId && rootSecret ? { rootAccessKeyId: rootId, rootSecretAccessKey: rootSecret } : {}),
     ...(tlsCert && tlsKey ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : flags.tls || env.SKIFF_TLS === '1' ? { tls: 'selfSigned' as const } : {}),

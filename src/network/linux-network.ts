@@ -9,9 +9,11 @@
  *             is derived from its address (macForIpv4);
  *             routes: connected subnet, VPC CIDR via gateway, 169.254.170.2/32
  *             via gateway (metadata endpoint). No default route.
- *   boundary→ table `inet <nftTable>` with a set `bridges` of Skiff bridge names
- *             and a forward chain that drops bridge→non-bridge and
- *             non-bridge→bridge traffic, whatever net.ipv4.ip_forward says.
+ *   boundary→ table `inet <nftTable>` (host-boundary.ts): nothing is forwarded
+ *             between a Skiff bridge and any other interface, whatever
+ *             net.ipv4.ip_forward says; a task reaches nothing of the host but
+ *             DNS on its gateway, the metadata endpoint and the operator's
+ *             named ports (taskToHost, taskHostPorts).
  *   routing → IPv4 forwarding is switched on for Skiff's bridges only
  *             (net.ipv4.conf.<bridge>.forwarding; the host-wide ip_forward is
  *             left alone), so a task reaches tasks in the other subnets of its
@@ -43,10 +45,18 @@ import {
   subnetCidrProblem,
   type Ipv4Cidr,
 } from './cidr.ts';
+import {
+  addBridgeScript,
+  boundaryScript,
+  formatTaskHostPort,
+  METADATA_ADDRESS,
+  removeBridgeScript,
+  type TaskHostPort,
+  type TaskToHost,
+} from './host-boundary.ts';
 
+export { METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 export const NETNS_DIR = '/var/run/netns';
-/** The address the task metadata endpoint will answer on (as on ECS). */
-export const METADATA_ADDRESS = '169.254.170.2';
 const IFNAMSIZ = 15;
 
 export interface LinuxNetworkOptions {
@@ -59,12 +69,15 @@ export interface LinuxNetworkOptions {
   /** The host may open connections to task addresses (load balancer, health checks). Default true. */
   hostAccess?: boolean;
   /**
-   * What tasks may open towards the host itself (the gateway address and every
-   * other host address reachable through the bridge). 'allow' (default) leaves
-   * it open; 'metadata-only' drops everything new from a Skiff bridge to the
-   * host except connections to 169.254.170.2.
+   * What tasks may open towards the host itself (every host address, whichever
+   * bridge it is reached through). 'restricted' (default): DNS (UDP/TCP 53) on
+   * the task's own gateway, the metadata endpoint 169.254.170.2:80, replies to
+   * the host's own connections and `taskHostPorts`, nothing else. 'allow':
+   * anything (only for hosts where tasks are trusted).
    */
-  taskToHost?: 'allow' | 'metadata-only';
+  taskToHost?: TaskToHost;
+  /** Host ports tasks may open under 'restricted', on any host address (the operator's `--task-host-port`). Default none. */
+  taskHostPorts?: readonly TaskHostPort[];
   /** Route between the subnets (bridges) of this host: forwarding on for Skiff bridges only. Default true. */
   routeBetweenSubnets?: boolean;
   /** Path of the `ip` binary. Default `ip` (from PATH). */
@@ -181,7 +194,8 @@ export class LinuxNetwork implements Network {
   readonly vethPrefix: string;
   readonly nftTable: string;
   readonly hostAccess: boolean;
-  readonly taskToHost: 'allow' | 'metadata-only';
+  readonly taskToHost: TaskToHost;
+  readonly taskHostPorts: readonly TaskHostPort[];
   readonly routeBetweenSubnets: boolean;
   private readonly ip: string;
   private readonly nft: string;
@@ -194,7 +208,8 @@ export class LinuxNetwork implements Network {
     this.vethPrefix = opts.vethPrefix ?? 'sk';
     this.nftTable = opts.nftTable ?? 'skiff';
     this.hostAccess = opts.hostAccess ?? true;
-    this.taskToHost = opts.taskToHost ?? 'allow';
+    this.taskToHost = opts.taskToHost ?? 'restricted';
+    this.taskHostPorts = Object.freeze([...(opts.taskHostPorts ?? [])]);
     this.routeBetweenSubnets = opts.routeBetweenSubnets ?? true;
     this.ip = opts.ipCommand ?? 'ip';
     this.nft = opts.nftCommand ?? 'nft';
@@ -207,8 +222,16 @@ export class LinuxNetwork implements Network {
     if (!NFT_NAME_RE.test(this.nftTable)) {
       throw new NetworkError(`invalid nftTable "${this.nftTable}": 1..32 letters, digits, '_', starting with a letter`);
     }
-    if (this.taskToHost !== 'allow' && this.taskToHost !== 'metadata-only') {
-      throw new NetworkError(`invalid taskToHost "${String(this.taskToHost)}": 'allow' or 'metadata-only'`);
+    if (this.taskToHost !== 'restricted' && this.taskToHost !== 'allow') {
+      throw new NetworkError(`invalid taskToHost "${String(this.taskToHost)}": 'restricted' or 'allow'`);
+    }
+    for (const p of this.taskHostPorts) {
+      if (!p || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535 || (p.protocol !== 'tcp' && p.protocol !== 'udp')) {
+        throw new NetworkError(`invalid task host port ${JSON.stringify(p)}: a port 1..65535 with protocol 'tcp' or 'udp'`);
+      }
+    }
+    if (this.taskHostPorts.length > 0 && this.taskToHost === 'allow') {
+      throw new NetworkError(`taskHostPorts (${this.taskHostPorts.map(formatTaskHostPort).join(', ')}) only mean something with taskToHost 'restricted'`);
     }
   }
 
@@ -302,31 +325,7 @@ export class LinuxNetwork implements Network {
   // ---------------------------------------------------------------- subnets
 
   private nftRulesScript(): string {
-    const t = `inet ${this.nftTable}`;
-    const lines = [
-      `add table ${t}`,
-      `add set ${t} bridges { type ifname; comment "Skiff subnet bridges"; }`,
-      `add chain ${t} forward { type filter hook forward priority filter - 1; policy accept; }`,
-      `flush chain ${t} forward`,
-      `add rule ${t} forward iifname @bridges oifname != @bridges counter drop comment "skiff: task to outside"`,
-      `add rule ${t} forward oifname @bridges iifname != @bridges counter drop comment "skiff: outside to task"`,
-      `add chain ${t} output { type filter hook output priority filter - 1; policy accept; }`,
-      `flush chain ${t} output`,
-      `add chain ${t} input { type filter hook input priority filter - 1; policy accept; }`,
-      `flush chain ${t} input`,
-    ];
-    if (!this.hostAccess) {
-      lines.push(`add rule ${t} output oifname @bridges ct state new counter drop comment "skiff: host to task"`);
-    }
-    if (this.taskToHost === 'metadata-only') {
-      lines.push(
-        `add rule ${t} input iifname @bridges ct state established,related accept`,
-        // `ct original`: the metadata endpoint's NAT (src/metadata/metadata-nat.ts) has rewritten daddr by the input hook.
-        `add rule ${t} input iifname @bridges ct original ip daddr ${METADATA_ADDRESS} accept`,
-        `add rule ${t} input iifname @bridges counter drop comment "skiff: task to host"`,
-      );
-    }
-    return lines.join('\n') + '\n';
+    return boundaryScript({ table: this.nftTable, hostAccess: this.hostAccess, taskToHost: this.taskToHost, taskHostPorts: this.taskHostPorts });
   }
 
   async ensureSubnet(subnet: SubnetSpec): Promise<void> {
@@ -377,7 +376,7 @@ export class LinuxNetwork implements Network {
       );
       const r = await this.ipBatch(lines);
       if (r.code !== 0) throw new NetworkError(`cannot set up bridge ${br} for subnet ${s.spec.id}`, r.stderr);
-      const n = await this.nftScript(this.nftRulesScript() + `add element inet ${this.nftTable} bridges { "${br}" }\n`);
+      const n = await this.nftScript(this.nftRulesScript() + addBridgeScript(this.nftTable, br, s.gateway));
       if (n.code !== 0) throw new NetworkError(`cannot install the nftables boundary for bridge ${br}`, n.stderr);
       // Only once the boundary holds the bridge: routing to the other subnets of this host.
       if (this.routeBetweenSubnets) {
@@ -400,8 +399,19 @@ export class LinuxNetwork implements Network {
     return (set?.elem ?? []).filter((e): e is string => typeof e === 'string');
   }
 
+  /** (bridge, gateway) pairs in this instance's nft set `gateways` (empty when absent). */
+  async listGateways(): Promise<[string, string][]> {
+    const r = await this.run(this.nft, ['-j', 'list', 'set', 'inet', this.nftTable, 'gateways']);
+    if (r.code !== 0) return [];
+    const doc = JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] };
+    const elems = doc.nftables.find((x) => x.set)?.set?.elem ?? [];
+    return elems
+      .map((e) => (e as { concat?: unknown[] }).concat)
+      .filter((c): c is [string, string] => Array.isArray(c) && c.length === 2 && typeof c[0] === 'string' && typeof c[1] === 'string');
+  }
+
   /**
-   * Removes a subnet's bridge and its entry in the boundary set. Refuses while
+   * Removes a subnet's bridge and its entries in the boundary sets. Refuses while
    * tasks are still attached to it unless `force` (their veths go with it).
    */
   async removeSubnet(bridge: string, opts: { force?: boolean } = {}): Promise<void> {
@@ -422,9 +432,10 @@ export class LinuxNetwork implements Network {
         if (r.code !== 0 && linkExists(bridge)) throw new NetworkError(`cannot delete bridge ${bridge}`, r.stderr);
       }
       this.ensured.delete(bridge);
-      if ((await this.listBridges()).includes(bridge)) {
-        const n = await this.run(this.nft, ['delete', 'element', 'inet', this.nftTable, 'bridges', `{ "${bridge}" }`]);
-        if (n.code !== 0) throw new NetworkError(`cannot remove ${bridge} from the nftables set`, n.stderr);
+      const script = removeBridgeScript(this.nftTable, bridge, { bridges: await this.listBridges(), gateways: await this.listGateways() });
+      if (script) {
+        const n = await this.nftScript(script);
+        if (n.code !== 0) throw new NetworkError(`cannot remove ${bridge} from the nftables boundary`, n.stderr);
       }
     });
   }

@@ -116,7 +116,7 @@ export class SkiffServer {
     });
     // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
     const dns = (this.dns = new DnsResponder({ log: this.log }));
-    const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess }), dns);
+    const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess, taskHostPorts: c.taskHostPorts }), dns);
     await preflight([driver, network]);
     for (const change of ensureKeyQuota()) this.log(`raised ${change} (one session keyring per running container)`);
     for (const change of ensureBridgeNetfilter()) this.log(`${change} (security groups filter traffic between tasks on one bridge)`);

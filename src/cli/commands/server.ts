@@ -18,6 +18,7 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key; default: $SKIFF_TLS_CERT)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert (default: $SKIFF_TLS_KEY)')
     .option('--userns-remap <hostid:size|off>', 'user namespace of every task: container root = host uid HOSTID (default 100000:65536; $SKIFF_USERNS_REMAP)')
+    .option('--task-host-port <port/proto...>', 'open a host port to tasks, e.g. 5432/tcp (repeatable; default: none — tasks reach only DNS and the metadata endpoint on the host; $SKIFF_TASK_HOST_PORTS)')
     .option('--no-host-access', 'refuse connections from this host to task addresses (default: allowed; $SKIFF_HOST_ACCESS=0)')
     .action(async (opts) => {
       const config = resolveServerConfig({ ...opts, region: globals().region });

@@ -1,0 +1,159 @@
+/**
+ * The boundary between tasks and everything that is not a task: one nftables
+ * table per server, `inet <table>`, rendered here as nft scripts (pure
+ * functions; LinuxNetwork runs them). Its parts:
+ *
+ *   set   bridges     ifname               the server's subnet bridges
+ *   set   gateways    ifname . ipv4_addr   each bridge with its own gateway address (for DNS)
+ *   set   host_ports  inet_proto . inet_service   host ports the operator opened to tasks
+ *   chain forward     (hook forward) drops bridge → non-bridge and non-bridge → bridge:
+ *                     nothing is routed between tasks and other networks
+ *   chain output      (hook output) with host access off, drops new host → task connections
+ *   chain input       (hook input) `iifname @bridges jump task_to_host` unless taskToHost is 'allow'
+ *   chain task_to_host  what a task may open towards the host itself, in order:
+ *       - replies to connections the host opened (ct established,related: the load
+ *         balancer, the operator's probes);
+ *       - the metadata endpoint: TCP that the metadata NAT (src/metadata/metadata-nat.ts)
+ *         redirected from 169.254.170.2:80 (`ct status dnat` and the original
+ *         destination — a task cannot forge conntrack's record of what it sent);
+ *       - DNS, UDP and TCP 53, on the gateway address of the task's own bridge only;
+ *       - the operator's named ports (`skiff server --task-host-port 5432/tcp`), on
+ *         any host address the task can route to;
+ *       - everything else: dropped (counted), whatever address of the host it is
+ *         sent to — the gateway, other subnets' gateways, the host's other
+ *         interfaces — since the rule keys on the bridge it arrived from.
+ *
+ * Traffic between tasks (forward path, security groups) never passes the input hook.
+ * Priority filter - 1: this table decides before the security-group tables
+ * (priority filter); its drops are final, its accepts leave them the last word.
+ */
+
+/** The address the task metadata endpoint answers on (as on ECS). */
+export const METADATA_ADDRESS = '169.254.170.2';
+/** DNS on the gateway (src/discovery/dns-responder.ts). */
+const DNS_PORT = 53;
+
+/** What tasks may open towards the host: 'restricted' (default) as described above, or 'allow' (anything). */
+export type TaskToHost = 'restricted' | 'allow';
+
+/** A host port the operator opened to tasks. */
+export interface TaskHostPort {
+  port: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export class HostPortError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HostPortError';
+  }
+}
+
+const PORT_SPEC_RE = /^(\d{1,5})(?:\/(tcp|udp))?$/i;
+
+/**
+ * Parses `PORT[/PROTO]` (`5432/tcp`, `8125/udp`; a bare port is TCP, as with
+ * `docker run -p`). Throws HostPortError saying what to write instead.
+ */
+export function parseTaskHostPort(text: string): TaskHostPort {
+  const s = String(text).trim();
+  const m = PORT_SPEC_RE.exec(s);
+  const port = Number(m?.[1]);
+  if (!m || port < 1 || port > 65535) {
+    throw new HostPortError(`"${s}" is not a host port: write PORT/PROTOCOL with PORT 1..65535 and PROTOCOL tcp or udp (e.g. 5432/tcp, 8125/udp)`);
+  }
+  return { port, protocol: (m[2]?.toLowerCase() ?? 'tcp') as 'tcp' | 'udp' };
+}
+
+/** Parses each spec (a list item may itself be comma-separated); sorted, without duplicates. All problems in one error. */
+export function parseTaskHostPorts(specs: readonly string[]): TaskHostPort[] {
+  const problems: string[] = [];
+  const seen = new Map<string, TaskHostPort>();
+  for (const spec of specs.flatMap((x) => String(x).split(',')).map((x) => x.trim()).filter(Boolean)) {
+    try {
+      const p = parseTaskHostPort(spec);
+      seen.set(formatTaskHostPort(p), p);
+    } catch (e) {
+      if (!(e instanceof HostPortError)) throw e;
+      problems.push(e.message);
+    }
+  }
+  if (problems.length) throw new HostPortError(problems.join('\n'));
+  return [...seen.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+}
+
+export const formatTaskHostPort = (p: TaskHostPort): string => `${p.port}/${p.protocol}`;
+
+export interface BoundaryOptions {
+  /** The table's name (inet family); checked by the caller. */
+  table: string;
+  /** The host may open connections to tasks. */
+  hostAccess: boolean;
+  taskToHost: TaskToHost;
+  /** Host ports open to tasks under 'restricted'. */
+  taskHostPorts: readonly TaskHostPort[];
+}
+
+/**
+ * (Re)writes the table's chains and the operator's ports, keeping the bridge
+ * and gateway sets: safe to run again at every ensureSubnet and at a restart
+ * over a table an older Skiff made.
+ */
+export function boundaryScript(o: BoundaryOptions): string {
+  const t = `inet ${o.table}`;
+  for (const p of o.taskHostPorts) {
+    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535 || (p.protocol !== 'tcp' && p.protocol !== 'udp')) {
+      throw new HostPortError(`invalid task host port ${JSON.stringify(p)}`);
+    }
+  }
+  const lines = [
+    `add table ${t}`,
+    `add set ${t} bridges { type ifname; comment "Skiff subnet bridges"; }`,
+    `add set ${t} gateways { type ifname . ipv4_addr; comment "each bridge and its gateway address (DNS)"; }`,
+    `add set ${t} host_ports { type inet_proto . inet_service; comment "host ports open to tasks (--task-host-port)"; }`,
+    `flush set ${t} host_ports`,
+    `add chain ${t} forward { type filter hook forward priority filter - 1; policy accept; }`,
+    `flush chain ${t} forward`,
+    `add rule ${t} forward iifname @bridges oifname != @bridges counter drop comment "skiff: task to outside"`,
+    `add rule ${t} forward oifname @bridges iifname != @bridges counter drop comment "skiff: outside to task"`,
+    `add chain ${t} output { type filter hook output priority filter - 1; policy accept; }`,
+    `flush chain ${t} output`,
+    `add chain ${t} input { type filter hook input priority filter - 1; policy accept; }`,
+    `flush chain ${t} input`,
+    `add chain ${t} task_to_host`,
+    `flush chain ${t} task_to_host`,
+  ];
+  if (o.taskHostPorts.length > 0) {
+    lines.push(`add element ${t} host_ports { ${o.taskHostPorts.map((p) => `${p.protocol} . ${p.port}`).join(', ')} }`);
+  }
+  if (!o.hostAccess) {
+    lines.push(`add rule ${t} output oifname @bridges ct state new counter drop comment "skiff: host to task"`);
+  }
+  if (o.taskToHost === 'restricted') {
+    lines.push(
+      `add rule ${t} task_to_host ct state established,related accept comment "replies to the host's connections"`,
+      // By the input hook the NAT has rewritten the destination; conntrack keeps what the task sent.
+      `add rule ${t} task_to_host meta l4proto tcp ct status dnat ct original ip daddr ${METADATA_ADDRESS} ct original proto-dst 80 accept comment "metadata endpoint"`,
+      `add rule ${t} task_to_host meta l4proto { tcp, udp } iifname . ip daddr @gateways th dport ${DNS_PORT} accept comment "DNS on the own gateway"`,
+      `add rule ${t} task_to_host meta l4proto . th dport @host_ports accept comment "operator's host ports"`,
+      `add rule ${t} task_to_host counter drop comment "skiff: task to host"`,
+      `add rule ${t} input iifname @bridges jump task_to_host`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Adds a bridge (and its gateway) to the boundary. Idempotent. */
+export function addBridgeScript(table: string, bridge: string, gateway: string): string {
+  const t = `inet ${table}`;
+  return `add element ${t} bridges { "${bridge}" }\nadd element ${t} gateways { "${bridge}" . ${gateway} }\n`;
+}
+
+/** Removes a bridge and every gateway entry of it; `present` is what the sets hold now (nft refuses to delete absent elements). */
+export function removeBridgeScript(table: string, bridge: string, present: { bridges: string[]; gateways: [string, string][] }): string {
+  const t = `inet ${table}`;
+  const lines: string[] = [];
+  if (present.bridges.includes(bridge)) lines.push(`delete element ${t} bridges { "${bridge}" }`);
+  for (const [br, gw] of present.gateways) if (br === bridge) lines.push(`delete element ${t} gateways { "${br}" . ${gw} }`);
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
