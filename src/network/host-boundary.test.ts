@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addBridgeScript, boundaryScript, HostPortError, parseTaskHostPort, parseTaskHostPorts, removeBridgeScript } from './host-boundary.ts';
+import { boundaryScript, HostPortError, parseTaskHostPort, parseTaskHostPorts } from './host-boundary.ts';
 
 test('host ports: PORT/PROTOCOL, a bare port is TCP, anything else says what to write', () => {
   assert.deepEqual(parseTaskHostPort('5432/tcp'), { port: 5432, protocol: 'tcp' });
@@ -25,7 +25,7 @@ test('the restricted boundary: replies, metadata, DNS on the own gateway, the na
     [
       'ct state established,related accept',
       'meta l4proto tcp ct status dnat ct original ip daddr 169.254.170.2 ct original proto-dst 80 accept',
-      'meta l4proto { tcp, udp } iifname . ip daddr @gateways th dport 53 accept',
+      'meta l4proto { tcp, udp } th dport 53 fib daddr . iif type local accept',
       'meta l4proto . th dport @host_ports accept',
       'counter drop',
     ],
@@ -40,13 +40,4 @@ test('the restricted boundary: replies, metadata, DNS on the own gateway, the na
   const open = boundaryScript({ table: 'sk', hostAccess: true, taskToHost: 'allow', taskHostPorts: [] });
   assert.doesNotMatch(open, /jump task_to_host|task_to_host .*drop/);
   assert.throws(() => boundaryScript({ table: 'sk', hostAccess: true, taskToHost: 'restricted', taskHostPorts: [{ port: 0, protocol: 'tcp' }] }), HostPortError);
-});
-
-test('bridges and their gateways enter and leave the sets together', () => {
-  assert.equal(addBridgeScript('sk', 'skb1', '10.0.0.1'), 'add element inet sk bridges { "skb1" }\nadd element inet sk gateways { "skb1" . 10.0.0.1 }\n');
-  assert.equal(
-    removeBridgeScript('sk', 'skb1', { bridges: ['skb0', 'skb1'], gateways: [['skb0', '10.0.1.1'], ['skb1', '10.0.0.1']] }),
-    'delete element inet sk bridges { "skb1" }\ndelete element inet sk gateways { "skb1" . 10.0.0.1 }\n',
-  );
-  assert.equal(removeBridgeScript('sk', 'skb9', { bridges: ['skb1'], gateways: [] }), '');
 });

@@ -4,7 +4,6 @@
  * functions; LinuxNetwork runs them). Its parts:
  *
  *   set   bridges     ifname               the server's subnet bridges
- *   set   gateways    ifname . ipv4_addr   each bridge with its own gateway address (for DNS)
  *   set   host_ports  inet_proto . inet_service   host ports the operator opened to tasks
  *   chain forward     (hook forward) drops bridge → non-bridge and non-bridge → bridge:
  *                     nothing is routed between tasks and other networks
@@ -16,7 +15,9 @@
  *       - the metadata endpoint: TCP that the metadata NAT (src/metadata/metadata-nat.ts)
  *         redirected from 169.254.170.2:80 (`ct status dnat` and the original
  *         destination — a task cannot forge conntrack's record of what it sent);
- *       - DNS, UDP and TCP 53, on the gateway address of the task's own bridge only;
+ *       - DNS, UDP and TCP 53, on the gateway address of the task's own bridge only
+ *         (`fib daddr . iif type local`: the address is assigned to the bridge the
+ *         packet came in on — nothing to keep in step with the bridges);
  *       - the operator's named ports (`skiff server --task-host-port 5432/tcp`), on
  *         any host address the task can route to;
  *       - everything else: dropped (counted), whatever address of the host it is
@@ -96,7 +97,7 @@ export interface BoundaryOptions {
 
 /**
  * (Re)writes the table's chains and the operator's ports, keeping the bridge
- * and gateway sets: safe to run again at every ensureSubnet and at a restart
+ * set: safe to run again at every ensureSubnet and at a restart
  * over a table an older Skiff made.
  */
 export function boundaryScript(o: BoundaryOptions): string {
@@ -109,7 +110,6 @@ export function boundaryScript(o: BoundaryOptions): string {
   const lines = [
     `add table ${t}`,
     `add set ${t} bridges { type ifname; comment "Skiff subnet bridges"; }`,
-    `add set ${t} gateways { type ifname . ipv4_addr; comment "each bridge and its gateway address (DNS)"; }`,
     `add set ${t} host_ports { type inet_proto . inet_service; comment "host ports open to tasks (--task-host-port)"; }`,
     `flush set ${t} host_ports`,
     `add chain ${t} forward { type filter hook forward priority filter - 1; policy accept; }`,
@@ -134,26 +134,11 @@ export function boundaryScript(o: BoundaryOptions): string {
       `add rule ${t} task_to_host ct state established,related accept comment "replies to the host's connections"`,
       // By the input hook the NAT has rewritten the destination; conntrack keeps what the task sent.
       `add rule ${t} task_to_host meta l4proto tcp ct status dnat ct original ip daddr ${METADATA_ADDRESS} ct original proto-dst 80 accept comment "metadata endpoint"`,
-      `add rule ${t} task_to_host meta l4proto { tcp, udp } iifname . ip daddr @gateways th dport ${DNS_PORT} accept comment "DNS on the own gateway"`,
+      `add rule ${t} task_to_host meta l4proto { tcp, udp } th dport ${DNS_PORT} fib daddr . iif type local accept comment "DNS on the own gateway"`,
       `add rule ${t} task_to_host meta l4proto . th dport @host_ports accept comment "operator's host ports"`,
       `add rule ${t} task_to_host counter drop comment "skiff: task to host"`,
       `add rule ${t} input iifname @bridges jump task_to_host`,
     );
   }
   return lines.join('\n') + '\n';
-}
-
-/** Adds a bridge (and its gateway) to the boundary. Idempotent. */
-export function addBridgeScript(table: string, bridge: string, gateway: string): string {
-  const t = `inet ${table}`;
-  return `add element ${t} bridges { "${bridge}" }\nadd element ${t} gateways { "${bridge}" . ${gateway} }\n`;
-}
-
-/** Removes a bridge and every gateway entry of it; `present` is what the sets hold now (nft refuses to delete absent elements). */
-export function removeBridgeScript(table: string, bridge: string, present: { bridges: string[]; gateways: [string, string][] }): string {
-  const t = `inet ${table}`;
-  const lines: string[] = [];
-  if (present.bridges.includes(bridge)) lines.push(`delete element ${t} bridges { "${bridge}" }`);
-  for (const [br, gw] of present.gateways) if (br === bridge) lines.push(`delete element ${t} gateways { "${br}" . ${gw} }`);
-  return lines.length ? lines.join('\n') + '\n' : '';
 }

@@ -45,15 +45,7 @@ import {
   subnetCidrProblem,
   type Ipv4Cidr,
 } from './cidr.ts';
-import {
-  addBridgeScript,
-  boundaryScript,
-  formatTaskHostPort,
-  METADATA_ADDRESS,
-  removeBridgeScript,
-  type TaskHostPort,
-  type TaskToHost,
-} from './host-boundary.ts';
+import { boundaryScript, formatTaskHostPort, METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 
 export { METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 export const NETNS_DIR = '/var/run/netns';
@@ -376,7 +368,7 @@ export class LinuxNetwork implements Network {
       );
       const r = await this.ipBatch(lines);
       if (r.code !== 0) throw new NetworkError(`cannot set up bridge ${br} for subnet ${s.spec.id}`, r.stderr);
-      const n = await this.nftScript(this.nftRulesScript() + addBridgeScript(this.nftTable, br, s.gateway));
+      const n = await this.nftScript(this.nftRulesScript() + `add element inet ${this.nftTable} bridges { "${br}" }\n`);
       if (n.code !== 0) throw new NetworkError(`cannot install the nftables boundary for bridge ${br}`, n.stderr);
       // Only once the boundary holds the bridge: routing to the other subnets of this host.
       if (this.routeBetweenSubnets) {
@@ -399,19 +391,8 @@ export class LinuxNetwork implements Network {
     return (set?.elem ?? []).filter((e): e is string => typeof e === 'string');
   }
 
-  /** (bridge, gateway) pairs in this instance's nft set `gateways` (empty when absent). */
-  async listGateways(): Promise<[string, string][]> {
-    const r = await this.run(this.nft, ['-j', 'list', 'set', 'inet', this.nftTable, 'gateways']);
-    if (r.code !== 0) return [];
-    const doc = JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] };
-    const elems = doc.nftables.find((x) => x.set)?.set?.elem ?? [];
-    return elems
-      .map((e) => (e as { concat?: unknown[] }).concat)
-      .filter((c): c is [string, string] => Array.isArray(c) && c.length === 2 && typeof c[0] === 'string' && typeof c[1] === 'string');
-  }
-
   /**
-   * Removes a subnet's bridge and its entries in the boundary sets. Refuses while
+   * Removes a subnet's bridge and its entry in the boundary set. Refuses while
    * tasks are still attached to it unless `force` (their veths go with it).
    */
   async removeSubnet(bridge: string, opts: { force?: boolean } = {}): Promise<void> {
@@ -432,10 +413,9 @@ export class LinuxNetwork implements Network {
         if (r.code !== 0 && linkExists(bridge)) throw new NetworkError(`cannot delete bridge ${bridge}`, r.stderr);
       }
       this.ensured.delete(bridge);
-      const script = removeBridgeScript(this.nftTable, bridge, { bridges: await this.listBridges(), gateways: await this.listGateways() });
-      if (script) {
-        const n = await this.nftScript(script);
-        if (n.code !== 0) throw new NetworkError(`cannot remove ${bridge} from the nftables boundary`, n.stderr);
+      if ((await this.listBridges()).includes(bridge)) {
+        const n = await this.run(this.nft, ['delete', 'element', 'inet', this.nftTable, 'bridges', `{ "${bridge}" }`]);
+        if (n.code !== 0) throw new NetworkError(`cannot remove ${bridge} from the nftables set`, n.stderr);
       }
     });
   }
