@@ -30,8 +30,7 @@
  * `ip -n NS -j -batch -` inside the namespace); existence checks read /sys and
  * /run/netns directly.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import type { Network, SubnetSpec, TaskAttachment } from './network.ts';
 import { run as exec, CommandMissingError, type RunResult as ExecResult } from '../util/exec.ts';
 import {
@@ -45,11 +44,12 @@ import {
   subnetCidrProblem,
   type Ipv4Cidr,
 } from './cidr.ts';
+import { hostVethName, IFNAMSIZ, isBridge, isValidIfName, lastJsonLine, linkExists, macForIpv4, masterOf, readSys, type IpLink, type IpRoute } from './links.ts';
 import { boundaryScript, formatTaskHostPort, METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 
 export { METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
+export { hostVethName, isValidIfName, macForIpv4 } from './links.ts';
 export const NETNS_DIR = '/var/run/netns';
-const IFNAMSIZ = 15;
 
 export interface LinuxNetworkOptions {
   /** Prefix of task namespace names; a task's netns is `<netnsPrefix><taskId>`. Default `skiff-`. */
@@ -85,34 +85,11 @@ export class NetworkError extends Error {
   }
 }
 
-const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const NETNS_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 const VETH_PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{0,6}$/;
 const NFT_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 const TASK_ID_RE = /^[0-9a-f]{12,64}$/;
 
-/** Checks a Linux interface name: 1..15 chars, letters, digits, `_ . -`, not starting with a symbol. */
-export function isValidIfName(name: string): boolean {
-  return typeof name === 'string' && IFNAME_RE.test(name) && name.length <= IFNAMSIZ;
-}
-
-/**
- * The MAC for an interface that carries `ipv4`: locally administered unicast
- * `0a:58:` + the four address bytes (the scheme the CNI bridge plugin uses).
- * Deriving it from the address means a reused address keeps its MAC, so the
- * neighbour caches of the other tasks and of the host stay right when a task
- * stops and a new one gets its address a moment later; a random MAC would
- * leave them pointing at a dead interface for seconds.
- */
-export function macForIpv4(ipv4: string): string {
-  const n = ipToInt(ipv4);
-  return ['0a', '58', ...[24, 16, 8, 0].map((sh) => ((n >>> sh) & 255).toString(16).padStart(2, '0'))].join(':');
-}
-
-/** A task's host-side veth: vethPrefix + as many leading hex chars of the task id as fit (at most 12). */
-export function hostVethName(vethPrefix: string, taskId: string): string {
-  return vethPrefix + taskId.slice(0, Math.min(12, IFNAMSIZ - vethPrefix.length));
-}
 
 interface CheckedSubnet {
   spec: SubnetSpec;
@@ -132,53 +109,6 @@ function checkSubnet(subnet: SubnetSpec): CheckedSubnet {
   if (problem) throw new NetworkError(`subnet ${subnet.id}: ${problem}`);
   const cidr = parseCidr(subnet.cidr);
   return { spec: subnet, cidr, vpc: parseCidr(subnet.vpcCidr), gateway: gatewayAddress(cidr) };
-}
-
-function readSys(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function linkExists(name: string): boolean {
-  return existsSync(`/sys/class/net/${name}`);
-}
-
-function isBridge(name: string): boolean {
-  return existsSync(`/sys/class/net/${name}/bridge`);
-}
-
-function masterOf(name: string): string | undefined {
-  try {
-    return basename(readlinkSync(`/sys/class/net/${name}/master`));
-  } catch {
-    return undefined;
-  }
-}
-
-function lastJsonLine(stdout: string): unknown {
-  const lines = stdout.split('\n').filter((l) => l.trim().startsWith('['));
-  const last = lines.at(-1);
-  return last === undefined ? undefined : JSON.parse(last);
-}
-
-interface IpAddrInfo {
-  family: string;
-  local: string;
-  prefixlen: number;
-}
-interface IpLink {
-  ifname: string;
-  address?: string;
-  flags?: string[];
-  addr_info?: IpAddrInfo[];
-}
-interface IpRoute {
-  dst: string;
-  gateway?: string;
-  dev?: string;
 }
 
 export class LinuxNetwork implements Network {
