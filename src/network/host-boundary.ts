@@ -85,6 +85,15 @@ export function parseTaskHostPorts(specs: readonly string[]): TaskHostPort[] {
 
 export const formatTaskHostPort = (p: TaskHostPort): string => `${p.port}/${p.protocol}`;
 
+/** What is wrong with a taskToHost / taskHostPorts pair (undefined: nothing), for LinuxNetwork's constructor. */
+export function boundaryProblem(taskToHost: unknown, ports: readonly TaskHostPort[]): string | undefined {
+  if (taskToHost !== 'restricted' && taskToHost !== 'allow') return `invalid taskToHost "${String(taskToHost)}": 'restricted' or 'allow'`;
+  const bad = ports.find((p) => !p || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535 || (p.protocol !== 'tcp' && p.protocol !== 'udp'));
+  if (bad) return `invalid task host port ${JSON.stringify(bad)}: a port 1..65535 with protocol 'tcp' or 'udp'`;
+  if (ports.length > 0 && taskToHost === 'allow') return `taskHostPorts (${ports.map(formatTaskHostPort).join(', ')}) only mean something with taskToHost 'restricted'`;
+  return undefined;
+}
+
 export interface BoundaryOptions {
   /** The table's name (inet family); checked by the caller. */
   table: string;
@@ -102,11 +111,8 @@ export interface BoundaryOptions {
  */
 export function boundaryScript(o: BoundaryOptions): string {
   const t = `inet ${o.table}`;
-  for (const p of o.taskHostPorts) {
-    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535 || (p.protocol !== 'tcp' && p.protocol !== 'udp')) {
-      throw new HostPortError(`invalid task host port ${JSON.stringify(p)}`);
-    }
-  }
+  const problem = boundaryProblem(o.taskToHost, o.taskHostPorts);
+  if (problem) throw new HostPortError(problem);
   const lines = [
     `add table ${t}`,
     `add set ${t} bridges { type ifname; comment "Skiff subnet bridges"; }`,

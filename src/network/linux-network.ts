@@ -45,7 +45,8 @@ import {
   type Ipv4Cidr,
 } from './cidr.ts';
 import { hostVethName, IFNAMSIZ, isBridge, isValidIfName, lastJsonLine, linkExists, macForIpv4, masterOf, readSys, type IpLink, type IpRoute } from './links.ts';
-import { boundaryScript, formatTaskHostPort, METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
+import { boundaryProblem, boundaryScript, METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
+import { networkToolProblems } from './tools.ts';
 
 export { METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 export { hostVethName, isValidIfName, macForIpv4 } from './links.ts';
@@ -89,7 +90,6 @@ const NETNS_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 const VETH_PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{0,6}$/;
 const NFT_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 const TASK_ID_RE = /^[0-9a-f]{12,64}$/;
-
 
 interface CheckedSubnet {
   spec: SubnetSpec;
@@ -144,17 +144,8 @@ export class LinuxNetwork implements Network {
     if (!NFT_NAME_RE.test(this.nftTable)) {
       throw new NetworkError(`invalid nftTable "${this.nftTable}": 1..32 letters, digits, '_', starting with a letter`);
     }
-    if (this.taskToHost !== 'restricted' && this.taskToHost !== 'allow') {
-      throw new NetworkError(`invalid taskToHost "${String(this.taskToHost)}": 'restricted' or 'allow'`);
-    }
-    for (const p of this.taskHostPorts) {
-      if (!p || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535 || (p.protocol !== 'tcp' && p.protocol !== 'udp')) {
-        throw new NetworkError(`invalid task host port ${JSON.stringify(p)}: a port 1..65535 with protocol 'tcp' or 'udp'`);
-      }
-    }
-    if (this.taskHostPorts.length > 0 && this.taskToHost === 'allow') {
-      throw new NetworkError(`taskHostPorts (${this.taskHostPorts.map(formatTaskHostPort).join(', ')}) only mean something with taskToHost 'restricted'`);
-    }
+    const problem = boundaryProblem(this.taskToHost, this.taskHostPorts);
+    if (problem) throw new NetworkError(problem);
   }
 
   // ---------------------------------------------------------------- names
@@ -217,31 +208,7 @@ export class LinuxNetwork implements Network {
   // ---------------------------------------------------------------- fingerprint
 
   async fingerprint(): Promise<string[]> {
-    const problems: string[] = [];
-    if (process.platform !== 'linux') {
-      return [`task networking needs Linux (network namespaces, veth, bridges, nftables); this host is ${process.platform}`];
-    }
-    const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    if (!root) problems.push('not running as root: creating namespaces, veths, bridges and nftables rules needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)');
-    try {
-      const r = await exec(this.ip, ['-V']);
-      if (r.code !== 0 || !/iproute2/.test(r.stdout + r.stderr)) {
-        problems.push(`\`${this.ip}\` is not iproute2's ip: apt-get install -y iproute2`);
-      }
-    } catch {
-      problems.push(`\`${this.ip}\` (iproute2) is missing: apt-get install -y iproute2`);
-    }
-    try {
-      const r = await exec(this.nft, ['-v']);
-      if (r.code !== 0) problems.push(`\`${this.nft}\` does not run: apt-get install -y nftables`);
-      else if (root) {
-        const l = await exec(this.nft, ['list', 'tables']);
-        if (l.code !== 0) problems.push(`nftables is not usable on this kernel (${l.stderr.trim()}): load the nf_tables module (modprobe nf_tables)`);
-      }
-    } catch {
-      problems.push(`\`${this.nft}\` (nftables) is missing: apt-get install -y nftables`);
-    }
-    return problems;
+    return networkToolProblems(this.ip, this.nft);
   }
 
   // ---------------------------------------------------------------- subnets
