@@ -30,8 +30,8 @@ export interface QueryProtocol {
 
 export interface HttpServerOptions {
   protocols: JsonProtocol[];
-  /** Served for `POST /` with an `application/x-www-form-urlencoded` body. */
-  query?: QueryProtocol;
+  /** Served for `POST /` with an `application/x-www-form-urlencoded` body; several (EC2, IAM): the one whose service the request is signed for, else the first. */
+  query?: QueryProtocol | QueryProtocol[];
   /** Extra routes (Skiff's own endpoints), registered on the same instance. */
   routes?: (app: FastifyInstance) => void;
   /** Answers /healthz with 200 only once this returns true. */
@@ -62,7 +62,14 @@ export function isQueryRequest(req: FastifyRequest): boolean {
   return req.method === 'POST' && FORM.test(String(req.headers['content-type'] ?? '')) && (req.raw.url ?? '/').split('?')[0] === '/';
 }
 
+/** The service a request's SigV4 Authorization header is scoped to (`.../<region>/<service>/aws4_request`), if any. */
+export function signedService(req: FastifyRequest): string | undefined {
+  return /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(String(req.headers.authorization ?? ''))?.[1];
+}
+
 export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
+  const queries = opts.query ? [opts.query].flat() : [];
+  const queryFor = (req: FastifyRequest) => (queries.length && isQueryRequest(req) ? (queries.find((q) => q.service === signedService(req)) ?? queries[0]) : undefined);
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, ...(opts.tls ? { https: opts.tls } : {}) }) as unknown as FastifyInstance;
   const byPrefix = new Map(opts.protocols.map((p) => [p.targetPrefix, p]));
 
@@ -87,7 +94,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
 
   app.post('/', async (req, reply) => {
-    if (opts.query && isQueryRequest(req)) return serveQuery(opts.query, req, reply, opts.auth);
+    const query = queryFor(req);
+    if (query) return serveQuery(query, req, reply, opts.auth);
     const target = String(req.headers['x-amz-target'] ?? '');
     const dot = target.lastIndexOf('.');
     const protocol = byPrefix.get(target.slice(0, dot));
@@ -109,8 +117,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   opts.routes?.(app);
 
   app.setErrorHandler((err, req, reply) => {
-    if (opts.query && isQueryRequest(req)) {
-      const e = opts.query.errorResponse(err, opts.query.newRequestId());
+    const query = queryFor(req);
+    if (query) {
+      const e = query.errorResponse(err, query.newRequestId());
       return reply.code(e.status).header('content-type', 'text/xml;charset=UTF-8').send(e.body);
     }
     return sendError(reply, err, opts.log);

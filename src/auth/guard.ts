@@ -44,8 +44,8 @@ export interface GuardOptions {
   accountId: string;
   /** X-Amz-Target prefix → IAM service prefix, e.g. AmazonEC2ContainerServiceV20141113 → ecs. */
   services: Record<string, string>;
-  /** IAM service of the Query protocol (form-encoded `POST /`, e.g. `ec2`); its action is named once the body is decoded. */
-  queryService?: string;
+  /** IAM services of the Query protocols (form-encoded `POST /`: `ec2`, `iam`), picked by the service the request is signed for (else the first); the action is named once the body is decoded. */
+  queryService?: string | string[];
   /** The resources an operation of a JSON protocol touches (default `*`). */
   resourcesFor?: (service: string, operation: string, input: Record<string, unknown>) => string[];
   /** The roles an operation of a JSON protocol passes to a service (each needs iam:PassRole; default none). */
@@ -136,7 +136,9 @@ export class ApiGuard {
         const service = this.opts.services[target.slice(0, dot)];
         action = service ? `${service}:${target.slice(dot + 1)}` : target;
       } else if (this.opts.queryService && req.method === 'POST' && urlPath(req) === '/' && /^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? ''))) {
-        action = `${this.opts.queryService}:Unknown`; // signed for the service; authorizeOperation names the Action
+        const services = [this.opts.queryService].flat();
+        const signed = /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+        action = `${services.find((s) => s === signed) ?? services[0]}:Unknown`; // must be signed for that service; authorizeOperation names the Action
       } else {
         action = routeAction(req.method, req.routeOptions.url);
       }

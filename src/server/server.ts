@@ -72,6 +72,7 @@ import { loadBalancerSource } from '../scheduler/load-balancing.ts';
 import { LogService, LOGS_TARGET_PREFIX } from '../logs/log-service.ts';
 import { logSettingsFromEnv } from '../logs/settings.ts';
 import { Ec2Api, ensureDefaultSecurityGroups } from '../ec2/ec2-protocol.ts';
+import { IamApi } from '../iam/iam-protocol.ts';
 import { SecurityGroupEnforcer } from '../ec2/enforcer.ts';
 import { HostFirewall, securityGroupTable } from '../network/security-group-firewall.ts';
 import { hostVethName } from '../network/linux-network.ts';
@@ -257,12 +258,13 @@ export class SkiffServer {
       db, master: auth.master, accountId: c.accountId, region: c.region, taskDefinitions: ctx.taskDefinitions, tasks, networks, secrets,
       cgroupRoot: c.cgroupRoot, containerPid: async (id) => (await driver.inspect(id)).pid, nftTable: c.nftTable, settings: metadataSettings, log: this.log,
     }));
+    const iam = new IamApi({ roles: identity.roles, log: this.log });
     const guard = new ApiGuard({
       keys: auth.keys,
       audit: auth.audit,
       accountId: c.accountId,
       services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [AUTOSCALING_TARGET_PREFIX]: AUTOSCALING_SERVICE, [LOGS_TARGET_PREFIX]: 'logs' },
-      queryService: ec2.service,
+      queryService: [ec2.service, iam.service],
       resourcesFor: (service, op, input) =>
         service === 'ecs'
           ? ecsResources(op, input, { arns: ctx.arns, latestRevision: (f) => ctx.taskDefinitions.latestActive(f)?.revision })
@@ -272,7 +274,9 @@ export class SkiffServer {
               ? autoscalingResources(autoscalingRepo, input)
               : service === 'logs'
                 ? logs.resources(op, input)
-                : ['*'],
+                : service === iam.service
+                  ? iam.resources(op, input)
+                  : ['*'],
       passedRoles: (service, op, input) =>
         service === 'ecs' ? ecsPassedRoles(op, input, { arns: ctx.arns, taskDefinitionRoles: (f, r) => (r === undefined ? ctx.taskDefinitions.latestActive(f) : ctx.taskDefinitions.get(f, r)) }) : [],
       exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
@@ -301,7 +305,7 @@ export class SkiffServer {
         autoscalingProtocol(autoscalingRepo, autoscaler, { ...ids, now: () => this.clock.now() }),
         logs.protocol(),
       ],
-      query: ec2,
+      query: [ec2, iam],
       auth: guard,
       tls,
       beforeAuth: (a) => metricsBearerHook(a, metricsDeps),

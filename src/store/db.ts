@@ -282,6 +282,52 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX task_security_groups_by_group ON task_security_groups (group_id);
   `,
+  // (iam) Roles as IAM has them (src/auth/roles.ts): a trust policy, inline policies, attached managed policies.
+  // A role made before this had one policy: it becomes the role's inline policy 'skiff-policy'.
+  `
+  CREATE TABLE roles_v2 (
+    name TEXT PRIMARY KEY,           -- unique regardless of case (checked by the store)
+    arn TEXT NOT NULL UNIQUE,        -- arn:aws:iam::<account>:role/<path><name>
+    role_id TEXT NOT NULL UNIQUE,    -- AROA...
+    path TEXT NOT NULL,              -- / or /a/b/
+    description TEXT,
+    trust_policy TEXT NOT NULL,      -- AssumeRolePolicyDocument, as given
+    max_session_duration INTEGER NOT NULL,
+    tags TEXT NOT NULL,              -- JSON [{Key, Value}]
+    created_at INTEGER NOT NULL      -- epoch ms
+  );
+  INSERT INTO roles_v2 (name, arn, role_id, path, description, trust_policy, max_session_duration, tags, created_at)
+    SELECT name, arn, 'AROA' || substr(upper(hex(randomblob(9))), 1, 17), '/', description,
+      '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}',
+      3600, '[]', created_at
+    FROM roles;
+  CREATE TABLE role_policies (
+    role_name TEXT NOT NULL,
+    policy_name TEXT NOT NULL,
+    document TEXT NOT NULL,          -- permissions policy JSON, as given
+    PRIMARY KEY (role_name, policy_name)
+  );
+  INSERT INTO role_policies (role_name, policy_name, document) SELECT name, 'skiff-policy', policy FROM roles;
+  DROP TABLE roles;
+  ALTER TABLE roles_v2 RENAME TO roles;
+  CREATE TABLE managed_policies (
+    arn TEXT PRIMARY KEY,            -- arn:aws:iam::<account>:policy/<path><name>
+    name TEXT NOT NULL UNIQUE,
+    policy_id TEXT NOT NULL UNIQUE,  -- ANPA...
+    path TEXT NOT NULL,
+    description TEXT,
+    document TEXT NOT NULL,          -- the default (only) version, v1
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE role_attached_policies (
+    role_name TEXT NOT NULL,
+    policy_arn TEXT NOT NULL REFERENCES managed_policies(arn),
+    attached_at INTEGER NOT NULL,
+    PRIMARY KEY (role_name, policy_arn)
+  );
+  CREATE INDEX role_attached_policies_by_policy ON role_attached_policies (policy_arn);
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */

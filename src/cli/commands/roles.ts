@@ -7,12 +7,19 @@ import { skiffFetch } from '../client.ts';
 import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
 
+interface Statements {
+  Statement: { Effect: string; Action?: unknown; NotAction?: unknown; Resource?: unknown; NotResource?: unknown }[];
+}
+
 interface RoleView {
   name: string;
   arn: string;
   description?: string;
   createdAt: string;
-  policy: { Statement: { Effect: string; Action?: unknown; NotAction?: unknown; Resource?: unknown; NotResource?: unknown }[] };
+  /** The effective policy: every statement of the role's policies. */
+  policy: Statements;
+  /** Where the statements come from: inline policies (`skiff-policy` from `roles create`, others from `aws iam put-role-policy`) and attached managed policies. */
+  policies?: { type: 'inline' | 'managed'; name: string; arn?: string; document: Statements }[];
 }
 
 function readPolicy(file: string): unknown {
@@ -47,23 +54,27 @@ export const roleCommands: CommandModule = ({ program, globals, format }) => {
     .action(async () => {
       const data = (await (await skiffFetch(globals(), '/skiff/v1/roles')).json()) as { roles: RoleView[] };
       render(format(), data, () => ({
-        columns: ['NAME', 'ARN', 'STATEMENTS', 'CREATED'],
-        rows: data.roles.map((r) => [r.name, r.arn, String(r.policy.Statement.length), r.createdAt]),
+        columns: ['NAME', 'ARN', 'POLICIES', 'STATEMENTS', 'CREATED'],
+        rows: data.roles.map((r) => [r.name, r.arn, String(r.policies?.length ?? 1), String(r.policy.Statement.length), r.createdAt]),
       }));
     });
 
   roles
     .command('show <name>')
-    .description("a role and its policy's statements")
+    .description("a role and its policies' statements (inline and attached)")
     .action(async (name: string) => {
       const data = (await (await skiffFetch(globals(), `/skiff/v1/roles/${encodeURIComponent(name)}`)).json()) as { role: RoleView };
+      const policies = data.role.policies ?? [{ type: 'inline' as const, name: '-', document: data.role.policy }];
       render(format(), data, () => ({
-        columns: ['EFFECT', 'ACTION', 'RESOURCE'],
-        rows: data.role.policy.Statement.map((s) => [
-          s.Effect,
-          s.Action !== undefined ? list(s.Action) : `NOT ${list(s.NotAction)}`,
-          s.Resource !== undefined ? list(s.Resource) : `NOT ${list(s.NotResource)}`,
-        ]),
+        columns: ['POLICY', 'EFFECT', 'ACTION', 'RESOURCE'],
+        rows: policies.flatMap((p) =>
+          p.document.Statement.map((s) => [
+            p.type === 'managed' ? `${p.name} (attached)` : p.name,
+            s.Effect,
+            s.Action !== undefined ? list(s.Action) : `NOT ${list(s.NotAction)}`,
+            s.Resource !== undefined ? list(s.Resource) : `NOT ${list(s.NotResource)}`,
+          ]),
+        ),
       }));
       if (format() === 'table') console.error(`${data.role.arn}${data.role.description ? ` — ${data.role.description}` : ''}`);
     });
