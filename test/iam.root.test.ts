@@ -241,6 +241,32 @@ test('authorization: iam:<Action> on the role ARN; a key without iam:* is refuse
   await iam.send(new DeleteRoleCommand({ RoleName: 'visible' }));
 });
 
+test('iam:PassRole is checked on the ARN of the role passed, its path included', async () => {
+  const iam = iamClient();
+  await iam.send(new CreateRoleCommand({ RoleName: 'pathy', Path: '/team/', AssumeRolePolicyDocument: TRUST }));
+  await iam.send(new CreateRoleCommand({ RoleName: 'plain', AssumeRolePolicyDocument: TRUST }));
+  const res = await server.fetch('/skiff/v1/keys', {
+    method: 'POST',
+    body: JSON.stringify({
+      name: 'deployer',
+      policy: { Statement: [{ Effect: 'Allow', Action: 'ecs:RegisterTaskDefinition', Resource: '*' }, { Effect: 'Allow', Action: 'iam:PassRole', Resource: `arn:aws:iam::${ACCOUNT}:role/team/*` }] },
+    }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const key = ((await res.json()) as { accessKey: Key }).accessKey;
+  const ecs = new ECSClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: key });
+  const register = (taskRoleArn: string) =>
+    ecs.send(new RegisterTaskDefinitionCommand({ family: 'pass', taskRoleArn, containerDefinitions: [{ name: 'app', image: 'busybox', memory: 64 }], requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512' }));
+  const ok = await register(`arn:aws:iam::${ACCOUNT}:role/pathy`);
+  assert.equal(ok.taskDefinition!.taskRoleArn, `arn:aws:iam::${ACCOUNT}:role/pathy`, 'named without its path, the role reached is role/team/pathy');
+  await assert.rejects(register(`arn:aws:iam::${ACCOUNT}:role/plain`), (err: Error) => {
+    assert.equal(err.name, 'AccessDeniedException');
+    assert.match(err.message, new RegExp(`iam:PassRole on resource: arn:aws:iam::${ACCOUNT}:role/plain`));
+    return true;
+  });
+  for (const n of ['pathy', 'plain']) await iam.send(new DeleteRoleCommand({ RoleName: n }));
+});
+
 test('the AWS CLI: aws iam create-role / get-role / delete-role with --endpoint-url', () => {
   const trustFile = join(server.dataDir, 'trust.json');
   writeFileSync(trustFile, TRUST);

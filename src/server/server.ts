@@ -278,7 +278,8 @@ export class SkiffServer {
                   ? iam.resources(op, input)
                   : ['*'],
       passedRoles: (service, op, input) =>
-        service === 'ecs' ? ecsPassedRoles(op, input, { arns: ctx.arns, taskDefinitionRoles: (f, r) => (r === undefined ? ctx.taskDefinitions.latestActive(f) : ctx.taskDefinitions.get(f, r)) }) : [],
+        // Checked on the ARN of the role it reaches (IAM roles may have a path: role/team/app).
+        (service === 'ecs' ? ecsPassedRoles(op, input, { arns: ctx.arns, taskDefinitionRoles: (f, r) => (r === undefined ? ctx.taskDefinitions.latestActive(f) : ctx.taskDefinitions.get(f, r)) }) : []).map((p) => ({ ...p, roleArn: identity.roles.byArn(p.roleArn)?.arn ?? p.roleArn })),
       exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
       routeResource: (params) => (params.taskId ? ctx.tasks.get(params.taskId.split('/').pop()!)?.arn : params.roleName ? identity.roles.arnOf(params.roleName) : undefined),
       sessions: { lookup: (id) => identity.credentials.lookup(id), rolePolicy: (arn) => identity.roles.byArn(arn)?.policy },
