@@ -187,6 +187,8 @@ test('managed policies: CreatePolicy, GetPolicy, Attach/Detach/ListAttachedRoleP
 test("IAM's errors: NoSuchEntity, EntityAlreadyExists, DeleteConflict, MalformedPolicyDocument, ValidationError", async () => {
   const iam = iamClient();
   assert.equal(await rejectsWith(iam.send(new GetRoleCommand({ RoleName: 'nobody' })), 'NoSuchEntityException', 404), 'The role with name nobody cannot be found.');
+  const elsewhere = new IAMClient({ endpoint: server.endpoint, region: 'eu-west-1', maxAttempts: 1, credentials: TEST_ROOT_KEY });
+  await rejectsWith(elsewhere.send(new GetRoleCommand({ RoleName: 'nobody' })), 'NoSuchEntityException', 404); // IAM is global: any signing region
   await rejectsWith(iam.send(new PutRolePolicyCommand({ RoleName: 'nobody', PolicyName: 'p', PolicyDocument: allow('ecs:ListClusters') })), 'NoSuchEntityException', 404);
   await iam.send(new CreateRoleCommand({ RoleName: 'e-role', AssumeRolePolicyDocument: TRUST }));
   assert.equal(await rejectsWith(iam.send(new CreateRoleCommand({ RoleName: 'e-role', AssumeRolePolicyDocument: TRUST })), 'EntityAlreadyExistsException', 409), 'Role with name e-role already exists.');
@@ -227,6 +229,11 @@ test('authorization: iam:<Action> on the role ARN; a key without iam:* is refuse
   await rejectsWith(narrow.send(new ListRolesCommand({})), 'AccessDenied', 403);
   await rejectsWith(narrow.send(new PutRolePolicyCommand({ RoleName: 'visible', PolicyName: 'p', PolicyDocument: allow('*') })), 'AccessDenied', 403);
   assert.equal((await iam.send(new ListRolePoliciesCommand({ RoleName: 'visible' }))).PolicyNames!.length, 0, 'the refused call changed nothing');
+  const audit = (await (await server.fetch('/skiff/v1/audit?action=iam:CreateRole')).json()) as { events: { principal?: string; resource?: string; outcome: string }[] };
+  assert.ok(
+    audit.events.some((e) => e.principal?.endsWith('user/iam-reader') && e.resource === `arn:aws:iam::${ACCOUNT}:role/sneaky` && e.outcome === 'AccessDenied'),
+    `the refusal is audited as iam:CreateRole on the role: ${JSON.stringify(audit.events)}`,
+  );
 
   const wrong = await signedFetch(new URL(server.endpoint + '/'), {
     method: 'POST',

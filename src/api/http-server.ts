@@ -24,7 +24,8 @@ export interface QueryProtocol {
   service: string;
   decode(body: string): { action: string; params: Record<string, unknown> };
   run(action: string, params: Record<string, unknown>, requestId: string): Promise<string>;
-  errorResponse(err: unknown, requestId: string): { status: number; body: string };
+  /** The error document; `code` (optional) is also sent as `x-amzn-errortype`, for the audit log and metrics. */
+  errorResponse(err: unknown, requestId: string): { status: number; body: string; code?: string };
   newRequestId(): string;
 }
 
@@ -120,6 +121,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     const query = queryFor(req);
     if (query) {
       const e = query.errorResponse(err, query.newRequestId());
+      if (e.code) reply.header('x-amzn-errortype', e.code);
       return reply.code(e.status).header('content-type', 'text/xml;charset=UTF-8').send(e.body);
     }
     return sendError(reply, err, opts.log);
@@ -146,6 +148,7 @@ async function serveQuery(q: QueryProtocol, req: FastifyRequest, reply: FastifyR
     return reply.code(200).header('content-type', 'text/xml;charset=UTF-8').send(xml);
   } catch (err) {
     const e = q.errorResponse(err, requestId);
+    if (e.code) reply.header('x-amzn-errortype', e.code);
     return reply.code(e.status).header('content-type', 'text/xml;charset=UTF-8').send(e.body);
   }
 }

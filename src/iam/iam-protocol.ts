@@ -187,13 +187,13 @@ export class IamApi {
     return responseXml(action, requestId, result);
   }
 
-  errorResponse(err: unknown, requestId: string): { status: number; body: string } {
+  errorResponse(err: unknown, requestId: string): { status: number; body: string; code: string } {
     let e = toIamError(err);
     if (!e) {
       this.deps.log?.(`iam: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       e = new IamError('ServiceFailure', 'Skiff hit an internal error; see the server log for details.');
     }
-    return { status: e.status, body: errorXml(e, requestId) };
+    return { status: e.status, body: errorXml(e, requestId), code: e.code };
   }
 
   newRequestId(): string {
