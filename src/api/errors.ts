@@ -59,8 +59,12 @@ export class ApiError extends Error {
   /** Whether the same call may succeed if retried unchanged. */
   readonly retryable: boolean;
 
-  constructor(code: ErrorCode, message: string, opts: { status?: number; retryable?: boolean } = {}) {
+  /** Members of the error shape beyond `message` (e.g. ConflictException's `resourceIds`), sent with it. */
+  readonly fields: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { status?: number; retryable?: boolean; fields?: Record<string, unknown> } = {}) {
     super(message);
+    this.fields = opts.fields;
     this.name = code;
     this.code = code;
     this.status = opts.status ?? (code === ErrorCode.ServerException ? 500 : 400);
@@ -74,7 +78,7 @@ export const invalidParameter = (message: string) => new ApiError(ErrorCode.Inva
 export const clusterNotFound = (cluster: string) =>
   new ApiError(ErrorCode.ClusterNotFoundException, `Cluster not found: '${cluster}'. Create it with CreateCluster or check the name.`);
 
-/** The wire body for an error: `{"__type": ..., "message": ...}`. */
-export function errorBody(err: ApiError): { __type: string; message: string } {
-  return { __type: err.code, message: err.message };
+/** The wire body for an error: `{"__type": ..., "message": ...}` and the shape's other members, if any. */
+export function errorBody(err: ApiError): { __type: string; message: string; [member: string]: unknown } {
+  return { ...err.fields, __type: err.code, message: err.message };
 }

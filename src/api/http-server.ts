@@ -100,7 +100,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     const target = String(req.headers['x-amz-target'] ?? '');
     const dot = target.lastIndexOf('.');
     const protocol = byPrefix.get(target.slice(0, dot));
-    const handler = protocol?.operations[target.slice(dot + 1)];
+    const handler = protocol ? operationHandler(protocol, target.slice(dot + 1)) : undefined;
     try {
       if (!handler) {
         throw new ApiError(ErrorCode.UnknownOperationException, `Unknown operation '${target}'. Skiff does not implement it.`);
@@ -153,8 +153,54 @@ async function serveQuery(q: QueryProtocol, req: FastifyRequest, reply: FastifyR
   }
 }
 
+/**
+ * The handler of `name`, or undefined: only the protocol's own operations count,
+ * never what every object inherits (`constructor`, `toString`, `__proto__`).
+ */
+export function operationHandler(protocol: JsonProtocol, name: string): OperationHandler | undefined {
+  return Object.hasOwn(protocol.operations, name) ? protocol.operations[name] : undefined;
+}
+
+/** Deepest nesting of arrays and objects a request body may have (ECS's deepest shape is far shallower). */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * Whether `text` (JSON) nests arrays/objects deeper than `max`. A scan of the
+ * brackets outside strings, without recursion, so any depth is safe to check.
+ */
+export function jsonDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c) i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x7b || ch === 0x5b) {
+      if (++depth > max) return true;
+    } else if (ch === 0x7d || ch === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** Whether an already parsed value nests arrays/objects deeper than `max` (an explicit stack, no recursion). */
+export function valueDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(v as object)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function decodeBody(body: unknown): Record<string, unknown> {
   if (body === undefined || body === null || body === '') return {};
+  if (typeof body === 'string' ? jsonDeeperThan(body, MAX_JSON_DEPTH) : valueDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw new ApiError(ErrorCode.SerializationException, `The request body nests JSON objects or arrays more than ${MAX_JSON_DEPTH} levels deep; no request Skiff serves needs that. Send a flatter body.`);
+  }
   let parsed: unknown;
   try {
     parsed = typeof body === 'string' ? JSON.parse(body) : body;

@@ -12,7 +12,8 @@
  *   MissingAuthenticationTokenException 403  no Authorization header
  *   IncompleteSignatureException        400  Authorization header malformed
  *   UnrecognizedClientException         403  unknown or revoked access key
- *   InvalidSignatureException           403  wrong signature; time off by more than 5 minutes ("Signature expired")
+ *   InvalidSignatureException           403  wrong signature; time off by more than 5 minutes ("Signature expired");
+ *                                            a credential scope naming another region or another service
  *   ExpiredTokenException               400  a task role's temporary credentials have expired
  *   AccessDeniedException               400  the key's policy does not allow the action on the resource,
  *                                            or iam:PassRole on a role the call hands to its tasks
@@ -52,6 +53,8 @@ export interface GuardOptions {
   passedRoles?: (service: string, operation: string, input: Record<string, unknown>) => { roleArn: string; service: string }[];
   /** A route's resource from its path parameters (e.g. a task id → the task's ARN). */
   routeResource?: (params: Record<string, string>) => string | undefined;
+  /** The server's region: every credential scope must name it (absent: not checked). */
+  region?: string;
   maxBodyBytes?: number;
   now?: () => number;
   /** Paths that authenticate by other means (the dashboard's session cookie, src/dashboard): the guard leaves them alone. */
@@ -131,14 +134,16 @@ export class ApiGuard {
       if (isOpen(req) || this.opts.exempt?.(req.routeOptions.url ?? urlPath(req))) return;
       const target = String(req.headers['x-amz-target'] ?? '');
       let action: string;
-      if (req.method === 'POST' && urlPath(req) === '/' && target) {
-        const dot = target.lastIndexOf('.');
-        const service = this.opts.services[target.slice(0, dot)];
-        action = service ? `${service}:${target.slice(dot + 1)}` : target;
-      } else if (this.opts.queryService && req.method === 'POST' && urlPath(req) === '/' && /^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? ''))) {
+      // A form-encoded POST / is a Query protocol whatever X-Amz-Target says (the front door serves it so),
+      // so it must be signed for a Query service, never for a JSON protocol's.
+      if (this.opts.queryService && req.method === 'POST' && urlPath(req) === '/' && /^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? ''))) {
         const services = [this.opts.queryService].flat();
         const signed = /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
         action = `${services.find((s) => s === signed) ?? services[0]}:Unknown`; // must be signed for that service; authorizeOperation names the Action
+      } else if (req.method === 'POST' && urlPath(req) === '/' && target) {
+        const dot = target.lastIndexOf('.');
+        const service = ownValue(this.opts.services, target.slice(0, dot));
+        action = service ? `${service}:${target.slice(dot + 1)}` : target;
       } else {
         action = routeAction(req.method, req.routeOptions.url);
       }
@@ -194,7 +199,7 @@ export class ApiGuard {
   authorizeOperation(req: FastifyRequest, targetPrefix: string, operation: string, input: Record<string, unknown>): void {
     const state = this.calls.get(req);
     if (!state?.principal) throw new ApiError(ErrorCode.MissingAuthenticationTokenException, 'Missing Authentication Token', { status: 403 });
-    const service = this.opts.services[targetPrefix] ?? targetPrefix;
+    const service = ownValue(this.opts.services, targetPrefix) ?? targetPrefix;
     const resources = this.opts.resourcesFor?.(service, operation, input) ?? ['*'];
     this.authorize(state, `${service}:${operation}`, resources);
     for (const passed of this.opts.passedRoles?.(service, operation, input) ?? []) this.authorizePassRole(req, state, passed.roleArn, passed.service);
@@ -235,9 +240,7 @@ export class ApiGuard {
       const invalidToken = () => new ApiError(ErrorCode.UnrecognizedClientException, 'The security token included in the request is invalid.', { status: 403 });
       if (!found && !session) throw invalidToken();
       if (session && !session.tokenMatches(wire.headers['x-amz-security-token']?.[0])) throw invalidToken();
-      if (expectedService && auth.service !== expectedService) {
-        throw new SigV4Error('signature', `Credential should be scoped to correct service: '${expectedService}'.`);
-      }
+      checkScope(auth, expectedService !== undefined && GLOBAL_SERVICES.has(expectedService) ? undefined : this.opts.region, expectedService);
       verifySignature(wire, auth, amzDate, session ? session.secret : found!.secret);
       if (session) {
         if (session.expiresAt <= this.now()) throw new ApiError(ErrorCode.ExpiredTokenException, 'The security token included in the request is expired', { status: 400 });
@@ -284,6 +287,26 @@ export class ApiGuard {
     const why = decision === 'explicit-deny' ? 'with an explicit deny in an identity-based policy' : `because no identity-based policy allows the ${action} action`;
     return new ApiError(ErrorCode.AccessDeniedException, `User: ${p.arn} is not authorized to perform: ${action} on resource: ${resource} ${why}`, { status: 400 });
   }
+}
+
+/**
+ * The credential scope must name the server's region and the signed API's
+ * service, as AWS requires (InvalidSignatureException, AWS's wording).
+ */
+export function checkScope(scope: { region: string; service: string }, region: string | undefined, service: string | undefined): void {
+  if (region !== undefined && scope.region !== region) {
+    throw new SigV4Error('signature', `Credential should be scoped to a valid region. This Skiff serves region '${region}', not '${scope.region}': sign for '${region}'.`);
+  }
+  if (service !== undefined && scope.service !== service) {
+    throw new SigV4Error('signature', `Credential should be scoped to correct service: '${service}'.`);
+  }
+}
+
+/** Services AWS serves globally: any signing region is accepted for them (IAM). */
+const GLOBAL_SERVICES = new Set(['iam']);
+
+function ownValue(map: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined;
 }
 
 function urlPath(req: FastifyRequest): string {

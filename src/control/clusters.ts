@@ -5,17 +5,24 @@ import { optObjectList, optString, optStringList, optInt, reqString } from '../a
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import { paginate } from '../ecs/pagination.ts';
 import { clusterArn, resolveClusterName } from '../ecs/arns.ts';
+import { validateCapacityProviderStrategy } from '../ecs/run-task.ts';
 import type { ControlContext } from './context.ts';
 import { readTags } from './tags.ts';
 import { ServicesRepo } from '../store/services-repo.ts';
 
 export const CAPACITY_PROVIDERS = ['FARGATE', 'FARGATE_SPOT'];
 
+/**
+ * A new ACTIVE cluster. `providers` defaults to both Fargate providers: the
+ * out-of-box `default` cluster has them, as a cluster made in the ECS console
+ * does; CreateCluster passes what the request asked for (nothing: none, as in AWS).
+ */
 export function newClusterRecord(
   ctx: ControlContext,
   name: string,
   settings: ClusterRecord['settings'],
   strategy: ClusterRecord['defaultCapacityProviderStrategy'],
+  providers: string[] = [...CAPACITY_PROVIDERS],
 ): ClusterRecord {
   return {
     name,
@@ -23,7 +30,7 @@ export function newClusterRecord(
     status: 'ACTIVE',
     createdAt: ctx.clock.now(),
     settings: settings.length ? settings : [{ name: 'containerInsights', value: 'disabled' }],
-    capacityProviders: [...CAPACITY_PROVIDERS],
+    capacityProviders: providers,
     defaultCapacityProviderStrategy: strategy,
   };
 }
@@ -70,18 +77,13 @@ export function clusterOperations(ctx: ControlContext) {
         }
         return { name: 'containerInsights', value: String(s.value) };
       });
-      const strategy = (optObjectList(input, 'defaultCapacityProviderStrategy') ?? []).map((i) => {
-        if (!CAPACITY_PROVIDERS.includes(String(i.capacityProvider))) {
-          throw invalidParameter(`Capacity provider '${String(i.capacityProvider)}' does not exist; use FARGATE or FARGATE_SPOT.`);
-        }
-        return { capacityProvider: String(i.capacityProvider), weight: Number(i.weight ?? 0), base: Number(i.base ?? 0) };
-      });
+      const { providers, defaultCapacityProviderStrategy: strategy } = requestedCapacityProviders(input);
       const existing = ctx.clusters.get(name);
       if (existing?.status === 'ACTIVE') {
         // ECS answers CreateCluster on an existing name with the existing cluster.
         return { cluster: clusterView(ctx, existing, true) };
       }
-      const record = newClusterRecord(ctx, name, settings, strategy);
+      const record = newClusterRecord(ctx, name, settings, strategy, providers);
       ctx.db.transaction(() => {
         ctx.clusters.put(record);
         if (tags.length) ctx.tags.put(record.arn, tags);
@@ -133,4 +135,28 @@ export function clusterOperations(ctx: ControlContext) {
       return { cluster: clusterView(ctx, deleted, false) };
     },
   };
+}
+
+/**
+ * CreateCluster's `capacityProviders` and `defaultCapacityProviderStrategy`:
+ * providers FARGATE / FARGATE_SPOT, each once; the strategy by the usual rules
+ * and naming only providers in the list. Neither given: none (launch type
+ * FARGATE still works; a strategy needs PutClusterCapacityProviders first).
+ */
+export function requestedCapacityProviders(input: Record<string, unknown>): Pick<ClusterRecord, 'defaultCapacityProviderStrategy'> & { providers: string[] } {
+  const providers = optStringList(input, 'capacityProviders') ?? [];
+  for (const p of providers) {
+    if (!CAPACITY_PROVIDERS.includes(p)) throw invalidParameter(`Capacity provider '${p}' does not exist; Skiff offers FARGATE and FARGATE_SPOT.`);
+  }
+  if (new Set(providers).size !== providers.length) throw invalidParameter(`capacityProviders lists a provider more than once; give each once.`);
+  const raw = optObjectList(input, 'defaultCapacityProviderStrategy') ?? [];
+  const strategy = raw.length ? validateCapacityProviderStrategy(raw, 'defaultCapacityProviderStrategy') : [];
+  for (const s of strategy) {
+    if (!providers.includes(s.capacityProvider)) {
+      throw invalidParameter(
+        `The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster: ${s.capacityProvider}. Add it to capacityProviders or remove it from defaultCapacityProviderStrategy.`,
+      );
+    }
+  }
+  return { providers, defaultCapacityProviderStrategy: strategy };
 }

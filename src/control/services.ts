@@ -11,7 +11,7 @@ import type { Deployment, Service } from '@aws-sdk/client-ecs';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { optBool, optInt, optString, optStringList, reqString } from '../api/input.ts';
 import { paginate } from '../ecs/pagination.ts';
-import { parseServiceRef, serviceArn, validateServiceName } from '../ecs/arns.ts';
+import { isArn, parseServiceRef, serviceArn, validateServiceName, type ArnContext } from '../ecs/arns.ts';
 import {
   validateCapacityProviderStrategy,
   validateNetworkConfiguration,
@@ -365,7 +365,7 @@ export function serviceOperations(ctx: ControlContext) {
         const r = parseServiceRef(cluster.name, ref, ctx.arns);
         const svc = r.cluster === cluster.name ? repo.byName(cluster.name, r.service) : undefined;
         if (svc) services.push(view(svc, withTags));
-        else failures.push({ arn: r.arn, reason: 'MISSING' });
+        else failures.push({ arn: missingServiceArn(ref, ctx.arns), reason: 'MISSING' });
       }
       return { services, failures };
     },
@@ -402,4 +402,13 @@ export function serviceOperations(ctx: ControlContext) {
       return { service: view(svc) };
     },
   };
+}
+
+/**
+ * The `arn` of DescribeServices' failure for a service that is not there, as ECS
+ * gives it: an ARN as sent, a name as `arn:aws:ecs:<region>:<account>:service/<name>`
+ * (no cluster in it).
+ */
+export function missingServiceArn(ref: string, arns: ArnContext): string {
+  return isArn(ref) ? ref : `arn:${arns.partition ?? 'aws'}:ecs:${arns.region}:${arns.account}:service/${ref}`;
 }

@@ -12,25 +12,58 @@ export function readTags(input: Record<string, unknown>, field = 'tags'): Tag[] 
   return validateTags(input[field]).map((t) => ({ key: t.key!, value: t.value ?? '' }));
 }
 
-/** Checks the ARN names a resource Skiff has; returns the ARN. */
-function existingResource(ctx: ControlContext, arn: string): string {
+/** Why a resource ARN names nothing: the cluster it lives in is gone, or the resource itself. */
+type Missing = 'cluster' | 'task-definition' | 'resource';
+
+/** What an ECS resource ARN names: undefined when it exists, else what is missing. InvalidParameterException for a malformed ARN. */
+function findResource(ctx: ControlContext, arn: string): Missing | undefined {
   const p = parseArn(arn);
   if (!p || p.service !== 'ecs' || !p.resource.includes('/')) throw invalidParameter(`resourceArn '${arn}' is not a valid ECS resource ARN.`);
   const kind = p.resourceType;
   const rest = p.resource.slice(kind.length + 1);
-  let exists = false;
-  if (kind === 'cluster') exists = ctx.clusters.get(rest)?.status === 'ACTIVE';
-  else if (kind === 'task') exists = ctx.tasks.get(rest.split('/').pop() ?? '') !== undefined;
-  else if (kind === 'service') {
+  const clusterActive = (name: string) => ctx.clusters.get(name)?.status === 'ACTIVE';
+  if (kind === 'cluster') return clusterActive(rest) ? undefined : 'cluster';
+  if (kind === 'task') {
+    const parts = rest.split('/');
+    if (parts.length === 2 && !clusterActive(parts[0])) return 'cluster';
+    const t = ctx.tasks.get(parts[parts.length - 1]);
+    return t && (parts.length === 1 || t.clusterName === parts[0]) ? undefined : 'resource';
+  }
+  if (kind === 'service') {
     const [cluster, name] = rest.split('/');
-    exists = name !== undefined && new ServicesRepo(ctx.db).byName(cluster, name) !== undefined;
+    if (name === undefined) return 'resource';
+    if (!clusterActive(cluster)) return 'cluster';
+    return new ServicesRepo(ctx.db).byName(cluster, name) !== undefined ? undefined : 'resource';
   }
-  else if (kind === 'task-definition') {
+  if (kind === 'task-definition') {
     const [family, rev] = rest.split(':');
-    exists = ctx.taskDefinitions.get(family, Number(rev)) !== undefined;
+    return ctx.taskDefinitions.get(family, Number(rev)) !== undefined ? undefined : 'task-definition';
   }
-  if (!exists) throw new ApiError(ErrorCode.ResourceNotFoundException, `The specified resource '${arn}' was not found.`);
+  return 'resource';
+}
+
+/** TagResource / UntagResource: the ARN must name a resource Skiff has (ResourceNotFoundException, as documented for them). */
+function existingResource(ctx: ControlContext, arn: string): string {
+  if (findResource(ctx, arn)) throw new ApiError(ErrorCode.ResourceNotFoundException, `The specified resource '${arn}' was not found.`);
   return arn;
+}
+
+/**
+ * ListTagsForResource documents no ResourceNotFoundException: a missing cluster is
+ * ClusterNotFoundException, a missing task definition ClientException, anything
+ * else that names nothing InvalidParameterException.
+ */
+export function listableResource(ctx: ControlContext, arn: string): string {
+  switch (findResource(ctx, arn)) {
+    case undefined:
+      return arn;
+    case 'cluster':
+      throw new ApiError(ErrorCode.ClusterNotFoundException, `The specified cluster wasn't found: '${arn}' names a cluster that does not exist. List clusters with ListClusters.`);
+    case 'task-definition':
+      throw new ApiError(ErrorCode.ClientException, `The specified task definition does not exist: '${arn}'. List revisions with ListTaskDefinitions.`);
+    case 'resource':
+      throw invalidParameter(`The specified resource '${arn}' was not found. Check the ARN (ListTasks, ListServices) and try again.`);
+  }
 }
 
 export function tagOperations(ctx: ControlContext) {
@@ -51,7 +84,7 @@ export function tagOperations(ctx: ControlContext) {
       return {};
     },
     ListTagsForResource(input: Record<string, unknown>) {
-      const arn = existingResource(ctx, reqString(input, 'resourceArn'));
+      const arn = listableResource(ctx, reqString(input, 'resourceArn'));
       return { tags: ctx.tags.list(arn) };
     },
   };

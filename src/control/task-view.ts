@@ -83,9 +83,31 @@ export function taskView(t: TaskRecord, tags: Tag[]): WireTask {
     stoppedReason: t.stoppedReason,
     startedBy: t.startedBy,
     group: t.group,
-    overrides: { containerOverrides: [], inferenceAcceleratorOverrides: [], ...t.overrides },
+    overrides: overridesView(t),
     enableExecuteCommand: false,
     version: t.version,
     tags: tags.map((x) => ({ key: x.key, value: x.value })),
   };
+}
+
+/**
+ * `overrides` as ECS shows it: every container by name in `containerOverrides`
+ * (task definition order), with what the request overrode for it, if anything.
+ */
+export function overridesView(t: Pick<TaskRecord, 'containers' | 'overrides'>): Record<string, unknown> {
+  const given = Array.isArray(t.overrides.containerOverrides) ? (t.overrides.containerOverrides as { name?: unknown }[]) : [];
+  const containerOverrides = t.containers.map((c) => ({ name: c.name, ...given.find((o) => o?.name === c.name) }));
+  return { inferenceAcceleratorOverrides: [], ...t.overrides, containerOverrides };
+}
+
+/**
+ * A task as RunTask's response shows it, as ECS does at that moment: just
+ * accepted (`lastStatus` PROVISIONING, `version` 1, its network interface
+ * PRECREATED), whatever the agent has done since.
+ */
+export function runTaskView(t: TaskRecord, tags: Tag[]): WireTask {
+  const view = taskView(t, tags);
+  const attachments = (view.attachments ?? []).map((a) => ({ ...a, status: 'PRECREATED' }));
+  const containers = (view.containers as Container[]).map((c) => ({ ...c, lastStatus: 'PENDING' }));
+  return { ...view, lastStatus: 'PROVISIONING', version: 1, attachments, containers };
 }

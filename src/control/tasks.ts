@@ -14,7 +14,7 @@
 import { StopReason } from '../model/task-status.ts';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { optInt, optString, optStringList, reqString } from '../api/input.ts';
-import { validateRunTaskInput, requestHash } from '../ecs/run-task.ts';
+import { checkStrategyAssociated, validateRunTaskInput, requestHash } from '../ecs/run-task.ts';
 import { paginate } from '../ecs/pagination.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import { parseServiceRef, tryParseTaskRef } from '../ecs/arns.ts';
@@ -22,7 +22,7 @@ import type { ControlContext } from './context.ts';
 import { activeCluster } from './clusters.ts';
 import { resolveTaskDefinition } from './task-definitions.ts';
 import { readTags } from './tags.ts';
-import { taskView } from './task-view.ts';
+import { runTaskView, taskView } from './task-view.ts';
 import { PreSerialized } from '../api/http-server.ts';
 import { Placement, abandonPlaced, launchPlaced, storeTasks, type TaskBatch } from '../scheduler/placement.ts';
 import { effectiveStrategy, splitByStrategy } from '../scheduler/capacity-split.ts';
@@ -71,6 +71,7 @@ export function taskOperations(ctx: ControlContext) {
       const tags = readTags(input);
       const hash = requestHash(input as never);
 
+      if (req.capacityProviderStrategy) checkStrategyAssociated(req.capacityProviderStrategy, cluster.capacityProviders, cluster.name);
       const strategy = effectiveStrategy(req.capacityProviderStrategy, req.launchType, cluster.defaultCapacityProviderStrategy);
       const batch: TaskBatch = {
         cluster,
@@ -91,12 +92,7 @@ export function taskOperations(ctx: ControlContext) {
             .prepare(`SELECT request_hash, task_ids FROM client_tokens WHERE cluster = ? AND token = ?`)
             .get(cluster.name, req.clientToken) as { request_hash: string; task_ids: string } | undefined;
           if (prior) {
-            if (prior.request_hash !== hash) {
-              throw new ApiError(
-                ErrorCode.ConflictException,
-                `The clientToken '${req.clientToken}' was already used with different parameters. Use a new clientToken for a different request.`,
-              );
-            }
+            if (prior.request_hash !== hash) throw clientTokenConflict(ctx, req.clientToken, JSON.parse(prior.task_ids) as string[]);
             return { ids: JSON.parse(prior.task_ids) as string[], created: false };
           }
         }
@@ -116,8 +112,13 @@ export function taskOperations(ctx: ControlContext) {
         throw err;
       }
       if (!ran.created) abandonPlaced(ctx, placement);
+      const stored = new Map(ran.created ? ran.ids.map((id) => [id, ctx.tasks.get(id)!]) : []);
       launchPlaced(ctx, placement);
-      const tasks = ran.ids.map((id) => ctx.tasks.get(id)!).map((t) => taskView(t, ctx.tags.list(t.arn)));
+      // New tasks as ECS shows them at this moment (what the agent has done since is DescribeTasks' news);
+      // a retried call's tasks as they are now.
+      const tasks = ran.ids
+        .map((id) => (ran.created ? stored.get(id) : undefined) ?? ctx.tasks.get(id)!)
+        .map((t) => (ran.created ? runTaskView : taskView)(t, ctx.tags.list(t.arn)));
       return { tasks, failures: [] };
     },
 
@@ -193,4 +194,14 @@ export function taskOperations(ctx: ControlContext) {
       return { taskArns: page, ...(nextToken ? { nextToken } : {}) };
     },
   };
+}
+
+/** A clientToken reused with other parameters: ConflictException with the token's tasks as `resourceIds`, as ECS answers. */
+function clientTokenConflict(ctx: ControlContext, token: string, taskIds: string[]): ApiError {
+  const resourceIds = taskIds.map((id) => ctx.tasks.get(id)?.arn).filter((a): a is string => a !== undefined);
+  return new ApiError(
+    ErrorCode.ConflictException,
+    `The clientToken '${token}' was already used with different parameters (tasks ${resourceIds.join(', ') || 'none'}). Use a new clientToken for a different request.`,
+    { fields: { resourceIds } },
+  );
 }

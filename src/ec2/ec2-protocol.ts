@@ -46,7 +46,7 @@ export class Ec2Api {
     if (version !== undefined && version !== EC2_API_VERSION) {
       throw new Ec2Error('InvalidParameterValue', `Version '${version}' is not supported: Skiff serves EC2 API version ${EC2_API_VERSION}.`);
     }
-    if (!this.handlers[action]) {
+    if (!Object.hasOwn(this.handlers, action)) {
       throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service. Skiff serves: ${Object.keys(this.handlers).join(', ')}.`);
     }
     return { action, params };

@@ -76,6 +76,20 @@ export function validateCapacityProviderStrategy(v: unknown, what = 'capacityPro
   return items;
 }
 
+/**
+ * Every provider of a RunTask strategy must be associated with the cluster
+ * (CreateCluster / PutClusterCapacityProviders); InvalidParameterException otherwise, as ECS answers.
+ */
+export function checkStrategyAssociated(strategy: NormalisedStrategyItem[], associated: readonly string[], clusterName: string): void {
+  const missing = strategy.map((s) => s.capacityProvider).filter((p) => !associated.includes(p));
+  if (missing.length === 0) return;
+  throw bad(
+    `The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. ` +
+      `Cluster '${clusterName}' has ${associated.length ? associated.join(', ') : 'no capacity providers'}; ` +
+      `associate ${missing.join(', ')} with PutClusterCapacityProviders, or use launchType FARGATE.`,
+  );
+}
+
 // ---------------------------------------------------------------- network configuration
 
 /** Validates `networkConfiguration.awsvpcConfiguration` (RunTask, CreateService, UpdateService). */
@@ -274,13 +288,20 @@ export function validateRunTaskInput(input: RunTaskCommandInput, taskDef: TaskDe
 
 // ---------------------------------------------------------------- idempotency
 
-/** JSON with object keys sorted at every level and undefined values dropped. */
-export function canonicalJson(v: unknown): string {
+/** Deepest nesting canonicalJson accepts (a request's; the front door refuses deeper bodies first). */
+export const CANONICAL_JSON_MAX_DEPTH = 100;
+
+/**
+ * JSON with object keys sorted at every level and undefined values dropped.
+ * Deeper than CANONICAL_JSON_MAX_DEPTH: InvalidParameterException, never a stack overflow.
+ */
+export function canonicalJson(v: unknown, depth = 0): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonicalJson(x))).join(',')}]`;
+  if (depth >= CANONICAL_JSON_MAX_DEPTH) throw bad(`The request nests objects or arrays more than ${CANONICAL_JSON_MAX_DEPTH} levels deep. Send a flatter request.`);
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonicalJson(x, depth + 1))).join(',')}]`;
   const o = v as Obj;
   const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k], depth + 1)}`).join(',')}}`;
 }
 
 /**

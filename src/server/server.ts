@@ -263,6 +263,7 @@ export class SkiffServer {
       keys: auth.keys,
       audit: auth.audit,
       accountId: c.accountId,
+      region: c.region,
       services: { [ecsProtocol(ctx).targetPrefix]: 'ecs', [SECRETS_TARGET_PREFIX]: 'secretsmanager', [AUTOSCALING_TARGET_PREFIX]: AUTOSCALING_SERVICE, [LOGS_TARGET_PREFIX]: 'logs' },
       queryService: [ec2.service, iam.service],
       resourcesFor: (service, op, input) =>
