@@ -61,7 +61,7 @@ test('the default cluster exists out of the box and clusters are created, descri
 
   const c = await ecs.send(new CreateClusterCommand({ clusterName: 'api-test', tags: [{ key: 'team', value: 'infra' }] }));
   assert.equal(c.cluster?.clusterName, 'api-test');
-  assert.deepEqual(c.cluster?.capacityProviders, ['FARGATE', 'FARGATE_SPOT']);
+  assert.deepEqual(c.cluster?.capacityProviders, [], 'none unless asked for, as in AWS');
   const described = await ecs.send(new DescribeClustersCommand({ clusters: ['api-test', 'nope'], include: ['TAGS'] }));
   assert.deepEqual(described.clusters?.[0]?.tags, [{ key: 'team', value: 'infra' }]);
   assert.equal(described.failures?.[0]?.reason, 'MISSING');

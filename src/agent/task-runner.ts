@@ -416,7 +416,10 @@ export class TaskRunner {
 
   // ---------------------------------------------------------------- adopt
 
-  /** Picks a task up after a restart: supervise it if it runs, finish it if it was stopping. */
+  /**
+   * Picks a task up after a restart: supervise it if it runs, finish it if it was
+   * stopping, start it if it was accepted (or starting) and is still wanted.
+   */
   private async adopt(): Promise<void> {
     const task = this.task;
     if (task.desiredStatus === 'STOPPED' || reached(task.lastStatus, 'DEACTIVATING')) {
@@ -424,10 +427,15 @@ export class TaskRunner {
       const graceMs = task.stopDeadline === undefined ? undefined : Math.max(0, task.stopDeadline - this.deps.clock.now());
       this.stopRequest = { code: task.stopCode ?? 'UserInitiated', reason: task.stoppedReason ?? StopReason.UserInitiated, graceMs };
     } else if (!reached(task.lastStatus, 'RUNNING')) {
-      this.stopRequest = {
-        code: 'TaskFailedToStart',
-        reason: 'ResourceInitializationError: the Skiff server restarted while the task was starting; start it again',
-      };
+      // Accepted, perhaps half started, never RUNNING: start it afresh through the launch path.
+      this.starting = true;
+      try {
+        await this.clearInterruptedStart();
+      } catch (err) {
+        this.starting = false;
+        throw err;
+      }
+      return this.launch();
     } else {
       let lost = 0;
       for (const c of task.containers.filter((x) => x.lastStatus === 'RUNNING')) {
@@ -452,6 +460,32 @@ export class TaskRunner {
     }
     await this.superviseUntilStop();
     await this.teardown();
+  }
+
+  /**
+   * Before restarting a start the server did not finish: remove what it may have
+   * made that a start does not reuse (its containers, even one already running,
+   * and the cgroup; all named by the task id, so this touches nothing else) and
+   * put the record's containers back to PENDING, durably. The namespace stays:
+   * `attach` reuses a complete one and rebuilds a half-made one; the address
+   * stays the task's. One runner per task id and containers destroyed before
+   * any is created again: the task never runs twice.
+   */
+  private async clearInterruptedStart(): Promise<void> {
+    const task = this.task;
+    this.deps.log(`task ${task.id}: the server restarted while the task was ${task.lastStatus}; starting it again`);
+    for (const c of task.containers) await this.deps.driver.destroyContainer(c.runtimeId);
+    await this.deps.driver.destroyTask(task.id);
+    this.update((t) => {
+      t.timings = [];
+      for (const c of t.containers) {
+        c.lastStatus = 'PENDING';
+        delete c.exitCode;
+        delete c.reason;
+        delete c.startedAt;
+        delete c.healthStatus;
+      }
+    });
   }
 
   // ---------------------------------------------------------------- stop

@@ -5,6 +5,7 @@ import { ApiError } from '../api/errors.ts';
 import { clusterArn, taskDefinitionArn } from './arns.ts';
 import {
   canonicalJson,
+  checkStrategyAssociated,
   effectiveContainerConfig,
   effectiveTaskSize,
   requestHash,
@@ -262,6 +263,22 @@ describe('requestHash', () => {
     assert.notEqual(requestHash({ taskDefinition: 'web' }), requestHash({ taskDefinition: 'web:2' }));
     assert.notEqual(requestHash({ taskDefinition: 'web' }), requestHash({ taskDefinition: 'web', cluster: 'prod' }));
   });
+  test('canonicalJson refuses nesting past its cap with InvalidParameterException, never a stack overflow', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    expectInvalid(() => canonicalJson({ x: deep }), /levels deep/);
+    let ok: unknown = 1;
+    for (let i = 0; i < 50; i++) ok = { a: ok };
+    assert.ok(canonicalJson(ok).startsWith('{"a":{"a":'));
+  });
+
+  test('checkStrategyAssociated: every provider must be associated with the cluster', () => {
+    const spot = [{ capacityProvider: 'FARGATE_SPOT' as const, weight: 1, base: 0 }];
+    checkStrategyAssociated(spot, ['FARGATE', 'FARGATE_SPOT'], 'c');
+    expectInvalid(() => checkStrategyAssociated(spot, ['FARGATE'], 'c'), /not associated with the cluster.*'c' has FARGATE.*FARGATE_SPOT/);
+    expectInvalid(() => checkStrategyAssociated(spot, [], 'bare'), /no capacity providers/);
+  });
+
   test('canonicalJson sorts keys at every level', () => {
     assert.equal(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: undefined } }), '{"a":{"d":[2,{"e":0,"f":1}]},"b":1}');
   });
