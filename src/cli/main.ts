@@ -25,12 +25,14 @@ import { roleCommands } from './commands/roles.ts';
 import { composeCommands } from './commands/compose.ts';
 import { autoscalingCommands } from './commands/autoscaling.ts';
 import { lbCommands } from './commands/lb.ts';
+import { skiffVersion } from './version.ts';
 
 const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands, autoscalingCommands, lbCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')
     .description('Serverless containers you run yourself: the ECS/Fargate API on your own host.')
+    .version(skiffVersion(), '-V, --version', 'print the Skiff version')
     .option('--endpoint <url>', 'Skiff server URL (default: $SKIFF_ENDPOINT or http://127.0.0.1:8080)')
     .option('--region <region>', 'region to sign requests for (default: $AWS_REGION or us-east-1)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// `npm run build` (and `prepack`): compiles src/ into dist/ as the npm package ships it.
+//
+// Contract: dist/ is rebuilt from scratch; it holds the JavaScript of
+// src/cli/main.ts and every module it imports (tsconfig.build.json), plus every
+// non-TypeScript file under src/ (assets read relative to their module, such as
+// the dashboard's static files) at the same relative path. The build fails if an
+// emitted module still imports a `.ts` file, so the package never needs a
+// TypeScript loader at run time. Plain JavaScript on purpose: it runs before
+// anything is compiled, with no loader.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const src = join(root, 'src');
+const dist = join(root, 'dist');
+
+/** Every file below `dir` (absolute paths). */
+function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+rmSync(dist, { recursive: true, force: true });
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+
+// Assets: anything under src/ that is not TypeScript and not a test.
+let assets = 0;
+for (const file of walk(src)) {
+  if (/\.(m|c)?ts$/.test(file) || /\.test\.[^/]+$/.test(file)) continue;
+  const to = join(dist, relative(src, file));
+  mkdirSync(dirname(to), { recursive: true });
+  cpSync(file, to);
+  assets++;
+}
+
+// No emitted module may still import TypeScript (a `.ts` specifier tsc did not rewrite).
+const tsImport = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+\.(?:m|c)?ts)['"]/g;
+const bad = [];
+const modules = walk(dist).filter((f) => f.endsWith('.js'));
+for (const file of modules) {
+  for (const m of readFileSync(file, 'utf8').matchAll(tsImport)) bad.push(`${relative(root, file)}: imports ${m[1]}`);
+}
+if (bad.length) {
+  console.error(`build: compiled modules still import TypeScript files:\n  ${bad.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`build: dist/ has ${modules.length} modules and ${assets} assets`);
