@@ -25,6 +25,7 @@ function walk(dir) {
 rmSync(dist, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+const modules = walk(dist).filter((f) => f.endsWith('.js'));
 
 // Assets: anything under src/ that is not TypeScript and not a test.
 let assets = 0;
@@ -39,8 +40,7 @@ for (const file of walk(src)) {
 // No emitted module may still import TypeScript (a `.ts` specifier tsc did not rewrite).
 const tsImport = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+\.(?:m|c)?ts)['"]/g;
 const bad = [];
-const modules = walk(dist).filter((f) => f.endsWith('.js'));
-for (const file of modules) {
+for (const file of walk(dist).filter((f) => /\.(m|c)?js$/.test(f))) {
   for (const m of readFileSync(file, 'utf8').matchAll(tsImport)) bad.push(`${relative(root, file)}: imports ${m[1]}`);
 }
 if (bad.length) {

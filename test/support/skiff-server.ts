@@ -29,6 +29,9 @@ export interface TestServerOptions {
   args?: string[];
   /** Start without SKIFF_ROOT_* (the server generates a root key). */
   noRootKey?: boolean;
+  /** The `skiff` to run, e.g. an installed package's bin (default: this checkout's bin/skiff.js under this node); and its cwd. */
+  command?: string[];
+  cwd?: string;
 }
 
 /** The root key every TestServer is started with (its `ecs()` and `fetch()` sign with it). */
@@ -57,9 +60,10 @@ export class TestServer {
     this.port = this.port || (await freePort());
     this.endpoint = `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
     this.output = '';
+    const [cmd, ...cmdArgs] = this.opts.command ?? [process.execPath, join(ROOT, 'bin/skiff.js')];
     const proc = (this.proc = spawn(
-      process.execPath,
-      [join(ROOT, 'bin/skiff.js'), 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--vpc-cidr', this.vpcCidr, ...(this.opts.args ?? [])],
+      cmd!,
+      [...cmdArgs, 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--vpc-cidr', this.vpcCidr, ...(this.opts.args ?? [])],
       {
         env: {
           ...process.env,
@@ -70,6 +74,7 @@ export class TestServer {
           ...this.opts.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: this.opts.cwd,
       },
     ));
     proc.stdout!.on('data', (d) => (this.output += d));
