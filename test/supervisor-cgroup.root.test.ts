@@ -14,10 +14,11 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, mkdtempSync, promises as fsp, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readCgroupLayout, removeCgroupTree, type CgroupLayout } from '../src/drivers/runc/cgroups.ts';
-import { moveToOwnCgroup, parseProcCgroup, pruneOwnCgroups, removeOwnCgroup } from '../src/drivers/runc/supervisor-cgroup.ts';
+import { moveSupervisorOfPidFile, moveToOwnCgroup, parseProcCgroup, pruneOwnCgroups, removeOwnCgroup } from '../src/drivers/runc/supervisor-cgroup.ts';
 
 const RUN = randomBytes(3).toString('hex');
 const ROOT = `skiff-sup-${RUN}`; // the cgroup root, as the driver's cgroupRoot
@@ -158,7 +159,15 @@ describe('a supervisor moved to its own cgroup (real cgroups, root)', { skip, co
     if (!serviceCgroups.length) await makeServiceCgroups();
     const live = await startSupervisor();
     const dead = await startSupervisor();
-    await moveToOwnCgroup(live.proc.pid!, 'live', { cgroupRoot: ROOT, layout });
+    // The live one by its pid file, as the driver knows a daemonized conmon.
+    const dir = mkdtempSync(path.join(tmpdir(), 'skiff-sup-'));
+    try {
+      writeFileSync(path.join(dir, 'conmon.pid'), String(live.proc.pid));
+      assert.ok((await moveSupervisorOfPidFile(path.join(dir, 'conmon.pid'), 'live', { cgroupRoot: ROOT, layout })).length > 0);
+      await assert.rejects(moveSupervisorOfPidFile(path.join(dir, 'missing.pid'), 'x', { cgroupRoot: ROOT, layout }), /cannot move the supervisor of x/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const deadMoves = await moveToOwnCgroup(dead.proc.pid!, 'dead', { cgroupRoot: ROOT, layout });
     assert.ok(deadMoves.length > 0);
     const deadPid = dead.proc.pid!;

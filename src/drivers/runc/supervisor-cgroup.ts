@@ -18,7 +18,9 @@
  *   nothing): v1 hierarchies, named ones such as `name=systemd`, and the unified
  *   (v2) one. Call it on conmon's first process while it still waits on its start
  *   pipe (before it forks and runs `runc create`), or on the daemonized conmon
- *   (`conmon.pid`) once `runc create` returned. Idempotent. Throws, naming the
+ *   (`moveSupervisorOfPidFile` with its `conmon.pid`) once `runc create` returned:
+ *   runc has then put the container in its own cgroups in every hierarchy, so only
+ *   conmon is left to move. Idempotent. Throws, naming the
  *   hierarchy, if a move fails; the cgroups it made stay for `removeOwnCgroup`.
  * - `removeOwnCgroup(id)` removes that cgroup in every hierarchy once the
  *   supervisor has exited (a live one keeps it busy: it throws then). Missing is
@@ -139,6 +141,17 @@ export async function moveToOwnCgroup(pid: number, id: string, opts: SupervisorC
     }
   }
   return moves;
+}
+
+/** `moveToOwnCgroup` for the daemonized supervisor named by a pid file (conmon's `--conmon-pidfile`). */
+export async function moveSupervisorOfPidFile(pidFile: string, id: string, opts: SupervisorCgroupOptions): Promise<SupervisorMove[]> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(await fsp.readFile(pidFile, 'utf8'), 10);
+  } catch (e) {
+    throw new Error(`cannot move the supervisor of ${id} to its own cgroup: ${(e as Error).message}`);
+  }
+  return moveToOwnCgroup(pid, id, opts);
 }
 
 /**
