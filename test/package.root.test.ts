@@ -4,7 +4,8 @@
  * from a directory outside the repository, so nothing of the checkout (its
  * node_modules, tsx, src/) can help it. Needs root (the server) and the npm
  * registry (the install resolves the package's dependencies; better-sqlite3 is
- * built from source when no prebuilt binary can be fetched, which takes minutes).
+ * built from source when no prebuilt binary can be fetched: 4-6 minutes on this
+ * 2-core machine, most of it compiling SQLite).
  * Run: node --import tsx --test test/package.root.test.ts
  *
  * The package is packed from a copy of the working tree (so the build writes no
