@@ -22,6 +22,11 @@
  * Stop steps: DEACTIVATING → STOPPING (stop signal, SIGKILL after stopTimeout,
  * dependents first) → DEPROVISIONING (destroy containers, cgroup, namespace,
  * release address) → STOPPED (with billing).
+ *
+ * A full disk (store/disk-errors.ts): a durable write that fails for lack of
+ * disk (container exits, every stop step, releasing the address) is retried
+ * until the store takes it (`persist`), so the task is neither lost nor left
+ * half-stopped; a start-path write that fails fails the start.
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +43,7 @@ import { FIRST_HEALTHY_PHASE, taskHealth, type HealthStatus } from '../model/tas
 import { HealthChecker } from './health-checker.ts';
 import { resolvConf } from '../discovery/namespace.ts';
 import { billedSeconds, costOf, ratesFor, type PriceBook } from '../metering/pricing.ts';
+import { WriteFailureNotice } from '../store/disk-errors.ts';
 
 export interface TaskRunnerDeps {
   tasks: TasksRepo;
@@ -107,11 +113,19 @@ export class TaskRunner {
   private readonly health = new HealthChecker({
     exec: (id, args, timeoutMs) => this.deps.driver.exec(id, args, { timeoutMs }),
     running: (name) => this.task.containers.find((x) => x.name === name)?.lastStatus === 'RUNNING' && !this.stopRequest,
-    record: (name, status) => (this.update((t) => recordHealth(t, name, status, this.deps.clock.now())), this.wakeUp()),
+    record: (name, status) => {
+      try {
+        this.update((t) => recordHealth(t, name, status, this.deps.clock.now()));
+      } catch (err) {
+        if (!this.writes.failed(err)) throw err; // the next change is recorded once the disk takes writes
+      }
+      this.wakeUp();
+    },
     log: (msg) => this.deps.log(`task ${this.taskId}: ${msg}`),
   });
   /** Resolves when the runner has finished (task STOPPED). */
   readonly done: Promise<void>;
+  private readonly writes: WriteFailureNotice;
 
   constructor(
     private readonly taskId: string,
@@ -119,6 +133,7 @@ export class TaskRunner {
     mode: 'launch' | 'adopt',
   ) {
     this.starting = mode === 'launch';
+    this.writes = new WriteFailureNotice(`task ${taskId}: storing its state`, deps.log);
     this.done = (mode === 'launch' ? this.launch() : this.adopt()).catch((err) => {
       deps.log(`task ${taskId}: runner failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
     });
@@ -146,6 +161,23 @@ export class TaskRunner {
       if (!reached(t.lastStatus, status)) t.lastStatus = status;
       extra(t);
     }, durable);
+  }
+
+  /**
+   * A state write that must not be lost: on a disk failure it is retried (back-off
+   * up to 5 s, logged once) until the store takes it. Other errors throw.
+   */
+  private async persist<T>(write: () => T): Promise<T> {
+    for (let delayMs = 200; ; delayMs = Math.min(delayMs * 2, 5000)) {
+      try {
+        const result = write();
+        this.writes.succeeded();
+        return result;
+      } catch (err) {
+        if (!this.writes.failed(err)) throw err;
+      }
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
   }
 
   /** Runs one start step and records its timing (start-path progress: not durable). */
@@ -386,9 +418,9 @@ export class TaskRunner {
   /** Records the container's exit when it happens; an essential container's exit stops the task. */
   private watchExit(c: ContainerRecord): void {
     this.deps.driver.waitContainer(c.runtimeId).then(
-      (exit) => this.onContainerExit(c.name, exit),
+      (exit) => this.persist(() => this.onContainerExit(c.name, exit)),
       (err) => this.deps.log(`task ${this.taskId}: waiting for container ${c.name} failed: ${errMessage(err)}`),
-    );
+    ).catch((err) => this.deps.log(`task ${this.taskId}: recording the exit of container ${c.name} failed: ${errMessage(err)}`));
   }
 
   private onContainerExit(name: string, exit: ContainerExit): void {
@@ -444,14 +476,16 @@ export class TaskRunner {
           this.watchExit(c);
           this.health.watch(c);
         } else if (state.exit) {
-          this.onContainerExit(c.name, state.exit); // exited while the server was down
+          await this.persist(() => this.onContainerExit(c.name, state.exit!)); // exited while the server was down
         } else {
           lost++;
-          this.update((t) => {
-            const rec = t.containers.find((x) => x.name === c.name)!;
-            rec.lastStatus = 'STOPPED';
-            rec.reason = 'Container was not found on the host when the Skiff server restarted';
-          });
+          await this.persist(() =>
+            this.update((t) => {
+              const rec = t.containers.find((x) => x.name === c.name)!;
+              rec.lastStatus = 'STOPPED';
+              rec.reason = 'Container was not found on the host when the Skiff server restarted';
+            }),
+          );
         }
       }
       if (lost > 0) {
@@ -493,21 +527,25 @@ export class TaskRunner {
   private async teardown(): Promise<void> {
     const req = this.stopRequest!;
     this.health.stopAll();
-    this.setStatus('DEACTIVATING', (t) => {
-      t.desiredStatus = 'STOPPED';
-      t.stopCode ??= req.code;
-      t.stoppedReason ??= req.reason;
-      t.stoppingAt ??= this.deps.clock.now();
-    });
-    this.setStatus('STOPPING');
+    await this.persist(() =>
+      this.setStatus('DEACTIVATING', (t) => {
+        t.desiredStatus = 'STOPPED';
+        t.stopCode ??= req.code;
+        t.stoppedReason ??= req.reason;
+        t.stoppingAt ??= this.deps.clock.now();
+      }),
+    );
+    await this.persist(() => this.setStatus('STOPPING'));
     await this.stopContainers();
-    this.setStatus('DEPROVISIONING', (t) => {
-      t.executionStoppedAt ??= this.deps.clock.now();
-      for (const c of t.containers) if (c.lastStatus !== 'STOPPED') c.lastStatus = 'STOPPED';
-    });
+    await this.persist(() =>
+      this.setStatus('DEPROVISIONING', (t) => {
+        t.executionStoppedAt ??= this.deps.clock.now();
+        for (const c of t.containers) if (c.lastStatus !== 'STOPPED') c.lastStatus = 'STOPPED';
+      }),
+    );
     await this.releaseResources();
     const now = this.deps.clock.now();
-    this.setStatus('STOPPED', (t) => {
+    await this.persist(() => this.setStatus('STOPPED', (t) => {
       t.stoppedAt = now;
       t.network.status = 'DELETED';
       if (t.pullStartedAt !== undefined) {
@@ -520,7 +558,7 @@ export class TaskRunner {
           memoryGiB: t.memory / 1024,
         };
       }
-    });
+    }));
     this.deps.onStopped(this.taskId);
   }
 
@@ -548,18 +586,18 @@ export class TaskRunner {
       const signal = c.stopSignal ?? 'SIGTERM';
       exit = await this.deps.driver.stopContainer(c.runtimeId, signal, this.stopRequest?.graceMs ?? c.stopTimeoutSec * 1000);
     }
-    if (exit) this.onContainerExit(c.name, exit);
+    if (exit) await this.persist(() => this.onContainerExit(c.name, exit));
   }
 
   private async releaseResources(): Promise<void> {
     const task = this.task;
     for (const c of task.containers) await this.deps.driver.destroyContainer(c.runtimeId);
     await this.deps.driver.destroyTask(task.id);
-    this.update((t) => (t.network.status = 'DETACHING'));
+    await this.persist(() => this.update((t) => (t.network.status = 'DETACHING')));
     await this.deps.network.detach(task.id);
-    this.deps.releaseAddress(task.id);
+    await this.persist(() => this.deps.releaseAddress(task.id));
     rmSync(join(this.deps.taskFilesDir, task.id), { recursive: true, force: true });
-    this.deps.identity?.release(task.id);
+    await this.persist(() => this.deps.identity?.release(task.id));
   }
 }
 

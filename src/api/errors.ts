@@ -78,6 +78,13 @@ export const invalidParameter = (message: string) => new ApiError(ErrorCode.Inva
 export const clusterNotFound = (cluster: string) =>
   new ApiError(ErrorCode.ClusterNotFoundException, `Cluster not found: '${cluster}'. Create it with CreateCluster or check the name.`);
 
+/**
+ * The disk holding the data dir is full: Skiff cannot make the write the call
+ * needs. A ServerException (HTTP 500, retryable: AWS SDKs retry it a few times
+ * with back-off) whose message says what to free.
+ */
+export const storeFullError = (message: string) => new ApiError(ErrorCode.ServerException, message, { status: 500, retryable: true });
+
 /** The wire body for an error: `{"__type": ..., "message": ...}` and the shape's other members, if any. */
 export function errorBody(err: ApiError): { __type: string; message: string; [member: string]: unknown } {
   return { ...err.fields, __type: err.code, message: err.message };

@@ -6,7 +6,8 @@
  * (`sendError`) maps every error to the wire.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ApiError, ErrorCode, errorBody } from './errors.ts';
+import { ApiError, ErrorCode, errorBody, storeFullError } from './errors.ts';
+import { DiskFullError, isDiskFullError } from '../store/disk-errors.ts';
 
 /** An operation handler: input is the decoded JSON body, output is JSON-serialisable. */
 export type OperationHandler = (input: Record<string, unknown>) => unknown | Promise<unknown>;
@@ -51,6 +52,11 @@ export interface HttpServerOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Hooks that must run before authentication (the metrics bearer-token door). */
   beforeAuth?: (app: FastifyInstance) => void;
+  /**
+   * A write failed because the disk holding the data dir is full (or failing):
+   * told the error, returns the message for the caller (the disk guard).
+   */
+  storeFull?: (err: unknown) => string;
   /** Called once per response: the operation (or route), its AWS error type if it failed, status and duration. */
   onRequestDone?: (r: { operation: string; errorType?: string; status: number; seconds: number }) => void;
 }
@@ -111,7 +117,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       const body = output instanceof PreSerialized ? output.json : JSON.stringify(output ?? {});
       return reply.code(200).header('content-type', 'application/x-amz-json-1.1').send(body);
     } catch (err) {
-      return sendError(reply, err, opts.log);
+      return sendError(reply, err, opts.log, opts.storeFull);
     }
   });
 
@@ -124,7 +130,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       if (e.code) reply.header('x-amzn-errortype', e.code);
       return reply.code(e.status).header('content-type', 'text/xml;charset=UTF-8').send(e.body);
     }
-    return sendError(reply, err, opts.log);
+    return sendError(reply, err, opts.log, opts.storeFull);
   });
   /** A bounded label for a request: a known JSON operation's name, a route's pattern, or a catch-all. */
   function operationOf(req: FastifyRequest): string {
@@ -213,15 +219,26 @@ function decodeBody(body: unknown): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** The one place errors become HTTP responses. */
 /** An operation's output already serialized as JSON (hot read paths build it from cached pieces). */
 export class PreSerialized {
   constructor(readonly json: string) {}
 }
 
-export function sendError(reply: FastifyReply, err: unknown, log?: (msg: string) => void): FastifyReply {
+/**
+ * Maps any error to `{__type, message}`: an ApiError as it is; a disk failure
+ * (SQLITE_FULL, ENOSPC, SQLITE_IOERR ..., or the disk guard's refusal) to a
+ * ServerException that says the data dir's disk is full and what to do; a
+ * client error from Fastify to SerializationException; anything else to a
+ * generic ServerException, its detail logged only.
+ */
+export function sendError(reply: FastifyReply, err: unknown, log?: (msg: string) => void, storeFull?: (err: unknown) => string): FastifyReply {
   let apiErr: ApiError;
   if (err instanceof ApiError) apiErr = err;
+  else if (err instanceof DiskFullError) apiErr = storeFullError(err.message);
+  else if (isDiskFullError(err)) {
+    log?.(`a write failed for lack of disk: ${err instanceof Error ? err.message : String(err)}`);
+    apiErr = storeFullError(storeFull?.(err) ?? 'Skiff cannot write its store: the disk holding its data dir is full or failing. Free space on it or stop tasks writing to it, then try again.');
+  }
   else if (isFastifyClientError(err)) apiErr = new ApiError(ErrorCode.SerializationException, (err as Error).message);
   else {
     log?.(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -1,13 +1,26 @@
 /**
  * The audit log: one row per API call (except /healthz) saying who called what
- * on which resource and how it ended. Rows are buffered and written in one
- * transaction every `flushMs` (and on close, and before every read), so
- * auditing costs the request path no disk sync; a crash can lose at most the
- * last interval. Rows older than `retentionDays` are pruned.
+ * on which resource and how it ended. Rows older than `retentionDays` are pruned.
+ *
+ * What it promises:
+ *   - A call that changes something (any action but Describe*, List*, Get*,
+ *     BatchGet*, Filter*) is admitted only once its row is committed durably
+ *     (`begin`, before the handler runs): no change without its audit row. If
+ *     the row cannot be written — the disk is full (`gate` refuses, or the
+ *     insert fails) — the call is refused, not run (fail closed). Its outcome
+ *     and status are filled in after the answer, buffered like read rows; a
+ *     crash in between leaves the row with outcome `Pending`.
+ *   - Reads and refused calls (denied, malformed) are buffered and written in
+ *     one transaction every `flushMs` (and on close, and before every audit
+ *     read): a crash can lose the last interval of those.
+ *   - A buffered write that fails for lack of disk is kept (up to `maxBuffered`
+ *     rows, the oldest dropped beyond that, and said so in the log) and tried
+ *     again every `retryMs`; it never throws out of the timer.
  *
  * Never holds request bodies, headers or secrets: only the fields below.
  */
 import type { Db } from '../store/db.ts';
+import { WriteFailureNotice } from '../store/disk-errors.ts';
 
 export interface AuditEntry {
   ts: number;
@@ -43,35 +56,106 @@ interface Row {
   status: number;
 }
 
+/** Whether an action (`ecs:RunTask`, `skiff:GetTaskLogs` ...) only reads. */
+export function isReadAction(action: string): boolean {
+  const op = action.slice(action.indexOf(':') + 1);
+  return /^(Describe|List|Get|BatchGet|Filter)/.test(op);
+}
+
+export interface AuditOptions {
+  flushMs?: number;
+  retentionDays?: number;
+  now?: () => number;
+  log?: (msg: string) => void;
+  /** Called before a mutating call is admitted; throws to refuse it (the disk guard: the disk is full). */
+  gate?: (action: string) => void;
+  /** Delay before a failed flush is tried again (default 5 s). */
+  retryMs?: number;
+  /** Rows kept in memory while flushes fail (default 10,000). */
+  maxBuffered?: number;
+}
+
+type Pending = { kind: 'row'; e: AuditEntry } | { kind: 'finish'; id: number; outcome: string; status: number };
+
 export class AuditLog {
-  private buffer: AuditEntry[] = [];
+  private buffer: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private dropped = 0;
+  private readonly notice: WriteFailureNotice;
 
   constructor(
     private readonly db: Db,
-    private readonly opts: { flushMs?: number; retentionDays?: number; now?: () => number } = {},
-  ) {}
+    private readonly opts: AuditOptions = {},
+  ) {
+    this.notice = new WriteFailureNotice('audit log', opts.log ?? ((m) => console.error(m)));
+  }
 
+  /** A buffered row (reads, refused calls). */
   record(e: AuditEntry): void {
-    this.buffer.push(e);
-    if (this.buffer.length >= 1000) this.flush();
+    this.push({ kind: 'row', e });
+  }
+
+  /**
+   * Admits a mutating call: its row (outcome `Pending`) is committed durably
+   * before this returns. Throws — and the call must be refused — when the gate
+   * refuses or the row cannot be written.
+   */
+  begin(e: Omit<AuditEntry, 'outcome' | 'status'>): number {
+    this.opts.gate?.(e.action);
+    const r = this.db
+      .prepare('INSERT INTO audit_log (ts, access_key_id, principal, source_ip, action, resource, outcome, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(e.ts, e.accessKeyId ?? null, e.principal ?? null, e.sourceIp ?? null, e.action, e.resource ?? null, 'Pending', 0);
+    return Number(r.lastInsertRowid);
+  }
+
+  /** The outcome of a call admitted by `begin` (buffered). */
+  finish(id: number, outcome: string, status: number): void {
+    this.push({ kind: 'finish', id, outcome, status });
+  }
+
+  private push(p: Pending): void {
+    this.buffer.push(p);
+    const max = this.opts.maxBuffered ?? 10_000;
+    if (this.buffer.length > max) {
+      this.dropped += this.buffer.length - max;
+      this.buffer.splice(0, this.buffer.length - max);
+    }
+    if (this.buffer.length >= 1000 && !this.notice.down) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.opts.flushMs ?? 500).unref();
   }
 
+  /** Writes the buffered rows; on failure keeps them and tries again later. Never throws. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.buffer.length) return;
     const rows = this.buffer;
     this.buffer = [];
-    const insert = this.db.prepare(
-      'INSERT INTO audit_log (ts, access_key_id, principal, source_ip, action, resource, outcome, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
     const now = (this.opts.now ?? Date.now)();
-    this.db.transaction(() => {
-      for (const e of rows) insert.run(e.ts, e.accessKeyId ?? null, e.principal ?? null, e.sourceIp ?? null, e.action, e.resource ?? null, e.outcome, e.status);
-      this.db.prepare('DELETE FROM audit_log WHERE ts < ?').run(now - (this.opts.retentionDays ?? 90) * 86_400_000);
-    })();
+    try {
+      const insert = this.db.prepare(
+        'INSERT INTO audit_log (ts, access_key_id, principal, source_ip, action, resource, outcome, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      const finish = this.db.prepare('UPDATE audit_log SET outcome = ?, status = ? WHERE id = ?');
+      this.db.transaction(() => {
+        for (const p of rows) {
+          if (p.kind === 'finish') finish.run(p.outcome, p.status, p.id);
+          else insert.run(p.e.ts, p.e.accessKeyId ?? null, p.e.principal ?? null, p.e.sourceIp ?? null, p.e.action, p.e.resource ?? null, p.e.outcome, p.e.status);
+        }
+        this.db.prepare('DELETE FROM audit_log WHERE ts < ?').run(now - (this.opts.retentionDays ?? 90) * 86_400_000);
+      })();
+      this.notice.succeeded();
+      if (this.dropped) {
+        (this.opts.log ?? console.error)(`audit log: ${this.dropped} row(s) were dropped while the disk was full`);
+        this.dropped = 0;
+      }
+    } catch (err) {
+      if (!this.notice.failed(err)) (this.opts.log ?? console.error)(`audit log: writing ${rows.length} row(s) failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.buffer = rows.concat(this.buffer);
+      const max = this.opts.maxBuffered ?? 10_000;
+      if (this.buffer.length > max) this.dropped += this.buffer.splice(0, this.buffer.length - max).length;
+      this.timer ??= setTimeout(() => this.flush(), this.opts.retryMs ?? 5000).unref();
+    }
   }
 
   /** Newest first. */

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../store/db.ts';
 import { run } from '../util/exec.ts';
-import { AuditLog } from './audit.ts';
+import { AuditLog, type AuditOptions } from './audit.ts';
 import { KeyStore, newAccessKeyId, newSecretAccessKey } from './keys.ts';
 import { writePrivateFile, type MasterKey } from './master-key.ts';
 import { loadMasterKey } from '../secrets/master-key-rotation.ts';
@@ -25,7 +25,13 @@ export interface AuthSetup {
   rootCredentialsFile?: string;
 }
 
-export function setUpAuth(dataDir: string, db: Db, root: { accessKeyId?: string; secretAccessKey?: string }, log: (m: string) => void): AuthSetup {
+export function setUpAuth(
+  dataDir: string,
+  db: Db,
+  root: { accessKeyId?: string; secretAccessKey?: string },
+  log: (m: string) => void,
+  auditOptions: AuditOptions = {},
+): AuthSetup {
   // The store holds task definitions (environment values), the audit log and encrypted keys: owner-only,
   // even where the data dir must be searchable by the user namespace's root (SQLite gives -wal/-shm the same mode).
   for (const f of ['skiff.db', 'skiff.db-wal', 'skiff.db-shm']) {
@@ -33,7 +39,7 @@ export function setUpAuth(dataDir: string, db: Db, root: { accessKeyId?: string;
   }
   const master = loadMasterKey(dataDir, db, log); // finishes an interrupted rotation; refuses a key that is not the store's
   const keys = new KeyStore(db, master);
-  const audit = new AuditLog(db);
+  const audit = new AuditLog(db, { log, ...auditOptions });
   const file = join(dataDir, ROOT_CREDENTIALS_FILE);
   if (root.accessKeyId && root.secretAccessKey) {
     keys.ensureRoot(root.accessKeyId, root.secretAccessKey);

@@ -28,7 +28,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode } from '../api/errors.ts';
-import type { AuditLog } from './audit.ts';
+import { isReadAction, type AuditLog } from './audit.ts';
 import type { AccessKey, KeyStore } from './keys.ts';
 import { evaluate, evaluateAll, type Decision, type Policy } from './policy.ts';
 import { headersFromRaw, preVerify, SigV4Error, verifySignature, type WireRequest } from './sigv4.ts';
@@ -75,6 +75,9 @@ interface CallState {
   resource?: string;
   principal?: Principal;
   accessKeyId?: string;
+  sourceIp?: string;
+  /** The durable audit row of an admitted mutating call (AuditLog.begin). */
+  auditId?: number;
 }
 
 /** The service name Skiff's own endpoints are signed for (credential scope `.../skiff/aws4_request`). */
@@ -147,7 +150,7 @@ export class ApiGuard {
       } else {
         action = routeAction(req.method, req.routeOptions.url);
       }
-      this.calls.set(req, { action });
+      this.calls.set(req, { action, sourceIp: req.ip });
     });
 
     app.addHook('preParsing', async (req, _reply, payload) => {
@@ -173,12 +176,15 @@ export class ApiGuard {
       if (!req.routeOptions.url) return; // not found: nothing to authorize, the 404 answers
       const resource = this.opts.routeResource?.((req.params ?? {}) as Record<string, string>) ?? '*';
       this.authorize(state, state.action, [resource]);
+      this.admit(state);
     });
 
     app.addHook('onResponse', async (req, reply) => {
       const state = this.calls.get(req);
       if (!state) return;
       const errType = reply.getHeader('x-amzn-errortype');
+      const outcome = reply.statusCode < 400 ? 'Success' : typeof errType === 'string' ? errType : `HTTP${reply.statusCode}`;
+      if (state.auditId !== undefined) return this.opts.audit.finish(state.auditId, outcome, reply.statusCode);
       this.opts.audit.record({
         ts: this.now(),
         accessKeyId: state.accessKeyId,
@@ -186,7 +192,7 @@ export class ApiGuard {
         sourceIp: req.ip,
         action: state.action,
         resource: state.resource,
-        outcome: reply.statusCode < 400 ? 'Success' : typeof errType === 'string' ? errType : `HTTP${reply.statusCode}`,
+        outcome,
         status: reply.statusCode,
       });
     });
@@ -203,6 +209,7 @@ export class ApiGuard {
     const resources = this.opts.resourcesFor?.(service, operation, input) ?? ['*'];
     this.authorize(state, `${service}:${operation}`, resources);
     for (const passed of this.opts.passedRoles?.(service, operation, input) ?? []) this.authorizePassRole(req, state, passed.roleArn, passed.service);
+    this.admit(state);
   }
 
   /** iam:PassRole on `roleArn` for `toService`, audited as its own row; throws AccessDeniedException as AWS words it. */
@@ -281,6 +288,12 @@ export class ApiGuard {
     const { decision, resource } = evaluateAll(p.key.policy, action, resources);
     if (decision === 'allow') return;
     throw this.denied(p, action, resource, decision);
+  }
+
+  /** A call that changes something runs only once its audit row is on disk (fail closed: see audit.ts). Call once every check passed. */
+  private admit(state: CallState): void {
+    if (isReadAction(state.action) || state.auditId !== undefined) return;
+    state.auditId = this.opts.audit.begin({ ts: this.now(), accessKeyId: state.accessKeyId, principal: state.principal?.arn, sourceIp: state.sourceIp, action: state.action, resource: state.resource });
   }
 
   private denied(p: Principal, action: string, resource: string, decision: Decision): ApiError {

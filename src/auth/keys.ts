@@ -7,6 +7,7 @@
  * Secrets leave this module only through `secretFor` (for verification) and
  * in the result of `create` (shown once to the caller); they are never logged.
  */
+import { isDiskFullError } from '../store/disk-errors.ts';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/db.ts';
 import type { MasterKey } from './master-key.ts';
@@ -123,7 +124,11 @@ export class KeyStore {
     const now = this.now();
     if (now - (this.lastUsedWritten.get(accessKeyId) ?? 0) < 60_000) return;
     this.lastUsedWritten.set(accessKeyId, now);
-    this.db.prepare('UPDATE access_keys SET last_used_at = ? WHERE access_key_id = ?').run(now, accessKeyId);
+    try {
+      this.db.prepare('UPDATE access_keys SET last_used_at = ? WHERE access_key_id = ?').run(now, accessKeyId);
+    } catch (err) {
+      if (!isDiskFullError(err)) throw err; // last-used is advisory: a full disk must not fail the call (reads go on)
+    }
   }
 
   /**

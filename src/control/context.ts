@@ -30,4 +30,6 @@ export interface ControlContext {
   serviceScheduler?: { wake(): void };
   /** Skiff's load balancers (absent: services with loadBalancers are refused). */
   loadBalancers?: LoadBalancerDirectory;
+  /** The data dir's disk (store/disk-guard.ts): why new tasks may not start now, if they may not (absent: always). */
+  disk?: { newTasksRefusal(): string | undefined };
 }

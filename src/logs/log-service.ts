@@ -9,6 +9,7 @@
  * store-wide cap (the oldest events go first); conmon's own file per container
  * is capped by --log-size-max (see settings.ts).
  */
+import { isDiskFullError } from '../store/disk-errors.ts';
 import type { JsonProtocol } from '../api/http-server.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import { openLogDb } from './log-db.ts';
@@ -71,7 +72,7 @@ export class LogService {
         const n = this.enforce();
         if (n > 0) this.opts.log(`log retention: deleted ${n} event(s)`);
       } catch (e) {
-        this.opts.log(`log retention pass failed: ${e instanceof Error ? e.message : e}`);
+        if (!isDiskFullError(e)) this.opts.log(`log retention pass failed: ${e instanceof Error ? e.message : e}`); // a full disk: the shipper says so once
       }
       this.enforceTimer = setTimeout(tick, this.opts.settings.enforceIntervalMs);
     };

@@ -17,11 +17,15 @@
  *     gone, so the file is final) and the file is read to the end.
  *   - Lines for a deleted log group are dropped (as CloudWatch would refuse
  *     them); a deleted stream is created again.
+ *   - A commit that fails for lack of disk leaves the checkpoint where it was:
+ *     the next pass reads the same lines again (logged once per outage, not
+ *     every pass). Lines conmon drops meanwhile (--log-size-max) are lost.
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ResumableLogParser, type LogEvent, type PendingPartials } from './container-log.ts';
 import type { LogStore, NewEvent, ShipmentRow } from './log-store.ts';
+import { WriteFailureNotice } from '../store/disk-errors.ts';
 
 export interface LogShipperOptions {
   store: LogStore;
@@ -48,14 +52,19 @@ export class LogShipper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
+  private readonly writes: WriteFailureNotice;
 
-  constructor(private readonly opts: LogShipperOptions) {}
+  constructor(private readonly opts: LogShipperOptions) {
+    this.writes = new WriteFailureNotice('log shipping', opts.log);
+  }
 
   start(): void {
     const loop = () => {
       if (this.closed) return;
       this.running = this.pass()
-        .catch((e) => this.opts.log(`log shipping pass failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`))
+        .catch((e) => {
+          if (!this.writes.failed(e)) this.opts.log(`log shipping pass failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+        })
         .finally(() => {
           this.running = undefined;
           if (!this.closed) this.timer = setTimeout(loop, this.opts.intervalMs);
@@ -79,7 +88,11 @@ export class LogShipper {
       if (this.closed) return;
       try {
         await this.shipOne(s);
+        this.writes.succeeded();
       } catch (e) {
+        // The disk is full: the next pass starts again from the stored checkpoint (the open file is kept), and
+        // the other shipments would fail the same way.
+        if (this.writes.failed(e)) return;
         this.warnOnce(`${s.runtimeId}:error`, `log shipping for container ${s.containerName} of task ${s.taskId} failed: ${e instanceof Error ? e.message : e}`);
       }
     }

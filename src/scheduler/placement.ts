@@ -104,6 +104,8 @@ export function securityGroupsFor(ctx: ControlContext, subnets: SubnetRecord[], 
  */
 export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Placement): string[] {
   const { cluster, def } = batch;
+  const noRoom = ctx.disk?.newTasksRefusal(); // the data dir's disk is (nearly) full: no new writable layers on it
+  if (noRoom) throw new ApiError(ErrorCode.ServerException, noRoom);
   const subnets = subnetsFor(ctx, batch.subnetIds);
   const groupIds = securityGroupsFor(ctx, subnets, batch.securityGroups);
   const size = effectiveTaskSize(def, batch.overrides);

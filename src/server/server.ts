@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from '../config/server-config.ts';
 import { openDb, type Db } from '../store/db.ts';
+import { DiskGuard, diskSettingsFromEnv } from '../store/disk-guard.ts';
 import { ClustersRepo } from '../store/clusters-repo.ts';
 import { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
 import { TagsRepo } from '../store/tags-repo.ts';
@@ -91,6 +92,7 @@ export class SkiffServer {
   private loadBalancers: LoadBalancers | undefined;
   private logs: LogService | undefined;
   private enforcer: SecurityGroupEnforcer | undefined;
+  private disk: DiskGuard | undefined;
   /** The URL the API is served on, once listening. */
   endpoint = '';
   context: ControlContext | undefined;
@@ -127,6 +129,9 @@ export class SkiffServer {
     const metadataSettings = metadataSettingsFromEnv(process.env);
 
     mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
+    // Before the store opens: on a full disk it first releases the store reserve (see store/disk-guard.ts).
+    const disk = (this.disk = new DiskGuard({ dir: c.dataDir, settings: diskSettingsFromEnv(process.env), log: this.log }));
+    await disk.start();
     const db = (this.db = openDb(join(c.dataDir, 'skiff.db')));
     const networks = new NetworksRepo(db);
     const tasks: TasksRepo = new ObservedTasksRepo(db, metrics.observeTask);
@@ -218,6 +223,7 @@ export class SkiffServer {
       region: c.region,
       accountId: c.accountId,
       arns: { region: c.region, account: c.accountId, partition: 'aws' },
+      disk,
     });
     ensureDefaults(ctx, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
     const directory = new ServiceDirectory(storeDirectorySource(db, tasks, networks));
@@ -250,7 +256,7 @@ export class SkiffServer {
     const autoscalingRepo = new AutoscalingRepo(db);
     const autoscaler = (this.autoscaler = new Autoscaler(ctx, autoscalingRepo, new MeteringRepo(db), { settings: autoscalingSettingsFromEnv(process.env), log: this.log }));
 
-    const auth = setUpAuth(c.dataDir, db, { accessKeyId: c.rootAccessKeyId, secretAccessKey: c.rootSecretAccessKey }, this.log);
+    const auth = setUpAuth(c.dataDir, db, { accessKeyId: c.rootAccessKeyId, secretAccessKey: c.rootSecretAccessKey }, this.log, { gate: (action) => disk.assertWritable(action) });
     this.audit = auth.audit;
     const secrets = new SecretStore(db, auth.master);
     const ids = { region: c.region, account: c.accountId };
@@ -325,6 +331,7 @@ export class SkiffServer {
         dashboardRoutes(a, { keys: auth.keys, audit: auth.audit, region: c.region, principalArn: (k) => guard.principalArn(k), secure: !!tls });
       },
       isReady: () => this.ready,
+      storeFull: (err) => (disk.noteFailure(err), disk.fullMessage()),
       log: this.log,
     }));
     await identity.start(); // before adoption and new starts: tasks reach their metadata from the start
@@ -365,6 +372,7 @@ export class SkiffServer {
     await this.identity?.close().catch((e) => this.log(`closing the metadata endpoint failed: ${e instanceof Error ? e.message : e}`));
     await this.logs?.close();
     this.audit?.close();
+    await this.disk?.stop();
     this.db?.close();
   }
 }

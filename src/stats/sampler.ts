@@ -6,12 +6,17 @@
  * since the previous sample of the same task (the previous sample is taken from
  * the store after a restart, so a crash only widens one interval). Samples
  * older than `retentionMs` are pruned once an hour.
+ *
+ * A pass whose write fails for lack of disk is logged once per outage and the
+ * next pass tries again (that pass's samples are lost: right-sizing only
+ * sees a longer interval). No failure ends the loop.
  */
 import { readCgroupLayout, type CgroupLayout } from '../drivers/runc/cgroups.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { MeteringRepo, StatsSample } from '../store/metering-repo.ts';
 import type { Clock } from '../util/clock.ts';
 import { readTaskUsage, type CgroupUsage } from './cgroup-stats.ts';
+import { WriteFailureNotice } from '../store/disk-errors.ts';
 
 export interface StatsSamplerOptions {
   tasks: TasksRepo;
@@ -35,15 +40,20 @@ export class StatsSampler {
   private layout: Promise<CgroupLayout> | undefined;
   private lastPrune = 0;
   private readonly previous = new Map<string, { ts: number; cpuUsageUs: number }>();
+  private readonly writes: WriteFailureNotice;
 
-  constructor(private readonly opts: StatsSamplerOptions) {}
+  constructor(private readonly opts: StatsSamplerOptions) {
+    this.writes = new WriteFailureNotice('stats sampler', opts.log);
+  }
 
   start(): void {
     this.stopped = false;
     const tick = () => {
       if (this.stopped) return;
-      this.running = this.sampleOnce().then(() => undefined)
-        .catch((e) => this.opts.log(`stats sampler: ${e instanceof Error ? e.message : String(e)}`))
+      this.running = this.sampleOnce().then(() => this.writes.succeeded())
+        .catch((e) => {
+          if (!this.writes.failed(e)) this.opts.log(`stats sampler: ${e instanceof Error ? e.message : String(e)}`);
+        })
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
         });

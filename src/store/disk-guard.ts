@@ -1,0 +1,225 @@
+/**
+ * Headroom for the store on the disk that holds the data dir, which tasks'
+ * writable layers share (DIR/runtime).
+ *
+ * Contract:
+ *   - At start, and whenever there is room, a reserve file (`store-reserve`,
+ *     `reserveBytes`, zeros actually written) holds space for the store.
+ *   - When the filesystem's free space drops under `criticalBytes`, or any
+ *     writer reports a disk failure (`noteFailure`), the guard is `full`: it
+ *     deletes the reserve at once, so the store can still record what tasks do
+ *     (exits, stops, releases) even while something else keeps the disk full.
+ *   - While `full`, API calls that write are refused (`assertWritable` throws a
+ *     `DiskFullError` with a message for the caller), except the ones that free
+ *     space (`FREEING_ACTIONS`: stopping tasks and services). Reads go on.
+ *   - It recovers by itself: once free space reaches `reserveBytes + 2 ×
+ *     criticalBytes` the reserve is made again and `full` ends. No restart.
+ *   - New tasks are refused while free space is under `minFreeBytes`
+ *     (`newTasksRefusal`), whether or not the disk is `full`.
+ *   - Starting needs no free space: a reserve left by a previous run is
+ *     released at start if the disk is full; making the reserve failing only
+ *     logs.
+ */
+import { promises as fsp, rmSync, statfsSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DiskFullError, isDiskFullError } from './disk-errors.ts';
+
+const MiB = 1024 * 1024;
+
+export interface DiskSettings {
+  /** Size of the reserve file kept for the store (0: none). SKIFF_STORE_RESERVE_MIB, default 64. */
+  reserveBytes: number;
+  /** New tasks are refused under this much free space. SKIFF_MIN_FREE_MIB, default 256. */
+  minFreeBytes: number;
+  /** Under this much free space the disk counts as full: max(1 MiB, min(8 MiB, reserve / 2)). */
+  criticalBytes: number;
+  /** How often free space is looked at. SKIFF_DISK_CHECK_MS, default 1000. */
+  intervalMs: number;
+}
+
+/** Reads the settings from the environment; a value that is not a whole number ≥ 0 is an error naming the variable. */
+export function diskSettingsFromEnv(env: NodeJS.ProcessEnv): DiskSettings {
+  const num = (name: string, dflt: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number ≥ 0, got '${raw}'`);
+    return n;
+  };
+  const reserveBytes = num('SKIFF_STORE_RESERVE_MIB', 64) * MiB;
+  return {
+    reserveBytes,
+    minFreeBytes: num('SKIFF_MIN_FREE_MIB', 256) * MiB,
+    criticalBytes: Math.max(MiB, Math.min(8 * MiB, Math.floor(reserveBytes / 2))),
+    intervalMs: Math.max(50, num('SKIFF_DISK_CHECK_MS', 1000)),
+  };
+}
+
+/**
+ * API actions allowed while the disk is full: they free space (stopping a
+ * task removes its writable layer) and their state changes use the reserve.
+ */
+export const FREEING_ACTIONS: ReadonlySet<string> = new Set(['ecs:StopTask', 'ecs:UpdateService', 'ecs:DeleteService']);
+
+export interface DiskGuardOptions {
+  /** The data dir (the reserve file lives in it; its filesystem is the one watched). */
+  dir: string;
+  settings: DiskSettings;
+  log(msg: string): void;
+  /** Free bytes of the filesystem holding `dir` (tests replace it). */
+  freeBytes?: (dir: string) => number;
+}
+
+export const RESERVE_FILE = 'store-reserve';
+
+export class DiskGuard {
+  private isFull = false;
+  private lastFree = Number.POSITIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private readonly reservePath: string;
+  private readonly statFree: (dir: string) => number;
+
+  constructor(private readonly opts: DiskGuardOptions) {
+    this.reservePath = join(opts.dir, RESERVE_FILE);
+    this.statFree = opts.freeBytes ?? defaultFreeBytes;
+  }
+
+  /** True while writes are refused (from the disk filling until space returns). */
+  get full(): boolean {
+    return this.isFull;
+  }
+
+  /** Whether the reserve file is in place. */
+  get reserved(): boolean {
+    return existsSync(this.reservePath) && statSync(this.reservePath).size >= this.opts.settings.reserveBytes;
+  }
+
+  /** First look (releases a reserve the disk needs now, or makes a missing one), then every `intervalMs`. */
+  async start(): Promise<void> {
+    await this.check();
+    this.timer = setInterval(() => void this.check(), this.opts.settings.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops watching; waits for a check in progress. The reserve file stays for the next start. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.checking;
+  }
+
+  /** One look at free space: enter or leave `full`, release or make the reserve. Never throws. */
+  check(): Promise<void> {
+    return (this.checking ??= this.checkOnce()
+      .catch((e) => this.opts.log(`disk guard: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => (this.checking = undefined)));
+  }
+
+  private async checkOnce(): Promise<void> {
+    const s = this.opts.settings;
+    const free = this.measure();
+    if (free < s.criticalBytes) {
+      this.enterFull(`only ${mib(free)} MiB free`);
+      return;
+    }
+    const wanted = this.reserved ? 0 : s.reserveBytes;
+    if (free < wanted + 2 * s.criticalBytes) return; // no room to make the reserve yet: stay as we are
+    if (wanted > 0 && !(await this.makeReserve())) return;
+    if (this.isFull) {
+      this.isFull = false;
+      this.opts.log(`disk: ${mib(this.measure())} MiB free on the disk holding ${this.opts.dir}; the store reserve is back and writes are accepted again`);
+    }
+  }
+
+  /**
+   * A writer hit `err`. If it is a disk failure, the guard becomes `full` (and
+   * releases the reserve) at once; returns whether it was one.
+   */
+  noteFailure(err: unknown): boolean {
+    if (!isDiskFullError(err)) return false;
+    this.enterFull(err instanceof Error ? err.message : String(err));
+    return true;
+  }
+
+  /** Free bytes as last measured (measured now if never). */
+  freeBytes(): number {
+    return Number.isFinite(this.lastFree) ? this.lastFree : this.measure();
+  }
+
+  /** The caller-facing message for a write Skiff cannot make. */
+  fullMessage(): string {
+    return `Skiff cannot write its store: the disk holding ${this.opts.dir} is full (${mib(this.measure())} MiB free). Free space on it or stop tasks writing to it; Skiff accepts writes again by itself once there is room.`;
+  }
+
+  /** Throws a `DiskFullError` if `action` (e.g. `ecs:RunTask`) writes and the disk is full. */
+  assertWritable(action: string): void {
+    if (this.isFull && !FREEING_ACTIONS.has(action)) throw new DiskFullError(this.fullMessage());
+  }
+
+  /** Why new tasks may not start now (undefined: they may). */
+  newTasksRefusal(): string | undefined {
+    const free = this.measure();
+    const min = this.opts.settings.minFreeBytes;
+    if (!this.isFull && free >= min) return undefined;
+    return `Skiff is not starting new tasks: the disk holding ${this.opts.dir} has ${mib(free)} MiB free, under the ${mib(min)} MiB it keeps for running tasks and its store (SKIFF_MIN_FREE_MIB). Free space on it or stop tasks writing to it, then try again.`;
+  }
+
+  private measure(): number {
+    try {
+      this.lastFree = this.statFree(this.opts.dir);
+    } catch (e) {
+      this.opts.log(`disk guard: cannot read the free space of ${this.opts.dir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return this.lastFree;
+  }
+
+  private enterFull(why: string): void {
+    const released = this.releaseReserve();
+    if (this.isFull) return;
+    this.isFull = true;
+    this.opts.log(
+      `disk: the disk holding ${this.opts.dir} is full (${why}); ${released ? `released the ${mib(this.opts.settings.reserveBytes)} MiB store reserve, ` : ''}refusing API writes and new tasks until space returns`,
+    );
+  }
+
+  private releaseReserve(): boolean {
+    if (!existsSync(this.reservePath)) return false;
+    rmSync(this.reservePath, { force: true });
+    return true;
+  }
+
+  /** Writes the reserve file (zeros, synced) under a temporary name, then renames it in place. */
+  private async makeReserve(): Promise<boolean> {
+    const tmp = `${this.reservePath}.tmp`;
+    const chunk = Buffer.alloc(Math.min(MiB, this.opts.settings.reserveBytes));
+    try {
+      const fh = await fsp.open(tmp, 'w', 0o600);
+      try {
+        for (let done = 0; done < this.opts.settings.reserveBytes; ) {
+          const n = Math.min(chunk.length, this.opts.settings.reserveBytes - done);
+          await fh.write(chunk, 0, n);
+          done += n;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(tmp, this.reservePath);
+      return true;
+    } catch (e) {
+      await fsp.rm(tmp, { force: true }).catch(() => {});
+      if (!isDiskFullError(e)) throw e;
+      return false; // something took the space meanwhile: next time
+    }
+  }
+}
+
+function defaultFreeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+function mib(bytes: number): number {
+  return Math.floor(bytes / MiB);
+}
