@@ -12,13 +12,17 @@
  *   - While `full`, API calls that write are refused (`assertWritable` throws a
  *     `DiskFullError` with a message for the caller), except the ones that free
  *     space (`FREEING_ACTIONS`: stopping tasks and services). Reads go on.
+ *   - It is also `full` while the reserve is missing and cannot be made (a
+ *     start on a nearly full disk, or after a release).
  *   - It recovers by itself: once free space reaches `reserveBytes + 2 ×
  *     criticalBytes` the reserve is made again and `full` ends. No restart.
  *   - New tasks are refused while free space is under `minFreeBytes`
  *     (`newTasksRefusal`), whether or not the disk is `full`.
- *   - Starting needs no free space: a reserve left by a previous run is
- *     released at start if the disk is full; making the reserve failing only
- *     logs.
+ *   - Starting needs no free space: beside the reserve a small start reserve
+ *     (`start-reserve`, a quarter of the reserve, at most 4 MiB) is kept and
+ *     released only by a start that finds the disk full, so opening the stores
+ *     (SQLite's WAL recovery and shared-memory index) and the start-up writes
+ *     have room even when everything else was taken while the server was down.
  */
 import { promises as fsp, rmSync, statfsSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +75,7 @@ export interface DiskGuardOptions {
 }
 
 export const RESERVE_FILE = 'store-reserve';
+export const START_RESERVE_FILE = 'start-reserve';
 
 export class DiskGuard {
   private isFull = false;
@@ -78,10 +83,12 @@ export class DiskGuard {
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
   private readonly reservePath: string;
+  private readonly startPath: string;
   private readonly statFree: (dir: string) => number;
 
   constructor(private readonly opts: DiskGuardOptions) {
     this.reservePath = join(opts.dir, RESERVE_FILE);
+    this.startPath = join(opts.dir, START_RESERVE_FILE);
     this.statFree = opts.freeBytes ?? defaultFreeBytes;
   }
 
@@ -90,13 +97,17 @@ export class DiskGuard {
     return this.isFull;
   }
 
-  /** Whether the reserve file is in place. */
+  /** Whether both reserve files are in place. */
   get reserved(): boolean {
-    return existsSync(this.reservePath) && statSync(this.reservePath).size >= this.opts.settings.reserveBytes;
+    return this.missing().length === 0;
   }
 
-  /** First look (releases a reserve the disk needs now, or makes a missing one), then every `intervalMs`. */
+  /** First look (releases the start reserve if the disk is full, makes missing reserves), then every `intervalMs`. */
   async start(): Promise<void> {
+    if (this.measure() < this.opts.settings.criticalBytes && existsSync(this.startPath)) {
+      rmSync(this.startPath, { force: true });
+      this.opts.log(`disk: the disk holding ${this.opts.dir} is full; released the start reserve to open the store`);
+    }
     await this.check();
     this.timer = setInterval(() => void this.check(), this.opts.settings.intervalMs);
     this.timer.unref();
@@ -119,16 +130,18 @@ export class DiskGuard {
   private async checkOnce(): Promise<void> {
     const s = this.opts.settings;
     const free = this.measure();
-    if (free < s.criticalBytes) {
-      this.enterFull(`only ${mib(free)} MiB free`);
-      return;
+    if (free < s.criticalBytes) return this.enterFull(`only ${mib(free)} MiB free`);
+    // Full for as long as the reserve is not in place: the space left is the store's, not the callers'.
+    const missing = this.missing();
+    if (missing.length > 0) {
+      const wanted = missing.reduce((n, m) => n + m.bytes, 0);
+      if (free < wanted + 2 * s.criticalBytes || !(await this.makeReserves(missing))) {
+        return this.enterFull(`${mib(free)} MiB free, not enough to keep the ${mib(s.reserveBytes)} MiB store reserve`);
+      }
     }
-    const wanted = this.reserved ? 0 : s.reserveBytes;
-    if (free < wanted + 2 * s.criticalBytes) return; // no room to make the reserve yet: stay as we are
-    if (wanted > 0 && !(await this.makeReserve())) return;
     if (this.isFull) {
       this.isFull = false;
-      this.opts.log(`disk: ${mib(this.measure())} MiB free on the disk holding ${this.opts.dir}; the store reserve is back and writes are accepted again`);
+      this.opts.log(`disk: ${mib(this.measure())} MiB free on the disk holding ${this.opts.dir}; the store reserve is in place and writes are accepted again`);
     }
   }
 
@@ -189,29 +202,44 @@ export class DiskGuard {
     return true;
   }
 
-  /** Writes the reserve file (zeros, synced) under a temporary name, then renames it in place. */
-  private async makeReserve(): Promise<boolean> {
-    const tmp = `${this.reservePath}.tmp`;
-    const chunk = Buffer.alloc(Math.min(MiB, this.opts.settings.reserveBytes));
+  /** The reserve files not in place, with their sizes. */
+  private missing(): { path: string; bytes: number }[] {
+    const reserve = this.opts.settings.reserveBytes;
+    const files = [
+      { path: this.startPath, bytes: Math.min(4 * MiB, Math.floor(reserve / 4)) },
+      { path: this.reservePath, bytes: reserve },
+    ];
+    return files.filter((f) => f.bytes > 0 && !(existsSync(f.path) && statSync(f.path).size >= f.bytes));
+  }
+
+  private async makeReserves(files: { path: string; bytes: number }[]): Promise<boolean> {
+    for (const f of files) if (!(await makeFile(f.path, f.bytes))) return false;
+    return true;
+  }
+}
+
+/** Writes `bytes` zeros (synced) under a temporary name, then renames the file in place; false if the disk is full. */
+async function makeFile(path: string, bytes: number): Promise<boolean> {
+  const tmp = `${path}.tmp`;
+  const chunk = Buffer.alloc(Math.min(MiB, bytes));
+  try {
+    const fh = await fsp.open(tmp, 'w', 0o600);
     try {
-      const fh = await fsp.open(tmp, 'w', 0o600);
-      try {
-        for (let done = 0; done < this.opts.settings.reserveBytes; ) {
-          const n = Math.min(chunk.length, this.opts.settings.reserveBytes - done);
-          await fh.write(chunk, 0, n);
-          done += n;
-        }
-        await fh.sync();
-      } finally {
-        await fh.close();
+      for (let done = 0; done < bytes; ) {
+        const n = Math.min(chunk.length, bytes - done);
+        await fh.write(chunk, 0, n);
+        done += n;
       }
-      await fsp.rename(tmp, this.reservePath);
-      return true;
-    } catch (e) {
-      await fsp.rm(tmp, { force: true }).catch(() => {});
-      if (!isDiskFullError(e)) throw e;
-      return false; // something took the space meanwhile: next time
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
+    await fsp.rename(tmp, path);
+    return true;
+  } catch (e) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    if (!isDiskFullError(e)) throw e;
+    return false; // something took the space meanwhile: next time
   }
 }
 

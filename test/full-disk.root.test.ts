@@ -1,0 +1,160 @@
+/**
+ * A full disk never kills the control plane (root, real runc).
+ *
+ * The data dir is a 128 MiB tmpfs this file mounts itself (unmounted in
+ * `after`, even on failure). A task fills it from its writable layer (which
+ * lives under the data dir). The server stays up: /healthz 200, reads answer,
+ * writes get a clear ServerException naming the full disk (fast, no hang), the
+ * filler keeps RUNNING and its stop is recorded from the store reserve; a
+ * kill -9 and restart with the disk at 0 bytes free comes up and serves reads;
+ * once the filler is stopped, space returns and writes work again without a
+ * restart.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeTasksCommand, ListTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { waitFor, type TestServer } from './support/skiff-server.ts';
+import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
+import { registerFamily, waitTaskStatus } from './support/tasks.ts';
+import { run } from '../src/util/exec.ts';
+
+const MiB = 1024 * 1024;
+let dataDir = '';
+let mounted = false;
+let stack: BusyboxStack | undefined;
+let server: TestServer;
+let image: string;
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'skiff-fulldisk-'));
+  const m = await run('mount', ['-t', 'tmpfs', '-o', 'size=128m,mode=0700', 'tmpfs', dataDir]);
+  assert.equal(m.code, 0, `mount tmpfs: ${m.stderr}`);
+  mounted = true;
+  stack = await startBusyboxStack('test/busybox:fulldisk', {
+    dataDir,
+    env: { SKIFF_STORE_RESERVE_MIB: '16', SKIFF_MIN_FREE_MIB: '24', SKIFF_DISK_CHECK_MS: '200' },
+  });
+  ({ server, image } = stack);
+});
+
+after(async () => {
+  if (process.env.SKIFF_TEST_VERBOSE) console.error(server?.output);
+  try {
+    await stack?.stop(); // removes the data dir's contents; the mount point itself stays busy until unmounted
+  } catch {
+    /* rmdir of the mount point: handled below */
+  } finally {
+    if (mounted) await run('umount', ['-l', dataDir]);
+    if (dataDir && existsSync(dataDir)) rmdirSync(dataDir);
+  }
+});
+
+const freeMiB = () => {
+  const s = statfsSync(dataDir);
+  return (s.bavail * s.bsize) / MiB;
+};
+
+function alive(pid: number | undefined): boolean {
+  try {
+    return pid !== undefined && process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `call` and returns its error (asserting it fails within 5 s). */
+async function failure(call: () => Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
+  const t0 = Date.now();
+  try {
+    await call();
+  } catch (e) {
+    assert.ok(Date.now() - t0 < 5000, `the refusal took ${Date.now() - t0} ms`);
+    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+    return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
+  }
+  assert.fail('the call succeeded on a full disk');
+}
+
+const registerProbe = (ecs: ECSClient, tag: string) =>
+  ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family: 'probe',
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      containerDefinitions: [{ name: 'p', image, command: ['echo', tag] }],
+    }),
+  );
+
+test('a task filling the data dir disk: the server stays up, refuses writes clearly, records the stop, survives kill -9, recovers by itself', async () => {
+  let ecs = server.ecs();
+  const reserve = join(dataDir, 'store-reserve');
+  assert.equal(statSync(reserve).size, 16 * MiB, 'the store reserve is made at start');
+
+  await registerProbe(ecs, 'before');
+  await registerFamily(ecs, 'filler', [{ name: 'dd', image, stopTimeout: 2, command: ['sh', '-c', 'dd if=/dev/zero of=/big bs=1M; sync; sleep 3600'] }]);
+  const filler = (await ecs.send(new RunTaskCommand({ taskDefinition: 'filler' }))).tasks![0].taskArn!;
+  await waitTaskStatus(ecs, filler, 'RUNNING');
+
+  // The disk fills: the reserve is released and writes are refused with the clear error.
+  const refused = await waitFor('RegisterTaskDefinition refused for lack of disk', async () => {
+    try {
+      await registerProbe(ecs, 'during');
+      return undefined;
+    } catch (e) {
+      return e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+    }
+  });
+  assert.equal(refused.name, 'ServerException');
+  assert.equal(refused.$metadata?.httpStatusCode, 500);
+  assert.match(refused.message, new RegExp(`the disk holding ${dataDir} is full \\(\\d+ MiB free\\)`));
+  assert.match(refused.message, /stop tasks writing to it/);
+  assert.ok(!existsSync(reserve), 'the reserve was released');
+  assert.ok(alive(server.pid), 'the server is alive');
+  assert.equal((await fetch(`${server.endpoint}/healthz`)).status, 200);
+
+  const runRefused = await failure(() => ecs.send(new RunTaskCommand({ taskDefinition: 'probe' })));
+  assert.equal(runRefused.name, 'ServerException');
+  assert.match(runRefused.message, /disk holding .* is full/);
+  const regRefused = await failure(() => registerProbe(ecs, 'still-full'));
+  assert.equal(regRefused.name, 'ServerException');
+
+  // Reads keep working; the filler is still running.
+  const listed = await ecs.send(new ListTasksCommand({}));
+  assert.ok(listed.taskArns!.includes(filler));
+  const d = await ecs.send(new DescribeTasksCommand({ tasks: [filler] }));
+  assert.equal(d.tasks![0].lastStatus, 'RUNNING');
+
+  // kill -9, and restart with the disk at 0 bytes free (a host file takes what the reserve left).
+  await server.stop('SIGKILL');
+  const hog = join(dataDir, 'hog');
+  await run('dd', ['if=/dev/zero', `of=${hog}`, 'bs=1M']);
+  assert.ok(freeMiB() < 1, `disk full before the restart (${freeMiB()} MiB free)`);
+  await server.start();
+  ecs = server.ecs();
+  assert.ok(alive(server.pid));
+  const adopted = await ecs.send(new DescribeTasksCommand({ tasks: [filler] }));
+  assert.equal(adopted.tasks![0].lastStatus, 'RUNNING', 'the filler is adopted, still RUNNING');
+  assert.ok((await ecs.send(new ListTasksCommand({}))).taskArns!.includes(filler));
+  assert.equal((await failure(() => registerProbe(ecs, 'after-restart'))).name, 'ServerException');
+
+  // The operator frees what the host file held (still under the reserve's size: still full) and stops the filler.
+  unlinkSync(hog);
+  assert.equal((await failure(() => registerProbe(ecs, 'reserve-only'))).name, 'ServerException');
+  await ecs.send(new StopTaskCommand({ task: filler, reason: 'filling the disk' }));
+  const stopped = await waitTaskStatus(ecs, filler, 'STOPPED');
+  assert.equal(stopped.stoppedReason, 'filling the disk');
+
+  // Space returns: the reserve is made again and writes work, without a restart.
+  await waitFor('the store reserve made again', async () => existsSync(reserve) && statSync(reserve).size === 16 * MiB);
+  const again = await registerProbe(ecs, 'after');
+  assert.ok(again.taskDefinition!.revision! >= 2);
+  const probe = (await ecs.send(new RunTaskCommand({ taskDefinition: 'probe' }))).tasks![0].taskArn!;
+  await waitTaskStatus(ecs, probe, 'STOPPED');
+  assert.ok(alive(server.pid));
+  assert.ok(!/uncaught|SQLITE_FULL.*\n\s+at /i.test(server.output), `no crash trace in the server log:\n${server.output}`);
+});
