@@ -129,6 +129,16 @@ test('a task filling the data dir disk: the server stays up, refuses writes clea
   const d = await ecs.send(new DescribeTasksCommand({ tasks: [filler] }));
   assert.equal(d.tasks![0].lastStatus, 'RUNNING');
 
+  // The first run's log: the disk filling said once, background writers' failures said at most once each, no internal error.
+  await new Promise((r) => setTimeout(r, 1500)); // a few ticks of every background writer on the full disk
+  const firstLog = server.output;
+  if (process.env.SKIFF_TEST_VERBOSE) console.error(firstLog);
+  assert.equal(firstLog.match(/refusing API writes and new tasks until space returns/g)?.length, 1, firstLog);
+  assert.doesNotMatch(firstLog, /internal error|uncaught/i);
+  for (const line of new Set(firstLog.match(/^.*cannot write \(/gm) ?? [])) {
+    assert.equal(firstLog.split(line).length - 1, 1, `said more than once: ${line}`);
+  }
+
   // kill -9, and restart with the disk at 0 bytes free (a host file takes what the reserve left).
   await server.stop('SIGKILL');
   const hog = join(dataDir, 'hog');
@@ -156,5 +166,11 @@ test('a task filling the data dir disk: the server stays up, refuses writes clea
   const probe = (await ecs.send(new RunTaskCommand({ taskDefinition: 'probe' }))).tasks![0].taskArn!;
   await waitTaskStatus(ecs, probe, 'STOPPED');
   assert.ok(alive(server.pid));
+
+  // The audit log: the refused writes are there (kept in memory while the disk was full), the admitted ones too.
+  const audit = (await (await server.fetch('/skiff/v1/audit?action=ecs:RegisterTaskDefinition&limit=1000')).json()) as { events: { outcome: string; status: number }[] };
+  assert.ok(audit.events.some((e) => e.outcome === 'ServerException' && e.status === 500), JSON.stringify(audit.events));
+  assert.ok(audit.events.filter((e) => e.outcome === 'Success').length >= 3, JSON.stringify(audit.events));
+  assert.ok(!audit.events.some((e) => e.outcome === 'Pending'), 'every admitted call has its outcome');
   assert.ok(!/uncaught|SQLITE_FULL.*\n\s+at /i.test(server.output), `no crash trace in the server log:\n${server.output}`);
 });
