@@ -35,10 +35,11 @@ test('a mutating call is admitted once its row is on disk, and refused when it c
       if (full && action !== 'ecs:StopTask') throw new DiskFullError('the disk is full');
     },
   });
+  audit.record(entry('ecs:DescribeTasks')); // buffered, made before the RunTask below: listed before it
   const id = audit.begin({ ts: Date.now() + 1, action: 'ecs:RunTask', principal: 'p' });
   assert.equal((db.prepare('SELECT outcome FROM audit_log WHERE id = ?').get(id) as { outcome: string }).outcome, 'Pending', 'committed before the call runs');
   audit.finish(id, 'Success', 200);
-  assert.deepEqual(audit.query().map((e) => [e.action, e.outcome, e.status]), [['ecs:RunTask', 'Success', 200]]);
+  assert.deepEqual(audit.query().map((e) => [e.action, e.outcome, e.status]), [['ecs:RunTask', 'Success', 200], ['ecs:DescribeTasks', 'Success', 200]]);
 
   full = true;
   assert.throws(() => audit.begin({ ts: Date.now() + 2, action: 'ecs:RunTask' }), DiskFullError);

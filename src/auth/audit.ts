@@ -102,10 +102,19 @@ export class AuditLog {
    */
   begin(e: Omit<AuditEntry, 'outcome' | 'status'>): number {
     this.opts.gate?.(e.action);
-    const r = this.db
-      .prepare('INSERT INTO audit_log (ts, access_key_id, principal, source_ip, action, resource, outcome, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(e.ts, e.accessKeyId ?? null, e.principal ?? null, e.sourceIp ?? null, e.action, e.resource ?? null, 'Pending', 0);
-    return Number(r.lastInsertRowid);
+    // The buffered rows go first, in the same transaction: ids keep the order calls were made in.
+    const rows = this.take();
+    try {
+      const id = this.db.transaction(() => {
+        this.writeRows(rows);
+        return Number(this.insertStmt().run(e.ts, e.accessKeyId ?? null, e.principal ?? null, e.sourceIp ?? null, e.action, e.resource ?? null, 'Pending', 0).lastInsertRowid);
+      })();
+      this.written();
+      return id;
+    } catch (err) {
+      this.putBack(rows);
+      throw err;
+    }
   }
 
   /** The outcome of a call admitted by `begin` (buffered). */
@@ -126,36 +135,59 @@ export class AuditLog {
 
   /** Writes the buffered rows; on failure keeps them and tries again later. Never throws. */
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (!this.buffer.length) return;
-    const rows = this.buffer;
-    this.buffer = [];
+    const rows = this.take();
+    if (!rows.length) return;
     const now = (this.opts.now ?? Date.now)();
     try {
-      const insert = this.db.prepare(
-        'INSERT INTO audit_log (ts, access_key_id, principal, source_ip, action, resource, outcome, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      );
-      const finish = this.db.prepare('UPDATE audit_log SET outcome = ?, status = ? WHERE id = ?');
       this.db.transaction(() => {
-        for (const p of rows) {
-          if (p.kind === 'finish') finish.run(p.outcome, p.status, p.id);
-          else insert.run(p.e.ts, p.e.accessKeyId ?? null, p.e.principal ?? null, p.e.sourceIp ?? null, p.e.action, p.e.resource ?? null, p.e.outcome, p.e.status);
-        }
+        this.writeRows(rows);
         this.db.prepare('DELETE FROM audit_log WHERE ts < ?').run(now - (this.opts.retentionDays ?? 90) * 86_400_000);
       })();
-      this.notice.succeeded();
-      if (this.dropped) {
-        (this.opts.log ?? console.error)(`audit log: ${this.dropped} row(s) were dropped while the disk was full`);
-        this.dropped = 0;
-      }
+      this.written();
     } catch (err) {
       if (!this.notice.failed(err)) (this.opts.log ?? console.error)(`audit log: writing ${rows.length} row(s) failed: ${err instanceof Error ? err.message : String(err)}`);
-      this.buffer = rows.concat(this.buffer);
-      const max = this.opts.maxBuffered ?? 10_000;
-      if (this.buffer.length > max) this.dropped += this.buffer.splice(0, this.buffer.length - max).length;
-      this.timer ??= setTimeout(() => this.flush(), this.opts.retryMs ?? 5000).unref();
+      this.putBack(rows);
     }
+  }
+
+  /** Empties the buffer (and its timer) into the caller's hands. */
+  private take(): Pending[] {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const rows = this.buffer;
+    this.buffer = [];
+    return rows;
+  }
+
+  /** Rows whose write failed go back in front, within the cap; tried again in `retryMs`. */
+  private putBack(rows: Pending[]): void {
+    if (!rows.length) return;
+    this.buffer = rows.concat(this.buffer);
+    const max = this.opts.maxBuffered ?? 10_000;
+    if (this.buffer.length > max) this.dropped += this.buffer.splice(0, this.buffer.length - max).length;
+    this.timer ??= setTimeout(() => this.flush(), this.opts.retryMs ?? 5000).unref();
+  }
+
+  private insertStmt() {
+    return this.db.prepare('INSERT INTO audit_log (ts, access_key_id, principal, source_ip, action, resource, outcome, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  }
+
+  /** Inside a transaction. */
+  private writeRows(rows: Pending[]): void {
+    if (!rows.length) return;
+    const insert = this.insertStmt();
+    const finish = this.db.prepare('UPDATE audit_log SET outcome = ?, status = ? WHERE id = ?');
+    for (const p of rows) {
+      if (p.kind === 'finish') finish.run(p.outcome, p.status, p.id);
+      else insert.run(p.e.ts, p.e.accessKeyId ?? null, p.e.principal ?? null, p.e.sourceIp ?? null, p.e.action, p.e.resource ?? null, p.e.outcome, p.e.status);
+    }
+  }
+
+  private written(): void {
+    this.notice.succeeded();
+    if (!this.dropped) return;
+    (this.opts.log ?? console.error)(`audit log: ${this.dropped} row(s) were dropped while the disk was full`);
+    this.dropped = 0;
   }
 
   /** Newest first. */

@@ -6,7 +6,10 @@
  * Wired into Fastify as hooks: `preParsing` buffers the body (SigV4 signs its
  * hash) and authenticates; `preHandler` authorizes Skiff's own routes; the ECS
  * JSON protocol authorizes in its handler once the operation and input are
- * decoded (`authorizeOperation`); `onResponse` writes the audit row.
+ * decoded (`authorizeOperation`). A call that changes something is admitted
+ * only once every check passed and its audit row is committed (`AuditLog.begin`,
+ * fail closed: a full disk refuses it); `onResponse` records the outcome (of
+ * every other call: its buffered row).
  *
  * Errors, as AWS words them:
  *   MissingAuthenticationTokenException 403  no Authorization header
