@@ -102,7 +102,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.post('/', async (req, reply) => {
     const query = queryFor(req);
-    if (query) return serveQuery(query, req, reply, opts.auth);
+    if (query) return serveQuery(query, req, reply, opts.auth, opts);
     const target = String(req.headers['x-amz-target'] ?? '');
     const dot = target.lastIndexOf('.');
     const protocol = byPrefix.get(target.slice(0, dot));
@@ -126,7 +126,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.setErrorHandler((err, req, reply) => {
     const query = queryFor(req);
     if (query) {
-      const e = query.errorResponse(err, query.newRequestId());
+      const e = query.errorResponse(diskFullAsApiError(err, opts) ?? err, query.newRequestId());
       if (e.code) reply.header('x-amzn-errortype', e.code);
       return reply.code(e.status).header('content-type', 'text/xml;charset=UTF-8').send(e.body);
     }
@@ -145,7 +145,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   return app;
 }
 
-async function serveQuery(q: QueryProtocol, req: FastifyRequest, reply: FastifyReply, auth: HttpServerOptions['auth']): Promise<FastifyReply> {
+async function serveQuery(q: QueryProtocol, req: FastifyRequest, reply: FastifyReply, auth: HttpServerOptions['auth'], opts: Pick<HttpServerOptions, 'log' | 'storeFull'>): Promise<FastifyReply> {
   const requestId = q.newRequestId();
   try {
     const { action, params } = q.decode(typeof req.body === 'string' ? req.body : '');
@@ -153,7 +153,7 @@ async function serveQuery(q: QueryProtocol, req: FastifyRequest, reply: FastifyR
     const xml = await q.run(action, params, requestId);
     return reply.code(200).header('content-type', 'text/xml;charset=UTF-8').send(xml);
   } catch (err) {
-    const e = q.errorResponse(err, requestId);
+    const e = q.errorResponse(diskFullAsApiError(err, opts) ?? err, requestId);
     if (e.code) reply.header('x-amzn-errortype', e.code);
     return reply.code(e.status).header('content-type', 'text/xml;charset=UTF-8').send(e.body);
   }
@@ -202,6 +202,18 @@ export function valueDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * A disk failure (SQLITE_FULL, ENOSPC, SQLITE_IOERR ..., or the disk guard's
+ * refusal) as the ServerException the caller sees: it says the data dir's disk
+ * is full and what to do. Undefined for any other error.
+ */
+function diskFullAsApiError(err: unknown, opts: { log?: (msg: string) => void; storeFull?: (err: unknown) => string }): ApiError | undefined {
+  if (err instanceof DiskFullError) return storeFullError(err.message);
+  if (err instanceof ApiError || !isDiskFullError(err)) return undefined;
+  opts.log?.(`a write failed for lack of disk: ${err instanceof Error ? err.message : String(err)}`);
+  return storeFullError(opts.storeFull?.(err) ?? 'Skiff cannot write its store: the disk holding its data dir is full or failing. Free space on it or stop tasks writing to it, then try again.');
+}
+
 function decodeBody(body: unknown): Record<string, unknown> {
   if (body === undefined || body === null || body === '') return {};
   if (typeof body === 'string' ? jsonDeeperThan(body, MAX_JSON_DEPTH) : valueDeeperThan(body, MAX_JSON_DEPTH)) {
@@ -233,12 +245,9 @@ export class PreSerialized {
  */
 export function sendError(reply: FastifyReply, err: unknown, log?: (msg: string) => void, storeFull?: (err: unknown) => string): FastifyReply {
   let apiErr: ApiError;
+  const diskFull = diskFullAsApiError(err, { log, storeFull });
   if (err instanceof ApiError) apiErr = err;
-  else if (err instanceof DiskFullError) apiErr = storeFullError(err.message);
-  else if (isDiskFullError(err)) {
-    log?.(`a write failed for lack of disk: ${err instanceof Error ? err.message : String(err)}`);
-    apiErr = storeFullError(storeFull?.(err) ?? 'Skiff cannot write its store: the disk holding its data dir is full or failing. Free space on it or stop tasks writing to it, then try again.');
-  }
+  else if (diskFull) apiErr = diskFull;
   else if (isFastifyClientError(err)) apiErr = new ApiError(ErrorCode.SerializationException, (err as Error).message);
   else {
     log?.(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -4,14 +4,14 @@
  *
  * Contract:
  *   - At start, and whenever there is room, a reserve file (`store-reserve`,
- *     `reserveBytes`, zeros actually written) holds space for the store.
+ *     `reserveBytes`, blocks really allocated) holds space for the store.
  *   - When the filesystem's free space drops under `criticalBytes`, or any
  *     writer reports a disk failure (`noteFailure`), the guard is `full`: it
  *     deletes the reserve at once, so the store can still record what tasks do
  *     (exits, stops, releases) even while something else keeps the disk full.
  *   - While `full`, API calls that write are refused (`assertWritable` throws a
- *     `DiskFullError` with a message for the caller), except the ones that free
- *     space (`FREEING_ACTIONS`: stopping tasks and services). Reads go on.
+ *     `DiskFullError` with a message for the caller), except `RESERVE_ACTIONS`
+ *     (stopping tasks and services, revoking a key). Reads go on.
  *   - It is also `full` while the reserve is missing and cannot be made (a
  *     start on a nearly full disk, or after a release).
  *   - It recovers by itself: once free space reaches `reserveBytes + 2 ×
@@ -61,10 +61,12 @@ export function diskSettingsFromEnv(env: NodeJS.ProcessEnv): DiskSettings {
 }
 
 /**
- * API actions allowed while the disk is full: they free space (stopping a
- * task removes its writable layer) and their state changes use the reserve.
+ * API actions allowed while the disk is full, their state changes written from
+ * the reserve: the ones that free space (stopping a task removes its writable
+ * layer; UpdateService to scale in, DeleteService) and revoking an access key,
+ * which must never wait for disk.
  */
-export const FREEING_ACTIONS: ReadonlySet<string> = new Set(['ecs:StopTask', 'ecs:UpdateService', 'ecs:DeleteService']);
+export const RESERVE_ACTIONS: ReadonlySet<string> = new Set(['ecs:StopTask', 'ecs:UpdateService', 'ecs:DeleteService', 'skiff:RevokeAccessKey']);
 
 export interface DiskGuardOptions {
   /** The data dir (the reserve file lives in it; its filesystem is the one watched). */
@@ -168,7 +170,7 @@ export class DiskGuard {
 
   /** Throws a `DiskFullError` if `action` (e.g. `ecs:RunTask`) writes and the disk is full. */
   assertWritable(action: string): void {
-    if (this.isFull && !FREEING_ACTIONS.has(action)) throw new DiskFullError(this.fullMessage());
+    if (this.isFull && !RESERVE_ACTIONS.has(action)) throw new DiskFullError(this.fullMessage());
   }
 
   /** Why new tasks may not start now (undefined: they may). */
