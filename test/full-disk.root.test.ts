@@ -35,7 +35,8 @@ before(async () => {
   mounted = true;
   stack = await startBusyboxStack('test/busybox:fulldisk', {
     dataDir,
-    env: { SKIFF_STORE_RESERVE_MIB: '16', SKIFF_MIN_FREE_MIB: '24', SKIFF_DISK_CHECK_MS: '200' },
+    // The warm pool on, as by default: its refills meet the full disk too.
+    env: { SKIFF_STORE_RESERVE_MIB: '16', SKIFF_MIN_FREE_MIB: '24', SKIFF_DISK_CHECK_MS: '200', SKIFF_WARM_POOL_SIZE: '2' },
   });
   ({ server, image } = stack);
 });
