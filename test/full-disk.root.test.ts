@@ -8,7 +8,7 @@
  * filler keeps RUNNING and its stop is recorded from the store reserve; a
  * kill -9 and restart with the disk at 0 bytes free comes up and serves reads;
  * once the filler is stopped, space returns and writes work again without a
- * restart.
+ * restart. With the disk low but not full, writes go on and new tasks wait.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +36,7 @@ before(async () => {
   stack = await startBusyboxStack('test/busybox:fulldisk', {
     dataDir,
     // The warm pool on, as by default: its refills meet the full disk too.
-    env: { SKIFF_STORE_RESERVE_MIB: '16', SKIFF_MIN_FREE_MIB: '24', SKIFF_DISK_CHECK_MS: '200', SKIFF_WARM_POOL_SIZE: '2' },
+    env: { SKIFF_STORE_RESERVE_MIB: '16', SKIFF_MIN_FREE_MIB: '48', SKIFF_DISK_CHECK_MS: '200', SKIFF_WARM_POOL_SIZE: '2' },
   });
   ({ server, image } = stack);
 });
@@ -167,6 +167,17 @@ test('a task filling the data dir disk: the server stays up, refuses writes clea
   assert.ok(again.taskDefinition!.revision! >= 2);
   const probe = (await ecs.send(new RunTaskCommand({ taskDefinition: 'probe' }))).tasks![0].taskArn!;
   await waitTaskStatus(ecs, probe, 'STOPPED');
+
+  // Low but not full (40 MiB free: the reserve in place, under SKIFF_MIN_FREE_MIB=48): writes go on, new tasks wait.
+  const low = join(dataDir, 'low');
+  await run('fallocate', ['-l', `${Math.floor(freeMiB() - 40)}M`, low]);
+  await new Promise((r) => setTimeout(r, 500)); // a few disk checks: still not full
+  await registerProbe(ecs, 'low');
+  const notStarted = await failure(() => ecs.send(new RunTaskCommand({ taskDefinition: 'probe' })));
+  assert.equal(notStarted.name, 'ServerException');
+  assert.match(notStarted.message, new RegExp(`not starting new tasks: the disk holding ${dataDir} has \\d+ MiB free, under the 48 MiB`));
+  unlinkSync(low);
+  await waitTaskStatus(ecs, (await ecs.send(new RunTaskCommand({ taskDefinition: 'probe' }))).tasks![0].taskArn!, 'STOPPED');
   assert.ok(alive(server.pid));
 
   // The audit log: the refused writes are there (kept in memory while the disk was full), the admitted ones too.
