@@ -43,7 +43,7 @@ import { FIRST_HEALTHY_PHASE, taskHealth, type HealthStatus } from '../model/tas
 import { HealthChecker } from './health-checker.ts';
 import { resolvConf } from '../discovery/namespace.ts';
 import { billedSeconds, costOf, ratesFor, type PriceBook } from '../metering/pricing.ts';
-import { WriteFailureNotice } from '../store/disk-errors.ts';
+import { retryWhileDiskFull, WriteFailureNotice } from '../store/disk-errors.ts';
 
 export interface TaskRunnerDeps {
   tasks: TasksRepo;
@@ -163,21 +163,9 @@ export class TaskRunner {
     }, durable);
   }
 
-  /**
-   * A state write that must not be lost: on a disk failure it is retried (back-off
-   * up to 5 s, logged once) until the store takes it. Other errors throw.
-   */
-  private async persist<T>(write: () => T): Promise<T> {
-    for (let delayMs = 200; ; delayMs = Math.min(delayMs * 2, 5000)) {
-      try {
-        const result = write();
-        this.writes.succeeded();
-        return result;
-      } catch (err) {
-        if (!this.writes.failed(err)) throw err;
-      }
-      await new Promise((r) => setTimeout(r, delayMs));
-    }
+  /** A state write that must not be lost: retried until the store takes it (a full disk, see the header). */
+  private persist<T>(write: () => T): Promise<T> {
+    return retryWhileDiskFull(write, this.writes);
   }
 
   /** Runs one start step and records its timing (start-path progress: not durable). */

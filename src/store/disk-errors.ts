@@ -69,3 +69,21 @@ export class WriteFailureNotice {
     this.log(`${this.what}: writing again`);
   }
 }
+
+/**
+ * Runs `write` until it goes through: a disk failure is reported to `notice`
+ * (logged once) and retried after a back-off (200 ms doubling to 5 s); any
+ * other error is thrown. For writes that must not be lost (a task's state).
+ */
+export async function retryWhileDiskFull<T>(write: () => T, notice: WriteFailureNotice): Promise<T> {
+  for (let delayMs = 200; ; delayMs = Math.min(delayMs * 2, 5000)) {
+    try {
+      const result = write();
+      notice.succeeded();
+      return result;
+    } catch (err) {
+      if (!notice.failed(err)) throw err;
+    }
+    await new Promise((r) => setTimeout(r, delayMs));
+  }
+}
