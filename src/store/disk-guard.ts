@@ -83,6 +83,7 @@ export const START_RESERVE_FILE = 'start-reserve';
 export class DiskGuard {
   private isFull = false;
   private lastFree = Number.POSITIVE_INFINITY;
+  private statFailed = false;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
   private readonly reservePath: string;
@@ -181,11 +182,14 @@ export class DiskGuard {
     return `Skiff is not starting new tasks: the disk holding ${this.opts.dir} has ${mib(free)} MiB free, under the ${mib(min)} MiB it keeps for running tasks and its store (SKIFF_MIN_FREE_MIB). Free space on it or stop tasks writing to it, then try again.`;
   }
 
+  /** Free bytes now; if the filesystem cannot say (logged once), the last figure. */
   private measure(): number {
     try {
       this.lastFree = this.statFree(this.opts.dir);
+      this.statFailed = false;
     } catch (e) {
-      this.opts.log(`disk guard: cannot read the free space of ${this.opts.dir}: ${e instanceof Error ? e.message : String(e)}`);
+      if (!this.statFailed) this.opts.log(`disk guard: cannot read the free space of ${this.opts.dir}: ${e instanceof Error ? e.message : String(e)}`);
+      this.statFailed = true;
     }
     return this.lastFree;
   }
