@@ -159,11 +159,6 @@ export class DiskGuard {
     return true;
   }
 
-  /** Free bytes as last measured (measured now if never). */
-  freeBytes(): number {
-    return Number.isFinite(this.lastFree) ? this.lastFree : this.measure();
-  }
-
   /** The caller-facing message for a write Skiff cannot make. */
   fullMessage(): string {
     return `Skiff cannot write its store: the disk holding ${this.opts.dir} is full (${mib(this.measure())} MiB free). Free space on it or stop tasks writing to it; Skiff accepts writes again by itself once there is room.`;
