@@ -23,10 +23,12 @@
  * dependents first) → DEPROVISIONING (destroy containers, cgroup, namespace,
  * release address) → STOPPED (with billing).
  *
- * A full disk (store/disk-errors.ts): a durable write that fails for lack of
- * disk (container exits, every stop step, releasing the address) is retried
- * until the store takes it (`persist`), so the task is neither lost nor left
- * half-stopped; a start-path write that fails fails the start.
+ * A full disk (store/disk-errors.ts): a write that fails for lack of disk is
+ * retried until the store takes it (`persist`) when it records something that
+ * happened (a step's timing, a container started or exited, RUNNING, every stop
+ * step, releasing the address), so the task is neither lost, nor stopped for
+ * it, nor left half-stopped; only the marks written before a step
+ * (ATTACHING, PENDING, ACTIVATING, pull times) fail the start when they fail.
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -174,7 +176,7 @@ export class TaskRunner {
     const t0 = performance.now();
     const result = await fn();
     const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-    this.update((t) => t.timings.push({ phase, startedAt, durationMs, ...(detail ? { detail: detail(result) } : {}) }), false);
+    await this.persist(() => this.update((t) => t.timings.push({ phase, startedAt, durationMs, ...(detail ? { detail: detail(result) } : {}) }), false));
     return result;
   }
 
@@ -243,7 +245,7 @@ export class TaskRunner {
     const mounts = this.writeNameFiles(task, attachment.gateway);
     await this.startContainersInOrder(attachment.netnsPath, mounts);
     if (this.stopRequest) return;
-    this.setStatus('RUNNING', (t) => (t.startedAt = this.deps.clock.now()));
+    await this.persist(() => this.setStatus('RUNNING', (t) => (t.startedAt = this.deps.clock.now())));
   }
 
   private async pullImages(task: TaskRecord): Promise<void> {
@@ -393,12 +395,14 @@ export class TaskRunner {
         throw new StartError(`CannotStartContainerError: ${errMessage(err)}`);
       }
     });
-    this.update((t) => {
-      const rec = t.containers.find((x) => x.name === c.name)!;
-      rec.lastStatus = 'RUNNING';
-      rec.startedAt = this.deps.clock.now();
-      rec.stopSignal = stopSignalOf(image.config.stopSignal);
-    }, false);
+    await this.persist(() =>
+      this.update((t) => {
+        const rec = t.containers.find((x) => x.name === c.name)!;
+        rec.lastStatus = 'RUNNING';
+        rec.startedAt = this.deps.clock.now();
+        rec.stopSignal = stopSignalOf(image.config.stopSignal);
+      }, false),
+    );
     this.watchExit(c);
     this.health.watch(c);
   }
