@@ -32,6 +32,8 @@ export interface AuditEntry {
   /** `Success` or the error type returned. */
   outcome: string;
   status: number;
+  /** What the call asked for where the action alone does not say (ExecuteCommand: its command). Never secrets. */
+  detail?: string;
 }
 
 export interface AuditQuery {
@@ -54,6 +56,7 @@ interface Row {
   resource: string | null;
   outcome: string;
   status: number;
+  detail?: string | null;
 }
 
 /** Whether an action (`ecs:RunTask`, `skiff:GetTaskLogs` ...) only reads. */
@@ -107,7 +110,7 @@ export class AuditLog {
     try {
       const id = this.db.transaction(() => {
         this.writeRows(rows);
-        return Number(this.insertStmt().run(e.ts, e.accessKeyId ?? null, e.principal ?? null, e.sourceIp ?? null, e.action, e.resource ?? null, 'Pending', 0).lastInsertRowid);
+        return Number(this.insertStmt().run(e.ts, e.accessKeyId ?? null, e.principal ?? null, e.sourceIp ?? null, e.action, e.resource ?? null, 'Pending', 0, e.detail ?? null).lastInsertRowid);
       })();
       this.written();
       return id;
@@ -169,7 +172,7 @@ export class AuditLog {
   }
 
   private insertStmt() {
-    return this.db.prepare('INSERT INTO audit_log (ts, access_key_id, principal, source_ip, action, resource, outcome, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    return this.db.prepare('INSERT INTO audit_log (ts, access_key_id, principal, source_ip, action, resource, outcome, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   }
 
   /** Inside a transaction. */
@@ -179,7 +182,7 @@ export class AuditLog {
     const finish = this.db.prepare('UPDATE audit_log SET outcome = ?, status = ? WHERE id = ?');
     for (const p of rows) {
       if (p.kind === 'finish') finish.run(p.outcome, p.status, p.id);
-      else insert.run(p.e.ts, p.e.accessKeyId ?? null, p.e.principal ?? null, p.e.sourceIp ?? null, p.e.action, p.e.resource ?? null, p.e.outcome, p.e.status);
+      else insert.run(p.e.ts, p.e.accessKeyId ?? null, p.e.principal ?? null, p.e.sourceIp ?? null, p.e.action, p.e.resource ?? null, p.e.outcome, p.e.status, p.e.detail ?? null);
     }
   }
 
@@ -213,6 +216,7 @@ export class AuditLog {
       ...(r.resource ? { resource: r.resource } : {}),
       outcome: r.outcome,
       status: r.status,
+      ...(r.detail ? { detail: r.detail } : {}),
     }));
   }
 

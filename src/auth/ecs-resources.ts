@@ -5,7 +5,7 @@
  * `Resource: "*"` statement allows (the operation then rejects the input).
  *
  *   clusters            CreateCluster, DeleteCluster, DescribeClusters, UpdateCluster, ListTasks, ListServices, ...
- *   tasks               StopTask, DescribeTasks
+ *   tasks               StopTask, DescribeTasks; ExecuteCommand (plus the cluster)
  *   task definitions    RunTask / StartTask (plus the cluster), DescribeTaskDefinition, DeregisterTaskDefinition
  *   services            CreateService, UpdateService, DeleteService, DescribeServices
  *   any resource ARN    TagResource, UntagResource, ListTagsForResource
@@ -59,6 +59,8 @@ export function ecsResources(operation: string, input: Record<string, unknown>, 
       const names = strs(input.clusters);
       return attempt(() => (names.length ? names : ['default']).map((c) => clusterArn(resolveClusterName(c, ctx), ctx)));
     }
+    case 'ExecuteCommand': // as ECS: the task and its cluster (the documented ECS Exec policy names both)
+      return attempt(() => [parseTaskRef(str(input.cluster), str(input.task) ?? '', ctx).arn, cluster()]);
     case 'StopTask':
       return attempt(() => [parseTaskRef(str(input.cluster), str(input.task) ?? '', ctx).arn]);
     case 'DescribeTasks':

@@ -54,6 +54,8 @@ export interface GuardOptions {
   resourcesFor?: (service: string, operation: string, input: Record<string, unknown>) => string[];
   /** The roles an operation of a JSON protocol passes to a service (each needs iam:PassRole; default none). */
   passedRoles?: (service: string, operation: string, input: Record<string, unknown>) => { roleArn: string; service: string }[];
+  /** Extra words for an operation's audit row (e.g. ExecuteCommand's command); never secrets. */
+  auditDetail?: (service: string, operation: string, input: Record<string, unknown>) => string | undefined;
   /** A route's resource from its path parameters (e.g. a task id → the task's ARN). */
   routeResource?: (params: Record<string, string>) => string | undefined;
   /** The server's region: every credential scope must name it (absent: not checked). */
@@ -81,6 +83,8 @@ interface CallState {
   sourceIp?: string;
   /** The durable audit row of an admitted mutating call (AuditLog.begin). */
   auditId?: number;
+  /** GuardOptions.auditDetail of the call. */
+  detail?: string;
 }
 
 /** The service name Skiff's own endpoints are signed for (credential scope `.../skiff/aws4_request`). */
@@ -197,6 +201,7 @@ export class ApiGuard {
         resource: state.resource,
         outcome,
         status: reply.statusCode,
+        ...(state.detail ? { detail: state.detail } : {}),
       });
     });
   }
@@ -210,6 +215,7 @@ export class ApiGuard {
     if (!state?.principal) throw new ApiError(ErrorCode.MissingAuthenticationTokenException, 'Missing Authentication Token', { status: 403 });
     const service = ownValue(this.opts.services, targetPrefix) ?? targetPrefix;
     const resources = this.opts.resourcesFor?.(service, operation, input) ?? ['*'];
+    state.detail = this.opts.auditDetail?.(service, operation, input);
     this.authorize(state, `${service}:${operation}`, resources);
     for (const passed of this.opts.passedRoles?.(service, operation, input) ?? []) this.authorizePassRole(req, state, passed.roleArn, passed.service);
     this.admit(state);
@@ -296,7 +302,7 @@ export class ApiGuard {
   /** A call that changes something runs only once its audit row is on disk (fail closed: see audit.ts). Call once every check passed. */
   private admit(state: CallState): void {
     if (isReadAction(state.action) || state.auditId !== undefined) return;
-    state.auditId = this.opts.audit.begin({ ts: this.now(), accessKeyId: state.accessKeyId, principal: state.principal?.arn, sourceIp: state.sourceIp, action: state.action, resource: state.resource });
+    state.auditId = this.opts.audit.begin({ ts: this.now(), accessKeyId: state.accessKeyId, principal: state.principal?.arn, sourceIp: state.sourceIp, action: state.action, resource: state.resource, ...(state.detail ? { detail: state.detail } : {}) });
   }
 
   private denied(p: Principal, action: string, resource: string, decision: Decision): ApiError {

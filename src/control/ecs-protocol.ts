@@ -7,10 +7,13 @@ import { taskOperations } from './tasks.ts';
 import { tagOperations } from './tags.ts';
 import { serviceOperations } from './services.ts';
 import { capacityProviderOperations } from './capacity-providers.ts';
+import { executeCommandOperations } from './execute-command.ts';
+import type { ExecSessions } from '../exec/sessions.ts';
 
 export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113';
 
-export function ecsProtocol(ctx: ControlContext): JsonProtocol {
+/** `exec`: where ExecuteCommand registers its sessions (absent: ExecuteCommand is not served). */
+export function ecsProtocol(ctx: ControlContext, exec?: ExecSessions): JsonProtocol {
   return {
     targetPrefix: ECS_TARGET_PREFIX,
     operations: {
@@ -20,6 +23,7 @@ export function ecsProtocol(ctx: ControlContext): JsonProtocol {
       ...tagOperations(ctx),
       ...serviceOperations(ctx),
       ...capacityProviderOperations(ctx),
+      ...(exec ? executeCommandOperations(ctx, exec) : {}),
     },
   };
 }

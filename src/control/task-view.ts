@@ -84,7 +84,7 @@ export function taskView(t: TaskRecord, tags: Tag[]): WireTask {
     startedBy: t.startedBy,
     group: t.group,
     overrides: overridesView(t),
-    enableExecuteCommand: false,
+    enableExecuteCommand: t.enableExecuteCommand ?? false,
     version: t.version,
     tags: tags.map((x) => ({ key: x.key, value: x.value })),
   };

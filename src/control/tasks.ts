@@ -84,6 +84,7 @@ export function taskOperations(ctx: ControlContext) {
         group: req.group,
         capacityProviders: strategy ? splitByStrategy(strategy, req.count) : Array<string>(req.count).fill('FARGATE'),
         tags,
+        enableExecuteCommand: req.enableExecuteCommand,
       };
       const placement = new Placement();
       const run = ctx.db.transaction(() => {

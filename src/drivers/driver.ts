@@ -73,6 +73,32 @@ export interface ExecResult {
   output: string;
 }
 
+// ---------------------------------------------------------------- exec sessions (skiff exec / ECS ExecuteCommand)
+
+/** How an exec session's process gets its stdio. */
+export interface ExecSessionOptions {
+  /** A pseudo-terminal from the container's own devpts (stdout and stderr merged, as a terminal has them). */
+  tty: boolean;
+  /** Initial window size with `tty`. */
+  cols?: number;
+  rows?: number;
+}
+
+/** A running exec session's process. Whoever starts one must end it (`kill`) if it is abandoned. */
+export interface ExecSession {
+  /** Bytes for the process's stdin; `end()` is EOF (with a tty: ^D on an empty line). */
+  stdin: NodeJS.WritableStream;
+  stdout: NodeJS.ReadableStream;
+  /** Empty with `tty` (a terminal has one output stream). */
+  stderr: NodeJS.ReadableStream;
+  /** Sets the terminal's window size (the process gets SIGWINCH). No-op without `tty`. */
+  resize(cols: number, rows: number): void;
+  /** Ends the process and everything it started in the session (SIGKILL). Idempotent. */
+  kill(): void;
+  /** Its exit status: the code, or 128 + signal number when a signal ended it. Settles after the output streams end. */
+  exited: Promise<number>;
+}
+
 export type ContainerStatus = 'created' | 'running' | 'stopped' | 'missing';
 
 export interface ContainerState {
@@ -102,6 +128,13 @@ export interface Driver {
    * run or timed out) and the first 4 KiB of its output.
    */
   exec(id: string, args: string[], opts: { timeoutMs: number }): Promise<ExecResult>;
+  /**
+   * Starts `args` inside the running container as an interactive session
+   * (same identity and confinement as `exec`: namespaces, cgroup, user,
+   * environment, working directory), with streaming stdio. Rejects when the
+   * container is not running.
+   */
+  startExec(id: string, args: string[], opts: ExecSessionOptions): Promise<ExecSession>;
   /** Current state as runc and the supervisor see it. */
   inspect(id: string): Promise<ContainerState>;
   /** Removes the container: runc delete, unmount rootfs, remove bundle and writable layer. Idempotent. */

@@ -121,6 +121,8 @@ export interface TaskRecord {
    * the warning keeps the deadline instead of starting a new stopTimeout.
    */
   stopDeadline?: number;
+  /** RunTask's / the service's enableExecuteCommand: ExecuteCommand is allowed only when set. */
+  enableExecuteCommand?: boolean;
   network: NetworkRecord;
   timings: PhaseTiming[];
   billing?: BillingRecord;

@@ -44,6 +44,8 @@ export interface TaskBatch {
   group?: string;
   capacityProviders: string[];
   tags: Tag[];
+  /** ECS enableExecuteCommand: the tasks accept ExecuteCommand. */
+  enableExecuteCommand?: boolean;
 }
 
 /** What a transaction placed, for the steps after it. */
@@ -169,6 +171,7 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
       overrides: batch.rawOverrides ?? {},
       startedBy: batch.startedBy,
       group: batch.group,
+      ...(batch.enableExecuteCommand ? { enableExecuteCommand: true } : {}),
       launchType: 'FARGATE',
       capacityProviderName,
       availabilityZone: subnet.availabilityZone,

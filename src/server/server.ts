@@ -28,6 +28,9 @@ import { useSpawnHelper } from '../util/exec.ts';
 import { loadRegistryAuth } from '../images/registry-auth.ts';
 import { buildHttpServer } from '../api/http-server.ts';
 import { ecsProtocol } from '../control/ecs-protocol.ts';
+import { executeCommandAuditDetail } from '../control/execute-command.ts';
+import { ExecSessions } from '../exec/sessions.ts';
+import { attachExecStream } from '../exec/stream-route.ts';
 import { skiffRoutes } from '../control/skiff-routes.ts';
 import { costRoutes } from '../control/cost-routes.ts';
 import { StatsSampler } from '../stats/sampler.ts';
@@ -84,6 +87,7 @@ export class SkiffServer {
   private ready = false;
   private sampler: StatsSampler | undefined;
   private audit: AuditLog | undefined;
+  private closeExec: (() => void) | undefined;
   private warmPool: WarmPool | undefined;
   private services: ServiceScheduler | undefined;
   private identity: TaskIdentityService | undefined;
@@ -265,6 +269,7 @@ export class SkiffServer {
       cgroupRoot: c.cgroupRoot, containerPid: async (id) => (await driver.inspect(id)).pid, nftTable: c.nftTable, settings: metadataSettings, log: this.log,
     }));
     const iam = new IamApi({ roles: identity.roles, log: this.log });
+    const execSessions = new ExecSessions();
     const guard = new ApiGuard({
       keys: auth.keys,
       audit: auth.audit,
@@ -284,6 +289,7 @@ export class SkiffServer {
                 : service === iam.service
                   ? iam.resources(op, input)
                   : ['*'],
+      auditDetail: (service, op, input) => (service === 'ecs' && op === 'ExecuteCommand' ? executeCommandAuditDetail(input) : undefined),
       passedRoles: (service, op, input) =>
         // Checked on the ARN of the role it reaches (IAM roles may have a path: role/team/app).
         (service === 'ecs' ? ecsPassedRoles(op, input, { arns: ctx.arns, taskDefinitionRoles: (f, r) => (r === undefined ? ctx.taskDefinitions.latestActive(f) : ctx.taskDefinitions.get(f, r)) }) : []).map((p) => ({ ...p, roleArn: identity.roles.byArn(p.roleArn)?.arn ?? p.roleArn })),
@@ -308,7 +314,7 @@ export class SkiffServer {
     };
     const app = (this.app = buildHttpServer({
       protocols: [
-        ecsProtocol(ctx),
+        ecsProtocol(ctx, execSessions),
         secretsProtocol(secrets, ids),
         autoscalingProtocol(autoscalingRepo, autoscaler, { ...ids, now: () => this.clock.now() }),
         logs.protocol(),
@@ -334,6 +340,7 @@ export class SkiffServer {
       storeFull: (err) => (disk.noteFailure(err), disk.fullMessage()),
       log: this.log,
     }));
+    this.closeExec = attachExecStream(app.server, { sessions: execSessions, startExec: (id, args, o) => driver.startExec(id, args, o), log: this.log });
     await identity.start(); // before adoption and new starts: tasks reach their metadata from the start
     const pooled = await warmPool.recover();
     if (pooled) this.log(`removed ${pooled} warm-pool namespace(s) left by the previous run`);
@@ -352,6 +359,7 @@ export class SkiffServer {
     logs.start(); // after adoption: it follows the adopted tasks' files from their stored offsets
     const address = await app.listen({ host: c.host, port: c.port });
     this.endpoint = address.replace('[::1]', 'localhost');
+    execSessions.streamBase = this.endpoint.replace(/^http/, 'ws');
     this.ready = true;
     return this.endpoint;
   }
@@ -368,6 +376,7 @@ export class SkiffServer {
     useSpawnHelper(false);
     await this.dns?.close();
     await this.sampler?.stop();
+    this.closeExec?.();
     await this.app?.close();
     await this.identity?.close().catch((e) => this.log(`closing the metadata endpoint failed: ${e instanceof Error ? e.message : e}`));
     await this.logs?.close();

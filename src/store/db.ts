@@ -328,6 +328,8 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX role_attached_policies_by_policy ON role_attached_policies (policy_arn);
   `,
+  // ExecuteCommand's audit rows carry the command (auth/audit.ts detail).
+  `ALTER TABLE audit_log ADD COLUMN detail TEXT;`,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */

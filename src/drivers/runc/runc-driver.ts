@@ -18,7 +18,8 @@ import { constants as fsc, mkdirSync, promises as fsp, readFileSync, watch, writ
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Semaphore } from '../../util/semaphore.ts';
-import type { ContainerExit, ContainerLaunchSpec, ContainerState, Driver, ExecResult, TaskResources } from '../driver.ts';
+import type { ContainerExit, ContainerLaunchSpec, ContainerState, Driver, ExecResult, ExecSession, ExecSessionOptions, TaskResources } from '../driver.ts';
+import { startExecSession } from './exec-session.ts';
 import { parseMountinfo, readCgroupLayout, readOomKillCount, removeCgroupTree, type CgroupLayout } from './cgroups.ts';
 import { run, sleep, spawnPiped } from '../../util/exec.ts';
 import { buildOciSpec, cfsQuotaFor, effectiveNofile } from './spec.ts';
@@ -841,6 +842,14 @@ export class RuncDriver implements Driver {
     const u = config.process.user ?? { uid: 0, gid: 0 };
     const nsenter = ['--no-new-privs', '--', '/usr/bin/nsenter', '-t', String(st.pid), '-m', '-u', '-i', '-n', '-p', '-C', '-U', '-r', '-W', config.process.cwd ?? '/'];
     return this.spawnExec('/usr/bin/setpriv', [...nsenter, '-S', String(u.uid), '-G', String(u.gid), '--', ...args], env, opts.timeoutMs);
+  }
+
+  /** Exec sessions (`skiff exec`): see exec-session.ts. */
+  async startExec(id: string, args: string[], opts: ExecSessionOptions): Promise<ExecSession> {
+    checkId('container id', id);
+    const st = await this.runcState(id);
+    if (!st || st.status !== 'running') throw new Error(`container ${id} is not running`);
+    return startExecSession({ pid: st.pid, bundleDir: this.bundlePath(id), layout: await this.cgroups() }, args, opts);
   }
 
   private spawnExec(file: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<ExecResult> {

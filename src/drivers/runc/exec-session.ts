@@ -1,0 +1,214 @@
+/**
+ * Interactive exec sessions for the runc driver (`Driver.startExec`).
+ *
+ * The process joins the running container the way health checks do (see
+ * RuncDriver.exec): `nsenter` into the init process's namespaces (user
+ * namespace last, when the container has its own), root and working directory,
+ * as the container's uid/gid with its environment, under no_new_privs. Before
+ * that, the wrapper shell moves itself into every cgroup of the container (read
+ * from /proc/<init>/cgroup), so the session counts against the task's limits
+ * and shows the container's cgroup.
+ *
+ * With a terminal: the pseudo-terminal must come from the container's own devpts
+ * instance, or `tty` inside says "not a tty". util-linux `script` allocates
+ * it: it runs in a private mount namespace (`unshare -m`) where the container's
+ * /dev/pts is bind-mounted over the host's, so `/dev/ptmx` there allocates a pty
+ * of the container's instance (the kernel resolves ptmx to the `pts` beside it).
+ * `script -e` passes the exit status through. Before joining, the shell under
+ * `script` sets the initial window size (`stty`) and reports its tty path and
+ * session id on fd 3; later resizes are `stty -F <that pty seen from the host>`,
+ * which makes the kernel send SIGWINCH to the foreground process group.
+ * (Why not node-pty: not installed, and a native module; why not the host's
+ * devpts: the container cannot see it.)
+ *
+ * Without a terminal: plain pipes, stdout and stderr apart.
+ *
+ * Ending a session (process exit or `kill`) also ends everything it started:
+ * every process in the container's cgroup whose session id is the session's
+ * (the wrapper runs in a session of its own), then the wrapper's process group.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { ExecSession, ExecSessionOptions } from '../driver.ts';
+import type { CgroupLayout } from './cgroups.ts';
+
+export interface ExecTarget {
+  /** Host pid of the container's init process. */
+  pid: number;
+  /** The container's OCI bundle (config.json: env, cwd, user). */
+  bundleDir: string;
+  layout: CgroupLayout;
+}
+
+/** Single-quotes `s` for /bin/sh. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Paths of the `cgroup.procs` files of every cgroup a process is in (from /proc/<pid>/cgroup text). */
+export function cgroupProcsFiles(procCgroup: string, layout: CgroupLayout): string[] {
+  const out: string[] = [];
+  for (const line of procCgroup.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const [, hid, controllers, cgPath] = m;
+    const mount = hid === '0' && controllers === '' ? layout.unified : layout.v1.get(controllers.split(',')[0]);
+    if (!mount || !cgPath.startsWith('/')) continue;
+    out.push(path.join(mount, cgPath, 'cgroup.procs'));
+  }
+  return [...new Set(out)];
+}
+
+interface ProcessConfig {
+  env: Record<string, string>;
+  cwd: string;
+  uid: number;
+  gid: number;
+}
+
+async function readProcessConfig(bundleDir: string): Promise<ProcessConfig> {
+  const config = JSON.parse(await fsp.readFile(path.join(bundleDir, 'config.json'), 'utf8')) as {
+    process: { env?: string[]; cwd?: string; user?: { uid: number; gid: number } };
+  };
+  const env: Record<string, string> = {};
+  for (const kv of config.process.env ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const u = config.process.user ?? { uid: 0, gid: 0 };
+  return { env, cwd: config.process.cwd ?? '/', uid: u.uid, gid: u.gid };
+}
+
+/** The setpriv + nsenter command line that enters the container as its user. */
+export function enterCommand(pid: number, cfg: { cwd: string; uid: number; gid: number }, ownUserns: boolean, args: string[]): string[] {
+  return [
+    '/usr/bin/setpriv', '--no-new-privs', '--',
+    '/usr/bin/nsenter', '-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-C', ...(ownUserns ? ['-U'] : []), '-r', '-W', cfg.cwd,
+    '-S', String(cfg.uid), '-G', String(cfg.gid), '--', ...args,
+  ];
+}
+
+/** Shell that writes its own pid to each cgroup.procs file named in "$@" up to `--`, then execs the rest. */
+const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; exec "$@"';
+
+export async function startExecSession(target: ExecTarget, args: string[], opts: ExecSessionOptions): Promise<ExecSession> {
+  if (args.length === 0) throw new Error('exec needs a command');
+  const cfg = await readProcessConfig(target.bundleDir);
+  const procs = cgroupProcsFiles(await fsp.readFile(`/proc/${target.pid}/cgroup`, 'utf8'), target.layout);
+  const [own, theirs] = await Promise.all([fsp.readlink('/proc/self/ns/user'), fsp.readlink(`/proc/${target.pid}/ns/user`)]);
+  const enter = enterCommand(target.pid, cfg, own !== theirs, args);
+  const cgroupDir = procs.length ? path.dirname(procs[0]) : undefined;
+  if (!opts.tty) {
+    const child = spawn('/bin/sh', ['-c', JOIN_AND_EXEC, 'sh', ...procs, '--', ...enter], { env: cfg.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    return session(child, child.stdout!, child.stderr!, cgroupDir, () => Promise.resolve(child.pid), () => {});
+  }
+
+  // The shell under `script`: window size, report (tty, session id) on fd 3, restore SHELL, join the cgroups, enter.
+  const cols = clampSize(opts.cols, 80);
+  const rows = clampSize(opts.rows, 24);
+  const env = { ...cfg.env, SHELL: '/bin/sh', SKIFF_EXEC_SHELL: cfg.env.SHELL ?? '', TERM: cfg.env.TERM ?? 'xterm' };
+  const restoreShell = cfg.env.SHELL === undefined ? 'unset SHELL' : 'SHELL="$SKIFF_EXEC_SHELL"';
+  const inner = [
+    `/usr/bin/stty cols ${cols} rows ${rows}`,
+    `echo "$(/usr/bin/tty) $$" >&3`,
+    'exec 3>&-',
+    restoreShell,
+    'unset SKIFF_EXEC_SHELL',
+    `exec /bin/sh -c ${shellQuote(JOIN_AND_EXEC)} sh ${[...procs, '--', ...enter].map(shellQuote).join(' ')}`,
+  ].join('; ');
+  const outer = 'mount --bind "$1" /dev/pts || exit 126; exec /usr/bin/script -q -e -c "$2" /dev/null';
+  const child = spawn('/usr/bin/unshare', ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', outer, 'sh', `/proc/${target.pid}/root/dev/pts`, inner], {
+    env,
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const stderr = new PassThrough();
+  child.stderr!.on('data', (d: Buffer) => stderr.write(d)); // script's own complaints only: the terminal's output is on stdout
+  child.stderr!.on('end', () => stderr.end());
+  let report = '';
+  const reported = new Promise<{ ttyPath: string; sid: number } | undefined>((resolve) => {
+    const fd3 = child.stdio[3] as NodeJS.ReadableStream;
+    fd3.on('data', (d: Buffer) => (report += d.toString()));
+    fd3.on('end', () => {
+      const m = /^(\/dev\/pts\/\d+) (\d+)/.exec(report.trim());
+      resolve(m ? { ttyPath: m[1], sid: Number(m[2]) } : undefined);
+    });
+    fd3.on('error', () => resolve(undefined));
+  });
+  const resize = (c: number, r: number) => {
+    void reported.then((rep) => {
+      if (!rep) return;
+      const host = `/proc/${target.pid}/root${rep.ttyPath}`;
+      const p = spawn('/usr/bin/stty', ['-F', host, 'cols', String(clampSize(c, 80)), 'rows', String(clampSize(r, 24))], { stdio: 'ignore' });
+      p.on('error', () => {});
+    });
+  };
+  return session(child, child.stdout!, stderr, cgroupDir, async () => (await reported)?.sid, resize);
+}
+
+function clampSize(n: number | undefined, dflt: number): number {
+  return Number.isInteger(n) && n! > 0 && n! <= 10_000 ? n! : dflt;
+}
+
+function session(
+  child: ChildProcess,
+  stdout: NodeJS.ReadableStream,
+  stderr: NodeJS.ReadableStream,
+  cgroupDir: string | undefined,
+  sessionId: () => Promise<number | undefined>,
+  resize: (cols: number, rows: number) => void,
+): ExecSession {
+  child.stdin!.on('error', () => {}); // the process may exit before reading everything
+  let ended = false;
+  const endAll = async () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch { /* gone */ }
+    const sids = new Set([child.pid!, ...[await sessionId()].filter((x): x is number => x !== undefined)]);
+    if (cgroupDir) await killSessionsIn(cgroupDir, sids);
+  };
+  const exited = new Promise<number>((resolve) => {
+    let code = 1;
+    child.on('error', () => {
+      code = 127;
+    });
+    child.on('exit', (c, signal) => {
+      code = c ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 1);
+      void endAll(); // what the session left behind (background jobs) ends with it
+    });
+    child.on('close', () => resolve(code));
+  });
+  return {
+    stdin: child.stdin!,
+    stdout,
+    stderr,
+    resize,
+    kill() {
+      if (ended) return;
+      ended = true;
+      void endAll();
+    },
+    exited,
+  };
+}
+
+/** SIGKILLs every process in `cgroupDir` whose session id is in `sids`. */
+async function killSessionsIn(cgroupDir: string, sids: Set<number>): Promise<void> {
+  let pids: number[];
+  try {
+    pids = (await fsp.readFile(path.join(cgroupDir, 'cgroup.procs'), 'utf8')).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp session ...: comm may hold spaces and parentheses, so split after the last ')'.
+      const sid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+      if (sids.has(sid)) process.kill(pid, 'SIGKILL');
+    } catch { /* exited meanwhile */ }
+  }
+}
