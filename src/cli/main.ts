@@ -26,8 +26,9 @@ import { composeCommands } from './commands/compose.ts';
 import { autoscalingCommands } from './commands/autoscaling.ts';
 import { lbCommands } from './commands/lb.ts';
 import { skiffVersion } from './version.ts';
+import { execCommands } from './commands/exec.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands, autoscalingCommands, lbCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands, autoscalingCommands, lbCommands, execCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

@@ -61,6 +61,12 @@ function refuse(socket: Duplex, status: number, text: string, message: string): 
 }
 
 async function serve(ws: WebSocket, sessionId: string, target: ExecTarget, opts: ExecSessionOptions, deps: ExecStreamDeps, open: Set<ExecSession>): Promise<void> {
+  // Frames that arrive while the process starts are kept and applied once it runs.
+  const early: Buffer[] = [];
+  let onFrame = (data: Buffer, isBinary: boolean) => void early.push(isBinary ? data : Buffer.alloc(0));
+  let gone = false;
+  ws.on('message', (data: Buffer, isBinary: boolean) => onFrame(data, isBinary));
+  ws.on('close', () => (gone = true));
   let proc: ExecSession;
   try {
     proc = await deps.startExec(target.runtimeId, target.args, opts);
@@ -82,7 +88,7 @@ async function serve(ws: WebSocket, sessionId: string, target: ExecTarget, opts:
   };
   forward(Channel.Stdout, proc.stdout);
   forward(Channel.Stderr, proc.stderr);
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  onFrame = (data: Buffer, isBinary: boolean) => {
     try {
       if (!isBinary) throw new FrameError('text messages are not part of the exec protocol');
       const { channel, payload } = decodeFrame(data);
@@ -95,9 +101,11 @@ async function serve(ws: WebSocket, sessionId: string, target: ExecTarget, opts:
     } catch (err) {
       ws.close(1002, (err as Error).message.slice(0, 120));
     }
-  });
+  };
+  for (const f of early.splice(0)) onFrame(f, f.length > 0);
   ws.on('close', () => proc.kill());
   ws.on('error', () => proc.kill());
+  if (gone) proc.kill(); // the client left while the process was starting
   const code = await proc.exited;
   open.delete(proc);
   proc.kill(); // whatever it left running in the container ends with the session

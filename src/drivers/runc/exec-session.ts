@@ -11,9 +11,9 @@
  *
  * With a terminal: the pseudo-terminal must come from the container's own devpts
  * instance, or `tty` inside says "not a tty". util-linux `script` allocates
- * it: it runs in a private mount namespace (`unshare -m`) where the container's
- * /dev/pts is bind-mounted over the host's, so `/dev/ptmx` there allocates a pty
- * of the container's instance (the kernel resolves ptmx to the `pts` beside it).
+ * it: it runs in a private mount namespace (`unshare -m`) whose /dev is a small
+ * tmpfs where `pts` leads to the container's devpts and `ptmx` to its ptmx
+ * (PRIVATE_DEV), so openpty() allocates a pty of the container's instance.
  * `script -e` passes the exit status through. Before joining, the shell under
  * `script` sets the initial window size (`stty`) and reports its tty path and
  * session id on fd 3; later resizes are `stty -F <that pty seen from the host>`,
@@ -91,6 +91,22 @@ export function enterCommand(pid: number, cfg: { cwd: string; uid: number; gid: 
   ];
 }
 
+/**
+ * Shell run in the private mount namespace: a /dev of its own whose `pts` is the
+ * container's devpts (a symlink through /proc/<pid>/root: the kernel refuses to
+ * bind-mount another namespace's mount) and whose `ptmx` is that instance's, so
+ * `script` allocates the pty there; then `script` runs "$2".
+ */
+const PRIVATE_DEV = [
+  'mount -t tmpfs -o mode=755,size=64k skiff-exec /tmp',
+  'touch /tmp/null',
+  'mount --bind /dev/null /tmp/null',
+  'ln -s "$1" /tmp/pts',
+  'ln -s pts/ptmx /tmp/ptmx',
+  'ln -s /proc/self/fd /tmp/fd',
+  'mount --move /tmp /dev',
+].join(' && ') + ' || exit 126; exec /usr/bin/script -q -e -c "$2" /dev/null';
+
 /** Shell that writes its own pid to each cgroup.procs file named in "$@" up to `--`, then execs the rest. */
 const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; exec "$@"';
 
@@ -119,8 +135,7 @@ export async function startExecSession(target: ExecTarget, args: string[], opts:
     'unset SKIFF_EXEC_SHELL',
     `exec /bin/sh -c ${shellQuote(JOIN_AND_EXEC)} sh ${[...procs, '--', ...enter].map(shellQuote).join(' ')}`,
   ].join('; ');
-  const outer = 'mount --bind "$1" /dev/pts || exit 126; exec /usr/bin/script -q -e -c "$2" /dev/null';
-  const child = spawn('/usr/bin/unshare', ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', outer, 'sh', `/proc/${target.pid}/root/dev/pts`, inner], {
+  const child = spawn('/usr/bin/unshare', ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_DEV, 'sh', `/proc/${target.pid}/root/dev/pts`, inner], {
     env,
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     detached: true,
