@@ -12,14 +12,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DescribeTasksCommand, ECSClient, ExecuteCommandCommand } from '@aws-sdk/client-ecs';
+import { CreateServiceCommand, DeleteServiceCommand, DescribeTasksCommand, ECSClient, ExecuteCommandCommand, ListTasksCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import WebSocket from 'ws';
 import type { TestServer } from './support/skiff-server.ts';
 import { waitFor } from './support/skiff-server.ts';
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
-import { registerFamily, runOne, waitTaskStatus } from './support/tasks.ts';
+import { describeService, registerFamily, runOne, waitServiceRunning, waitTaskStatus } from './support/tasks.ts';
 import { rejectsWith } from './support/api-errors.ts';
-import { Channel, TOKEN_HEADER, decodeFrame, encodeFrame, readExit } from '../src/exec/framing.ts';
+import { Channel, TOKEN_HEADER, decodeFrame, encodeFrame, readExit, resizeFrame } from '../src/exec/framing.ts';
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 const SECRET_VALUE = 'never-in-audit-7f3a9c';
@@ -66,7 +66,7 @@ function skiff(args: string[], input?: string) {
 }
 
 /** Opens an exec stream with `token`; resolves with the exit code and output, or the HTTP status it was refused with. */
-function openStream(url: string, token: string | undefined, opts: { closeAfterOpen?: boolean } = {}): Promise<{ refused?: number; exitCode?: number; stdout: string }> {
+function openStream(url: string, token: string | undefined, opts: { closeAfterOpen?: boolean; resizeTo?: [number, number] } = {}): Promise<{ refused?: number; exitCode?: number; stdout: string }> {
   return new Promise((done) => {
     const ws = new WebSocket(url, { headers: token ? { [TOKEN_HEADER]: token } : {} });
     let stdout = '';
@@ -75,7 +75,8 @@ function openStream(url: string, token: string | undefined, opts: { closeAfterOp
       done({ refused: res.statusCode, stdout });
     });
     ws.on('open', () => {
-      ws.send(encodeFrame(Channel.Eof));
+      if (opts.resizeTo) ws.send(resizeFrame(...opts.resizeTo));
+      else ws.send(encodeFrame(Channel.Eof));
       if (opts.closeAfterOpen) setTimeout(() => ws.terminate(), 500);
     });
     ws.on('message', (data: Buffer) => {
@@ -170,6 +171,30 @@ test('with a terminal: a pty of the container (tty prints /dev/pts/N) with the f
   assert.match(out, /^\/dev\/pts\/\d+\r?$/m, out);
   assert.match(out, /^33 101\r?$/m, out);
   assert.equal(status, 3);
+});
+
+test('a resize frame reaches the terminal: the process sees the new size', async () => {
+  const s = await ecs.send(new ExecuteCommandCommand({ task: enabled, command: `sh -c 'stty size; sleep 1; stty size'`, interactive: true }));
+  const r = await openStream(`${s.session!.streamUrl!}?tty=1&cols=50&rows=20`, s.session!.tokenValue!, { resizeTo: [120, 40] });
+  assert.equal(r.exitCode, 0);
+  assert.match(r.stdout, /^(20 50|40 120)\r\n40 120\r\n$/, JSON.stringify(r.stdout));
+});
+
+test('services: enableExecuteCommand on CreateService/UpdateService reaches DescribeServices and the tasks it starts', async () => {
+  const def = await registerFamily(ecs, 'exec-svc', [{ name: 'app', image: stack.image, essential: true, command: ['sleep', '3600'] }]);
+  await ecs.send(new CreateServiceCommand({ serviceName: 'exec-svc', taskDefinition: def, desiredCount: 1, enableExecuteCommand: true }));
+  try {
+    assert.equal((await waitServiceRunning(ecs, 'exec-svc', 1)).enableExecuteCommand, true);
+    const arns = (await ecs.send(new ListTasksCommand({ serviceName: 'exec-svc' }))).taskArns!;
+    const t = (await ecs.send(new DescribeTasksCommand({ tasks: arns }))).tasks![0];
+    assert.equal(t.enableExecuteCommand, true);
+    const r = skiff(['exec', taskId(t.taskArn!), '--', 'echo', 'in-service']);
+    assert.equal(r.stdout, 'in-service\n', r.stderr);
+    await ecs.send(new UpdateServiceCommand({ service: 'exec-svc', enableExecuteCommand: false }));
+    assert.equal((await describeService(ecs, 'exec-svc')).enableExecuteCommand, false);
+  } finally {
+    await ecs.send(new DeleteServiceCommand({ service: 'exec-svc', force: true }));
+  }
 });
 
 test('a token works once, for its own session only, and only with the header', async () => {

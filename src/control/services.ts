@@ -186,7 +186,7 @@ export function serviceView(ctx: ControlContext, svc: ServiceRecord, tasks: Serv
     ...(svc.createdBy ? { createdBy: svc.createdBy } : {}),
     enableECSManagedTags: svc.enableECSManagedTags,
     propagateTags: svc.propagateTags,
-    enableExecuteCommand: false,
+    enableExecuteCommand: svc.enableExecuteCommand ?? false,
     availabilityZoneRebalancing: 'DISABLED',
     ...(includeTags ? { tags: ctx.tags.list(svc.arn) } : {}),
   };
@@ -290,6 +290,7 @@ export function serviceOperations(ctx: ControlContext) {
         healthCheckGracePeriodSeconds: grace ?? 0,
         propagateTags: propagateTags as ServiceRecord['propagateTags'],
         enableECSManagedTags: optBool(input, 'enableECSManagedTags') ?? false,
+        enableExecuteCommand: optBool(input, 'enableExecuteCommand') ?? false,
         platformVersion: optString(input, 'platformVersion') ?? 'LATEST',
         createdAt: now,
         createdBy: `arn:aws:iam::${ctx.accountId}:root`,
@@ -318,6 +319,8 @@ export function serviceOperations(ctx: ControlContext) {
       svc.deploymentConfiguration = readDeploymentConfiguration(input.deploymentConfiguration, svc.deploymentConfiguration);
       const grace = optInt(input, 'healthCheckGracePeriodSeconds');
       if (grace !== undefined) svc.healthCheckGracePeriodSeconds = intIn(grace, 'healthCheckGracePeriodSeconds', 0, 2147483647);
+      const exec = optBool(input, 'enableExecuteCommand');
+      if (exec !== undefined) svc.enableExecuteCommand = exec; // tasks started from now on (forceNewDeployment replaces the running ones)
       let redeploy = optBool(input, 'forceNewDeployment') ?? false;
       if (input.loadBalancers !== undefined && input.loadBalancers !== null) {
         const asked = readLoadBalancers(input.loadBalancers);

@@ -71,6 +71,8 @@ export interface ServiceRecord {
   healthCheckGracePeriodSeconds: number;
   propagateTags: 'TASK_DEFINITION' | 'SERVICE' | 'NONE';
   enableECSManagedTags: boolean;
+  /** ECS enableExecuteCommand: tasks started from now on accept ExecuteCommand (a change reaches running tasks with a new deployment, as in ECS). */
+  enableExecuteCommand?: boolean;
   platformVersion: string;
   createdAt: number;
   createdBy?: string;

@@ -62,6 +62,7 @@ export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, n
               group: `service:${svc.name}`,
               capacityProviders: req.capacityProviders,
               tags,
+              enableExecuteCommand: svc.enableExecuteCommand,
             },
             placement,
           );

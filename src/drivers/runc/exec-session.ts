@@ -146,11 +146,13 @@ export async function startExecSession(target: ExecTarget, args: string[], opts:
   let report = '';
   const reported = new Promise<{ ttyPath: string; sid: number } | undefined>((resolve) => {
     const fd3 = child.stdio[3] as NodeJS.ReadableStream;
-    fd3.on('data', (d: Buffer) => (report += d.toString()));
-    fd3.on('end', () => {
-      const m = /^(\/dev\/pts\/\d+) (\d+)/.exec(report.trim());
-      resolve(m ? { ttyPath: m[1], sid: Number(m[2]) } : undefined);
+    // One line; `script` keeps its own copy of fd 3 open, so the line, not EOF, is the signal.
+    fd3.on('data', (d: Buffer) => {
+      report += d.toString();
+      const m = /^(\/dev\/pts\/\d+) (\d+)\n/.exec(report);
+      if (m) resolve({ ttyPath: m[1], sid: Number(m[2]) });
     });
+    fd3.on('end', () => resolve(undefined));
     fd3.on('error', () => resolve(undefined));
   });
   const resize = (c: number, r: number) => {
