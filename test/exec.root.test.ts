@@ -39,7 +39,8 @@ before(async () => {
       essential: true,
       user: '1000:1000',
       workingDirectory: '/tmp',
-      environment: [{ name: 'GREETING', value: 'hello-from-env' }, { name: 'API_TOKEN', value: SECRET_VALUE }],
+      // LD_PRELOAD would make every host tool a session passes through complain on stderr (or worse) if it reached them.
+      environment: [{ name: 'GREETING', value: 'hello-from-env' }, { name: 'API_TOKEN', value: SECRET_VALUE }, { name: 'LD_PRELOAD', value: '/no/such/lib.so' }, { name: 'PATH', value: '/bin:/usr/bin' }],
       command: ['sleep', '3600'],
     },
   ]);
@@ -145,13 +146,15 @@ test('skiff exec: stdin is piped through until EOF', () => {
 });
 
 test('the command runs in the container: its user, cgroup, environment and working directory', () => {
-  const r = skiff(['exec', taskId(enabled), '--', 'sh', '-c', 'id -u; id -g; pwd; echo "$GREETING"; cat /proc/self/cgroup; hostname']);
+  const r = skiff(['exec', taskId(enabled), '--', 'sh', '-c', 'id -u; id -g; pwd; echo "$GREETING"; echo "path=$PATH preload=$LD_PRELOAD"; cat /proc/self/cgroup; hostname']);
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.equal(lines[0], '1000');
   assert.equal(lines[1], '1000');
   assert.equal(lines[2], '/tmp');
   assert.equal(lines[3], 'hello-from-env');
+  assert.equal(lines[4], 'path=/bin:/usr/bin preload=', "the container's PATH; loader variables never pass the host side");
+  assert.equal(r.stderr, '');
   assert.match(r.stdout, new RegExp(`^\\d+:pids:/${server.prefix}/${taskId(enabled)}/app$`, 'm'));
   assert.match(r.stdout, new RegExp(`^\\d+:memory:/${server.prefix}/${taskId(enabled)}/app$`, 'm'));
   const missing = skiff(['exec', taskId(enabled), '--', '/no/such/program']);

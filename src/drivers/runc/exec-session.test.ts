@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cgroupProcsFiles, enterCommand, shellQuote } from './exec-session.ts';
+import { cgroupProcsFiles, enterCommand, sessionEnv, shellQuote } from './exec-session.ts';
 
 test('cgroup.procs files of every hierarchy a process is in (v1 co-mounted, named, unified)', () => {
   const layout = {
@@ -37,4 +37,10 @@ test('the enter command: no_new_privs, every namespace (the user one only when t
   assert.deepEqual(cmd.slice(cmd.indexOf('-W'), cmd.indexOf('-W') + 2), ['-W', '/srv']);
   assert.deepEqual(cmd.slice(-7), ['-S', '1000', '-G', '100', '--', 'id', '-u']);
   assert.ok(!enterCommand(42, { cwd: '/', uid: 0, gid: 0 }, false, ['sh']).includes('-U'));
+});
+
+test("the host side never runs with the container's loader variables; the container's PATH comes back for the command", () => {
+  const env = sessionEnv({ PATH: '/app/bin:/bin', LD_PRELOAD: '/x.so', LD_LIBRARY_PATH: '/proc/1/root/lib', GCONV_PATH: '/g', GLIBC_TUNABLES: 'x', HOME: '/root', API_KEY: 'k' });
+  assert.deepEqual(env, { HOME: '/root', API_KEY: 'k', SKIFF_EXEC_PATH: '/app/bin:/bin', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
+  assert.equal(sessionEnv({}).SKIFF_EXEC_PATH, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
 });

@@ -23,6 +23,10 @@
  *
  * Without a terminal: plain pipes, stdout and stderr apart.
  *
+ * The session's environment is the container's less the loader variables
+ * (LD_PRELOAD, LD_LIBRARY_PATH, ...: see LOADER_VARS): the host programs above
+ * run as root with it until nsenter has entered the container.
+ *
  * Ending a session (process exit or `kill`) also ends everything it started:
  * every process in the container's cgroup whose session id is the session's
  * (the wrapper runs in a session of its own), then the wrapper's process group.
@@ -108,7 +112,34 @@ const PRIVATE_DEV = [
 ].join(' && ') + ' || exit 126; exec /usr/bin/script -q -e -c "$2" /dev/null';
 
 /** Shell that writes its own pid to each cgroup.procs file named in "$@" up to `--`, then execs the rest. */
-const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; exec "$@"';
+const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; PATH="$SKIFF_EXEC_PATH"; unset SKIFF_EXEC_PATH; exec "$@"';
+
+/**
+ * Variables that make the dynamic loader or libc load code or data from a path
+ * (glibc's list of variables it drops for setuid programs but TMPDIR, plus every LD_*).
+ * The session passes through host programs running as root (sh, unshare,
+ * script, setpriv, nsenter) before it enters the container, so a task
+ * definition must not steer them: these never reach a session.
+ */
+const LOADER_VARS = new Set([
+  'GCONV_PATH', 'GETCONF_DIR', 'GLIBC_TUNABLES', 'HOSTALIASES', 'LOCALDOMAIN', 'LOCPATH', 'MALLOC_TRACE', 'NIS_PATH',
+  'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS', 'TZDIR',
+]);
+const HOST_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment the host side of a session runs with: the container's, less
+ * LOADER_VARS, with the host's PATH; the container's PATH is put back (from
+ * SKIFF_EXEC_PATH) right before setpriv, so nsenter finds the command in the container.
+ */
+export function sessionEnv(containerEnv: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(containerEnv)) if (!k.startsWith('LD_') && !LOADER_VARS.has(k)) env[k] = v;
+  env.SKIFF_EXEC_PATH = containerEnv.PATH ?? DEFAULT_CONTAINER_PATH;
+  env.PATH = HOST_PATH;
+  return env;
+}
 
 export async function startExecSession(target: ExecTarget, args: string[], opts: ExecSessionOptions): Promise<ExecSession> {
   if (args.length === 0) throw new Error('exec needs a command');
@@ -118,14 +149,14 @@ export async function startExecSession(target: ExecTarget, args: string[], opts:
   const enter = enterCommand(target.pid, cfg, own !== theirs, args);
   const cgroupDir = procs.length ? path.dirname(procs[0]) : undefined;
   if (!opts.tty) {
-    const child = spawn('/bin/sh', ['-c', JOIN_AND_EXEC, 'sh', ...procs, '--', ...enter], { env: cfg.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', JOIN_AND_EXEC, 'sh', ...procs, '--', ...enter], { env: sessionEnv(cfg.env), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     return session(child, child.stdout!, child.stderr!, cgroupDir, () => Promise.resolve(child.pid), () => {});
   }
 
   // The shell under `script`: window size, report (tty, session id) on fd 3, restore SHELL, join the cgroups, enter.
   const cols = clampSize(opts.cols, 80);
   const rows = clampSize(opts.rows, 24);
-  const env = { ...cfg.env, SHELL: '/bin/sh', SKIFF_EXEC_SHELL: cfg.env.SHELL ?? '', TERM: cfg.env.TERM ?? 'xterm' };
+  const env = { ...sessionEnv(cfg.env), SHELL: '/bin/sh', SKIFF_EXEC_SHELL: cfg.env.SHELL ?? '', TERM: cfg.env.TERM ?? 'xterm' };
   const restoreShell = cfg.env.SHELL === undefined ? 'unset SHELL' : 'SHELL="$SKIFF_EXEC_SHELL"';
   const inner = [
     `/usr/bin/stty cols ${cols} rows ${rows}`,
