@@ -147,7 +147,10 @@ export async function startExecSession(target: ExecTarget, args: string[], opts:
   const procs = cgroupProcsFiles(await fsp.readFile(`/proc/${target.pid}/cgroup`, 'utf8'), target.layout);
   const [own, theirs] = await Promise.all([fsp.readlink('/proc/self/ns/user'), fsp.readlink(`/proc/${target.pid}/ns/user`)]);
   const enter = enterCommand(target.pid, cfg, own !== theirs, args);
-  const cgroupDir = procs.length ? path.dirname(procs[0]) : undefined;
+  // Where to look for what a session left behind: the container's pids cgroup (every process is in one), else any.
+  const pidsMount = target.layout.v1.get('pids') ?? target.layout.unified;
+  const scan = procs.find((p) => pidsMount && p.startsWith(pidsMount + '/')) ?? procs[0];
+  const cgroupDir = scan ? path.dirname(scan) : undefined;
   if (!opts.tty) {
     const child = spawn('/bin/sh', ['-c', JOIN_AND_EXEC, 'sh', ...procs, '--', ...enter], { env: sessionEnv(cfg.env), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     return session(child, child.stdout!, child.stderr!, cgroupDir, () => Promise.resolve(child.pid), () => {});
