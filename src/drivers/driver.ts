@@ -1,12 +1,96 @@
 /**
- * The contract between the agent's task runner and a container runtime.
+ * The contract between the agent's task runner and a container runtime (a
+ * "driver"), modelled on Nomad's driver plugins.
  *
- * One task = one cgroup parent (`/skiff/<taskId>`) holding the task-level CPU,
- * memory and pids limits, and one container per container definition below it,
- * all joined to the task's network namespace. Containers must outlive the Skiff
- * server: each has a small supervisor (conmon) that owns its stdio, log file and
- * exit status, so `recover` can adopt them after a restart.
+ * One task = one resource boundary holding the task-level CPU, memory and pids
+ * limits (for runc a cgroup parent), and one container per container definition
+ * inside it, all joined to the task's network namespace. Containers must outlive
+ * the Skiff server: each has a small supervisor that owns its stdio, log file and
+ * exit status, so a new driver over the same state adopts them (`listContainers`,
+ * `inspect`, `waitContainer` are the recovery path).
+ *
+ * Ids: container ids are runtime ids (src/model/runtime-id.ts), task ids the task's
+ * 32 hex digits; the driver takes them as they are. Everything else about a driver
+ * (its files, paths, cgroup and container naming) stays inside its folder
+ * `src/drivers/<name>/`: callers reach it only through this interface. Drivers are
+ * made through the registry (src/drivers/registry.ts), never imported directly.
+ *
+ * Errors: methods reject with a plain Error whose message says what failed; reads
+ * of something that went away (stats of a stopped container) answer `undefined`
+ * instead of rejecting.
  */
+
+/** What a driver can do on this host, and if it cannot, why (Nomad's Fingerprint). */
+export interface DriverFingerprint {
+  /** The driver's registry name (`runc`, `gvisor`, `microvm`, `fake`). */
+  name: string;
+  /** True when the driver can run tasks here (`reasons` is then empty). */
+  available: boolean;
+  /** Each thing that is missing and how to get it, for the operator. */
+  reasons: string[];
+  /**
+   * How the task is isolated from the host:
+   * `namespaces` (shares the host kernel), `application-kernel` (a user-space
+   * kernel such as gVisor), `vm` (its own guest kernel).
+   */
+  isolation: 'namespaces' | 'application-kernel' | 'vm';
+  /** The variant in use where a driver has several (gVisor `ptrace`|`kvm`; microVM `kvm`|`tcg`). */
+  platform?: string;
+  /** Optional parts of this interface that return real data here (the others answer undefined / fail clearly). */
+  features: {
+    exec: boolean;
+    stats: boolean;
+    writableLayerUsage: boolean;
+  };
+  /** Free-form facts for diagnostics (versions, paths), e.g. { runc: '1.1.5' }. */
+  attributes?: Record<string, string>;
+}
+
+/**
+ * Resource use from the runtime's own accounting (cgroups for runc), cumulative
+ * counters since the task/container started. CPU in µs, memory in bytes.
+ */
+export interface ResourceUsage {
+  /** CPU time used, user + system, µs. */
+  cpuUsageUs: number;
+  /** Of which in user mode / in the kernel, µs, where the runtime splits it. */
+  cpuUserUs?: number;
+  cpuSystemUs?: number;
+  /** CFS throttling under the CPU limit, where known. */
+  throttling?: { periods: number; throttledPeriods: number; throttledUs: number };
+  /** Memory charged now (page cache included), bytes. */
+  memoryUsageBytes?: number;
+  /** usage − inactive file cache (never negative): what an OOM decision and right-sizing look at. */
+  workingSetBytes: number;
+  /** Anonymous memory (rss), bytes. */
+  rssBytes: number;
+  /** Page cache, bytes. */
+  cacheBytes: number;
+  /** The hard memory limit in force, bytes (undefined: unlimited or unknown). */
+  memoryLimitBytes?: number;
+  /** Processes (tasks, in the kernel's sense) now. */
+  pids?: number;
+}
+
+/** A container's usage plus a way into its namespaces from the host. */
+export interface ContainerUsage extends ResourceUsage {
+  /**
+   * Host pid of one process of the container, if any runs: `/proc/<pid>/net/dev`
+   * shows the task's network namespace (Skiff reads traffic counters through it).
+   */
+  pid?: number;
+}
+
+/** Space used by a container's writable layer (what it wrote over its image), like `du`. */
+export interface WritableLayerUsage {
+  /** Allocated bytes, hard links counted once. */
+  bytes: number;
+  /** Files, directories and links. */
+  inodes: number;
+}
+
+/** The read-only usage side of a driver: what stats, metrics and the metadata endpoint need. */
+export type DriverStats = Pick<Driver, 'taskStats' | 'containerStats' | 'writableLayerUsage'>;
 
 export interface TaskResources {
   /** ECS CPU units (1024 = one vCPU). Becomes the CFS quota of the task cgroup. */
@@ -109,13 +193,15 @@ export interface ContainerState {
 }
 
 export interface Driver {
-  /** Checks this host can run tasks; returns problems (each: what is missing and how to get it). */
-  fingerprint(): Promise<string[]>;
-  /** Creates the task cgroup with its limits. Idempotent. */
+  /** The registry name of this driver (`runc`, ...). */
+  readonly name: string;
+  /** What this driver can do on this host and, if it cannot run tasks, why. Cheap enough to call at start-up. */
+  fingerprint(): Promise<DriverFingerprint>;
+  /** Creates the task's resource boundary with its limits. Idempotent. */
   createTask(taskId: string, res: TaskResources): Promise<void>;
-  /** Mounts the rootfs, writes the OCI bundle, starts the supervisor and `runc create`. Resolves once created. */
+  /** Prepares the rootfs, writes the bundle, starts the supervisor and creates the container. Resolves once created. */
   createContainer(spec: ContainerLaunchSpec): Promise<{ pid: number }>;
-  /** `runc start`: the process begins executing. */
+  /** The process begins executing. */
   startContainer(id: string): Promise<void>;
   /** Resolves when the container has exited (also for one that exited before the call). */
   waitContainer(id: string): Promise<ContainerExit>;
@@ -135,16 +221,58 @@ export interface Driver {
    * container is not running.
    */
   startExec(id: string, args: string[], opts: ExecSessionOptions): Promise<ExecSession>;
-  /** Current state as runc and the supervisor see it. */
+  /** Current state as the runtime and the supervisor see it. */
   inspect(id: string): Promise<ContainerState>;
-  /** Removes the container: runc delete, unmount rootfs, remove bundle and writable layer. Idempotent. */
+  /** Removes the container: runtime state, rootfs, bundle and writable layer (the log stays). Idempotent. */
   destroyContainer(id: string): Promise<void>;
-  /** Removes the task cgroup (after all its containers are destroyed). Idempotent. */
+  /** Removes the task's resource boundary (after all its containers are destroyed). Idempotent. */
   destroyTask(taskId: string): Promise<void>;
   /** Ids of every container this driver created that still exists on the host (for reconciliation). */
   listContainers(): Promise<string[]>;
-  /** Task ids that still have a cgroup on the host. */
+  /** Task ids that still have a resource boundary on the host. */
   listTasks(): Promise<string[]>;
-  /** Path of the container's log file (k8s-file format lines: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`). */
+  /** Usage of a whole task (all its containers); undefined when the task is gone. */
+  taskStats(taskId: string): Promise<ResourceUsage | undefined>;
+  /** Usage of one container; undefined when it is gone. */
+  containerStats(id: string): Promise<ContainerUsage | undefined>;
+  /** Space used by the container's writable layer; undefined when it is gone. May walk the layer: callers cache. */
+  writableLayerUsage(id: string): Promise<WritableLayerUsage | undefined>;
+  /** Path of the container's log file (k8s-file format lines: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`); kept after destroy. */
   logPath(id: string): string;
+}
+
+/**
+ * The host settings every driver is made from (resolved once by the server's
+ * config). A driver ignores what does not apply to it.
+ */
+export interface DriverHostConfig {
+  /**
+   * The agent's runtime directory, `<data>/runtime`. The runc driver keeps its
+   * state directly in it (its layout predates other drivers, and restarted servers
+   * adopt from it); every other driver keeps its own under `<runtimeDir>/<name>/`.
+   */
+  runtimeDir: string;
+  /** Name of the host-level parent of every task's resource boundary (the cgroup parent `/<cgroupRoot>/<taskId>`). */
+  cgroupRoot: string;
+  /** Map container ids 0..size-1 to host ids hostId.. (user namespace), where the driver supports it. */
+  userns?: { hostId: number; size: number };
+  /** Cap of one container's log file, bytes (the supervisor starts it afresh past it). */
+  logSizeMaxBytes?: number;
+  /** Containers created at once on this host. */
+  maxConcurrentCreates?: number;
+  /** Executables by name where not at the driver's default path, e.g. { runc: '/usr/sbin/runc', conmon: '/usr/bin/conmon' }. */
+  tools?: Record<string, string | undefined>;
+}
+
+/**
+ * What a driver folder exports as `driver` from its index.ts; the registry
+ * (src/drivers/registry.ts) lists one line per folder.
+ */
+export interface DriverDefinition {
+  /** Registry name, equal to the folder name under src/drivers/. */
+  name: string;
+  /** One line for operators (`skiff doctor`, logs). */
+  description: string;
+  /** Makes the driver; touches nothing on the host (files and processes come with use). */
+  create(config: DriverHostConfig): Driver;
 }

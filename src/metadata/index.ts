@@ -14,9 +14,7 @@ import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { NetworksRepo } from '../store/networks-repo.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 import { RoleStore } from '../auth/roles.ts';
-import { sanitizeName } from '../drivers/runc/runc-driver.ts';
-import { readCgroupLayout, type CgroupLayout } from '../drivers/runc/cgroups.ts';
-import { readTaskUsage } from '../stats/cgroup-stats.ts';
+import type { DriverStats } from '../drivers/driver.ts';
 import { DEFAULT_CREDENTIALS_TTL_MS, TaskCredentialStore } from './task-credentials.ts';
 import { TaskIdentities } from './task-identity.ts';
 import { MetadataServer } from './metadata-server.ts';
@@ -43,7 +41,8 @@ export interface TaskIdentityServiceDeps {
   tasks: TasksRepo;
   networks: NetworksRepo;
   secrets: SecretStore;
-  cgroupRoot: string;
+  /** The driver's usage side: each container's stats. */
+  stats: Pick<DriverStats, 'containerStats'>;
   /** The pid of a container's process on the host (driver inspect). */
   containerPid(runtimeId: string): Promise<number | undefined>;
   /** The nft table name this server may use (from its resource prefix). */
@@ -59,7 +58,6 @@ export class TaskIdentityService {
   readonly identities: TaskIdentities;
   private readonly server: MetadataServer;
   private nat: MetadataNat | undefined;
-  private layout: Promise<CgroupLayout> | undefined;
 
   constructor(private readonly deps: TaskIdentityServiceDeps) {
     this.roles = new RoleStore(deps.db, deps.accountId);
@@ -83,7 +81,7 @@ export class TaskIdentityService {
       region: deps.region,
       subnetCidr: (id) => deps.networks.subnet(id)?.cidr,
       containerPid: deps.containerPid,
-      containerUsage: async (taskId, name) => readTaskUsage(await (this.layout ??= readCgroupLayout()), deps.cgroupRoot, `${taskId}/${sanitizeName(name)}`),
+      containerUsage: (runtimeId) => deps.stats.containerStats(runtimeId),
       log: deps.log,
     });
   }

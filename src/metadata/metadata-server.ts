@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import type { TaskRecord } from '../model/task-record.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
-import type { CgroupUsage } from '../stats/cgroup-stats.ts';
+import type { ResourceUsage } from '../drivers/driver.ts';
 import type { TaskIdentities } from './task-identity.ts';
 import type { TaskCredentialStore } from './task-credentials.ts';
 import { containerMetadata, dockerStats, parseNetDev, taskMetadata, type StatsSample } from './metadata-views.ts';
@@ -32,8 +32,8 @@ export interface MetadataServerDeps {
   tasks: TasksRepo;
   region: string;
   subnetCidr(subnetId: string): string | undefined;
-  /** A container's cgroup usage (undefined when its cgroup is gone). */
-  containerUsage(taskId: string, containerName: string): Promise<CgroupUsage | undefined>;
+  /** A container's usage by runtime id, from the driver (undefined when it is gone). */
+  containerUsage(runtimeId: string): Promise<ResourceUsage | undefined>;
   /** The pid of a container's process on the host, if it runs. */
   containerPid(runtimeId: string): Promise<number | undefined>;
   log(msg: string): void;
@@ -111,7 +111,7 @@ export class MetadataServer {
   }
 
   private async stats(task: TaskRecord, c: TaskRecord['containers'][number]) {
-    const usage = await this.deps.containerUsage(task.id, c.name);
+    const usage = await this.deps.containerUsage(c.runtimeId);
     if (!usage) return null; // Docker answers null for a container that is not running
     const pid = await this.deps.containerPid(c.runtimeId).catch(() => undefined);
     const netDev = pid ? await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined) : undefined;

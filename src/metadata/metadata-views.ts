@@ -6,7 +6,7 @@
  */
 import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 import { hostnameFor } from '../agent/task-runner.ts';
-import type { CgroupUsage } from '../stats/cgroup-stats.ts';
+import type { ResourceUsage } from '../drivers/driver.ts';
 import { gatewayAddress } from '../network/cidr.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -78,7 +78,7 @@ export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr
 /** One cgroup reading with the host's CPU time, as the stats view needs it. */
 export interface StatsSample {
   read: number;
-  usage: CgroupUsage;
+  usage: ResourceUsage;
   /** Host CPU time (all CPUs), ns, from /proc/stat. */
   systemCpuNs: number;
   onlineCpus: number;
@@ -117,10 +117,16 @@ export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limi
   const cpu = (s: StatsSample | undefined) =>
     s
       ? {
-          cpu_usage: { total_usage: s.usage.cpuUsageUs * 1000, usage_in_kernelmode: 0, usage_in_usermode: s.usage.cpuUsageUs * 1000 },
+          cpu_usage: {
+            total_usage: s.usage.cpuUsageUs * 1000,
+            usage_in_kernelmode: (s.usage.cpuSystemUs ?? 0) * 1000,
+            usage_in_usermode: (s.usage.cpuUserUs ?? s.usage.cpuUsageUs) * 1000,
+          },
           system_cpu_usage: s.systemCpuNs,
           online_cpus: s.onlineCpus,
-          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+          throttling_data: s.usage.throttling
+            ? { periods: s.usage.throttling.periods, throttled_periods: s.usage.throttling.throttledPeriods, throttled_time: s.usage.throttling.throttledUs * 1000 }
+            : { periods: 0, throttled_periods: 0, throttled_time: 0 },
         }
       : { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
   return {
@@ -129,7 +135,7 @@ export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limi
     name: c.name,
     id: c.runtimeId,
     num_procs: 0,
-    pids_stats: now.pids !== undefined ? { current: now.pids } : {},
+    pids_stats: (now.pids ?? now.usage.pids) !== undefined ? { current: now.pids ?? now.usage.pids } : {},
     cpu_stats: cpu(now),
     precpu_stats: cpu(prev),
     memory_stats: {

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, linkSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskRecord } from '../model/task-record.ts';
 import { PlatformMetrics } from './platform-metrics.ts';
 import { parseExposition, samplesOf } from './text-format.ts';
-import { diskUsage, externalTotals, parseNetDev } from './task-resources.ts';
+import { externalTotals, parseNetDev } from './task-resources.ts';
 import { InstrumentedImageStore } from './observers.ts';
 import type { PulledImage } from '../images/images.ts';
 
@@ -28,20 +28,6 @@ test('/proc/net/dev text becomes counters per interface; totals leave loopback o
   const m = parseNetDev(text);
   assert.deepEqual(m.get('eth0'), { rxBytes: 5000, rxPackets: 40, rxErrors: 1, rxDropped: 2, txBytes: 3000, txPackets: 30, txErrors: 0, txDropped: 3 });
   assert.equal(externalTotals(m).rxBytes, 5000);
-});
-
-test('disk use counts allocated blocks, hard links once, and is undefined for a missing directory', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-du-'));
-  try {
-    mkdirSync(join(dir, 'sub'));
-    writeFileSync(join(dir, 'sub', 'big'), Buffer.alloc(1024 * 1024, 1));
-    linkSync(join(dir, 'sub', 'big'), join(dir, 'again'));
-    const bytes = (await diskUsage(dir))!;
-    assert.ok(bytes >= 1024 * 1024 && bytes < 1.5 * 1024 * 1024, `${bytes}`);
-    assert.equal(await diskUsage(join(dir, 'nope')), undefined);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
 
 test('task transitions, pulls and requests become counters and histograms in a valid exposition', async () => {

@@ -1,23 +1,21 @@
 /**
  * What a running task uses right now, read from the host without entering it:
  *
- * - CPU and memory of the task and of each container from their cgroups (the
- *   runc driver's `<cgroupRoot>/<taskId>/<container>` layout; see stats/cgroup-stats);
- * - network counters of the task's namespace from `/proc/<pid>/net/dev` of any
- *   process of the task (a process's `net/dev` is its network namespace's), so no
- *   `ip netns exec` and no knowledge of veth names is needed;
- * - storage as the disk use of each container's writable layer (overlay upper
- *   dir), like `du`: allocated blocks, hard links counted once. Walking a large
- *   layer costs time, so each result is reused for `storageTtlMs`.
+ * - CPU and memory of the task and of each container, from the driver
+ *   (Driver.taskStats / containerStats);
+ * - network counters of the task's namespace from `/proc/<pid>/net/dev` of a
+ *   process of the task (the driver names one; a process's `net/dev` is its
+ *   network namespace's), so no `ip netns exec` and no knowledge of veth names
+ *   is needed;
+ * - storage as the disk use of each container's writable layer (the driver's
+ *   writableLayerUsage). Walking a large layer costs time, so each result is
+ *   reused for `storageTtlMs`.
  *
  * Every reader returns undefined rather than throwing when the task or container
- * went away between listing and reading (ENOENT/ESRCH).
+ * went away between listing and reading.
  */
 import { promises as fsp } from 'node:fs';
-import path from 'node:path';
-import type { CgroupLayout } from '../drivers/runc/cgroups.ts';
-import { sanitizeName } from '../drivers/runc/runc-driver.ts';
-import { readTaskUsage, type CgroupUsage } from '../stats/cgroup-stats.ts';
+import type { DriverStats, ResourceUsage } from '../drivers/driver.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 
 export interface NetCounters {
@@ -33,14 +31,14 @@ export interface NetCounters {
 
 export interface ContainerResources {
   name: string;
-  usage?: CgroupUsage;
+  usage?: ResourceUsage;
   /** Disk use of the container's writable layer, bytes. */
   writableLayerBytes?: number;
 }
 
 export interface TaskResources {
   task: TaskRecord;
-  usage?: CgroupUsage;
+  usage?: ResourceUsage;
   /** Sum over the namespace's interfaces except `lo`. */
   network?: NetCounters;
   containers: ContainerResources[];
@@ -75,49 +73,9 @@ export function externalTotals(ifaces: Map<string, NetCounters>): NetCounters {
 
 const gone = (e: unknown) => ['ENOENT', 'ESRCH', 'EINVAL'].includes((e as NodeJS.ErrnoException)?.code ?? '');
 
-/** Disk use of a directory tree (allocated blocks), hard links once, at most `maxEntries` entries. */
-export async function diskUsage(dir: string, maxEntries = 200_000): Promise<number | undefined> {
-  let total = 0;
-  let entries = 0;
-  const inodes = new Set<string>();
-  const stack = [dir];
-  try {
-    await fsp.lstat(dir);
-  } catch (e) {
-    if (gone(e)) return undefined;
-    throw e;
-  }
-  while (stack.length && entries < maxEntries) {
-    const d = stack.pop()!;
-    let names: string[];
-    try {
-      names = await fsp.readdir(d);
-    } catch (e) {
-      if (gone(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
-      throw e;
-    }
-    for (const n of names) {
-      const p = path.join(d, n);
-      const st = await fsp.lstat(p).catch((e) => (gone(e) ? undefined : Promise.reject(e)));
-      if (!st) continue;
-      entries++;
-      if (st.nlink > 1 && !st.isDirectory()) {
-        const key = `${st.dev}:${st.ino}`;
-        if (inodes.has(key)) continue;
-        inodes.add(key);
-      }
-      total += st.blocks * 512;
-      if (st.isDirectory()) stack.push(p);
-    }
-  }
-  return total;
-}
-
 export interface TaskResourceReaderOptions {
-  layout: () => Promise<CgroupLayout>;
-  cgroupRoot: string;
-  /** The writable (overlay upper) directory of a container by its runtime id. */
-  upperDir: (runtimeId: string) => string;
+  /** The running tasks' driver (its usage side). */
+  driver: DriverStats;
   storageTtlMs?: number;
   now?: () => number;
 }
@@ -129,24 +87,30 @@ export class TaskResourceReader {
 
   /** The resources of each task (call with RUNNING tasks; others simply read as absent). */
   async read(tasks: TaskRecord[]): Promise<TaskResources[]> {
-    const layout = await this.opts.layout();
+    const { driver } = this.opts;
     const live = new Set<string>();
     const out = await Promise.all(
       tasks.map(async (task) => {
+        const pids: (number | undefined)[] = [];
         const containers = await Promise.all(
-          task.containers.map(async (c) => {
+          task.containers.map(async (c, i) => {
             live.add(c.runtimeId);
-            const cg = `${task.id}/${sanitizeName(c.name)}`;
-            const [usage, writableLayerBytes] = await Promise.all([
-              readTaskUsage(layout, this.opts.cgroupRoot, cg).catch(() => undefined),
+            const [stats, writableLayerBytes] = await Promise.all([
+              driver.containerStats(c.runtimeId).catch(() => undefined),
               this.storageOf(c.runtimeId),
             ]);
+            pids[i] = stats?.pid;
+            let usage: ResourceUsage | undefined;
+            if (stats) {
+              const { pid: _pid, ...rest } = stats;
+              usage = rest;
+            }
             return { name: c.name, usage, writableLayerBytes };
           }),
         );
         const [usage, network] = await Promise.all([
-          readTaskUsage(layout, this.opts.cgroupRoot, task.id).catch(() => undefined),
-          this.networkOf(layout, task),
+          driver.taskStats(task.id).catch(() => undefined),
+          networkOf(pids),
         ]);
         return { task, usage, network, containers };
       }),
@@ -159,29 +123,21 @@ export class TaskResourceReader {
     const now = (this.opts.now ?? Date.now)();
     const hit = this.storage.get(runtimeId);
     if (hit && now - hit.at < (this.opts.storageTtlMs ?? 5000)) return hit.bytes;
-    const bytes = await diskUsage(this.opts.upperDir(runtimeId)).catch(() => undefined);
+    const bytes = (await this.opts.driver.writableLayerUsage(runtimeId).catch(() => undefined))?.bytes;
     this.storage.set(runtimeId, { at: now, bytes });
     return bytes;
   }
+}
 
-  /** Counters of the task's namespace, through the first process found in any of its containers. */
-  private async networkOf(layout: CgroupLayout, task: TaskRecord): Promise<NetCounters | undefined> {
-    const base = layout.v1.get('memory') ?? layout.v1.get('pids') ?? layout.unified;
-    if (!base) return undefined;
-    for (const c of task.containers) {
-      try {
-        const procs = await fsp.readFile(path.join(base, this.opts.cgroupRoot, task.id, sanitizeName(c.name), 'cgroup.procs'), 'utf8');
-        for (const pid of procs.split('\n').filter(Boolean)) {
-          try {
-            return externalTotals(parseNetDev(await fsp.readFile(`/proc/${pid}/net/dev`, 'utf8')));
-          } catch (e) {
-            if (!gone(e)) throw e;
-          }
-        }
-      } catch (e) {
-        if (!gone(e)) throw e;
-      }
+/** Counters of the task's namespace, through the first container process that can still be read. */
+async function networkOf(pids: (number | undefined)[]): Promise<NetCounters | undefined> {
+  for (const pid of pids) {
+    if (pid === undefined) continue;
+    try {
+      return externalTotals(parseNetDev(await fsp.readFile(`/proc/${pid}/net/dev`, 'utf8')));
+    } catch (e) {
+      if (!gone(e)) throw e;
     }
-    return undefined;
   }
+  return undefined;
 }

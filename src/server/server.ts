@@ -18,7 +18,7 @@ import { TagsRepo } from '../store/tags-repo.ts';
 import { TasksRepo } from '../store/tasks-repo.ts';
 import { NetworksRepo, type SubnetRecord } from '../store/networks-repo.ts';
 import { Agent } from '../agent/agent.ts';
-import { RuncDriver } from '../drivers/runc/runc-driver.ts';
+import { createDriver, preflightCheck } from '../drivers/registry.ts';
 import { createNetwork } from '../network/index.ts';
 import { LocalImageStore } from '../images/image-store.ts';
 import { WarmPool } from '../network/warm-pool.ts';
@@ -58,7 +58,6 @@ import { InstrumentedImageStore, ObservedTasksRepo } from '../metrics/observers.
 import { TaskResourceReader } from '../metrics/task-resources.ts';
 import { metricsBearerHook, metricsRoutes, type MetricsRouteDeps } from '../metrics/routes.ts';
 import { metricsSettingsFromEnv } from '../metrics/settings.ts';
-import { readCgroupLayout } from '../drivers/runc/cgroups.ts';
 import { dashboardRoutes, isDashboardPath } from '../dashboard/routes.ts';
 import { metadataSettingsFromEnv, TaskIdentityService } from '../metadata/index.ts';
 import { roleRoutes } from '../auth/roles-routes.ts';
@@ -112,10 +111,9 @@ export class SkiffServer {
     useSpawnHelper(true);
     const runtimeDir = join(c.dataDir, 'runtime');
     const logSettings = logSettingsFromEnv(process.env);
-    const driver = new RuncDriver({
-      stateDir: runtimeDir,
-      runcPath: c.runcPath,
-      conmonPath: c.conmonPath,
+    const driver = await createDriver('runc', {
+      runtimeDir,
+      tools: { runc: c.runcPath, conmon: c.conmonPath },
       cgroupRoot: c.cgroupRoot,
       userns: c.userns,
       logSizeMaxBytes: logSettings.containerLogMaxBytes,
@@ -124,7 +122,7 @@ export class SkiffServer {
     // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
     const dns = (this.dns = new DnsResponder({ log: this.log }));
     const network = withServiceDiscovery(createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess, taskHostPorts: c.taskHostPorts }), dns);
-    await preflight([driver, network]);
+    await preflight([preflightCheck(driver), network]);
     for (const change of ensureKeyQuota()) this.log(`raised ${change} (one session keyring per running container)`);
     for (const change of ensureBridgeNetfilter()) this.log(`${change} (security groups filter traffic between tasks on one bridge)`);
     const registryCredentials = loadRegistryAuth(c.registryAuthFile);
@@ -266,7 +264,7 @@ export class SkiffServer {
     const ids = { region: c.region, account: c.accountId };
     const identity = (this.identity = new TaskIdentityService({
       db, master: auth.master, accountId: c.accountId, region: c.region, taskDefinitions: ctx.taskDefinitions, tasks, networks, secrets,
-      cgroupRoot: c.cgroupRoot, containerPid: async (id) => (await driver.inspect(id)).pid, nftTable: c.nftTable, settings: metadataSettings, log: this.log,
+      stats: driver, containerPid: async (id) => (await driver.inspect(id)).pid, nftTable: c.nftTable, settings: metadataSettings, log: this.log,
     }));
     const iam = new IamApi({ roles: identity.roles, log: this.log });
     const execSessions = new ExecSessions();
@@ -303,14 +301,12 @@ export class SkiffServer {
       tls = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
       this.log(`serving HTTPS with the certificate ${files.certFile}`);
     }
-    let layout: ReturnType<typeof readCgroupLayout> | undefined;
     const metricsDeps: MetricsRouteDeps = {
       metrics,
       images,
       settings: metricsSettings,
       unfinished: () => tasks.listUnfinished(),
-      // The runc driver keeps each container's writable layer at <runtime>/bundles/<id>/upper.
-      reader: new TaskResourceReader({ layout: () => (layout ??= readCgroupLayout()), cgroupRoot: c.cgroupRoot, upperDir: (id) => join(runtimeDir, 'bundles', id, 'upper') }),
+      reader: new TaskResourceReader({ driver }),
     };
     const app = (this.app = buildHttpServer({
       protocols: [
@@ -354,7 +350,7 @@ export class SkiffServer {
     // Warm the subnet a RunTask without a network configuration uses first.
     const first = networks.subnets().find((s) => s.isDefault && networks.roomFor(s) > 0);
     if (first) warmPool.warm(first.id);
-    this.sampler = new StatsSampler({ tasks, metering: new MeteringRepo(db), clock: this.clock, cgroupRoot: c.cgroupRoot, intervalMs: c.statsIntervalMs, log: this.log });
+    this.sampler = new StatsSampler({ tasks, metering: new MeteringRepo(db), clock: this.clock, readUsage: (id) => driver.taskStats(id), intervalMs: c.statsIntervalMs, log: this.log });
     this.sampler.start();
     logs.start(); // after adoption: it follows the adopted tasks' files from their stored offsets
     const address = await app.listen({ host: c.host, port: c.port });

@@ -20,7 +20,7 @@ test('the sampler survives a full disk: its loop goes on, says it once, and says
   } as unknown as MeteringRepo;
   const logs: string[] = [];
   const sampler = new StatsSampler({
-    tasks, metering, clock: { now: () => Date.now() }, cgroupRoot: 'skiff', intervalMs: 5, log: (m) => logs.push(m),
+    tasks, metering, clock: { now: () => Date.now() }, intervalMs: 5, log: (m) => logs.push(m),
     readUsage: async () => ({ cpuUsageUs: 1, workingSetBytes: 1, rssBytes: 1, cacheBytes: 0 }),
   });
   sampler.start();

@@ -5,14 +5,7 @@ import { TasksRepo } from '../store/tasks-repo.ts';
 import { MeteringRepo } from '../store/metering-repo.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import { StatsSampler } from './sampler.ts';
-import { usageFromV1, usageFromV2, type CgroupUsage } from './cgroup-stats.ts';
-
-test('v1 and v2 cgroup files become CPU µs and a working set without inactive file cache', () => {
-  const v1 = usageFromV1('2500000123\n', '10485760\n', 'cache 4096\nrss 0\ntotal_cache 3145728\ntotal_rss 6291456\ntotal_inactive_file 2097152\n');
-  assert.deepEqual(v1, { cpuUsageUs: 2500000, workingSetBytes: 8388608, rssBytes: 6291456, cacheBytes: 3145728 });
-  const v2 = usageFromV2('usage_usec 777\nuser_usec 700\n', '5000\n', 'anon 3000\nfile 2000\ninactive_file 1500\n');
-  assert.deepEqual(v2, { cpuUsageUs: 777, workingSetBytes: 3500, rssBytes: 3000, cacheBytes: 2000 });
-});
+import type { ResourceUsage } from '../drivers/driver.ts';
 
 function task(id: string, lastStatus: TaskRecord['lastStatus']): TaskRecord {
   return {
@@ -31,11 +24,11 @@ test('the sampler stores RUNNING tasks only, with vCPUs used between samples; a 
   tasks.insert(task('b'.repeat(32), 'PENDING'));
   let now = 1_000_000;
   let cpuUs = 0;
-  const read = async (id: string): Promise<CgroupUsage | undefined> => {
+  const read = async (id: string): Promise<ResourceUsage | undefined> => {
     assert.equal(id, 'a'.repeat(32), 'only RUNNING tasks are read');
     return { cpuUsageUs: cpuUs, workingSetBytes: 64 * 1024 * 1024, rssBytes: 1, cacheBytes: 2 };
   };
-  const mk = () => new StatsSampler({ tasks, metering, clock: { now: () => now }, cgroupRoot: 'skiff', intervalMs: 10_000, log: () => {}, readUsage: read });
+  const mk = () => new StatsSampler({ tasks, metering, clock: { now: () => now }, intervalMs: 10_000, log: () => {}, readUsage: read });
   const s1 = mk();
   assert.equal(await s1.sampleOnce(), 1);
   now += 10_000;
@@ -61,7 +54,7 @@ test('the sampler loop runs on its interval and stops cleanly', async () => {
   tasks.insert(task('c'.repeat(32), 'RUNNING'));
   let us = 0;
   const s = new StatsSampler({
-    tasks, metering, clock: { now: () => Date.now() }, cgroupRoot: 'skiff', intervalMs: 20, log: () => {},
+    tasks, metering, clock: { now: () => Date.now() }, intervalMs: 20, log: () => {},
     readUsage: async () => ({ cpuUsageUs: (us += 1000), workingSetBytes: 1, rssBytes: 1, cacheBytes: 0 }),
   });
   s.start();

@@ -1,6 +1,6 @@
 /**
- * The stats sampler: every `intervalMs` it reads each RUNNING task's cgroup
- * usage and stores a sample (task_stats), the history right-sizing works from.
+ * The stats sampler: every `intervalMs` it reads each RUNNING task's usage
+ * (through the driver: Driver.taskStats) and stores a sample (task_stats), the history right-sizing works from.
  *
  * CPU is stored both as the cumulative counter and as the average vCPUs used
  * since the previous sample of the same task (the previous sample is taken from
@@ -11,24 +11,22 @@
  * next pass tries again (that pass's samples are lost: right-sizing only
  * sees a longer interval). No failure ends the loop.
  */
-import { readCgroupLayout, type CgroupLayout } from '../drivers/runc/cgroups.ts';
+import type { ResourceUsage } from '../drivers/driver.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
 import type { MeteringRepo, StatsSample } from '../store/metering-repo.ts';
 import type { Clock } from '../util/clock.ts';
-import { readTaskUsage, type CgroupUsage } from './cgroup-stats.ts';
 import { WriteFailureNotice } from '../store/disk-errors.ts';
 
 export interface StatsSamplerOptions {
   tasks: TasksRepo;
   metering: MeteringRepo;
   clock: Clock;
-  cgroupRoot: string;
   intervalMs: number;
   /** How long samples are kept (default 14 days). */
   retentionMs?: number;
   log(msg: string): void;
-  /** Reads a task's usage (tests replace it); defaults to the host's cgroups. */
-  readUsage?: (taskId: string) => Promise<CgroupUsage | undefined>;
+  /** Reads a task's usage, undefined once it is gone (the driver's taskStats). */
+  readUsage: (taskId: string) => Promise<ResourceUsage | undefined>;
 }
 
 const HOUR = 3_600_000;
@@ -37,7 +35,6 @@ export class StatsSampler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  private layout: Promise<CgroupLayout> | undefined;
   private lastPrune = 0;
   private readonly previous = new Map<string, { ts: number; cpuUsageUs: number }>();
   private readonly writes: WriteFailureNotice;
@@ -70,7 +67,7 @@ export class StatsSampler {
 
   /** Takes one sample of every RUNNING task. */
   async sampleOnce(): Promise<number> {
-    const read = this.opts.readUsage ?? (async (taskId: string) => readTaskUsage(await (this.layout ??= readCgroupLayout()), this.opts.cgroupRoot, taskId));
+    const read = this.opts.readUsage;
     const tasks = this.opts.tasks.listUnfinished().filter((t) => t.lastStatus === 'RUNNING');
     const live = new Set(tasks.map((t) => t.id));
     for (const id of this.previous.keys()) if (!live.has(id)) this.previous.delete(id);

@@ -1,2 +1,24 @@
+/**
+ * The runc driver's public face: `driver` for the registry (src/drivers/registry.ts);
+ * RuncDriver and the spec builder for the runc driver's own tests.
+ */
+import type { DriverDefinition } from '../driver.ts';
+import { RuncDriver } from './runc-driver.ts';
+
+export const driver: DriverDefinition = {
+  name: 'runc',
+  description: 'runc containers supervised by conmon: namespaces, cgroup v1 limits, optional user namespace (shares the host kernel)',
+  create: (c) =>
+    new RuncDriver({
+      stateDir: c.runtimeDir,
+      runcPath: c.tools?.runc,
+      conmonPath: c.tools?.conmon,
+      cgroupRoot: c.cgroupRoot,
+      userns: c.userns,
+      logSizeMaxBytes: c.logSizeMaxBytes,
+      maxConcurrentCreates: c.maxConcurrentCreates,
+    }),
+};
+
 export { RuncDriver, type RuncDriverOptions, type ContainerMeta, sanitizeName, UNKNOWN_EXIT_CODE } from './runc-driver.ts';
 export { buildOciSpec, cpuSharesFor, DEFAULT_CAPABILITIES } from './spec.ts';
