@@ -147,7 +147,35 @@ describe('RuncDriver (real runc, root)', { skip: skipReason, concurrency: false 
   });
 
   test('fingerprint finds nothing missing on this host', async () => {
-    assert.deepEqual(await driver.fingerprint(), []);
+    const fp = await driver.fingerprint();
+    assert.deepEqual({ name: fp.name, available: fp.available, reasons: fp.reasons, isolation: fp.isolation }, { name: 'runc', available: true, reasons: [], isolation: 'namespaces' });
+    assert.deepEqual(fp.features, { exec: true, stats: true, writableLayerUsage: true });
+  });
+
+  test('taskStats/containerStats read the cgroups; writableLayerUsage counts what the container wrote; all undefined once gone', async (t) => {
+    const s = new Scope(t);
+    const task = await s.task({ cpuUnits: 512, memoryMiB: 96, pidsLimit: 40 });
+    // Burn some CPU, write 2 MiB into the writable layer, then stay up.
+    const id = await s.run(task, 'busy', ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; dd if=/dev/zero of=/data bs=1024 count=2048 2>/dev/null; echo ready; exec sleep 1000']);
+    await waitForLog(id, /stdout F ready$/m);
+    const [tsk, ctr, layerUse] = await Promise.all([driver.taskStats(task), driver.containerStats(id), driver.writableLayerUsage(id)]);
+    assert.ok(tsk && ctr && layerUse, 'all three answer for a running container');
+    assert.ok(ctr.cpuUsageUs > 0 && tsk.cpuUsageUs >= ctr.cpuUsageUs, `task ${tsk.cpuUsageUs} µs >= container ${ctr.cpuUsageUs} µs > 0`);
+    assert.ok(ctr.cpuUserUs !== undefined && ctr.cpuSystemUs !== undefined, 'user/system split');
+    assert.equal(tsk.memoryLimitBytes, 96 * 1024 * 1024, 'the task limit is in force');
+    assert.equal(ctr.memoryLimitBytes, 96 * 1024 * 1024, "a container without its own limit is under its task's");
+    assert.ok(ctr.workingSetBytes > 0 && (ctr.memoryUsageBytes ?? 0) >= ctr.workingSetBytes);
+    assert.ok(ctr.pids !== undefined && ctr.pids >= 1, `pids ${ctr.pids}`);
+    assert.ok(tsk.throttling && tsk.throttling.periods >= 0, 'CFS throttling counters of the task');
+    assert.ok(ctr.pid && (await fsp.readFile(`/proc/${ctr.pid}/net/dev`, 'utf8')).includes('lo:'), 'a pid that shows the task network namespace');
+    assert.ok(layerUse.bytes >= 2 * 1024 * 1024 && layerUse.bytes < 3 * 1024 * 1024, `writable layer ${layerUse.bytes} bytes`);
+    assert.ok(layerUse.inodes >= 1);
+    await driver.stopContainer(id, 'SIGKILL', 1000);
+    await driver.destroyContainer(id);
+    assert.equal(await driver.containerStats(id), undefined);
+    assert.equal(await driver.writableLayerUsage(id), undefined);
+    await driver.destroyTask(task);
+    assert.equal(await driver.taskStats(task), undefined);
   });
 
   test('stdout/stderr land in the log with stream labels; exit code propagates', async (t) => {
