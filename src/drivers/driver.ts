@@ -31,9 +31,10 @@ export interface DriverFingerprint {
   /**
    * How the task is isolated from the host:
    * `namespaces` (shares the host kernel), `application-kernel` (a user-space
-   * kernel such as gVisor), `vm` (its own guest kernel).
+   * kernel such as gVisor), `vm` (its own guest kernel), `none` (nothing really
+   * runs: the fake driver of tests and scale measurements).
    */
-  isolation: 'namespaces' | 'application-kernel' | 'vm';
+  isolation: 'namespaces' | 'application-kernel' | 'vm' | 'none';
   /** The variant in use where a driver has several (gVisor `ptrace`|`kvm`; microVM `kvm`|`tcg`). */
   platform?: string;
   /** Optional parts of this interface that return real data here (the others answer undefined / fail clearly). */
