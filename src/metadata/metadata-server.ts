@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import type { TaskRecord } from '../model/task-record.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
-import type { ResourceUsage } from '../drivers/driver.ts';
+import type { ContainerUsage } from '../drivers/driver.ts';
 import type { TaskIdentities } from './task-identity.ts';
 import type { TaskCredentialStore } from './task-credentials.ts';
 import { containerMetadata, dockerStats, parseNetDev, taskMetadata, type StatsSample } from './metadata-views.ts';
@@ -33,7 +33,7 @@ export interface MetadataServerDeps {
   region: string;
   subnetCidr(subnetId: string): string | undefined;
   /** A container's usage by runtime id, from the driver (undefined when it is gone). */
-  containerUsage(runtimeId: string): Promise<ResourceUsage | undefined>;
+  containerUsage(runtimeId: string): Promise<ContainerUsage | undefined>;
   /** The pid of a container's process on the host, if it runs. */
   containerPid(runtimeId: string): Promise<number | undefined>;
   log(msg: string): void;
@@ -113,7 +113,7 @@ export class MetadataServer {
   private async stats(task: TaskRecord, c: TaskRecord['containers'][number]) {
     const usage = await this.deps.containerUsage(c.runtimeId);
     if (!usage) return null; // Docker answers null for a container that is not running
-    const pid = await this.deps.containerPid(c.runtimeId).catch(() => undefined);
+    const pid = usage.pid ?? (await this.deps.containerPid(c.runtimeId).catch(() => undefined));
     const netDev = pid ? await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined) : undefined;
     const sample: StatsSample = { read: Date.now(), usage, systemCpuNs: await systemCpuNs(), onlineCpus: cpus().length, ...(netDev ? { networks: parseNetDev(netDev) } : {}) };
     const prev = this.previous.get(c.runtimeId);
