@@ -1,9 +1,11 @@
 /**
  * "A new runtime = one folder + one line": every folder under src/drivers/ whose
  * index.ts exports a `driver` is registered under its folder's name (and nothing
- * else is), and a driver's files are private to its folder — only the registry
- * reaches into src/drivers/<name>/ (tests of that driver in test/ aside), and a
- * driver depends on nothing of Skiff's but the contract, util/ and model/.
+ * else is), and a driver's files are private to its folder: production code
+ * reaches a driver only through the registry; test code (`*.test.ts`, src/testing/)
+ * may use a driver's index.ts (the fake driver is a test tool), never its other
+ * files; and a driver depends on nothing of Skiff's but the contract (and its
+ * contract suite, from tests), util/ and model/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,17 +57,26 @@ test('every driver folder is registered under its own name, and every registered
   }
 });
 
-test('nothing outside a driver folder imports its files, except the registry; drivers import only the contract, util/ and model/', () => {
+test('only the registry (and test code, through index.ts) reaches into a driver folder; drivers import only the contract, util/ and model/', () => {
   const folders = driverFolders().map((f) => path.join(DRIVERS_DIR, f));
   const inFolder = (p: string) => folders.find((d) => p === d || p.startsWith(d + path.sep));
   const offenders: string[] = [];
+  const isTestCode = (f: string) => f.endsWith('.test.ts') || f.startsWith(path.join(SRC, 'testing') + path.sep);
   for (const file of [...tsFiles(SRC), ...tsFiles(path.join(REPO, 'bench')), ...tsFiles(path.join(REPO, 'scripts'))]) {
     const own = inFolder(file);
     for (const target of importsOf(file)) {
       const folder = inFolder(target);
-      if (folder && folder !== own && file !== path.join(DRIVERS_DIR, 'registry.ts')) offenders.push(`${rel(file)} imports ${rel(target)}`);
+      if (folder && folder !== own) {
+        const entry = target === path.join(folder, 'index.ts');
+        const allowed = entry && (file === path.join(DRIVERS_DIR, 'registry.ts') || isTestCode(file));
+        if (!allowed) offenders.push(`${rel(file)} imports ${rel(target)}`);
+      }
       if (own && !folder) {
-        const allowed = target === path.join(DRIVERS_DIR, 'driver.ts') || target.startsWith(path.join(SRC, 'util') + path.sep) || target.startsWith(path.join(SRC, 'model') + path.sep);
+        const allowed =
+          target === path.join(DRIVERS_DIR, 'driver.ts') ||
+          (isTestCode(file) && target === path.join(DRIVERS_DIR, 'driver-contract.ts')) ||
+          target.startsWith(path.join(SRC, 'util') + path.sep) ||
+          target.startsWith(path.join(SRC, 'model') + path.sep);
         if (!allowed) offenders.push(`${rel(file)} (a driver) imports ${rel(target)}`);
       }
     }
