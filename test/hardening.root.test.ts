@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunTaskCommand, StopTaskCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
+import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
 import { buildImage, busyboxImageFiles, pushImage, type ImageFile } from '../src/images/oci-build.ts';
 import { TestServer, waitFor } from './support/skiff-server.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
@@ -170,4 +170,30 @@ test('breakout patterns fail with the host unchanged: /proc/self/root, /proc/sel
   assert.match(wd.task.stoppedReason ?? '', /^CannotCreateContainerError: .*\/proc\/self\/fd\/7: not a directory/, 'refused for its working directory');
   assert.doesNotMatch(wd.logs, /wd-done/, 'nothing of it ran');
   assert.deepEqual(readdirSync('/tmp').sort().filter((f) => f.startsWith('skiff-hardening')), before.filter((f) => f.startsWith('skiff-hardening')));
+});
+
+test("a health check's host-side helpers (setpriv, nsenter run as host root) never get the definition's loader variables", async () => {
+  const ecs = server.ecs();
+  // With LD_PRELOAD passed through, host root would load a library named by the tenant. The
+  // check passes only if the variable did not travel with it into the container either.
+  await registerFamily(ecs, 'hard-loader', [
+    {
+      name: 'app',
+      image,
+      essential: true,
+      command: ['sleep', '60'],
+      environment: [{ name: 'LD_PRELOAD', value: '/proc/self/root/tmp/evil.so' }, { name: 'GCONV_PATH', value: '/tmp' }, { name: 'KEEP', value: 'yes' }],
+      healthCheck: { command: ['CMD-SHELL', '[ -z "$LD_PRELOAD" ] && [ -z "$GCONV_PATH" ] && [ "$KEEP" = yes ]'], interval: 5, timeout: 2, retries: 1 },
+    },
+  ]);
+  const arn = (await ecs.send(new RunTaskCommand({ taskDefinition: 'hard-loader' }))).tasks![0].taskArn!;
+  try {
+    const health = await waitFor('a health verdict', async () => {
+      const t = (await ecs.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks![0];
+      return t.healthStatus === 'HEALTHY' || t.healthStatus === 'UNHEALTHY' ? t.healthStatus : undefined;
+    });
+    assert.equal(health, 'HEALTHY', 'no loader variable reached the check, the rest of the environment did');
+  } finally {
+    await ecs.send(new StopTaskCommand({ task: arn }));
+  }
 });

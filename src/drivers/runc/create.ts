@@ -4,6 +4,7 @@
  * config.json) while conmon starts, then let conmon run `runc create`. Any
  * failure removes whatever was made.
  */
+import { moveSupervisorOfPidFile } from './supervisor-cgroup.ts';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ContainerLaunchSpec } from '../driver.ts';
@@ -99,6 +100,8 @@ export async function createContainer(d: CreateDeps, spec: ContainerLaunchSpec):
     }
     conmon.release();
     const pid = await conmon.pid;
+    // conmon out of the server's cgroups (a service manager stopping the server must not take it along).
+    await moveSupervisorOfPidFile(d.paths.conmonPid(id), id, { cgroupRoot: d.cgroups.cgroupRoot });
     await detachHostMounts(userns ? [rootfs, sysfs] : [rootfs]);
     return { pid };
   } catch (e) {

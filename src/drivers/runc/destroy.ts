@@ -7,12 +7,13 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { waitConmonGone } from './conmon.ts';
+import { removeOwnCgroup } from './supervisor-cgroup.ts';
 import type { ExitTracker } from './exits.ts';
 import type { MetaStore, RuncPaths } from './paths.ts';
 import { hasMountsOf, unmountUnder } from './rootfs.ts';
 import type { RuncCli } from './runc-cli.ts';
 
-export async function destroyContainer(d: { paths: RuncPaths; meta: MetaStore; exits: ExitTracker; cli: RuncCli }, id: string): Promise<void> {
+export async function destroyContainer(d: { paths: RuncPaths; meta: MetaStore; exits: ExitTracker; cli: RuncCli; cgroupRoot: string }, id: string): Promise<void> {
   const bundle = d.paths.bundle(id);
   // Remember the exit (and its OOM verdict) before the cgroup goes away.
   await d.exits.read(id).catch(() => undefined);
@@ -20,6 +21,7 @@ export async function destroyContainer(d: { paths: RuncPaths; meta: MetaStore; e
   // conmon writes the exit file when it sees the container die; let it finish so
   // it does not recreate the file after we remove it.
   await waitConmonGone(d.paths, id);
+  await removeOwnCgroup(id, { cgroupRoot: d.cgroupRoot }).catch(() => {});
   // If delete killed it, conmon has just recorded the exit: remember it for pending waiters.
   await d.exits.read(id).catch(() => undefined);
   if (await hasMountsOf(bundle)) await unmountUnder(bundle);

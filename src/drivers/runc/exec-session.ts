@@ -126,6 +126,13 @@ const LOADER_VARS = new Set([
   'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS', 'TZDIR',
 ]);
 const HOST_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The container's environment less LOADER_VARS and every LD_*: safe for host programs running as root. */
+export function withoutLoaderVars(containerEnv: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(containerEnv)) if (!k.startsWith('LD_') && !LOADER_VARS.has(k)) env[k] = v;
+  return env;
+}
 const DEFAULT_CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
@@ -134,8 +141,7 @@ const DEFAULT_CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
  * SKIFF_EXEC_PATH) right before setpriv, so nsenter finds the command in the container.
  */
 export function sessionEnv(containerEnv: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(containerEnv)) if (!k.startsWith('LD_') && !LOADER_VARS.has(k)) env[k] = v;
+  const env = withoutLoaderVars(containerEnv);
   env.SKIFF_EXEC_PATH = containerEnv.PATH ?? DEFAULT_CONTAINER_PATH;
   env.PATH = HOST_PATH;
   return env;

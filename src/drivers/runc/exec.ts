@@ -7,7 +7,9 @@
  * join the host-made network namespace), so `nsenter` joins the container
  * process's namespaces (the user namespace last), root and working directory
  * with the spec's uid/gid and environment, under no_new_privs: container root
- * there is the unprivileged mapped host user. Either way the command runs in
+ * there is the unprivileged mapped host user. setpriv and nsenter run as host
+ * root, so the loader variables of the container's environment (LD_*, ...)
+ * never reach them (nor, therefore, the command). Either way the command runs in
  * its own process group, killed as a whole on timeout.
  */
 import { spawn } from 'node:child_process';
@@ -16,6 +18,7 @@ import path from 'node:path';
 import type { ExecResult } from '../driver.ts';
 import type { RuncPaths } from './paths.ts';
 import type { RuncCli } from './runc-cli.ts';
+import { withoutLoaderVars } from './exec-session.ts';
 
 export async function execInContainer(
   d: { paths: RuncPaths; cli: RuncCli; userns: boolean },
@@ -30,11 +33,13 @@ export async function execInContainer(
   const config = JSON.parse(await fsp.readFile(path.join(d.paths.bundle(id), 'config.json'), 'utf8')) as {
     process: { env?: string[]; cwd?: string; user?: { uid: number; gid: number } };
   };
-  const env: Record<string, string> = {};
+  const containerEnv: Record<string, string> = {};
   for (const kv of config.process.env ?? []) {
     const eq = kv.indexOf('=');
-    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+    if (eq > 0) containerEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  // setpriv and nsenter run as host root with this environment: nothing that steers the loader.
+  const env = withoutLoaderVars(containerEnv);
   const u = config.process.user ?? { uid: 0, gid: 0 };
   const nsenter = ['--no-new-privs', '--', '/usr/bin/nsenter', '-t', String(st.pid), '-m', '-u', '-i', '-n', '-p', '-C', '-U', '-r', '-W', config.process.cwd ?? '/'];
   return spawnExec('/usr/bin/setpriv', [...nsenter, '-S', String(u.uid), '-G', String(u.gid), '--', ...args], env, timeoutMs);

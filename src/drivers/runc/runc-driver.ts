@@ -241,7 +241,7 @@ export class RuncDriver implements Driver {
 
   async destroyContainer(id: string): Promise<void> {
     checkId('container id', id);
-    await destroyContainer({ paths: this.paths, meta: this.meta, exits: this.exits, cli: this.cli }, id);
+    await destroyContainer({ paths: this.paths, meta: this.meta, exits: this.exits, cli: this.cli, cgroupRoot: this.cgroupRoot }, id);
   }
 
   listContainers(): Promise<string[]> {
