@@ -123,4 +123,30 @@ describe('services on fake parts', () => {
     }
     assert.ok(failedStarts.length >= 3, `${failedStarts.length} failed starts tripped the breaker`);
   });
+
+  test('tasks failing their container health checks are replaced, and count for the circuit breaker', async () => {
+    const def = await registerFamily(s.ecs, 'svc-sick', [
+      { name: 'app', image: 'fake/app:1', healthCheck: { command: ['CMD', 'echo', 'not ready', 'exit', '1'], interval: 5, timeout: 2, retries: 1 } },
+    ]);
+    await s.ecs.send(
+      new CreateServiceCommand({
+        serviceName: 'sick',
+        taskDefinition: def,
+        desiredCount: 2,
+        launchType: 'FARGATE',
+        deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: false } },
+      }),
+    );
+    const failed = await waitFor('the rollout to fail', () => describeService(s.ecs, 'sick'), (svc) => svc.deployments?.[0]?.rolloutState === 'FAILED', 15_000);
+    assert.ok(failed.deployments![0]!.failedTasks! >= 3);
+    const stopped = await Promise.all((await listTasks('sick', 'STOPPED')).map((arn) => describeTask(s.ecs, arn)));
+    const replaced = stopped.filter((t) => t.stoppedReason === 'Task failed container health checks');
+    assert.ok(replaced.length >= 3, `${replaced.length} tasks replaced for failing health checks`);
+    const latest = await describeService(s.ecs, 'sick'); // events of replacements after the breaker tripped too
+    for (const t of replaced) {
+      assert.equal(t.stopCode, 'ServiceSchedulerInitiated');
+      assert.equal(t.containers![0]!.healthStatus, 'UNHEALTHY');
+      assert.ok(events(latest).includes(`(service sick) (task ${taskIdOf(t.taskArn!)}) failed container health checks.`), events(latest).join('\n'));
+    }
+  });
 });
