@@ -124,3 +124,47 @@ test('a crashed instance never answers again; a new instance over the host carri
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(settled, false, 'the crashed instance heard nothing');
 });
+
+test('usage: what the test sets, summed per task; gone containers and tasks answer undefined', async (t) => {
+  const host = new FakeHost();
+  t.after(() => host.dispose());
+  const d = new FakeDriver(host);
+  const taskId = '0123456789abcdef0123456789abcdef';
+  await d.createTask(taskId, { cpuUnits: 256, memoryMiB: 512, pidsLimit: 64 });
+  for (const name of ['a', 'b']) {
+    await d.createContainer(spec(name, ['run']));
+    await d.startContainer(spec(name, []).id);
+  }
+  host.setUsage(spec('a', []).id, { cpuUsageUs: 1000, memoryBytes: 4096, pids: 2, writableLayerBytes: 10, writableLayerInodes: 1 });
+  host.setUsage(spec('b', []).id, { cpuUsageUs: 500, memoryBytes: 1024, pids: 1 });
+  const task = await d.taskStats(taskId);
+  assert.deepEqual([task?.cpuUsageUs, task?.workingSetBytes, task?.pids, task?.memoryLimitBytes], [1500, 5120, 3, 512 * 1024 * 1024]);
+  const a = await d.containerStats(spec('a', []).id);
+  assert.equal(a?.pid, host.containers.get(spec('a', []).id)!.pid);
+  assert.deepEqual(await d.writableLayerUsage(spec('a', []).id), { bytes: 10, inodes: 1 });
+  await d.stopContainer(spec('a', []).id, 'SIGTERM', 100);
+  assert.equal(await d.containerStats(spec('a', []).id), undefined, 'a stopped container uses nothing');
+  assert.equal((await d.taskStats(taskId))?.cpuUsageUs, 500);
+  await d.destroyContainer(spec('a', []).id);
+  assert.equal(await d.writableLayerUsage(spec('a', []).id), undefined);
+  await d.destroyTask(taskId);
+  assert.equal(await d.taskStats(taskId), undefined);
+});
+
+test('made the registry way: a driver made again over the same runtime directory adopts its containers', async (t) => {
+  const { driver, fakeHostAt } = await import('./index.ts');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const runtimeDir = mkdtempSync(`${tmpdir()}/skiff-fake-runtime-`);
+  t.after(() => {
+    fakeHostAt(runtimeDir).dispose();
+    rmSync(runtimeDir, { recursive: true, force: true });
+  });
+  const first = driver.create({ runtimeDir });
+  assert.equal(first.name, 'fake');
+  await first.createContainer(spec('kept', ['echo', 'hi', 'run']));
+  await first.startContainer(spec('kept', []).id);
+  const again = driver.create({ runtimeDir });
+  assert.deepEqual(await again.inspect(spec('kept', []).id), await first.inspect(spec('kept', []).id));
+  assert.ok(again.logPath(spec('kept', []).id).startsWith(`${runtimeDir}/fake/logs/`));
+});

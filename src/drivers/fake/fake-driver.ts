@@ -15,7 +15,7 @@
  * and every later call never settle, so the agent that used it is frozen.
  */
 import type { ContainerExit, ContainerLaunchSpec, ContainerState, Driver, ExecResult, TaskResources } from '../driver.ts';
-import { FakeHost } from './fake-host.ts';
+import { FakeHost, type FakeContainer } from './fake-host.ts';
 import { parseProgram, signalName } from './program.ts';
 
 export interface FakeDriverOptions {
@@ -35,7 +35,20 @@ function checkId(kind: string, id: string): void {
 
 const isAbsolute = (p: unknown) => typeof p === 'string' && p.startsWith('/');
 
+/** Resource use as the stats side of the driver contract reports it: CPU µs, memory bytes (fake: what the test set). */
+export interface FakeResourceUsage {
+  cpuUsageUs: number;
+  memoryUsageBytes: number;
+  workingSetBytes: number;
+  rssBytes: number;
+  cacheBytes: number;
+  memoryLimitBytes?: number;
+  pids: number;
+}
+
 export class FakeDriver implements Driver {
+  /** The registry name: tests and scale measurement only. */
+  readonly name = 'fake';
   readonly host: FakeHost;
   private readonly latencyMs: number;
   private crashed = false;
@@ -199,6 +212,37 @@ export class FakeDriver implements Driver {
     });
   }
 
+  /** A task's usage: the sum over its running containers (values a test set with FakeHost.setUsage); undefined once its task is gone. */
+  async taskStats(taskId: string): Promise<FakeResourceUsage | undefined> {
+    return this.op(() => {
+      checkId('task id', taskId);
+      const res = this.host.tasks.get(taskId);
+      if (!res) return undefined;
+      const mine = [...this.host.containers.values()].filter((c) => c.spec.taskId === taskId && c.status === 'running');
+      const sum = (f: (u: FakeContainer['usage']) => number) => mine.reduce((n, c) => n + f(c.usage), 0);
+      return usage(sum((u) => u.cpuUsageUs), sum((u) => u.memoryBytes), sum((u) => u.pids), res.memoryMiB);
+    });
+  }
+
+  /** A running container's usage (and its pid); undefined when it is not running. */
+  async containerStats(id: string): Promise<(FakeResourceUsage & { pid?: number }) | undefined> {
+    return this.op(() => {
+      checkId('container id', id);
+      const c = this.host.containers.get(id);
+      if (!c || c.status !== 'running') return undefined;
+      return { ...usage(c.usage.cpuUsageUs, c.usage.memoryBytes, c.usage.pids, c.spec.memoryMiB ?? c.spec.taskLimits.memoryMiB), pid: c.pid };
+    });
+  }
+
+  /** What a test said the container wrote (FakeHost.setUsage); undefined once it is destroyed. */
+  async writableLayerUsage(id: string): Promise<{ bytes: number; inodes: number } | undefined> {
+    return this.op(() => {
+      checkId('container id', id);
+      const c = this.host.containers.get(id);
+      return c && { bytes: c.usage.writableLayerBytes, inodes: c.usage.writableLayerInodes };
+    });
+  }
+
   async listContainers(): Promise<string[]> {
     return this.op(() => this.host.containerIds());
   }
@@ -206,6 +250,10 @@ export class FakeDriver implements Driver {
   logPath(id: string): string {
     return this.host.logPath(id);
   }
+}
+
+function usage(cpuUsageUs: number, memoryBytes: number, pids: number, limitMiB: number): FakeResourceUsage {
+  return { cpuUsageUs, memoryUsageBytes: memoryBytes, workingSetBytes: memoryBytes, rssBytes: memoryBytes, cacheBytes: 0, memoryLimitBytes: limitMiB * 1024 * 1024, pids };
 }
 
 /** The checks the runc driver makes before it creates anything. */

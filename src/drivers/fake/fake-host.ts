@@ -13,13 +13,22 @@
  * without a recorded exit (its supervisor died), and `failNext` makes the next
  * call of a driver operation fail.
  */
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerExit, ContainerLaunchSpec, TaskResources } from '../driver.ts';
 import { parseProgram, signalExitCode, signalName, type Program } from './program.ts';
 
 export type FakeContainerStatus = 'created' | 'running' | 'stopped';
+
+/** What a fake container "uses", as a test sets it (`setUsage`); zero unless set. */
+export interface FakeUsage {
+  cpuUsageUs: number;
+  memoryBytes: number;
+  pids: number;
+  writableLayerBytes: number;
+  writableLayerInodes: number;
+}
 
 export interface FakeContainer {
   readonly spec: ContainerLaunchSpec;
@@ -28,6 +37,7 @@ export interface FakeContainer {
   readonly createdAt: number;
   status: FakeContainerStatus;
   exit?: ContainerExit;
+  usage: FakeUsage;
   /** Signal → exit code or 'ignore', as the program's trap steps set them. */
   readonly traps: Map<string, number | 'ignore'>;
   /** Next program step. */
@@ -70,6 +80,7 @@ export class FakeHost {
   constructor(opts: FakeHostOptions = {}) {
     this.ownsLogDir = !opts.logDir;
     this.logDir = opts.logDir ?? mkdtempSync(join(tmpdir(), 'skiff-fake-host-'));
+    mkdirSync(this.logDir, { recursive: true });
     this.netnsExists = opts.netnsExists ?? (() => true);
   }
 
@@ -86,6 +97,13 @@ export class FakeHost {
     if (!c) throw new Error(`fake host: no container ${id}`);
     if (c.status === 'stopped') throw new Error(`fake host: container ${id} has already exited`);
     this.finish(c, exitCode, opts.oomKilled ?? false);
+  }
+
+  /** Sets what a container reports as its usage (stats, writable layer). */
+  setUsage(id: string, usage: Partial<FakeUsage>): void {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`fake host: no container ${id}`);
+    Object.assign(c.usage, usage);
   }
 
   /** Ends a created or running container as the kernel's OOM killer would (137, oomKilled). */
@@ -136,7 +154,7 @@ export class FakeHost {
     if (!this.netnsExists(spec.netnsPath)) throw new Error(`network namespace ${spec.netnsPath} does not exist`);
     const program = parseProgram(spec.args);
     if (program.failCreate !== undefined) throw new Error(program.failCreate);
-    const c: FakeContainer = { spec: structuredClone(spec), program, pid: this.nextPid++, createdAt: Date.now(), status: 'created', traps: new Map(), pc: 0 };
+    const c: FakeContainer = { spec: structuredClone(spec), program, pid: this.nextPid++, createdAt: Date.now(), status: 'created', traps: new Map(), pc: 0, usage: { cpuUsageUs: 0, memoryBytes: 0, pids: 0, writableLayerBytes: 0, writableLayerInodes: 0 } };
     this.containers.set(spec.id, c);
     writeFileSync(this.logPath(spec.id), '', { flag: 'a' });
     return c;
