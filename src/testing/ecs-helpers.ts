@@ -13,7 +13,7 @@ import {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `read` until `done` holds for what it returns; throws with the last value after `timeoutMs`. */
-export async function waitFor<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T;
   for (;;) {
@@ -52,7 +52,7 @@ export async function describeTask(ecs: ECSClient, taskArn: string): Promise<Tas
 }
 
 /** Waits until the task's lastStatus is `status`. */
-export function waitForStatus(ecs: ECSClient, taskArn: string, status: string, timeoutMs = 5000): Promise<Task> {
+export function waitForStatus(ecs: ECSClient, taskArn: string, status: string, timeoutMs = 10_000): Promise<Task> {
   return waitFor(`task ${taskArn.split('/').pop()} to be ${status}`, () => describeTask(ecs, taskArn), (t) => t.lastStatus === status, timeoutMs);
 }
 
