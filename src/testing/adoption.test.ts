@@ -11,6 +11,9 @@ import { StopTaskCommand } from '@aws-sdk/client-ecs';
 import { startFakeStack, type FakeStack } from './fake-stack.ts';
 import { describeTask, registerFamily, runOne, taskIdOf, waitFor, waitForStatus } from './ecs-helpers.ts';
 import { runtimeIdFor } from '../model/runtime-id.ts';
+import { FakeDriver } from '../drivers/fake/index.ts';
+import { FakeNetwork } from '../network/fake-network.ts';
+import { nthUsable } from '../network/cidr.ts';
 
 const stacks: FakeStack[] = [];
 after(async () => {
@@ -102,3 +105,51 @@ test('a task the server was stopping when it died is finished by the next one, w
   assert.ok(stopped.stoppingAt!.getTime() <= stopped.stoppedAt!.getTime());
   assert.deepEqual(s2.host.containerIds(), []);
 });
+
+test('a teardown that failed half-way is finished by the next server; leftovers of STOPPED tasks are swept', async () => {
+  const s1 = await startFakeStack();
+  stacks.push(s1);
+  const def = await registerFamily(s1.ecs, 'adopt-teardown', [{ name: 'app', image: 'fake/web:1' }]);
+  const stuck = (await runOne(s1.ecs, def)).taskArn!;
+  const done = (await runOne(s1.ecs, def)).taskArn!;
+  for (const arn of [stuck, done]) await waitForStatus(s1.ecs, arn, 'RUNNING');
+  const stuckId = taskIdOf(stuck);
+  s1.host.failNext('destroyContainer', 'device or resource busy', { match: (id) => id.startsWith(stuckId) });
+  await s1.ecs.send(new StopTaskCommand({ task: stuck }));
+  await waitFor('the runner to give up', async () => s1.logs.some((l) => l.includes(`task ${stuckId}: runner failed`) && l.includes('device or resource busy')), (v) => v);
+  assert.equal((await describeTask(s1.ecs, stuck)).lastStatus, 'DEPROVISIONING', 'stuck half-way through its teardown');
+  await s1.ecs.send(new StopTaskCommand({ task: done }));
+  await waitForStatus(s1.ecs, done, 'STOPPED');
+  await s1.crash();
+  // What a crash in the middle of a teardown can leave of a task the store already has as STOPPED.
+  const doneId = taskIdOf(done);
+  const leftover = new FakeDriver(s1.host);
+  await leftover.createTask(doneId, { cpuUnits: 256, memoryMiB: 512, pidsLimit: 64 });
+  const subnet = [...s1.networkState.bridges.entries()][0]!;
+  const att = await new FakeNetwork(s1.networkState).attach(doneId, { id: 'subnet-left', cidr: subnet[1], vpcCidr: '10.0.0.0/16', bridge: subnet[0] }, nthUsable(subnet[1], 200));
+  await leftover.createContainer({ ...baseSpec, id: runtimeIdFor(doneId, 'app'), taskId: doneId, netnsPath: att.netnsPath });
+
+  const s2 = await startFakeStack(s1.restartOptions());
+  stacks.push(s2);
+  // The stopped task's container, cgroup and namespace at least (the adopted teardown may race the sweep to its own).
+  const removed = s2.logs.map((l) => /recovered 1 task\(s\) from the store, removed (\d+) leftover\(s\)/.exec(l)?.[1]).find(Boolean);
+  assert.ok(Number(removed) >= 3, s2.logs.join('\n'));
+  const finished = await waitForStatus(s2.ecs, stuck, 'STOPPED');
+  assert.equal(finished.stopCode, 'UserInitiated');
+  assert.equal(finished.containers![0]!.exitCode, 143, 'the exit recorded before the crash is kept');
+  assert.deepEqual(s2.host.containerIds(), []);
+  assert.deepEqual([...s2.host.tasks.keys()], []);
+  assert.deepEqual([...s2.networkState.attached.keys()], []);
+});
+
+const baseSpec = {
+  containerName: 'app',
+  layerDirs: ['/fake/layer'],
+  args: ['run'],
+  env: [],
+  cwd: '/',
+  uid: 0,
+  gid: 0,
+  hostname: 'leftover',
+  taskLimits: { cpuUnits: 256, memoryMiB: 512 },
+};
