@@ -5,10 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { driverContract } from '../driver-contract.ts';
 import { FakeDriver } from './fake-driver.ts';
 import { FakeHost } from './fake-host.ts';
 import { parseProgram } from './program.ts';
+import { driver, fakeHostAt } from './index.ts';
 import type { ContainerLaunchSpec } from '../driver.ts';
 
 driverContract('fake', async () => {
@@ -57,7 +60,7 @@ test('fake programs: a real command runs until its signal (143), verbs parse, ba
   const host = new FakeHost();
   t.after(() => host.dispose());
   const d = new FakeDriver(host);
-  const { id } = { id: spec('web', ['nginx', '-g', 'daemon off;']).id };
+  const { id } = spec('web', ['nginx', '-g', 'daemon off;']);
   await d.createContainer(spec('web', ['nginx', '-g', 'daemon off;']));
   await d.startContainer(id);
   assert.equal((await d.inspect(id)).status, 'running');
@@ -152,9 +155,6 @@ test('usage: what the test sets, summed per task; gone containers and tasks answ
 });
 
 test('made the registry way: a driver made again over the same runtime directory adopts its containers', async (t) => {
-  const { driver, fakeHostAt } = await import('./index.ts');
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const runtimeDir = mkdtempSync(`${tmpdir()}/skiff-fake-runtime-`);
   t.after(() => {
     fakeHostAt(runtimeDir).dispose();
