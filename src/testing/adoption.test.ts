@@ -20,7 +20,7 @@ after(async () => {
   for (const s of stacks.reverse()) await s.destroy();
 });
 
-test('a restarted server adopts running tasks, sees what exited or vanished while it was down, and fails half-started ones', async () => {
+test('a restarted server adopts running tasks, sees what exited or vanished while it was down, and starts half-started ones again', async () => {
   const s1 = await startFakeStack();
   stacks.push(s1);
   const web = await registerFamily(s1.ecs, 'adopt-web', [{ name: 'app', image: 'fake/web:1' }]);
@@ -36,6 +36,7 @@ test('a restarted server adopts running tasks, sees what exited or vanished whil
   const starting = (await runOne(s1.ecs, slow)).taskArn!;
   const startingId = taskIdOf(starting);
   await waitFor('the starting task to have its network', async () => s1.networkState.attached.has(startingId), (v) => v);
+  const startingNetwork = structuredClone(s1.networkState.attached.get(startingId));
   const container = (name: keyof typeof arns) => runtimeIdFor(taskIdOf(arns[name]), 'app');
   const before = { pid: s1.host.containers.get(container('kept'))!.pid, createdAt: s1.host.containers.get(container('kept'))!.createdAt };
 
@@ -64,11 +65,13 @@ test('a restarted server adopts running tasks, sees what exited or vanished whil
   assert.match(lost.stoppedReason ?? '', /containers were not found when the Skiff server restarted/);
   assert.match(lost.containers![0]!.reason ?? '', /not found on the host/);
 
-  const failed = await waitForStatus(s2.ecs, starting, 'STOPPED');
-  assert.equal(failed.stopCode, 'TaskFailedToStart');
-  assert.match(failed.stoppedReason ?? '', /^ResourceInitializationError: the Skiff server restarted while the task was starting/);
-  assert.ok(!s2.networkState.attached.has(startingId), 'the half-made namespace is removed');
-  assert.ok(!s2.ctx.networks.allocatedTaskIds().includes(startingId), 'its address is released');
+  // Accepted but never RUNNING: started again, in the namespace and with the address it already had.
+  const restarted = await waitForStatus(s2.ecs, starting, 'RUNNING');
+  assert.equal(restarted.desiredStatus, 'RUNNING');
+  assert.ok(s2.logs.some((l) => l.includes(`task ${startingId}: the server restarted while the task was`)), s2.logs.join('\n'));
+  assert.deepEqual(s2.networkState.attached.get(startingId), startingNetwork, 'its namespace and address are reused');
+  assert.deepEqual(s2.host.containerIds().filter((id) => id.startsWith(startingId)), [runtimeIdFor(startingId, 'app')], 'it runs once');
+  assert.equal(s2.images.pulls.filter((r) => r === 'fake/slow:1').length, 2, 'the dead server\'s pull, then the new one');
 
   // The adopted tasks are watched and stopped by the new server.
   await s2.ecs.send(new StopTaskCommand({ task: arns.stopped, reason: 'after the restart' }));
@@ -79,6 +82,8 @@ test('a restarted server adopts running tasks, sees what exited or vanished whil
   const ended = await waitForStatus(s2.ecs, arns.kept, 'STOPPED');
   assert.equal(ended.stopCode, 'EssentialContainerExited');
   assert.equal(ended.containers![0]!.exitCode, 0);
+  await s2.ecs.send(new StopTaskCommand({ task: starting }));
+  await waitForStatus(s2.ecs, starting, 'STOPPED');
   assert.deepEqual(s2.host.containerIds(), [], 'nothing is left on the host');
   assert.deepEqual([...s2.networkState.attached.keys()], []);
 });
