@@ -168,3 +168,26 @@ test('made the registry way: a driver made again over the same runtime directory
   assert.deepEqual(await again.inspect(spec('kept', []).id), await first.inspect(spec('kept', []).id));
   assert.ok(again.logPath(spec('kept', []).id).startsWith(`${runtimeDir}/fake/logs/`));
 });
+
+test('exec sessions: a fake program\'s output and code; a shell copies stdin until it ends; kill is 137; not running is refused', async (t) => {
+  const host = new FakeHost();
+  t.after(() => host.dispose());
+  const d = new FakeDriver(host);
+  const { id } = spec('shell', ['run']);
+  await d.createContainer(spec('shell', ['run']));
+  await assert.rejects(d.startExec(id, ['/bin/sh'], { tty: false }), /not running/);
+  await d.startContainer(id);
+  const read = (s: NodeJS.ReadableStream) => new Promise<string>((r) => { let b = ''; s.on('data', (x) => (b += x)); s.on('end', () => r(b)); });
+  const one = await d.startExec(id, ['echo', 'hi', 'stderr', 'oops', 'exit', '3'], { tty: false });
+  const [out, err, code] = await Promise.all([read(one.stdout), read(one.stderr), one.exited]);
+  assert.deepEqual([out, err, code], ['hi\n', 'oops\n', 3]);
+  const sh = await d.startExec(id, ['/bin/sh'], { tty: true });
+  const shOut = read(sh.stdout);
+  sh.stdin.write('ls\n');
+  sh.stdin.end();
+  assert.equal(await sh.exited, 0);
+  assert.equal(await shOut, 'ls\n');
+  const hung = await d.startExec(id, ['/bin/sh'], { tty: true });
+  hung.kill();
+  assert.equal(await hung.exited, 137);
+});

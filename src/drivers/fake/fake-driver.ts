@@ -14,7 +14,8 @@
  * ends this instance as a kill -9 ends the server process: its pending waits
  * and every later call never settle, so the agent that used it is frozen.
  */
-import type { ContainerExit, ContainerLaunchSpec, ContainerState, Driver, ExecResult, TaskResources } from '../driver.ts';
+import { PassThrough } from 'node:stream';
+import type { ContainerExit, ContainerLaunchSpec, ContainerState, Driver, ExecResult, ExecSession, ExecSessionOptions, TaskResources } from '../driver.ts';
 import { FakeHost, type FakeContainer } from './fake-host.ts';
 import { parseProgram, signalName } from './program.ts';
 
@@ -191,6 +192,57 @@ export class FakeDriver implements Driver {
         }
       }
       return { exitCode: 0, timedOut: false, output };
+    });
+  }
+
+  /**
+   * An interactive session "inside" the container: a fake program's echo and
+   * stderr steps are its output and `exit` its code; `run`, or a command that is
+   * not a fake program (`/bin/sh`), copies stdin to stdout until stdin ends
+   * (exit 0). `kill` ends it with 137.
+   */
+  async startExec(id: string, args: string[], opts: ExecSessionOptions): Promise<ExecSession> {
+    return this.op(() => {
+      checkId('container id', id);
+      if (args.length === 0) throw new Error('exec needs a command');
+      const c = this.host.containers.get(id);
+      if (!c || c.status !== 'running') throw new Error(`container ${id} is not running`);
+      const stdin = new PassThrough();
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let finish: (code: number) => void = () => {};
+      const exited = new Promise<number>((resolve) => {
+        finish = (code) => {
+          finish = () => {};
+          stdin.removeAllListeners('data');
+          stdout.end();
+          stderr.end();
+          resolve(code);
+        };
+      });
+      const run = async () => {
+        let program;
+        try {
+          program = parseProgram(args);
+        } catch (e) {
+          (opts.tty ? stdout : stderr).write(`${(e as Error).message}\n`);
+          return finish(127);
+        }
+        for (const step of program.steps) {
+          if (step.op === 'echo') (step.stream === 'stderr' && !opts.tty ? stderr : stdout).write(`${step.text}\n`);
+          else if (step.op === 'sleep') await sleep(step.ms);
+          else if (step.op === 'exit') return finish(step.code);
+          else if (step.op === 'oom') return finish(137);
+          else if (step.op === 'run') {
+            stdin.on('data', (d) => stdout.write(d));
+            stdin.on('end', () => finish(0));
+            return;
+          }
+        }
+        finish(0);
+      };
+      void run();
+      return { stdin, stdout, stderr, resize: () => {}, kill: () => finish(137), exited };
     });
   }
 
