@@ -126,8 +126,11 @@ export function driverContract(name: string, setUp: () => Promise<DriverHarness>
       await h?.cleanup();
     });
 
-    test('fingerprint finds nothing missing', async () => {
-      assert.deepEqual(await driver.fingerprint(), []);
+    test('fingerprint: available here, nothing missing, its own name', async () => {
+      const fp = await driver.fingerprint();
+      assert.equal(fp.name, driver.name);
+      assert.deepEqual(fp.reasons, []);
+      assert.equal(fp.available, true);
     });
 
     test('createTask checks its limits, is idempotent; destroyTask removes it, idempotently', async (t) => {

@@ -160,11 +160,11 @@ test('made the registry way: a driver made again over the same runtime directory
     fakeHostAt(runtimeDir).dispose();
     rmSync(runtimeDir, { recursive: true, force: true });
   });
-  const first = driver.create({ runtimeDir });
+  const first = driver.create({ runtimeDir, cgroupRoot: 'unused' });
   assert.equal(first.name, 'fake');
   await first.createContainer(spec('kept', ['echo', 'hi', 'run']));
   await first.startContainer(spec('kept', []).id);
-  const again = driver.create({ runtimeDir });
+  const again = driver.create({ runtimeDir, cgroupRoot: 'unused' });
   assert.deepEqual(await again.inspect(spec('kept', []).id), await first.inspect(spec('kept', []).id));
   assert.ok(again.logPath(spec('kept', []).id).startsWith(`${runtimeDir}/fake/logs/`));
 });

@@ -15,7 +15,20 @@
  * and every later call never settle, so the agent that used it is frozen.
  */
 import { PassThrough } from 'node:stream';
-import type { ContainerExit, ContainerLaunchSpec, ContainerState, Driver, ExecResult, ExecSession, ExecSessionOptions, TaskResources } from '../driver.ts';
+import type {
+  ContainerExit,
+  ContainerLaunchSpec,
+  ContainerState,
+  ContainerUsage,
+  Driver,
+  DriverFingerprint,
+  ExecResult,
+  ExecSession,
+  ExecSessionOptions,
+  ResourceUsage,
+  TaskResources,
+  WritableLayerUsage,
+} from '../driver.ts';
 import { FakeHost, type FakeContainer } from './fake-host.ts';
 import { parseProgram, signalName } from './program.ts';
 
@@ -35,17 +48,6 @@ function checkId(kind: string, id: string): void {
 }
 
 const isAbsolute = (p: unknown) => typeof p === 'string' && p.startsWith('/');
-
-/** Resource use as the stats side of the driver contract reports it: CPU µs, memory bytes (fake: what the test set). */
-export interface FakeResourceUsage {
-  cpuUsageUs: number;
-  memoryUsageBytes: number;
-  workingSetBytes: number;
-  rssBytes: number;
-  cacheBytes: number;
-  memoryLimitBytes?: number;
-  pids: number;
-}
 
 export class FakeDriver implements Driver {
   /** The registry name: tests and scale measurement only. */
@@ -72,8 +74,16 @@ export class FakeDriver implements Driver {
     return out;
   }
 
-  async fingerprint(): Promise<string[]> {
-    return this.op(() => []);
+  /** Always available: it needs nothing from the host. Isolation `none`: nothing really runs. */
+  async fingerprint(): Promise<DriverFingerprint> {
+    return this.op(() => ({
+      name: this.name,
+      available: true,
+      reasons: [],
+      isolation: 'none' as const,
+      features: { exec: true, stats: true, writableLayerUsage: true },
+      attributes: { note: 'fake driver: for tests and scale measurement only' },
+    }));
   }
 
   async createTask(taskId: string, res: TaskResources): Promise<void> {
@@ -265,7 +275,7 @@ export class FakeDriver implements Driver {
   }
 
   /** A task's usage: the sum over its running containers (values a test set with FakeHost.setUsage); undefined once its task is gone. */
-  async taskStats(taskId: string): Promise<FakeResourceUsage | undefined> {
+  async taskStats(taskId: string): Promise<ResourceUsage | undefined> {
     return this.op(() => {
       checkId('task id', taskId);
       const res = this.host.tasks.get(taskId);
@@ -277,7 +287,7 @@ export class FakeDriver implements Driver {
   }
 
   /** A running container's usage (and its pid); undefined when it is not running. */
-  async containerStats(id: string): Promise<(FakeResourceUsage & { pid?: number }) | undefined> {
+  async containerStats(id: string): Promise<(ContainerUsage) | undefined> {
     return this.op(() => {
       checkId('container id', id);
       const c = this.host.containers.get(id);
@@ -287,7 +297,7 @@ export class FakeDriver implements Driver {
   }
 
   /** What a test said the container wrote (FakeHost.setUsage); undefined once it is destroyed. */
-  async writableLayerUsage(id: string): Promise<{ bytes: number; inodes: number } | undefined> {
+  async writableLayerUsage(id: string): Promise<WritableLayerUsage | undefined> {
     return this.op(() => {
       checkId('container id', id);
       const c = this.host.containers.get(id);
@@ -304,7 +314,7 @@ export class FakeDriver implements Driver {
   }
 }
 
-function usage(cpuUsageUs: number, memoryBytes: number, pids: number, limitMiB: number): FakeResourceUsage {
+function usage(cpuUsageUs: number, memoryBytes: number, pids: number, limitMiB: number): ResourceUsage {
   return { cpuUsageUs, memoryUsageBytes: memoryBytes, workingSetBytes: memoryBytes, rssBytes: memoryBytes, cacheBytes: 0, memoryLimitBytes: limitMiB * 1024 * 1024, pids };
 }
 

@@ -7,6 +7,7 @@
  * FakeHost directly, to steer the host.
  */
 import { join } from 'node:path';
+import type { DriverDefinition } from '../driver.ts';
 import { FakeDriver } from './fake-driver.ts';
 import { FakeHost } from './fake-host.ts';
 
@@ -19,12 +20,12 @@ export function fakeHostAt(runtimeDir: string): FakeHost {
   return host;
 }
 
-export const driver = {
+export const driver: DriverDefinition = {
   name: 'fake',
   description: 'FAKE, for tests and scale measurement: containers are in-memory programs; nothing runs, nothing is limited or isolated',
-  create: (c: { runtimeDir: string }) => new FakeDriver(fakeHostAt(c.runtimeDir)),
+  create: (c) => new FakeDriver(fakeHostAt(c.runtimeDir)),
 };
 
-export { FakeDriver, type FakeDriverOptions, type FakeResourceUsage } from './fake-driver.ts';
+export { FakeDriver, type FakeDriverOptions } from './fake-driver.ts';
 export { FakeHost, type FakeHostOptions, type FakeContainer, type FakeUsage, type FaultableOp } from './fake-host.ts';
 export { parseProgram, type Program, type Step } from './program.ts';
