@@ -1,0 +1,102 @@
+/**
+ * The Driver contract (src/drivers/driver-contract.ts) against RuncDriver on the
+ * real runc, conmon, cgroups and overlayfs of this host, the same suite the fake
+ * driver passes without root. Needs root, runc and conmon.
+ * Run: node --import tsx --test test/driver-contract.root.test.ts
+ *
+ * Everything lives under a unique cgroup root (skiff-ctest-<rand>), a temp dir
+ * and a network namespace (skiff-ctest-<rand>), all removed at the end even on
+ * failure.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { driverContract } from '../src/drivers/driver-contract.ts';
+import { RuncDriver } from '../src/drivers/runc/index.ts';
+import { parseMountinfo } from '../src/drivers/runc/cgroups.ts';
+
+const execFileP = promisify(execFile);
+const RUN = randomBytes(4).toString('hex');
+const CGROUP_ROOT = `skiff-ctest-${RUN}`;
+const NETNS = `skiff-ctest-${RUN}`;
+
+const skip =
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : !existsSync('/usr/sbin/runc') || !existsSync('/usr/bin/conmon') || !existsSync('/bin/busybox')
+      ? 'needs runc, conmon and /bin/busybox'
+      : false;
+
+/** A busybox rootfs: /bin/busybox with its applets as symlinks, passwd and group. */
+async function buildBusyboxLayer(dir: string): Promise<void> {
+  await fsp.mkdir(path.join(dir, 'bin'), { recursive: true });
+  await fsp.mkdir(path.join(dir, 'etc'), { recursive: true });
+  await fsp.mkdir(path.join(dir, 'tmp'), { recursive: true, mode: 0o1777 });
+  await fsp.copyFile('/bin/busybox', path.join(dir, 'bin/busybox'));
+  await fsp.chmod(path.join(dir, 'bin/busybox'), 0o755);
+  const { stdout } = await execFileP('/bin/busybox', ['--list']);
+  await Promise.all(
+    stdout
+      .split('\n')
+      .filter((a) => a && a !== 'busybox' && !a.includes('/'))
+      .map((a) => fsp.symlink('busybox', path.join(dir, 'bin', a))),
+  );
+  await fsp.writeFile(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  await fsp.writeFile(path.join(dir, 'etc/group'), 'root:x:0:\n');
+}
+
+driverContract(
+  'runc',
+  async () => {
+    const tmp = await fsp.mkdtemp(path.join(tmpdir(), 'skiff-ctest-'));
+    const stateDir = path.join(tmp, 'state');
+    const newDriver = () => new RuncDriver({ stateDir, cgroupRoot: CGROUP_ROOT, pollIntervalMs: 200 });
+    const cleanup = async () => {
+      const d = newDriver();
+      for (const id of await d.listContainers().catch(() => [])) await d.destroyContainer(id).catch((e) => console.error(e));
+      for (const t of await d.listTasks().catch(() => [])) await d.destroyTask(t).catch((e) => console.error(e));
+      const mounts = parseMountinfo(await fsp.readFile('/proc/self/mountinfo', 'utf8'));
+      for (const h of new Set(mounts.filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2').map((m) => m.mountPoint))) {
+        await fsp.rmdir(path.join(h, CGROUP_ROOT)).catch(() => {});
+      }
+      await execFileP('ip', ['netns', 'del', NETNS]).catch(() => {});
+      await fsp.rm(tmp, { recursive: true, force: true });
+    };
+    try {
+      await buildBusyboxLayer(path.join(tmp, 'layer'));
+      await execFileP('ip', ['netns', 'add', NETNS]);
+      await execFileP('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', 'lo', 'up']);
+    } catch (e) {
+      await cleanup();
+      throw e;
+    }
+    const loop = 'while true; do sleep 0.05; done';
+    return {
+      newDriver,
+      netnsPath: `/var/run/netns/${NETNS}`,
+      layerDirs: [path.join(tmp, 'layer')],
+      argv: (w) => {
+        switch (w.kind) {
+          case 'exit':
+            return ['sh', '-c', `echo ${w.stdout}; echo ${w.stderr} >&2; exit ${w.code}`];
+          case 'untilTerm':
+            return ['sh', '-c', `trap "exit ${w.code}" TERM; echo ready; ${loop}`];
+          case 'ignoreTerm':
+            return ['sh', '-c', `trap "" TERM; echo ready; ${loop}`];
+          case 'sleep':
+            return ['sleep', '1000'];
+          case 'memoryHog':
+            return ['awk', 'BEGIN { s = "xxxxxxxx"; while (1) s = s s }'];
+          case 'missingExecutable':
+            return ['/no/such/binary'];
+        }
+      },
+      execArgv: (text, code) => ['sh', '-c', `echo ${text}; exit ${code}`],
+      cleanup,
+    };
+  },
+  { skip, idPrefix: `c${RUN}` },
+);
