@@ -43,7 +43,7 @@ import { hasReached as reached, OOM_CONTAINER_REASON, StopReason } from '../mode
 import { mergeProcess, ContainerConfigError } from './container-config.ts';
 import { FIRST_HEALTHY_PHASE, taskHealth, type HealthStatus } from '../model/task-health.ts';
 import { HealthChecker } from './health-checker.ts';
-import { resolvConf } from '../discovery/namespace.ts';
+import { resolvConf } from '../model/dns-names.ts';
 import { billedSeconds, costOf, ratesFor, type PriceBook } from '../metering/pricing.ts';
 import { retryWhileDiskFull, WriteFailureNotice } from '../store/disk-errors.ts';
 

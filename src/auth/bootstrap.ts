@@ -13,7 +13,6 @@ import { run } from '../util/exec.ts';
 import { AuditLog, type AuditOptions } from './audit.ts';
 import { KeyStore, newAccessKeyId, newSecretAccessKey } from './keys.ts';
 import { writePrivateFile, type MasterKey } from './master-key.ts';
-import { loadMasterKey } from '../secrets/master-key-rotation.ts';
 
 export const ROOT_CREDENTIALS_FILE = 'root-credentials';
 
@@ -25,11 +24,13 @@ export interface AuthSetup {
   rootCredentialsFile?: string;
 }
 
+/** `loadMaster` loads the master key (secrets/master-key-rotation.ts loadMasterKey: it finishes an interrupted rotation, refuses a key that is not the store's). */
 export function setUpAuth(
   dataDir: string,
   db: Db,
   root: { accessKeyId?: string; secretAccessKey?: string },
   log: (m: string) => void,
+  loadMaster: () => MasterKey,
   auditOptions: AuditOptions = {},
 ): AuthSetup {
   // The store holds task definitions (environment values), the audit log and encrypted keys: owner-only,
@@ -37,7 +38,7 @@ export function setUpAuth(
   for (const f of ['skiff.db', 'skiff.db-wal', 'skiff.db-shm']) {
     if (existsSync(join(dataDir, f))) chmodSync(join(dataDir, f), 0o600);
   }
-  const master = loadMasterKey(dataDir, db, log); // finishes an interrupted rotation; refuses a key that is not the store's
+  const master = loadMaster();
   const keys = new KeyStore(db, master);
   const audit = new AuditLog(db, { log, ...auditOptions });
   const file = join(dataDir, ROOT_CREDENTIALS_FILE);

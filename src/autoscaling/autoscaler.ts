@@ -10,13 +10,13 @@
  * loses one. Scheduled actions remember the instant they last ran for.
  */
 import { randomUUID } from 'node:crypto';
-import type { ControlContext } from '../control/context.ts';
+import type { ServiceHandlerDeps } from '../control/services.ts';
 import type { MeteringRepo } from '../store/metering-repo.ts';
 import { clampToRange, datapoints, decide, lastPeriodEnd, type Decision, type PolicyView } from './decide.ts';
 import { ACTIVITY_RETENTION_MS, parseEcsResourceId, type ActivityRecord, type NotScaledReasonRecord, type ScalableTargetRecord, type ScheduledActionRecord } from './model.ts';
 import type { AutoscalingRepo } from './repo.ts';
 import { dueInstant, parseSchedule } from './schedule.ts';
-import type { AutoscalingSettings } from './settings.ts';
+import type { AutoscalingSettings } from '../config/sections.ts';
 import { deploymentInProgress, ServiceCapacity } from './service-capacity.ts';
 
 const HOUR = 3_600_000;
@@ -38,12 +38,12 @@ export class Autoscaler {
   private lastPrune = 0;
 
   constructor(
-    private readonly ctx: ControlContext,
+    private readonly deps: ServiceHandlerDeps,
     readonly repo: AutoscalingRepo,
     private readonly metering: MeteringRepo,
     private readonly opts: AutoscalerOptions,
   ) {
-    this.capacity = new ServiceCapacity(ctx);
+    this.capacity = new ServiceCapacity(deps);
   }
 
   start(): void {
@@ -62,7 +62,7 @@ export class Autoscaler {
 
   /** One pass: due scheduled actions first, then the policies of every target. */
   tick(): void {
-    const now = this.ctx.clock.now();
+    const now = this.deps.clock.now();
     const actions = this.repo.allScheduledActions();
     const targets = this.repo.allTargets();
     forgetMissing(this.checkedUntil, actions);
@@ -217,7 +217,7 @@ export class Autoscaler {
 
   /** Sets the service's desired count and records the activity (with the target), in one transaction. */
   private setDesiredCount(t: ScalableTargetRecord, to: number, cause: string): ActivityRecord {
-    const now = this.ctx.clock.now();
+    const now = this.deps.clock.now();
     const ref = parseEcsResourceId(t.resourceId)!;
     const activity = this.newActivity(t, `Setting desired count to ${to}.`, cause, now);
     this.repo.transaction(() => {
@@ -229,7 +229,7 @@ export class Autoscaler {
         activity.status = 'Failed';
         activity.statusMessage = `Failed to set desired count to ${to}. Reason: ${e instanceof Error ? e.message : String(e)}`;
       }
-      activity.endTime = this.ctx.clock.now();
+      activity.endTime = this.deps.clock.now();
       this.repo.putActivity(activity);
       this.repo.putTarget(t);
     });

@@ -3,18 +3,17 @@
  * desired count through UpdateService itself, so a scaling change validates,
  * persists and wakes the service scheduler exactly as a user's UpdateService does.
  */
-import { serviceOperations } from '../control/services.ts';
-import type { ControlContext } from '../control/context.ts';
-import { ServicesRepo } from '../store/services-repo.ts';
+import { serviceOperations, type ServiceHandlerDeps } from '../control/services.ts';
+import type { ServicesRepo } from '../store/services-repo.ts';
 import type { ServiceRecord } from '../model/service-record.ts';
 
 export class ServiceCapacity {
   private readonly repo: ServicesRepo;
   private readonly ops: ReturnType<typeof serviceOperations>;
 
-  constructor(ctx: ControlContext) {
-    this.repo = new ServicesRepo(ctx.db);
-    this.ops = serviceOperations(ctx);
+  constructor(deps: ServiceHandlerDeps) {
+    this.repo = deps.services;
+    this.ops = serviceOperations(deps);
   }
 
   /** The live (ACTIVE or DRAINING) service, or undefined. */

@@ -4,15 +4,10 @@
  * standard AWS credential chain (env, profiles, ...), like any AWS client.
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { signRequest } from '../auth/sign-request.ts';
 import { DEFAULT_ENDPOINT } from '../config/server-config.ts';
+import { credentials, signedFetch } from '../auth/signed-fetch.ts';
 
-export interface AwsCredentialIdentity {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
+export { credentials, signedFetch, type AwsCredentialIdentity, type SignedRequestInit } from '../auth/signed-fetch.ts';
 
 export interface ClientOptions {
   endpoint?: string;
@@ -27,20 +22,6 @@ export function resolveRegion(opts: ClientOptions, env = process.env): string {
   return opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
 }
 
-/**
- * The standard AWS chain (env, profiles, ...). Finding nothing is an error that
- * says where a Skiff key comes from.
- */
-export async function credentials(): Promise<AwsCredentialIdentity> {
-  try {
-    return await defaultProvider()();
-  } catch {
-    throw new Error(
-      'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile) to a Skiff key; ' +
-        "the server's first start writes its root key to <data-dir>/root-credentials, or set SKIFF_ROOT_ACCESS_KEY_ID/SKIFF_ROOT_SECRET_ACCESS_KEY for it",
-    );
-  }
-}
 
 /** What to do next after an error type the CLI's users meet often. */
 const NEXT_STEP: Record<string, string> = {
@@ -84,31 +65,6 @@ export function ecsClient(opts: ClientOptions): ECSClient {
     { step: 'initialize', name: 'skiffExplainErrors' },
   );
   return client;
-}
-
-export interface SignedRequestInit {
-  method?: string;
-  /** A JSON body, already serialised (sent as application/json). */
-  body?: string;
-  headers?: Record<string, string>;
-  /** SigV4 service name: `skiff` for /skiff/v1, `ecs` for the ECS API. */
-  service: string;
-  region: string;
-  credentials: AwsCredentialIdentity | (() => Promise<AwsCredentialIdentity>);
-}
-
-/** Sends `init` to `url` signed with SigV4 (query string and body included). */
-export async function signedFetch(url: URL, init: SignedRequestInit): Promise<Response> {
-  const method = init.method ?? 'GET';
-  const headers = await signRequest(url, {
-    method,
-    headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
-    body: init.body,
-    service: init.service,
-    region: init.region,
-    credentials: init.credentials,
-  });
-  return fetch(url, { method, headers, body: init.body });
 }
 
 /** A signed request to one of Skiff's own endpoints (`/skiff/v1/...`). */

@@ -48,7 +48,7 @@ import { PROJECT_TAG, executionRoleNameFor, type ComposePlan, type ServicePlan }
 import type { Policy } from '../auth/policy.ts';
 import { DEREGISTRATION_DELAY_TAG, LISTENER_PORT_TAG } from '../model/load-balancer.ts';
 import type { DependsCondition } from './compose-file.ts';
-import { serviceDnsName } from '../discovery/namespace.ts';
+import { serviceDnsName } from '../model/dns-names.ts';
 
 /** The Secrets Manager calls compose needs. */
 export interface SecretsApi {

@@ -1,6 +1,6 @@
 /** The Secrets Manager calls `skiff compose` makes, signed like any AWS client (AWS JSON 1.1). */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { signedFetch } from '../cli/client.ts';
+import { signedFetch } from '../auth/signed-fetch.ts';
 import type { SecretsApi } from './compose-ops.ts';
 
 export function secretsManagerClient(endpoint: string, region: string): SecretsApi {

@@ -3,7 +3,7 @@
  * `/skiff/v1/load-balancers`), signed like any AWS client. Errors keep the
  * server's type and message.
  */
-import { credentials, signedFetch } from '../cli/client.ts';
+import { credentials, signedFetch } from '../auth/signed-fetch.ts';
 import type { ListenerInfo, RoleInfo, RolesApi } from './compose-ops.ts';
 
 type Reply = { ok: true; body: Record<string, unknown> } | { ok: false; type: string; message: string };

@@ -8,6 +8,8 @@
  *
  * An unset or empty variable gives the default; a bad value gives the default
  * too and adds a problem that names the variable, the allowed range and the value.
+ * Given a `problems` list, the reader adds its problems there (resolveServerConfig
+ * collects every section's problems in one list and reports them together).
  */
 export interface EnvNumbers {
   /** A whole number from `min` to `max`. */
@@ -18,8 +20,7 @@ export interface EnvNumbers {
   check(what: string): void;
 }
 
-export function envNumbers(env: NodeJS.ProcessEnv): EnvNumbers {
-  const problems: string[] = [];
+export function envNumbers(env: NodeJS.ProcessEnv, problems: string[] = []): EnvNumbers {
   const read = (name: string, def: number, min: number, max: number, integer: boolean): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return def;

@@ -1,11 +1,26 @@
 /**
  * Server configuration, resolved once into a frozen object that is the only
- * thing the rest of the server reads. Precedence: flags > environment > defaults.
- * All problems are reported together.
+ * thing the rest of the server reads: every SKIFF_* setting the server knows,
+ * the core ones here and each part's in sections.ts. Precedence: flags >
+ * environment > defaults. All problems are reported together, in one ConfigError.
  */
 import { resolve } from 'node:path';
 import { DEFAULT_PRICE_BOOK, loadPriceBook, PriceBookError, type PriceBook } from '../metering/pricing.ts';
 import { HostPortError, parseTaskHostPorts, type TaskHostPort } from '../network/host-boundary.ts';
+import {
+  parseAutoscalingSettings,
+  parseLoadBalancerSettings,
+  parseLogSettings,
+  parseMetadataSettings,
+  parseMetricsSettings,
+  parseServiceSettings,
+  type AutoscalingSettings,
+  type LoadBalancerSettings,
+  type LogSettings,
+  type MetadataSettings,
+  type MetricsSettings,
+  type ServiceSettings,
+} from './sections.ts';
 
 export interface ServerConfig {
   dataDir: string;
@@ -54,6 +69,18 @@ export interface ServerConfig {
   tagCacheTtlMs: number;
   /** The user namespace every task runs in: container ids 0..size-1 = host ids hostId.. (`--userns-remap`, SKIFF_USERNS_REMAP; `off` disables). */
   userns?: { hostId: number; size: number };
+  /** The service scheduler's and Spot's settings (SKIFF_SERVICE_*, SKIFF_SPOT_*). */
+  services: Readonly<ServiceSettings>;
+  /** Log shipping and retention (SKIFF_LOGS_*, SKIFF_CONTAINER_LOG_MAX_BYTES). */
+  logs: Readonly<LogSettings>;
+  /** The /metrics bearer token (SKIFF_METRICS_TOKEN[_FILE]). */
+  metrics: Readonly<MetricsSettings>;
+  /** The task metadata endpoint (SKIFF_METADATA_PORT, SKIFF_TASK_CREDENTIALS_TTL_MS). */
+  metadata: Readonly<MetadataSettings>;
+  /** The load balancers (SKIFF_LB_*; they bind to `host`). */
+  loadBalancers: Readonly<LoadBalancerSettings>;
+  /** The autoscaler (SKIFF_AUTOSCALING_*). */
+  autoscaling: Readonly<AutoscalingSettings>;
 }
 
 export interface ServerFlags {
@@ -141,10 +168,19 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     if (!(e instanceof HostPortError)) throw e;
     problems.push(`--task-host-port / SKIFF_TASK_HOST_PORTS: ${e.message.replace(/\n/g, '; ')}`);
   }
+  const host = flags.host ?? env.SKIFF_HOST ?? '127.0.0.1';
+  const sections = {
+    services: Object.freeze(parseServiceSettings(env, problems)),
+    logs: Object.freeze(parseLogSettings(env, problems)),
+    metrics: Object.freeze(parseMetricsSettings(env, problems)),
+    metadata: Object.freeze(parseMetadataSettings(env, problems)),
+    loadBalancers: Object.freeze(parseLoadBalancerSettings(env, host, problems)),
+    autoscaling: Object.freeze(parseAutoscalingSettings(env, problems)),
+  };
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return Object.freeze({
     dataDir: resolve(dataDir),
-    host: flags.host ?? env.SKIFF_HOST ?? '127.0.0.1',
+    host,
     port,
     region,
     accountId: env.SKIFF_ACCOUNT_ID ?? '123456789012',
@@ -169,5 +205,6 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     ...(userns ? { userns } : {}),
     ...(rootId && rootSecret ? { rootAccessKeyId: rootId, rootSecretAccessKey: rootSecret } : {}),
     ...(tlsCert && tlsKey ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : flags.tls || env.SKIFF_TLS === '1' ? { tls: 'selfSigned' as const } : {}),
+    ...sections,
   });
 }

@@ -2,13 +2,12 @@
 import { invalidParameter } from '../api/errors.ts';
 import { optObjectList, optStringList, reqString } from '../api/input.ts';
 import { CAPACITY_PROVIDERS, validateCapacityProviderStrategy } from '../ecs/run-task.ts';
-import type { ControlContext } from './context.ts';
-import { activeCluster, clusterView } from './clusters.ts';
+import { activeCluster, clusterView, type ClusterHandlerDeps } from './clusters.ts';
 
-export function capacityProviderOperations(ctx: ControlContext) {
+export function capacityProviderOperations(deps: ClusterHandlerDeps) {
   return {
     PutClusterCapacityProviders(input: Record<string, unknown>) {
-      const cluster = activeCluster(ctx, reqString(input, 'cluster'));
+      const cluster = activeCluster(deps, reqString(input, 'cluster'));
       const providers = optStringList(input, 'capacityProviders');
       if (!providers) throw invalidParameter(`capacityProviders is required: the providers the cluster offers, e.g. ["FARGATE", "FARGATE_SPOT"] (an empty list removes them all).`);
       for (const p of providers) {
@@ -24,8 +23,8 @@ export function capacityProviderOperations(ctx: ControlContext) {
         }
       }
       const updated = { ...cluster, capacityProviders: providers, defaultCapacityProviderStrategy: strategy };
-      ctx.clusters.put(updated);
-      return { cluster: clusterView(ctx, updated, false) };
+      deps.clusters.put(updated);
+      return { cluster: clusterView(deps, updated, false) };
     },
   };
 }

@@ -4,52 +4,33 @@ import { ApiError, ErrorCode, clusterNotFound, invalidParameter } from '../api/e
 import { optObjectList, optString, optStringList, optInt, reqString } from '../api/input.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import { paginate } from '../ecs/pagination.ts';
-import { clusterArn, resolveClusterName } from '../ecs/arns.ts';
+import { clusterArn, resolveClusterName, type ArnContext } from '../ecs/arns.ts';
 import { validateCapacityProviderStrategy } from '../ecs/run-task.ts';
-import type { ControlContext } from './context.ts';
+import type { Repos } from '../store/repos.ts';
+import type { Clock } from '../util/clock.ts';
 import { readTags } from './tags.ts';
-import { ServicesRepo } from '../store/services-repo.ts';
+import { CAPACITY_PROVIDERS, newClusterRecord } from '../scheduler/defaults.ts';
 
-export const CAPACITY_PROVIDERS = ['FARGATE', 'FARGATE_SPOT'];
-
-/**
- * A new ACTIVE cluster. `providers` defaults to both Fargate providers: the
- * out-of-box `default` cluster has them, as a cluster made in the ECS console
- * does; CreateCluster passes what the request asked for (nothing: none, as in AWS).
- */
-export function newClusterRecord(
-  ctx: ControlContext,
-  name: string,
-  settings: ClusterRecord['settings'],
-  strategy: ClusterRecord['defaultCapacityProviderStrategy'],
-  providers: string[] = [...CAPACITY_PROVIDERS],
-): ClusterRecord {
-  return {
-    name,
-    arn: clusterArn(name, ctx.arns),
-    status: 'ACTIVE',
-    createdAt: ctx.clock.now(),
-    settings: settings.length ? settings : [{ name: 'containerInsights', value: 'disabled' }],
-    capacityProviders: providers,
-    defaultCapacityProviderStrategy: strategy,
-  };
+export interface ClusterHandlerDeps extends Pick<Repos, 'db' | 'clusters' | 'tags' | 'tasks' | 'services'> {
+  clock: Clock;
+  arns: ArnContext;
 }
 
 /** The cluster name from a name or ARN (absent → `default`), validated. */
-export function clusterNameOf(ctx: ControlContext, ref: string | undefined): string {
-  return resolveClusterName(ref, ctx.arns);
+export function clusterNameOf(deps: { arns: ArnContext }, ref: string | undefined): string {
+  return resolveClusterName(ref, deps.arns);
 }
 
 /** The ACTIVE cluster a request names, or ClusterNotFoundException. */
-export function activeCluster(ctx: ControlContext, ref: string | undefined): ClusterRecord {
-  const name = clusterNameOf(ctx, ref);
-  const c = ctx.clusters.get(name);
+export function activeCluster(deps: Pick<Repos, 'clusters'> & { arns: ArnContext }, ref: string | undefined): ClusterRecord {
+  const name = clusterNameOf(deps, ref);
+  const c = deps.clusters.get(name);
   if (!c || c.status !== 'ACTIVE') throw clusterNotFound(ref ?? name);
   return c;
 }
 
-export function clusterView(ctx: ControlContext, c: ClusterRecord, includeTags: boolean): Cluster {
-  const active = c.status === 'ACTIVE' ? ctx.tasks.list({ cluster: c.name, activeOnly: true }) : [];
+export function clusterView(deps: Pick<Repos, 'tasks' | 'services' | 'tags'>, c: ClusterRecord, includeTags: boolean): Cluster {
+  const active = c.status === 'ACTIVE' ? deps.tasks.list({ cluster: c.name, activeOnly: true }) : [];
   return {
     clusterArn: c.arn,
     clusterName: c.name,
@@ -57,19 +38,19 @@ export function clusterView(ctx: ControlContext, c: ClusterRecord, includeTags: 
     registeredContainerInstancesCount: 0,
     runningTasksCount: active.filter((t) => t.lastStatus === 'RUNNING').length,
     pendingTasksCount: active.filter((t) => t.lastStatus !== 'RUNNING').length,
-    activeServicesCount: c.status === 'ACTIVE' ? new ServicesRepo(ctx.db).countLiveInCluster(c.name) : 0,
+    activeServicesCount: c.status === 'ACTIVE' ? deps.services.countLiveInCluster(c.name) : 0,
     statistics: [],
     settings: c.settings as Cluster['settings'],
     capacityProviders: c.capacityProviders,
     defaultCapacityProviderStrategy: c.defaultCapacityProviderStrategy,
-    ...(includeTags ? { tags: ctx.tags.list(c.arn) } : {}),
+    ...(includeTags ? { tags: deps.tags.list(c.arn) } : {}),
   };
 }
 
-export function clusterOperations(ctx: ControlContext) {
+export function clusterOperations(deps: ClusterHandlerDeps) {
   return {
     CreateCluster(input: Record<string, unknown>) {
-      const name = clusterNameOf(ctx, optString(input, 'clusterName') ?? 'default');
+      const name = clusterNameOf(deps, optString(input, 'clusterName') ?? 'default');
       const tags = readTags(input);
       const settings = (optObjectList(input, 'settings') ?? []).map((s) => {
         if (s.name !== 'containerInsights' || !['enabled', 'disabled', 'enhanced'].includes(String(s.value))) {
@@ -78,17 +59,17 @@ export function clusterOperations(ctx: ControlContext) {
         return { name: 'containerInsights', value: String(s.value) };
       });
       const { providers, defaultCapacityProviderStrategy: strategy } = requestedCapacityProviders(input);
-      const existing = ctx.clusters.get(name);
+      const existing = deps.clusters.get(name);
       if (existing?.status === 'ACTIVE') {
         // ECS answers CreateCluster on an existing name with the existing cluster.
-        return { cluster: clusterView(ctx, existing, true) };
+        return { cluster: clusterView(deps, existing, true) };
       }
-      const record = newClusterRecord(ctx, name, settings, strategy, providers);
-      ctx.db.transaction(() => {
-        ctx.clusters.put(record);
-        if (tags.length) ctx.tags.put(record.arn, tags);
+      const record = newClusterRecord(deps, name, settings, strategy, providers);
+      deps.db.transaction(() => {
+        deps.clusters.put(record);
+        if (tags.length) deps.tags.put(record.arn, tags);
       })();
-      return { cluster: clusterView(ctx, record, true) };
+      return { cluster: clusterView(deps, record, true) };
     },
 
     DescribeClusters(input: Record<string, unknown>) {
@@ -97,16 +78,16 @@ export function clusterOperations(ctx: ControlContext) {
       const clusters: Cluster[] = [];
       const failures: { arn: string; reason: string }[] = [];
       for (const ref of refs) {
-        const name = clusterNameOf(ctx, ref);
-        const c = ctx.clusters.get(name);
-        if (c) clusters.push(clusterView(ctx, c, include.includes('TAGS')));
-        else failures.push({ arn: clusterArn(name, ctx.arns), reason: 'MISSING' });
+        const name = clusterNameOf(deps, ref);
+        const c = deps.clusters.get(name);
+        if (c) clusters.push(clusterView(deps, c, include.includes('TAGS')));
+        else failures.push({ arn: clusterArn(name, deps.arns), reason: 'MISSING' });
       }
       return { clusters, failures };
     },
 
     ListClusters(input: Record<string, unknown>) {
-      const arns = ctx.clusters.listActive().map((c) => c.arn);
+      const arns = deps.clusters.listActive().map((c) => c.arn);
       const { page, nextToken } = paginate(arns, optInt(input, 'maxResults'), optString(input, 'nextToken'), {
         defaultMax: 100,
         query: 'ListClusters',
@@ -115,15 +96,15 @@ export function clusterOperations(ctx: ControlContext) {
     },
 
     DeleteCluster(input: Record<string, unknown>) {
-      const c = activeCluster(ctx, reqString(input, 'cluster'));
-      const services = new ServicesRepo(ctx.db).countLiveInCluster(c.name);
+      const c = activeCluster(deps, reqString(input, 'cluster'));
+      const services = deps.services.countLiveInCluster(c.name);
       if (services > 0) {
         throw new ApiError(
           ErrorCode.ClusterContainsServicesException,
           `The cluster cannot be deleted while services are active: ${services} service(s) in cluster '${c.name}'. Delete them with DeleteService first.`,
         );
       }
-      const active = ctx.tasks.countActiveInCluster(c.name);
+      const active = deps.tasks.countActiveInCluster(c.name);
       if (active > 0) {
         throw new ApiError(
           ErrorCode.ClusterContainsTasksException,
@@ -131,8 +112,8 @@ export function clusterOperations(ctx: ControlContext) {
         );
       }
       const deleted: ClusterRecord = { ...c, status: 'INACTIVE' };
-      ctx.clusters.put(deleted);
-      return { cluster: clusterView(ctx, deleted, false) };
+      deps.clusters.put(deleted);
+      return { cluster: clusterView(deps, deleted, false) };
     },
   };
 }

@@ -8,7 +8,7 @@ import { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import { DEFAULT_PRICE_BOOK } from '../metering/pricing.ts';
 import type { CostReport } from '../metering/usage.ts';
-import type { ControlContext } from './context.ts';
+import { MeteringRepo } from '../store/metering-repo.ts';
 import { costRoutes, parseTime } from './cost-routes.ts';
 
 const NOW = Date.UTC(2025, 5, 16, 12);
@@ -41,9 +41,9 @@ test('GET /skiff/v1/costs reports stored tasks, running ones accrued to now, gro
   const old = task('c'.repeat(32), { createdAt: NOW - 90 * 86_400_000, pullStartedAt: NOW - 90 * 86_400_000, executionStoppedAt: NOW - 89 * 86_400_000, stoppedAt: NOW - 89 * 86_400_000, lastStatus: 'STOPPED' });
   for (const t of [a, b, old]) tasks.insert(t);
   tags.put(a.arn, [{ key: 'team', value: 'web' }]);
-  const ctx = { db, tasks, tags, taskDefinitions: new TaskDefinitionsRepo(db), clock: { now: () => NOW } } as unknown as ControlContext;
+  const deps = { tasks, tags, taskDefinitions: new TaskDefinitionsRepo(db), metering: new MeteringRepo(db), clock: { now: () => NOW } };
   const app = Fastify();
-  costRoutes(app, ctx, { prices: DEFAULT_PRICE_BOOK, pricesSource: 'defaults', imagesRoot: '/nonexistent' });
+  costRoutes(app, deps, { prices: DEFAULT_PRICE_BOOK, pricesSource: 'defaults', imagesRoot: '/nonexistent' });
 
   const res = await app.inject({ method: 'GET', url: '/skiff/v1/costs?groupBy=capacityProvider' });
   assert.equal(res.statusCode, 200, res.body);

@@ -20,13 +20,17 @@ import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
 import { sendError } from '../api/http-server.ts';
 import type { TaskRecord } from '../model/task-record.ts';
-import { MeteringRepo } from '../store/metering-repo.ts';
 import { ratesFor, type PriceBook } from '../metering/pricing.ts';
 import { costReport, isGroupBy, usageCost, usageOf, utcMonthBounds, GROUP_BY, type GroupBy } from '../metering/usage.ts';
 import { recommendSize } from '../advisor/rightsize.ts';
 import { coldStartTips, summarise, waterfall, type HealthCheckFacts, type ImageFacts } from '../advisor/coldstart.ts';
 import { BlobCache } from '../images/blob-cache.ts';
-import type { ControlContext } from './context.ts';
+import type { Repos } from '../store/repos.ts';
+import type { Clock } from '../util/clock.ts';
+
+export interface CostRouteDeps extends Pick<Repos, 'tasks' | 'tags' | 'taskDefinitions' | 'metering'> {
+  clock: Clock;
+}
 
 export interface CostRoutesOptions {
   prices: PriceBook;
@@ -59,8 +63,8 @@ function intParam(v: string | undefined, name: string, min: number, max: number,
   return n;
 }
 
-export function costRoutes(app: FastifyInstance, ctx: ControlContext, opts: CostRoutesOptions): void {
-  const metering = new MeteringRepo(ctx.db);
+export function costRoutes(app: FastifyInstance, deps: CostRouteDeps, opts: CostRoutesOptions): void {
+  const metering = deps.metering;
   const blobs = new BlobCache(opts.imagesRoot);
   const book = opts.prices;
 
@@ -75,7 +79,7 @@ export function costRoutes(app: FastifyInstance, ctx: ControlContext, opts: Cost
     };
 
   const range = (q: { from?: string; to?: string }) => {
-    const now = ctx.clock.now();
+    const now = deps.clock.now();
     const from = parseTime(q.from, 'from', now) ?? utcMonthBounds(now).start;
     const to = parseTime(q.to, 'to', now);
     if (to !== undefined && to <= from) throw invalidParameter(`to (${new Date(to).toISOString()}) must be after from (${new Date(from).toISOString()}).`);
@@ -83,7 +87,7 @@ export function costRoutes(app: FastifyInstance, ctx: ControlContext, opts: Cost
   };
 
   const taskOr404 = (id: string): TaskRecord => {
-    const t = ctx.tasks.get(id.split('/').pop()!);
+    const t = deps.tasks.get(id.split('/').pop()!);
     if (!t) throw new ApiError(ErrorCode.ResourceNotFoundException, `Task ${id} not found.`);
     return t;
   };
@@ -115,7 +119,7 @@ export function costRoutes(app: FastifyInstance, ctx: ControlContext, opts: Cost
         .tasksOverlapping(Math.min(from, monthStart), to === undefined ? undefined : Math.max(to, now), q.cluster)
         .map((t) => usageOf(t, now))
         .filter((u) => u !== undefined);
-      const report = costReport(usages, { from, to, groupBy: groupBy as GroupBy, now }, book, (arn) => ctx.tags.list(arn));
+      const report = costReport(usages, { from, to, groupBy: groupBy as GroupBy, now }, book, (arn) => deps.tags.list(arn));
       return { ...report, ...(q.cluster ? { cluster: q.cluster } : {}), prices: { region: book.region, spotDiscount: book.spotDiscount, source: opts.pricesSource } };
     }),
   );
@@ -126,7 +130,7 @@ export function costRoutes(app: FastifyInstance, ctx: ControlContext, opts: Cost
       if (q.family && q.service) throw invalidParameter('Give family or service, not both.');
       const windowHours = intParam(q.windowHours, 'windowHours', 1, 24 * 90, 24 * 14);
       const minSamples = intParam(q.minSamples, 'minSamples', 1, 100_000, 12);
-      const since = ctx.clock.now() - windowHours * 3_600_000;
+      const since = deps.clock.now() - windowHours * 3_600_000;
       const scopes: { kind: 'family' | 'service'; name: string }[] = q.service
         ? [{ kind: 'service', name: q.service }]
         : q.family
@@ -135,7 +139,7 @@ export function costRoutes(app: FastifyInstance, ctx: ControlContext, opts: Cost
       const results = scopes.map((s) => {
         const samples = metering.samples({ since, cluster: q.cluster, ...(s.kind === 'family' ? { family: s.name } : { group: `service:${s.name}` }) });
         const latest = samples.at(-1);
-        const latestTask = latest ? ctx.tasks.get(latest.taskId) : undefined;
+        const latestTask = latest ? deps.tasks.get(latest.taskId) : undefined;
         const current = latest
           ? { cpu: latest.cpuUnits, memory: latest.memoryMiB }
           : sizeOf(metering.latestTask(s.kind === 'family' ? { family: s.name } : { group: `service:${s.name}` }, q.cluster));
@@ -184,7 +188,7 @@ export function costRoutes(app: FastifyInstance, ctx: ControlContext, opts: Cost
   }
 
   function healthChecksOf(t: TaskRecord): HealthCheckFacts[] {
-    const def = ctx.taskDefinitions.get(t.family, t.revision) as TaskDefinition | undefined;
+    const def = deps.taskDefinitions.get(t.family, t.revision) as TaskDefinition | undefined;
     return (def?.containerDefinitions ?? [])
       .filter((c) => c.healthCheck)
       .map((c) => ({ container: c.name!, startPeriodSec: c.healthCheck!.startPeriod, intervalSec: c.healthCheck!.interval, retries: c.healthCheck!.retries }));
@@ -230,7 +234,7 @@ export function costRoutes(app: FastifyInstance, ctx: ControlContext, opts: Cost
     '/skiff/v1/tasks/:taskId/stats',
     handle<{ since?: string }>((q, p) => {
       const t = taskOr404(p.taskId);
-      const since = parseTime(q.since, 'since', ctx.clock.now()) ?? 0;
+      const since = parseTime(q.since, 'since', deps.clock.now()) ?? 0;
       return { taskId: t.id, samples: metering.samples({ taskId: t.id, since }) };
     }),
   );

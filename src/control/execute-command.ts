@@ -13,7 +13,8 @@ import { optString, reqString } from '../api/input.ts';
 import { tryParseTaskRef } from '../ecs/arns.ts';
 import { CommandLineError, splitCommand } from '../exec/command-line.ts';
 import type { ExecSessions } from '../exec/sessions.ts';
-import type { ControlContext } from './context.ts';
+import type { Repos } from '../store/repos.ts';
+import type { ArnContext } from '../ecs/arns.ts';
 import { activeCluster } from './clusters.ts';
 
 /** ECS's words for a task run without enableExecuteCommand. */
@@ -31,10 +32,10 @@ export function executeCommandAuditDetail(input: Record<string, unknown>): strin
   return `command=${JSON.stringify(cmd.slice(0, MAX_COMMAND))}${container}`;
 }
 
-export function executeCommandOperations(ctx: ControlContext, sessions: ExecSessions) {
+export function executeCommandOperations(deps: Pick<Repos, 'clusters' | 'tasks'> & { arns: ArnContext }, sessions: ExecSessions) {
   return {
     ExecuteCommand(input: Record<string, unknown>) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const ref = reqString(input, 'task');
       const command = reqString(input, 'command', { max: MAX_COMMAND });
       if (typeof input.interactive !== 'boolean') throw invalidParameter('interactive is required: set it to true (ECS runs commands in interactive sessions only).');
@@ -49,8 +50,8 @@ export function executeCommandOperations(ctx: ControlContext, sessions: ExecSess
       }
       if (args.length === 0) throw invalidParameter('command is empty: give the program to run, e.g. "/bin/sh".');
 
-      const parsed = tryParseTaskRef(cluster.name, ref, ctx.arns);
-      const task = parsed && parsed.cluster === cluster.name ? ctx.tasks.get(parsed.taskId) : undefined;
+      const parsed = tryParseTaskRef(cluster.name, ref, deps.arns);
+      const task = parsed && parsed.cluster === cluster.name ? deps.tasks.get(parsed.taskId) : undefined;
       if (!task || task.clusterName !== cluster.name) throw invalidParameter(`The referenced task '${ref}' was not found in cluster '${cluster.name}'.`);
       if (!task.enableExecuteCommand) throw invalidParameter(EXECUTE_COMMAND_NOT_ENABLED);
       if (task.lastStatus !== 'RUNNING' || task.desiredStatus !== 'RUNNING') {

@@ -3,7 +3,7 @@
  *
  * The operations only validate and record what the user asked (the service, a
  * new PRIMARY deployment, the desired count, DRAINING); the service scheduler
- * (services/scheduler.ts) does the rest, woken at once. Running and pending
+ * (scheduler/service-scheduler.ts) does the rest, woken at once. Running and pending
  * counts are read from the tasks at describe time.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,19 +18,30 @@ import {
   type NormalisedAwsVpcConfiguration,
   type NormalisedStrategyItem,
 } from '../ecs/run-task.ts';
-import { ServicesRepo } from '../store/services-repo.ts';
 import { newDeploymentId } from '../scheduler/service-scheduler.ts';
 import { deploymentCounts } from '../scheduler/reconcile.ts';
 import { effectiveStrategy } from '../scheduler/capacity-split.ts';
 import { MAX_TASKS_PER_SERVICE, type DeploymentConfiguration, type DeploymentRecord, type ServiceRecord, type ServiceTask } from '../model/service-record.ts';
-import type { ControlContext } from './context.ts';
+import type { Repos } from '../store/repos.ts';
+import type { Clock } from '../util/clock.ts';
+import type { ChangeSignal } from '../scheduler/signal.ts';
+import type { LoadBalancerDirectory } from '../lb/load-balancers.ts';
 import { activeCluster } from './clusters.ts';
-import { resolveTaskDefinition } from './task-definitions.ts';
+import { resolveTaskDefinition } from '../scheduler/task-definitions.ts';
 import { readTags } from './tags.ts';
 import { securityGroupsFor, subnetsFor } from '../scheduler/placement.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import { LISTENER_PORT_TAG, loadBalancerKey, loadBalancerView, type ServiceLoadBalancer } from '../model/load-balancer.ts';
 import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedHealthCheck, requestedListenerPorts, type LoadBalancerRequest } from '../lb/validate.ts';
+
+export interface ServiceHandlerDeps extends Pick<Repos, 'db' | 'clusters' | 'taskDefinitions' | 'tags' | 'services' | 'networks'> {
+  clock: Clock;
+  arns: ArnContext;
+  /** Told when a service changed, so the service scheduler acts on it soon. */
+  servicesChanged: Pick<ChangeSignal, 'notify'>;
+  /** Skiff's load balancers (absent: services with loadBalancers are refused). */
+  loadBalancers?: LoadBalancerDirectory;
+}
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -101,16 +112,16 @@ function readLaunch(input: Obj, cluster: ClusterRecord): LaunchChoice | undefine
   return { capacityProviderStrategy: strategy };
 }
 
-function readNetwork(ctx: ControlContext, v: unknown): { awsvpcConfiguration: NormalisedAwsVpcConfiguration } | undefined {
+function readNetwork(deps: ServiceHandlerDeps, v: unknown): { awsvpcConfiguration: NormalisedAwsVpcConfiguration } | undefined {
   if (v === undefined || v === null) return undefined;
   const n = { awsvpcConfiguration: validateNetworkConfiguration(v) };
   // every subnet and security group must exist, the groups in the subnets' VPC
-  securityGroupsFor(ctx, subnetsFor(ctx, n.awsvpcConfiguration.subnets), n.awsvpcConfiguration.securityGroups);
+  securityGroupsFor(deps, subnetsFor(deps, n.awsvpcConfiguration.subnets), n.awsvpcConfiguration.securityGroups);
   return n;
 }
 
-function activeDefinition(ctx: ControlContext, ref: string) {
-  const def = resolveTaskDefinition(ctx, ref);
+function activeDefinition(deps: ServiceHandlerDeps, ref: string) {
+  const def = resolveTaskDefinition(deps, ref);
   if (def.status !== 'ACTIVE') throw new ApiError(ErrorCode.ClientException, `TaskDefinition ${def.family}:${def.revision} is inactive; register a new revision or use an ACTIVE one.`);
   if (!(def.compatibilities ?? []).includes('FARGATE')) throw invalidParameter(`Task definition does not support launch_type FARGATE. Register a revision that requires FARGATE.`);
   return def;
@@ -154,7 +165,7 @@ function deploymentView(svc: ServiceRecord, d: DeploymentRecord, tasks: ServiceT
   return out;
 }
 
-export function serviceView(ctx: ControlContext, svc: ServiceRecord, tasks: ServiceTask[], includeTags: boolean): Record<string, unknown> {
+export function serviceView(deps: ServiceHandlerDeps, svc: ServiceRecord, tasks: ServiceTask[], includeTags: boolean): Record<string, unknown> {
   const deployments = svc.deployments.filter((d) => d.status !== 'INACTIVE').map((d) => deploymentView(svc, d, tasks));
   const live = svc.status === 'INACTIVE' ? [] : tasks.filter((t) => t.desiredStatus === 'RUNNING');
   const runningCount = live.filter((t) => t.lastStatus === 'RUNNING').length;
@@ -163,7 +174,7 @@ export function serviceView(ctx: ControlContext, svc: ServiceRecord, tasks: Serv
     serviceName: svc.name,
     clusterArn: svc.clusterArn,
     // Skiff adds `skiffListener` (host:port clients connect to) to each entry; SDKs drop it, the raw JSON keeps it.
-    loadBalancers: (svc.loadBalancers ?? []).map((lb) => ({ ...loadBalancerView(lb), ...(ctx.loadBalancers ? { skiffListener: ctx.loadBalancers.listenerAddress(lb.listenerPort) } : {}) })),
+    loadBalancers: (svc.loadBalancers ?? []).map((lb) => ({ ...loadBalancerView(lb), ...(deps.loadBalancers ? { skiffListener: deps.loadBalancers.listenerAddress(lb.listenerPort) } : {}) })),
     serviceRegistries: [],
     status: svc.status,
     desiredCount: svc.desiredCount,
@@ -188,17 +199,17 @@ export function serviceView(ctx: ControlContext, svc: ServiceRecord, tasks: Serv
     propagateTags: svc.propagateTags,
     enableExecuteCommand: svc.enableExecuteCommand ?? false,
     availabilityZoneRebalancing: 'DISABLED',
-    ...(includeTags ? { tags: ctx.tags.list(svc.arn) } : {}),
+    ...(includeTags ? { tags: deps.tags.list(svc.arn) } : {}),
   };
   return out;
 }
 
 /** Listener ports for new loadBalancers entries: the ones the tag asks for (checked free), else free ones. */
-async function allocateListeners(ctx: ControlContext, requests: LoadBalancerRequest[], wanted: (number | undefined)[]): Promise<ServiceLoadBalancer[]> {
+async function allocateListeners(deps: ServiceHandlerDeps, requests: LoadBalancerRequest[], wanted: (number | undefined)[]): Promise<ServiceLoadBalancer[]> {
   if (requests.length === 0) return [];
-  const lbs = ctx.loadBalancers;
+  const lbs = deps.loadBalancers;
   if (!lbs) throw invalidParameter(`This Skiff server runs no load balancers; remove loadBalancers.`);
-  const taken = new Set(new ServicesRepo(ctx.db).listLive().flatMap((s) => (s.loadBalancers ?? []).map((l) => l.listenerPort)));
+  const taken = new Set(deps.services.listLive().flatMap((s) => (s.loadBalancers ?? []).map((l) => l.listenerPort)));
   const out: ServiceLoadBalancer[] = [];
   for (const [i, r] of requests.entries()) {
     const want = wanted[i];
@@ -218,14 +229,14 @@ async function allocateListeners(ctx: ControlContext, requests: LoadBalancerRequ
 const sameLoadBalancers = (a: LoadBalancerRequest[], b: ServiceLoadBalancer[]) =>
   a.length === b.length && a.every((x, i) => loadBalancerKey(x) === loadBalancerKey(b[i]) && x.containerName === b[i].containerName && x.containerPort === b[i].containerPort);
 
-export function serviceOperations(ctx: ControlContext) {
-  const repo = new ServicesRepo(ctx.db);
-  const wake = () => ctx.serviceScheduler?.wake();
-  const view = (svc: ServiceRecord, tags = false) => serviceView(ctx, svc, repo.snapshotTasks(svc.id), tags);
+export function serviceOperations(deps: ServiceHandlerDeps) {
+  const repo = deps.services;
+  const wake = () => deps.servicesChanged.notify();
+  const view = (svc: ServiceRecord, tags = false) => serviceView(deps, svc, repo.snapshotTasks(svc.id), tags);
 
   /** The live (ACTIVE or DRAINING) service a request names, or ServiceNotFoundException. */
   function liveService(cluster: ClusterRecord, ref: string): ServiceRecord {
-    const r = parseServiceRef(cluster.name, ref, ctx.arns);
+    const r = parseServiceRef(cluster.name, ref, deps.arns);
     const svc = r.cluster === cluster.name ? repo.byName(cluster.name, r.service) : undefined;
     if (!svc) throw serviceNotFound(ref);
     return svc;
@@ -237,18 +248,18 @@ export function serviceOperations(ctx: ControlContext) {
 
   return {
     async CreateService(input: Obj) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const name = validateServiceName(reqString(input, 'serviceName'));
       rejectUnsupported(input);
       const dc = input.deploymentController;
       if (isObj(dc) && dc.type !== undefined && dc.type !== 'ECS') throw invalidParameter(`Skiff supports the ECS deployment controller only; got ${JSON.stringify(dc.type)}.`);
       const strategy = optString(input, 'schedulingStrategy') ?? 'REPLICA';
       if (strategy !== 'REPLICA') throw invalidParameter(`The DAEMON scheduling strategy is not supported on Fargate; use REPLICA.`);
-      const def = activeDefinition(ctx, reqString(input, 'taskDefinition'));
+      const def = activeDefinition(deps, reqString(input, 'taskDefinition'));
       if (input.desiredCount === undefined || input.desiredCount === null) throw invalidParameter(`desiredCount is required for a REPLICA service: how many tasks to keep running (0..${MAX_TASKS_PER_SERVICE}).`);
       const desiredCount = intIn(input.desiredCount, 'desiredCount', 0, MAX_TASKS_PER_SERVICE);
       const launch = readLaunch(input, cluster);
-      const networkConfiguration = readNetwork(ctx, input.networkConfiguration);
+      const networkConfiguration = readNetwork(deps, input.networkConfiguration);
       const deploymentConfiguration = readDeploymentConfiguration(input.deploymentConfiguration);
       const grace = optInt(input, 'healthCheckGracePeriodSeconds');
       if (grace !== undefined) intIn(grace, 'healthCheckGracePeriodSeconds', 0, 2147483647);
@@ -263,7 +274,7 @@ export function serviceOperations(ctx: ControlContext) {
       requestedHealthCheck(tags);
 
       // The only wait (ports are probed by binding them): everything after it runs without yielding, so the checks below hold at insert.
-      const loadBalancers = await allocateListeners(ctx, lbRequests, wantedPorts);
+      const loadBalancers = await allocateListeners(deps, lbRequests, wantedPorts);
       const existing = repo.byName(cluster.name, name);
       if (existing && existing.status !== 'INACTIVE') {
         if (clientToken && existing.clientToken === clientToken) return { service: view(existing, true) };
@@ -273,11 +284,11 @@ export function serviceOperations(ctx: ControlContext) {
       const clash = loadBalancers.find((l) => takenNow.has(l.listenerPort));
       if (clash) throw invalidParameter(`Port ${clash.listenerPort} became the listener port of another service meanwhile; try again${wantedPorts[0] === undefined ? '' : ' with another port'}.`);
       if (loadBalancers.length && wantedPorts[0] === undefined) tags.push({ key: LISTENER_PORT_TAG, value: loadBalancers.map((l) => l.listenerPort).join(',') });
-      const now = ctx.clock.now();
+      const now = deps.clock.now();
       const base = { taskDefinitionArn: def.taskDefinitionArn!, capacityProviderStrategy: launch?.capacityProviderStrategy, networkConfiguration };
       const svc: ServiceRecord = {
         id: randomUUID().replaceAll('-', ''),
-        arn: serviceArn(cluster.name, name, ctx.arns),
+        arn: serviceArn(cluster.name, name, deps.arns),
         name,
         clusterName: cluster.name,
         clusterArn: cluster.arn,
@@ -293,28 +304,28 @@ export function serviceOperations(ctx: ControlContext) {
         enableExecuteCommand: optBool(input, 'enableExecuteCommand') ?? false,
         platformVersion: optString(input, 'platformVersion') ?? 'LATEST',
         createdAt: now,
-        createdBy: `arn:aws:iam::${ctx.accountId}:root`,
+        createdBy: `arn:aws:iam::${deps.arns.account}:root`,
         ...(clientToken ? { clientToken } : {}),
         deployments: [newDeployment(base, now, cluster, launch?.launchType)],
         events: [],
         steady: false,
         version: 1,
       };
-      ctx.db.transaction(() => {
+      deps.db.transaction(() => {
         repo.insert(svc);
-        if (tags.length) ctx.tags.put(svc.arn, tags);
+        if (tags.length) deps.tags.put(svc.arn, tags);
       })();
       wake();
-      ctx.loadBalancers?.wake();
+      deps.loadBalancers?.wake();
       return { service: view(svc, true) };
     },
 
     UpdateService(input: Obj) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const svc = liveService(cluster, reqString(input, 'service'));
       if (svc.status !== 'ACTIVE') throw new ApiError(ErrorCode.ServiceNotActiveException, `Service ${svc.name} is ${svc.status}: it was deleted and cannot be updated.`);
       rejectUnsupported(input);
-      const now = ctx.clock.now();
+      const now = deps.clock.now();
       if (input.desiredCount !== undefined && input.desiredCount !== null) svc.desiredCount = intIn(input.desiredCount, 'desiredCount', 0, MAX_TASKS_PER_SERVICE);
       svc.deploymentConfiguration = readDeploymentConfiguration(input.deploymentConfiguration, svc.deploymentConfiguration);
       const grace = optInt(input, 'healthCheckGracePeriodSeconds');
@@ -330,7 +341,7 @@ export function serviceOperations(ctx: ControlContext) {
       }
       const tdRef = optString(input, 'taskDefinition');
       if (tdRef) {
-        const def = activeDefinition(ctx, tdRef);
+        const def = activeDefinition(deps, tdRef);
         checkAgainstTaskDefinition(svc.loadBalancers ?? [], def);
         if (def.taskDefinitionArn !== svc.taskDefinitionArn) redeploy = true;
         svc.taskDefinitionArn = def.taskDefinitionArn!;
@@ -341,7 +352,7 @@ export function serviceOperations(ctx: ControlContext) {
         delete svc.launchType;
         redeploy = true;
       }
-      const network = readNetwork(ctx, input.networkConfiguration);
+      const network = readNetwork(deps, input.networkConfiguration);
       if (network && JSON.stringify(network) !== JSON.stringify(svc.networkConfiguration)) {
         svc.networkConfiguration = network;
         redeploy = true;
@@ -357,7 +368,7 @@ export function serviceOperations(ctx: ControlContext) {
     },
 
     DescribeServices(input: Obj) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const refs = optStringList(input, 'services') ?? [];
       if (refs.length === 0) throw invalidParameter('services must name at least one service (name or ARN).');
       if (refs.length > DESCRIBE_SERVICES_MAX) throw invalidParameter(`DescribeServices takes at most ${DESCRIBE_SERVICES_MAX} services per call (got ${refs.length}).`);
@@ -365,16 +376,16 @@ export function serviceOperations(ctx: ControlContext) {
       const services: Record<string, unknown>[] = [];
       const failures: { arn: string; reason: string }[] = [];
       for (const ref of refs) {
-        const r = parseServiceRef(cluster.name, ref, ctx.arns);
+        const r = parseServiceRef(cluster.name, ref, deps.arns);
         const svc = r.cluster === cluster.name ? repo.byName(cluster.name, r.service) : undefined;
         if (svc) services.push(view(svc, withTags));
-        else failures.push({ arn: missingServiceArn(ref, ctx.arns), reason: 'MISSING' });
+        else failures.push({ arn: missingServiceArn(ref, deps.arns), reason: 'MISSING' });
       }
       return { services, failures };
     },
 
     ListServices(input: Obj) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const launchType = optString(input, 'launchType');
       const scheduling = optString(input, 'schedulingStrategy');
       let list = repo.listLive(cluster.name);
@@ -390,7 +401,7 @@ export function serviceOperations(ctx: ControlContext) {
     },
 
     DeleteService(input: Obj) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const svc = liveService(cluster, reqString(input, 'service'));
       if (svc.status !== 'ACTIVE') throw new ApiError(ErrorCode.ServiceNotActiveException, `Service ${svc.name} is already ${svc.status}.`);
       const force = optBool(input, 'force') ?? false;

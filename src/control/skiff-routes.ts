@@ -7,16 +7,22 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, ErrorCode } from '../api/errors.ts';
 import { sendError } from '../api/http-server.ts';
 import { readContainerLog } from '../logs/container-log.ts';
-import type { ControlContext } from './context.ts';
+import type { Repos } from '../store/repos.ts';
+import type { WarmPool } from '../network/warm-pool.ts';
 import { taskView } from './task-view.ts';
 
-export function skiffRoutes(app: FastifyInstance, ctx: ControlContext, opts: { logPath: (runtimeId: string) => string }): void {
+export interface SkiffRouteDeps extends Pick<Repos, 'tasks' | 'tags' | 'networks'> {
+  /** Ready task networks count as available addresses (absent: no pool). */
+  warmPool?: Pick<WarmPool, 'readyCount'>;
+}
+
+export function skiffRoutes(app: FastifyInstance, deps: SkiffRouteDeps, opts: { logPath: (runtimeId: string) => string }): void {
   /** Lines of every container of a task (or one, with ?container=), optionally followed until the task stops. */
   app.get<{ Params: { taskId: string }; Querystring: { container?: string; follow?: string } }>(
     '/skiff/v1/tasks/:taskId/logs',
     async (req, reply) => {
       try {
-        const task = ctx.tasks.get(req.params.taskId);
+        const task = deps.tasks.get(req.params.taskId);
         if (!task) throw new ApiError(ErrorCode.ResourceNotFoundException, `Task ${req.params.taskId} not found.`);
         const containers = task.containers.filter((c) => !req.query.container || c.name === req.query.container);
         if (containers.length === 0) {
@@ -25,7 +31,7 @@ export function skiffRoutes(app: FastifyInstance, ctx: ControlContext, opts: { l
         const follow = req.query.follow === 'true' || req.query.follow === '1';
         const abort = new AbortController();
         req.raw.on('close', () => abort.abort());
-        const isFinished = follow ? () => ctx.tasks.get(task.id)?.lastStatus === 'STOPPED' : undefined;
+        const isFinished = follow ? () => deps.tasks.get(task.id)?.lastStatus === 'STOPPED' : undefined;
         async function* lines() {
           const streams = containers.map((c) => ({ c, it: readContainerLog(opts.logPath(c.runtimeId), { isFinished, signal: abort.signal }) }));
           // Without follow: one container after another. With follow: interleave as events arrive.
@@ -53,21 +59,21 @@ export function skiffRoutes(app: FastifyInstance, ctx: ControlContext, opts: { l
 
   /** One task with Skiff's extra detail: cold-start phases and billing. */
   app.get<{ Params: { taskId: string } }>('/skiff/v1/tasks/:taskId', async (req, reply) => {
-    const task = ctx.tasks.get(req.params.taskId);
+    const task = deps.tasks.get(req.params.taskId);
     if (!task) return sendError(reply, new ApiError(ErrorCode.ResourceNotFoundException, `Task ${req.params.taskId} not found.`));
-    return { task: taskView(task, ctx.tags.list(task.arn)), timings: task.timings, billing: task.billing ?? null };
+    return { task: taskView(task, deps.tags.list(task.arn)), timings: task.timings, billing: task.billing ?? null };
   });
 
   app.get('/skiff/v1/subnets', async () => {
     return {
-      subnets: ctx.networks.subnets().map((s) => ({
+      subnets: deps.networks.subnets().map((s) => ({
         subnetId: s.id,
         vpcId: s.vpcId,
         cidrBlock: s.cidr,
         availabilityZone: s.availabilityZone,
         defaultForAz: s.isDefault,
         // Addresses the warm pool holds ready are free for the next task.
-        availableIpAddressCount: ctx.networks.availableCount(s) + (ctx.warmPool?.readyCount(s.id) ?? 0),
+        availableIpAddressCount: deps.networks.availableCount(s) + (deps.warmPool?.readyCount(s.id) ?? 0),
         bridge: s.bridge,
       })),
     };

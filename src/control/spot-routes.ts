@@ -6,14 +6,14 @@
 import type { FastifyInstance } from 'fastify';
 import { sendError } from '../api/http-server.ts';
 import type { SpotReclaimer } from '../scheduler/spot.ts';
-import type { ControlContext } from './context.ts';
+import type { Repos } from '../store/repos.ts';
 import { taskView } from './task-view.ts';
 
-export function spotRoutes(app: FastifyInstance, ctx: ControlContext, spot: SpotReclaimer): void {
+export function spotRoutes(app: FastifyInstance, deps: Pick<Repos, 'tags'>, spot: SpotReclaimer): void {
   app.post<{ Params: { taskId: string } }>('/skiff/v1/tasks/:taskId/spot-interruption', async (req, reply) => {
     try {
       const t = spot.interrupt(req.params.taskId.split('/').pop()!);
-      return { task: taskView(t, ctx.tags.list(t.arn)) };
+      return { task: taskView(t, deps.tags.list(t.arn)) };
     } catch (err) {
       return sendError(reply, err);
     }

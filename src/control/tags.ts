@@ -4,8 +4,9 @@ import { optStringList, reqString } from '../api/input.ts';
 import { MAX_TAGS, validateTags } from '../ecs/tags.ts';
 import { parseArn } from '../ecs/arns.ts';
 import type { Tag } from '../store/tags-repo.ts';
-import type { ControlContext } from './context.ts';
-import { ServicesRepo } from '../store/services-repo.ts';
+import type { Repos } from '../store/repos.ts';
+
+export type TagHandlerDeps = Pick<Repos, 'clusters' | 'tasks' | 'services' | 'taskDefinitions' | 'tags'>;
 
 /** Validated tags of a request's `field` (ECS rules, see ecs/tags.ts). */
 export function readTags(input: Record<string, unknown>, field = 'tags'): Tag[] {
@@ -16,35 +17,35 @@ export function readTags(input: Record<string, unknown>, field = 'tags'): Tag[] 
 type Missing = 'cluster' | 'task-definition' | 'resource';
 
 /** What an ECS resource ARN names: undefined when it exists, else what is missing. InvalidParameterException for a malformed ARN. */
-function findResource(ctx: ControlContext, arn: string): Missing | undefined {
+function findResource(deps: TagHandlerDeps, arn: string): Missing | undefined {
   const p = parseArn(arn);
   if (!p || p.service !== 'ecs' || !p.resource.includes('/')) throw invalidParameter(`resourceArn '${arn}' is not a valid ECS resource ARN.`);
   const kind = p.resourceType;
   const rest = p.resource.slice(kind.length + 1);
-  const clusterActive = (name: string) => ctx.clusters.get(name)?.status === 'ACTIVE';
+  const clusterActive = (name: string) => deps.clusters.get(name)?.status === 'ACTIVE';
   if (kind === 'cluster') return clusterActive(rest) ? undefined : 'cluster';
   if (kind === 'task') {
     const parts = rest.split('/');
     if (parts.length === 2 && !clusterActive(parts[0])) return 'cluster';
-    const t = ctx.tasks.get(parts[parts.length - 1]);
+    const t = deps.tasks.get(parts[parts.length - 1]);
     return t && (parts.length === 1 || t.clusterName === parts[0]) ? undefined : 'resource';
   }
   if (kind === 'service') {
     const [cluster, name] = rest.split('/');
     if (name === undefined) return 'resource';
     if (!clusterActive(cluster)) return 'cluster';
-    return new ServicesRepo(ctx.db).byName(cluster, name) !== undefined ? undefined : 'resource';
+    return deps.services.byName(cluster, name) !== undefined ? undefined : 'resource';
   }
   if (kind === 'task-definition') {
     const [family, rev] = rest.split(':');
-    return ctx.taskDefinitions.get(family, Number(rev)) !== undefined ? undefined : 'task-definition';
+    return deps.taskDefinitions.get(family, Number(rev)) !== undefined ? undefined : 'task-definition';
   }
   return 'resource';
 }
 
 /** TagResource / UntagResource: the ARN must name a resource Skiff has (ResourceNotFoundException, as documented for them). */
-function existingResource(ctx: ControlContext, arn: string): string {
-  if (findResource(ctx, arn)) throw new ApiError(ErrorCode.ResourceNotFoundException, `The specified resource '${arn}' was not found.`);
+function existingResource(deps: TagHandlerDeps, arn: string): string {
+  if (findResource(deps, arn)) throw new ApiError(ErrorCode.ResourceNotFoundException, `The specified resource '${arn}' was not found.`);
   return arn;
 }
 
@@ -53,8 +54,8 @@ function existingResource(ctx: ControlContext, arn: string): string {
  * ClusterNotFoundException, a missing task definition ClientException, anything
  * else that names nothing InvalidParameterException.
  */
-export function listableResource(ctx: ControlContext, arn: string): string {
-  switch (findResource(ctx, arn)) {
+export function listableResource(deps: TagHandlerDeps, arn: string): string {
+  switch (findResource(deps, arn)) {
     case undefined:
       return arn;
     case 'cluster':
@@ -66,26 +67,26 @@ export function listableResource(ctx: ControlContext, arn: string): string {
   }
 }
 
-export function tagOperations(ctx: ControlContext) {
+export function tagOperations(deps: TagHandlerDeps) {
   return {
     TagResource(input: Record<string, unknown>) {
-      const arn = existingResource(ctx, reqString(input, 'resourceArn'));
+      const arn = existingResource(deps, reqString(input, 'resourceArn'));
       const tags = readTags(input);
-      const existing = new Set(ctx.tags.list(arn).map((t) => t.key));
+      const existing = new Set(deps.tags.list(arn).map((t) => t.key));
       const total = existing.size + tags.filter((t) => !existing.has(t.key)).length;
       if (total > MAX_TAGS) throw invalidParameter(`A resource can have at most ${MAX_TAGS} tags; this would make ${total}.`);
-      ctx.tags.put(arn, tags);
+      deps.tags.put(arn, tags);
       return {};
     },
     UntagResource(input: Record<string, unknown>) {
-      const arn = existingResource(ctx, reqString(input, 'resourceArn'));
+      const arn = existingResource(deps, reqString(input, 'resourceArn'));
       const keys = optStringList(input, 'tagKeys') ?? [];
-      ctx.tags.remove(arn, keys);
+      deps.tags.remove(arn, keys);
       return {};
     },
     ListTagsForResource(input: Record<string, unknown>) {
-      const arn = listableResource(ctx, reqString(input, 'resourceArn'));
-      return { tags: ctx.tags.list(arn) };
+      const arn = listableResource(deps, reqString(input, 'resourceArn'));
+      return { tags: deps.tags.list(arn) };
     },
   };
 }

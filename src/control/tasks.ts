@@ -5,11 +5,11 @@
  * definition, subnet and addresses, and stores the tasks (PROVISIONING, desired
  * RUNNING) with their addresses and the client token in one transaction. Only
  * then does the agent start them. A retried call with the same clientToken gets
- * the same tasks back. Storing and launching is task-placement.ts, shared with
+ * the same tasks back. Storing and launching is scheduler/placement.ts, shared with
  * the service scheduler. With a capacity provider strategy (given, or the
  * cluster's default) the tasks are split over FARGATE / FARGATE_SPOT by base
  * and weight. StopTask on a task its service's load balancer sends traffic to
- * drains it first (services/load-balancing.ts stopTaskAfterDrain).
+ * drains it first (scheduler/stop-task.ts stopTaskAfterDrain).
  */
 import { StopReason } from '../model/task-status.ts';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
@@ -18,18 +18,24 @@ import { checkStrategyAssociated, validateRunTaskInput, requestHash } from '../e
 import { paginate } from '../ecs/pagination.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import { parseServiceRef, tryParseTaskRef } from '../ecs/arns.ts';
-import type { ControlContext } from './context.ts';
+import type { Repos } from '../store/repos.ts';
 import { activeCluster } from './clusters.ts';
-import { resolveTaskDefinition } from './task-definitions.ts';
+import { resolveTaskDefinition } from '../scheduler/task-definitions.ts';
 import { readTags } from './tags.ts';
 import { runTaskView, taskView } from './task-view.ts';
 import { PreSerialized } from '../api/http-server.ts';
-import { Placement, abandonPlaced, launchPlaced, storeTasks, type TaskBatch } from '../scheduler/placement.ts';
+import { Placement, abandonPlaced, launchPlaced, storeTasks, type LaunchDeps, type PlacementDeps, type TaskBatch } from '../scheduler/placement.ts';
 import { effectiveStrategy, splitByStrategy } from '../scheduler/capacity-split.ts';
-import { ServicesRepo } from '../store/services-repo.ts';
-import { stopTaskAfterDrain } from '../scheduler/load-balancing.ts';
+import { stopTaskAfterDrain, type StopDeps } from '../scheduler/stop-task.ts';
+import type { ChangeSignal } from '../scheduler/signal.ts';
 
-export function taskOperations(ctx: ControlContext) {
+export interface TaskHandlerDeps extends PlacementDeps, StopDeps, Pick<Repos, 'db' | 'clusters' | 'taskDefinitions'> {
+  agent: StopDeps['agent'] & LaunchDeps['agent'];
+  /** Told when a task of a service was stopped, so the service scheduler replaces it soon. */
+  servicesChanged: Pick<ChangeSignal, 'notify'>;
+}
+
+export function taskOperations(deps: TaskHandlerDeps) {
   /**
    * Each task's DescribeTasks JSON (without tags), by the store's change stamp of
    * its document: the view is a pure function of the document, so while the
@@ -38,7 +44,7 @@ export function taskOperations(ctx: ControlContext) {
   const viewCache = new Map<string, { stamp: number; cluster: string; json: string }>();
   function describeJson(taskIds: string[], clusterName: string, withTags: boolean): Map<string, string> {
     const out = new Map<string, string>();
-    const stamps = withTags ? new Map<string, number>() : ctx.tasks.changeStamps(taskIds);
+    const stamps = withTags ? new Map<string, number>() : deps.tasks.changeStamps(taskIds);
     const misses: string[] = [];
     for (const id of taskIds) {
       const hit = viewCache.get(id);
@@ -46,9 +52,9 @@ export function taskOperations(ctx: ControlContext) {
         if (hit.cluster === clusterName) out.set(id, hit.json);
       } else misses.push(id);
     }
-    for (const [id, { doc, stamp }] of ctx.tasks.docs(misses)) {
+    for (const [id, { doc, stamp }] of deps.tasks.docs(misses)) {
       const t = JSON.parse(doc) as TaskRecord;
-      const view = taskView(t, withTags ? ctx.tags.list(t.arn) : []);
+      const view = taskView(t, withTags ? deps.tags.list(t.arn) : []);
       if (!withTags) delete view.tags;
       const json = JSON.stringify(view);
       if (!withTags) {
@@ -62,8 +68,8 @@ export function taskOperations(ctx: ControlContext) {
 
   return {
     RunTask(input: Record<string, unknown>) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
-      const def = resolveTaskDefinition(ctx, reqString(input, 'taskDefinition'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
+      const def = resolveTaskDefinition(deps, reqString(input, 'taskDefinition'));
       if (def.status !== 'ACTIVE') {
         throw new ApiError(ErrorCode.ClientException, `TaskDefinition ${def.family}:${def.revision} is inactive; register a new revision or run an ACTIVE one.`);
       }
@@ -87,21 +93,21 @@ export function taskOperations(ctx: ControlContext) {
         enableExecuteCommand: req.enableExecuteCommand,
       };
       const placement = new Placement();
-      const run = ctx.db.transaction(() => {
+      const run = deps.db.transaction(() => {
         if (req.clientToken) {
-          const prior = ctx.db
+          const prior = deps.db
             .prepare(`SELECT request_hash, task_ids FROM client_tokens WHERE cluster = ? AND token = ?`)
             .get(cluster.name, req.clientToken) as { request_hash: string; task_ids: string } | undefined;
           if (prior) {
-            if (prior.request_hash !== hash) throw clientTokenConflict(ctx, req.clientToken, JSON.parse(prior.task_ids) as string[]);
+            if (prior.request_hash !== hash) throw clientTokenConflict(deps, req.clientToken, JSON.parse(prior.task_ids) as string[]);
             return { ids: JSON.parse(prior.task_ids) as string[], created: false };
           }
         }
-        const ids = storeTasks(ctx, batch, placement);
+        const ids = storeTasks(deps, batch, placement);
         if (req.clientToken) {
-          ctx.db
+          deps.db
             .prepare(`INSERT INTO client_tokens (cluster, token, request_hash, task_ids, created_at) VALUES (?, ?, ?, ?, ?)`)
-            .run(cluster.name, req.clientToken, hash, JSON.stringify(ids), ctx.clock.now());
+            .run(cluster.name, req.clientToken, hash, JSON.stringify(ids), deps.clock.now());
         }
         return { ids, created: true };
       });
@@ -109,51 +115,51 @@ export function taskOperations(ctx: ControlContext) {
       try {
         ran = run();
       } catch (err) {
-        abandonPlaced(ctx, placement);
+        abandonPlaced(deps, placement);
         throw err;
       }
-      if (!ran.created) abandonPlaced(ctx, placement);
-      const stored = new Map(ran.created ? ran.ids.map((id) => [id, ctx.tasks.get(id)!]) : []);
-      launchPlaced(ctx, placement);
+      if (!ran.created) abandonPlaced(deps, placement);
+      const stored = new Map(ran.created ? ran.ids.map((id) => [id, deps.tasks.get(id)!]) : []);
+      launchPlaced(deps, placement);
       // New tasks as ECS shows them at this moment (what the agent has done since is DescribeTasks' news);
       // a retried call's tasks as they are now.
       const tasks = ran.ids
-        .map((id) => (ran.created ? stored.get(id) : undefined) ?? ctx.tasks.get(id)!)
-        .map((t) => (ran.created ? runTaskView : taskView)(t, ctx.tags.list(t.arn)));
+        .map((id) => (ran.created ? stored.get(id) : undefined) ?? deps.tasks.get(id)!)
+        .map((t) => (ran.created ? runTaskView : taskView)(t, deps.tags.list(t.arn)));
       return { tasks, failures: [] };
     },
 
     StopTask(input: Record<string, unknown>) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const ref = reqString(input, 'task');
       const reason = optString(input, 'reason', { max: 255 }) ?? StopReason.UserInitiated;
-      const parsed = tryParseTaskRef(cluster.name, ref, ctx.arns);
-      const found = parsed && parsed.cluster === cluster.name ? ctx.tasks.get(parsed.taskId) : undefined;
+      const parsed = tryParseTaskRef(cluster.name, ref, deps.arns);
+      const found = parsed && parsed.cluster === cluster.name ? deps.tasks.get(parsed.taskId) : undefined;
       if (!found || found.clusterName !== cluster.name) {
         throw invalidParameter(`The referenced task '${ref}' was not found in cluster '${cluster.name}'.`);
       }
       let task = found;
       if (found.desiredStatus !== 'STOPPED') {
-        task = ctx.tasks.update(found.id, (t) => {
+        task = deps.tasks.update(found.id, (t) => {
           t.desiredStatus = 'STOPPED';
           t.stopCode ??= 'UserInitiated';
           t.stoppedReason ??= reason;
         });
         // A target of its service's load balancer is drained first (out of rotation now, stopped after the delay);
         // its service starts a replacement meanwhile, as the task no longer counts as desired RUNNING.
-        stopTaskAfterDrain(ctx, task.id);
-        ctx.serviceScheduler?.wake();
+        stopTaskAfterDrain(deps, task.id);
+        deps.servicesChanged.notify();
       }
-      return { task: taskView(task, ctx.tags.list(task.arn)) };
+      return { task: taskView(task, deps.tags.list(task.arn)) };
     },
 
     DescribeTasks(input: Record<string, unknown>) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const refs = optStringList(input, 'tasks') ?? [];
       if (refs.length === 0) throw invalidParameter('tasks must name at least one task (id or ARN).');
       if (refs.length > 100) throw invalidParameter(`DescribeTasks takes at most 100 tasks per call (got ${refs.length}).`);
       const withTags = (optStringList(input, 'include') ?? []).includes('TAGS');
-      const parsed = refs.map((ref) => ({ ref, p: tryParseTaskRef(cluster.name, ref, ctx.arns) }));
+      const parsed = refs.map((ref) => ({ ref, p: tryParseTaskRef(cluster.name, ref, deps.arns) }));
       const ids = [...new Set(parsed.flatMap(({ p }) => (p && p.cluster === cluster.name ? [p.taskId] : [])))];
       const found = describeJson(ids, cluster.name, withTags);
       const tasks: string[] = [];
@@ -167,7 +173,7 @@ export function taskOperations(ctx: ControlContext) {
     },
 
     ListTasks(input: Record<string, unknown>) {
-      const cluster = activeCluster(ctx, optString(input, 'cluster'));
+      const cluster = activeCluster(deps, optString(input, 'cluster'));
       const desiredStatus = optString(input, 'desiredStatus') ?? 'RUNNING';
       if (desiredStatus !== 'RUNNING' && desiredStatus !== 'STOPPED') {
         throw invalidParameter(`desiredStatus must be RUNNING or STOPPED (got ${desiredStatus}).`);
@@ -180,11 +186,10 @@ export function taskOperations(ctx: ControlContext) {
       }
       const serviceName = optString(input, 'serviceName');
       if (startedBy && family) throw invalidParameter('ListTasks takes startedBy or family, not both.');
-      let tasks = ctx.tasks.listRefs({ cluster: cluster.name, family, startedBy, desiredStatus: desiredStatus as 'RUNNING' | 'STOPPED' });
+      let tasks = deps.tasks.listRefs({ cluster: cluster.name, family, startedBy, desiredStatus: desiredStatus as 'RUNNING' | 'STOPPED' });
       if (serviceName) {
-        const repo = new ServicesRepo(ctx.db);
-        const svc = repo.byName(cluster.name, parseServiceRef(cluster.name, serviceName, ctx.arns).service);
-        const ids = new Set(svc ? repo.taskIds(svc.id) : []);
+        const svc = deps.services.byName(cluster.name, parseServiceRef(cluster.name, serviceName, deps.arns).service);
+        const ids = new Set(svc ? deps.services.taskIds(svc.id) : []);
         tasks = tasks.filter((t) => ids.has(t.id));
       }
       const arns = tasks.map((t) => t.arn);
@@ -198,8 +203,8 @@ export function taskOperations(ctx: ControlContext) {
 }
 
 /** A clientToken reused with other parameters: ConflictException with the token's tasks as `resourceIds`, as ECS answers. */
-function clientTokenConflict(ctx: ControlContext, token: string, taskIds: string[]): ApiError {
-  const resourceIds = taskIds.map((id) => ctx.tasks.get(id)?.arn).filter((a): a is string => a !== undefined);
+function clientTokenConflict(deps: Pick<Repos, 'tasks'>, token: string, taskIds: string[]): ApiError {
+  const resourceIds = taskIds.map((id) => deps.tasks.get(id)?.arn).filter((a): a is string => a !== undefined);
   return new ApiError(
     ErrorCode.ConflictException,
     `The clientToken '${token}' was already used with different parameters (tasks ${resourceIds.join(', ') || 'none'}). Use a new clientToken for a different request.`,

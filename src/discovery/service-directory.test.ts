@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskRecord } from '../model/task-record.ts';
 import { ServiceDirectory, type DirectorySource } from './service-directory.ts';
-import { parseQueryName, resolvConf, serviceDnsName } from './namespace.ts';
+import { parseQueryName, resolvConf, serviceDnsName } from '../model/dns-names.ts';
 
 let n = 0;
 function task(over: Partial<TaskRecord> & { ip: string; vpc?: string; health?: 'HEALTHY' | 'UNHEALTHY' }): TaskRecord {

@@ -8,7 +8,7 @@
  */
 import type { TaskRecord } from '../model/task-record.ts';
 import { taskHealth } from '../model/task-health.ts';
-import { parseQueryName } from './namespace.ts';
+import { parseQueryName } from '../model/dns-names.ts';
 import type { Resolution } from './dns-answer.ts';
 
 export const SNAPSHOT_MAX_AGE_MS = 250;

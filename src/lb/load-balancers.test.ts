@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TaskRecord } from '../model/task-record.ts';
-import { LoadBalancers, listenerTargets, loadBalancerSettingsFromEnv, type LoadBalancedService } from './load-balancers.ts';
+import { LoadBalancers, listenerTargets, type LoadBalancedService } from './load-balancers.ts';
 
 const closers: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -43,12 +43,6 @@ const task = (id: string, over: Partial<TaskRecord> = {}) =>
 const until = async (fn: () => Promise<boolean>) => {
   for (let i = 0; i < 100 && !(await fn()); i++) await new Promise((r) => setTimeout(r, 20));
 };
-
-test('settings: the deregistration delay defaults to AWS 300 s; bad values are reported', () => {
-  assert.equal(loadBalancerSettingsFromEnv({}, '127.0.0.1').deregistrationDelaySeconds, 300);
-  assert.equal(loadBalancerSettingsFromEnv({ SKIFF_LB_DEREGISTRATION_DELAY_SECONDS: '1.5' }, '127.0.0.1').deregistrationDelaySeconds, 1.5);
-  assert.throws(() => loadBalancerSettingsFromEnv({ SKIFF_LB_DEREGISTRATION_DELAY_SECONDS: 'x', SKIFF_LB_SYNC_INTERVAL_MS: '0' }, 'h'), /DEREGISTRATION_DELAY[^]*SYNC_INTERVAL/);
-});
 
 test('a listener is rebuilt from the store on its stored port; drain waits the service delay; events in ECS words', async () => {
   const port = await backend('a'); // the task's container port (one backend: every task "is" 127.0.0.1:port)

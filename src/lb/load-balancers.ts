@@ -19,13 +19,13 @@ import { HttpListener, type TargetEvent, type TargetView } from './http-proxy.ts
 import { targetsOf } from './targets.ts';
 import { taskHealth } from '../model/task-health.ts';
 import {
-  DEFAULT_DEREGISTRATION_DELAY_SECONDS,
-  MAX_DEREGISTRATION_DELAY_SECONDS,
   loadBalancerView,
   type ServiceLoadBalancer,
   type TargetHealthCheck,
+  type TaskTargetHealth,
 } from '../model/load-balancer.ts';
 import type { HealthTrack } from './target-health.ts';
+import type { LoadBalancerSettings } from '../config/sections.ts';
 
 /** What the load balancers read from the store about one live service with loadBalancers. */
 export interface LoadBalancedService {
@@ -48,35 +48,7 @@ export interface LoadBalancerSource {
   addEvents?(serviceId: string, messages: string[]): void;
 }
 
-export interface LoadBalancerSettings {
-  /** Address listeners bind to (the server's --host). */
-  host: string;
-  /** Default deregistration delay (SKIFF_LB_DEREGISTRATION_DELAY_SECONDS, default 300). */
-  deregistrationDelaySeconds: number;
-  /** How often targets are brought in step with the store (SKIFF_LB_SYNC_INTERVAL_MS, default 250). */
-  syncIntervalMs: number;
-}
-
-export function loadBalancerSettingsFromEnv(env: NodeJS.ProcessEnv, host: string): LoadBalancerSettings {
-  const problems: string[] = [];
-  const num = (name: string, def: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    const v = Number(raw);
-    if (!Number.isFinite(v) || v < min || v > max) {
-      problems.push(`${name} must be a number from ${min} to ${max} (got ${raw})`);
-      return def;
-    }
-    return v;
-  };
-  const out = {
-    host,
-    deregistrationDelaySeconds: num('SKIFF_LB_DEREGISTRATION_DELAY_SECONDS', DEFAULT_DEREGISTRATION_DELAY_SECONDS, 0, MAX_DEREGISTRATION_DELAY_SECONDS),
-    syncIntervalMs: num('SKIFF_LB_SYNC_INTERVAL_MS', 250, 20, 60_000),
-  };
-  if (problems.length) throw new Error(`invalid load balancer settings:\n  ${problems.join('\n  ')}`);
-  return out;
-}
+export type { LoadBalancerSettings };
 
 export interface ListenerView {
   serviceArn: string;
@@ -102,12 +74,7 @@ export interface ListenerView {
   targets: ListenerTargetView[];
 }
 
-/** A task's health in its service's target groups (see LoadBalancers.targetHealth). */
-export interface TaskTargetHealth {
-  state: 'INITIAL' | 'HEALTHY' | 'UNHEALTHY';
-  /** UNHEALTHY: where, as "(target-group ARN)" or "(load-balancer NAME)". */
-  targetGroup?: string;
-}
+export type { TaskTargetHealth };
 
 export function targetGroupOf(lb: Pick<ServiceLoadBalancer, 'targetGroupArn' | 'loadBalancerName'>): string {
   return lb.targetGroupArn ? `(target-group ${lb.targetGroupArn})` : `(load-balancer ${lb.loadBalancerName})`;
@@ -119,7 +86,7 @@ export interface ListenerTargetView extends Omit<TargetView, 'state' | 'health'>
   health: TargetHealthState;
 }
 
-/** What the control plane may ask of the load balancers (ControlContext.loadBalancers). */
+/** What the ECS API handlers may ask of the load balancers. */
 export interface LoadBalancerDirectory {
   /** A free port for a new listener (`port`: check that one is free). Rejects with a message when it is not. */
   reservePort(port?: number): Promise<number>;

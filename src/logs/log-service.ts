@@ -17,7 +17,7 @@ import { LogStore } from './log-store.ts';
 import { logResources, logsProtocol, LOGS_TARGET_PREFIX } from './logs-protocol.ts';
 import { awslogsTargets, prepareAwslogs, type LogConfigurationLike } from './awslogs.ts';
 import { LogShipper } from './shipper.ts';
-import type { LogSettings } from './settings.ts';
+import type { LogSettings } from '../config/sections.ts';
 
 export { LOGS_TARGET_PREFIX };
 

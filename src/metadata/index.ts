@@ -1,12 +1,10 @@
 /**
  * Task identity wiring for `skiff server`: roles, secrets injection, the
  * metadata and credentials endpoints at 169.254.170.2 and the NAT that brings
- * tasks' requests there. Settings, resolved once from the environment:
- *
- *   SKIFF_METADATA_PORT              port the metadata server listens on (default 0: any free port)
- *   SKIFF_TASK_CREDENTIALS_TTL_MS    lifetime of task role credentials (default 21600000, 6 hours; min 2000)
+ * tasks' requests there. Its settings (port, credentials lifetime) are part of
+ * the server configuration (src/config/sections.ts).
  */
-import { envNumbers } from '../config/env-numbers.ts';
+import type { MetadataSettings } from '../config/sections.ts';
 import type { Db } from '../store/db.ts';
 import type { MasterKey } from '../auth/master-key.ts';
 import type { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
@@ -15,22 +13,12 @@ import type { NetworksRepo } from '../store/networks-repo.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 import { RoleStore } from '../auth/roles.ts';
 import type { DriverStats } from '../drivers/driver.ts';
-import { DEFAULT_CREDENTIALS_TTL_MS, TaskCredentialStore } from './task-credentials.ts';
+import { TaskCredentialStore } from './task-credentials.ts';
 import { TaskIdentities } from './task-identity.ts';
 import { MetadataServer } from './metadata-server.ts';
 import { MetadataNat } from './metadata-nat.ts';
 
-export interface MetadataSettings {
-  port: number;
-  credentialsTtlMs: number;
-}
-
-export function metadataSettingsFromEnv(env: NodeJS.ProcessEnv): MetadataSettings {
-  const read = envNumbers(env);
-  const out = { port: read.int('SKIFF_METADATA_PORT', 0, 0, 65535), credentialsTtlMs: read.int('SKIFF_TASK_CREDENTIALS_TTL_MS', DEFAULT_CREDENTIALS_TTL_MS, 2000, 12 * 3_600_000) };
-  read.check('metadata');
-  return out;
-}
+export type { MetadataSettings };
 
 export interface TaskIdentityServiceDeps {
   db: Db;

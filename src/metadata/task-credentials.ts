@@ -16,6 +16,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../store/db.ts';
 import type { MasterKey } from '../auth/master-key.ts';
+import { DEFAULT_CREDENTIALS_TTL_MS } from '../config/sections.ts';
 
 export interface IssuedCredentials {
   accessKeyId: string;
@@ -45,7 +46,7 @@ interface Row {
 }
 
 /** ECS hands out task role credentials valid for about 6 hours. */
-export const DEFAULT_CREDENTIALS_TTL_MS = 6 * 3_600_000;
+export { DEFAULT_CREDENTIALS_TTL_MS };
 /** Expired sets are kept this long (an expired key gets ExpiredTokenException, not "unknown key"). */
 const KEEP_EXPIRED_MS = 3_600_000;
 

@@ -105,20 +105,3 @@ test('the instrumented image store reports pulls, cache hits and progress in fli
   assert.deepEqual(store.inFlight(), []);
   assert.equal((seen[0] as { cacheHit: boolean }).cacheHit, false);
 });
-
-test('the metrics token comes from SKIFF_METRICS_TOKEN or a file, and must be long enough', async () => {
-  const { metricsSettingsFromEnv } = await import('./settings.ts');
-  assert.deepEqual(metricsSettingsFromEnv({}), {});
-  assert.deepEqual(metricsSettingsFromEnv({ SKIFF_METRICS_TOKEN: 'x'.repeat(16) }), { bearerToken: 'x'.repeat(16) });
-  assert.throws(() => metricsSettingsFromEnv({ SKIFF_METRICS_TOKEN: 'short' }), /at least 16 printable characters/);
-  assert.throws(() => metricsSettingsFromEnv({ SKIFF_METRICS_TOKEN: 'with a space in it!!' }), /without spaces/);
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-token-'));
-  try {
-    writeFileSync(join(dir, 't'), 'y'.repeat(24) + '\n');
-    assert.deepEqual(metricsSettingsFromEnv({ SKIFF_METRICS_TOKEN_FILE: join(dir, 't') }), { bearerToken: 'y'.repeat(24) });
-    assert.throws(() => metricsSettingsFromEnv({ SKIFF_METRICS_TOKEN_FILE: join(dir, 'missing') }), /cannot read/);
-    assert.throws(() => metricsSettingsFromEnv({ SKIFF_METRICS_TOKEN_FILE: join(dir, 't'), SKIFF_METRICS_TOKEN: 'z'.repeat(20) }), /not both/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});

@@ -2,7 +2,7 @@
  * HTTP routes of the metrics module:
  *
  *   GET /metrics                Prometheus text format; SigV4-signed (skiff:GetMetrics)
- *                               or `Authorization: Bearer <SKIFF_METRICS_TOKEN>` (see settings.ts)
+ *                               or `Authorization: Bearer <SKIFF_METRICS_TOKEN>` (see config/sections.ts)
  *   GET /skiff/v1/task-usage    cumulative CPU, memory, network and storage of every RUNNING task now (for `skiff top`)
  *   GET /skiff/v1/pulls         image pulls in flight with bytes downloaded (for the CLI's progress bars)
  */
@@ -14,7 +14,7 @@ import type { TaskRecord } from '../model/task-record.ts';
 import { taskLabels, type PlatformMetrics } from './platform-metrics.ts';
 import type { TaskResourceReader, TaskResources } from './task-resources.ts';
 import type { InstrumentedImageStore } from './observers.ts';
-import type { MetricsSettings } from './settings.ts';
+import type { MetricsSettings } from '../config/sections.ts';
 
 export interface MetricsRouteDeps {
   metrics: PlatformMetrics;

@@ -79,3 +79,10 @@ export const HEALTH_CHECK_TAGS = {
 
 /** Why ECS stops a task its target group found unhealthy (the task's stoppedReason starts with this). */
 export const ELB_HEALTH_CHECK_FAILED_REASON = 'Task failed ELB health checks in';
+
+/** A task's health in its service's target groups (the load balancers report it, the service scheduler reads it). */
+export interface TaskTargetHealth {
+  state: 'INITIAL' | 'HEALTHY' | 'UNHEALTHY';
+  /** UNHEALTHY: where, as "(target-group ARN)" or "(load-balancer NAME)". */
+  targetGroup?: string;
+}

@@ -41,6 +41,12 @@ export interface WarmPoolDeps {
   log(msg: string): void;
   /** Starts in flight: refills wait while this is above zero. Default: never wait. */
   busy?(): number;
+  /**
+   * The ledger to keep (default: a new one of the pool's size). Given when task
+   * runners claim handed-over attachments (`ledger.claim`) and must exist
+   * before the pool, which waits on their starts (`busy`).
+   */
+  ledger?: PoolLedger;
 }
 
 export interface WarmPoolOptions {
@@ -171,7 +177,8 @@ export class WarmPool {
     opts: WarmPoolOptions,
   ) {
     if (!Number.isInteger(opts.size) || opts.size < 0) throw new Error(`warm pool size must be a whole number ≥ 0 (got ${opts.size})`);
-    this.ledger = new PoolLedger(opts.size);
+    this.ledger = deps.ledger ?? new PoolLedger(opts.size);
+    if (this.ledger.size !== opts.size) throw new Error(`warm pool ledger size ${this.ledger.size} is not the pool size ${opts.size}`);
     this.retryMs = opts.retryMs ?? 2000;
     this.idlePollMs = opts.idlePollMs ?? 20;
   }

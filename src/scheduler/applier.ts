@@ -1,6 +1,6 @@
 /**
  * The one writer of a service's plan: in a single store transaction it stores
- * the new tasks (with their addresses, via task-placement.ts), links them to
+ * the new tasks (with their addresses, via placement.ts), links them to
  * their deployment, marks the tasks to stop (desired STOPPED, stop code
  * ServiceSchedulerInitiated) and writes the service record, checking that the
  * service was not changed since the snapshot (else nothing is written and the
@@ -9,11 +9,11 @@
  * may exist: a restart neither loses nor doubles tasks.
  */
 import { ApiError } from '../api/errors.ts';
-import type { ControlContext } from '../control/context.ts';
-import { Placement, abandonPlaced, launchPlaced, storeTasks } from './placement.ts';
-import { resolveTaskDefinition } from '../control/task-definitions.ts';
+import { Placement, abandonPlaced, launchPlaced, storeTasks, type LaunchDeps, type PlacementDeps } from './placement.ts';
+import { resolveTaskDefinition, type TaskDefinitionLookup } from './task-definitions.ts';
 import type { Plan } from './reconcile.ts';
-import type { ServicesRepo } from '../store/services-repo.ts';
+import type { Repos } from '../store/repos.ts';
+import type { Agent } from '../agent/agent.ts';
 import { MAX_EVENTS, type ServiceRecord } from '../model/service-record.ts';
 
 class StaleSnapshot extends Error {}
@@ -30,29 +30,34 @@ function addEvent(svc: ServiceRecord, id: string, now: number, message: string, 
  */
 export type DrainTask = (serviceId: string, taskId: string) => Promise<void>;
 
+/** What applying a plan needs: the repos it writes, placement, and the agent that launches and stops. */
+export interface ApplierDeps extends PlacementDeps, TaskDefinitionLookup, Pick<Repos, 'db' | 'clusters' | 'services'> {
+  agent: Pick<Agent, 'launch' | 'stop'> & LaunchDeps['agent'];
+}
+
 /**
  * Commits the plan and then acts on it. Returns false when the snapshot was stale (nothing done).
  * Tasks of a service with loadBalancers are drained (`drain`) before they are stopped.
  */
-export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, newId: () => string, drain?: DrainTask, log: (msg: string) => void = () => {}): boolean {
+export function applyPlan(deps: ApplierDeps, plan: Plan, newId: () => string, drain?: DrainTask, log: (msg: string) => void = () => {}): boolean {
   const svc = structuredClone(plan.service);
-  const now = ctx.clock.now();
+  const now = deps.clock.now();
   const name = `(service ${svc.name})`;
   const placements: Placement[] = [];
   const stopped: string[] = [];
-  const tx = ctx.db.transaction(() => {
-    const cluster = ctx.clusters.get(svc.clusterName);
+  const tx = deps.db.transaction(() => {
+    const cluster = deps.clusters.get(svc.clusterName);
     for (const req of plan.start) {
       const dep = svc.deployments.find((d) => d.id === req.deploymentId)!;
       const placement = new Placement();
       try {
-        const def = resolveTaskDefinition(ctx, dep.taskDefinitionArn);
+        const def = resolveTaskDefinition(deps, dep.taskDefinitionArn);
         if (!cluster || cluster.status !== 'ACTIVE') throw new ApiError('ClusterNotFoundException', `Cluster ${svc.clusterName} is not ACTIVE.`);
         const tags =
-          svc.propagateTags === 'SERVICE' ? ctx.tags.list(svc.arn) : svc.propagateTags === 'TASK_DEFINITION' ? ctx.tags.list(def.taskDefinitionArn!) : [];
-        const ids = ctx.db.transaction(() => {
+          svc.propagateTags === 'SERVICE' ? deps.tags.list(svc.arn) : svc.propagateTags === 'TASK_DEFINITION' ? deps.tags.list(def.taskDefinitionArn!) : [];
+        const ids = deps.db.transaction(() => {
           const placed = storeTasks(
-            ctx,
+            deps,
             {
               cluster,
               def,
@@ -66,22 +71,22 @@ export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, n
             },
             placement,
           );
-          for (const id of placed) repo.addTask(id, svc.id, dep.id);
+          for (const id of placed) deps.services.addTask(id, svc.id, dep.id);
           return placed;
         })();
         placements.push(placement);
         addEvent(svc, newId(), now, `${name} has started ${ids.length} tasks: ${ids.map((id) => `(task ${id})`).join(' ')}.`);
         svc.steady = false;
       } catch (err) {
-        abandonPlaced(ctx, placement);
+        abandonPlaced(deps, placement);
         if (!(err instanceof ApiError)) throw err;
         addEvent(svc, newId(), now, `${name} was unable to place a task. Reason: ${err.message}`, true);
       }
     }
     for (const s of plan.stop) {
-      const t = ctx.tasks.get(s.taskId);
+      const t = deps.tasks.get(s.taskId);
       if (!t || t.desiredStatus !== 'RUNNING') continue;
-      ctx.tasks.update(s.taskId, (x) => {
+      deps.tasks.update(s.taskId, (x) => {
         x.desiredStatus = 'STOPPED';
         x.stopCode ??= 'ServiceSchedulerInitiated';
         x.stoppedReason ??= s.reason;
@@ -89,19 +94,19 @@ export function applyPlan(ctx: ControlContext, repo: ServicesRepo, plan: Plan, n
       stopped.push(s.taskId);
     }
     if (stopped.length) addEvent(svc, newId(), now, `${name} has stopped ${stopped.length} running tasks: ${stopped.map((id) => `(task ${id})`).join(' ')}.`);
-    if (!repo.save(svc)) throw new StaleSnapshot();
+    if (!deps.services.save(svc)) throw new StaleSnapshot();
   });
   try {
     tx();
   } catch (err) {
-    for (const p of placements) abandonPlaced(ctx, p);
+    for (const p of placements) abandonPlaced(deps, p);
     if (err instanceof StaleSnapshot) return false;
     throw err;
   }
-  for (const p of placements) launchPlaced(ctx, p);
+  for (const p of placements) launchPlaced(deps, p);
   const stopNow = (id: string) => {
-    const t = ctx.tasks.get(id);
-    ctx.agent.stop(id, t?.stopCode ?? 'ServiceSchedulerInitiated', t?.stoppedReason ?? 'Service scheduler');
+    const t = deps.tasks.get(id);
+    deps.agent.stop(id, t?.stopCode ?? 'ServiceSchedulerInitiated', t?.stoppedReason ?? 'Service scheduler');
   };
   for (const id of stopped) {
     if (drain && (svc.loadBalancers?.length ?? 0) > 0) {

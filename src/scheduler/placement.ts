@@ -3,9 +3,9 @@
  * service scheduler alike. Decide, store, then act:
  *
  *   const placement = new Placement();
- *   ctx.db.transaction(() => { ...; storeTasks(ctx, batch, placement); ... })()   // tasks + addresses, all or nothing
- *   launchPlaced(ctx, placement)                                                  // only after the commit
- *   (abandonPlaced(ctx, placement) when the transaction failed)
+ *   db.transaction(() => { ...; storeTasks(deps, batch, placement); ... })()   // tasks + addresses, all or nothing
+ *   launchPlaced(deps, placement)                                              // only after the commit
+ *   (abandonPlaced(deps, placement) when the transaction failed)
  *
  * Each task is stored PROVISIONING, desired RUNNING, with its address. A task
  * is given a ready network from the warm pool when its subnet has one: the
@@ -25,8 +25,29 @@ import type { Tag } from '../store/tags-repo.ts';
 import type { PoolEntry } from '../network/warm-pool.ts';
 import { newTaskId } from '../util/clock.ts';
 import { runtimeIdFor } from '../model/runtime-id.ts';
-import { containerArn, taskArn } from '../ecs/arns.ts';
-import type { ControlContext } from '../control/context.ts';
+import { containerArn, taskArn, type ArnContext } from '../ecs/arns.ts';
+import type { Repos } from '../store/repos.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Agent } from '../agent/agent.ts';
+import type { WarmPool } from '../network/warm-pool.ts';
+
+/** Ready task networks placement hands out before new ones are made. */
+export type WarmNetworks = Pick<WarmPool, 'readyCount' | 'take' | 'giveBack' | 'warm'>;
+
+/** What storing a batch needs: the repos it writes, time, the ARNs' region and account, and the warm pool (absent: none). */
+export interface PlacementDeps extends Pick<Repos, 'networks' | 'tasks' | 'tags'> {
+  clock: Clock;
+  arns: ArnContext;
+  warmPool?: WarmNetworks;
+  /** The data dir's disk (store/disk-guard.ts): why new tasks may not start now, if they may not (absent: always). */
+  disk?: { newTasksRefusal(): string | undefined };
+}
+
+/** What acting on a committed placement needs. */
+export interface LaunchDeps {
+  agent: Pick<Agent, 'launch'>;
+  warmPool?: WarmNetworks;
+}
 
 /** What to start: `capacityProviders` has one entry per task. */
 export interface TaskBatch {
@@ -61,8 +82,8 @@ function uuidFrom(seed: string): string {
 }
 
 /** The subnets a task may use: the ones named, or the default VPC's. */
-export function subnetsFor(ctx: ControlContext, names: string[] | undefined): SubnetRecord[] {
-  const all = ctx.networks.subnets();
+export function subnetsFor(deps: Pick<Repos, 'networks'>, names: string[] | undefined): SubnetRecord[] {
+  const all = deps.networks.subnets();
   if (!names || names.length === 0) {
     const defaults = all.filter((s) => s.isDefault);
     if (defaults.length === 0) throw invalidParameter('There is no default subnet (it was deleted): give networkConfiguration.awsvpcConfiguration.subnets.');
@@ -80,13 +101,13 @@ export function subnetsFor(ctx: ControlContext, names: string[] | undefined): Su
  * in the subnets' VPC, or the VPC's default group. InvalidParameterException
  * otherwise, as ECS answers.
  */
-export function securityGroupsFor(ctx: ControlContext, subnets: SubnetRecord[], names: string[] | undefined): string[] {
+export function securityGroupsFor(deps: Pick<Repos, 'networks'>, subnets: SubnetRecord[], names: string[] | undefined): string[] {
   const vpcs = [...new Set(subnets.map((s) => s.vpcId))];
   if (vpcs.length > 1) {
     throw invalidParameter(`The subnets ${subnets.map((s) => s.id).join(', ')} belong to different VPCs (${vpcs.join(', ')}); give subnets of one VPC.`);
   }
   const vpcId = vpcs[0];
-  const groups = ctx.networks.securityGroups();
+  const groups = deps.networks.securityGroups();
   if (!names || names.length === 0) {
     const def = groups.find((g) => g.vpcId === vpcId && g.isDefault);
     return def ? [def.id] : [];
@@ -101,29 +122,29 @@ export function securityGroupsFor(ctx: ControlContext, subnets: SubnetRecord[], 
 
 /**
  * Stores the batch's tasks with their addresses. Must run inside a
- * `ctx.db.transaction`; throws ApiError (nothing stored once the transaction
+ * `db.transaction`; throws ApiError (nothing stored once the transaction
  * rolls back) when an address runs out. Returns the new task ids.
  */
-export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Placement): string[] {
+export function storeTasks(deps: PlacementDeps, batch: TaskBatch, placement: Placement): string[] {
   const { cluster, def } = batch;
-  const noRoom = ctx.disk?.newTasksRefusal(); // the data dir's disk is (nearly) full: no new writable layers on it
+  const noRoom = deps.disk?.newTasksRefusal(); // the data dir's disk is (nearly) full: no new writable layers on it
   if (noRoom) throw new ApiError(ErrorCode.ServerException, noRoom);
-  const subnets = subnetsFor(ctx, batch.subnetIds);
-  const groupIds = securityGroupsFor(ctx, subnets, batch.securityGroups);
+  const subnets = subnetsFor(deps, batch.subnetIds);
+  const groupIds = securityGroupsFor(deps, subnets, batch.securityGroups);
   const size = effectiveTaskSize(def, batch.overrides);
   const containers = effectiveContainerConfig(def, batch.overrides);
-  const now = ctx.clock.now();
+  const now = deps.clock.now();
   const ids: string[] = [];
-  const pool = ctx.warmPool;
+  const pool = deps.warmPool;
   for (const capacityProviderName of batch.capacityProviders) {
     // Tasks fill the allowed subnets in order, so tasks run without a network
     // configuration share one subnet and reach each other directly.
-    const subnet = subnets.find((s) => ctx.networks.roomFor(s) > 0 || (pool?.readyCount(s.id) ?? 0) > 0) ?? subnets[0];
+    const subnet = subnets.find((s) => deps.networks.roomFor(s) > 0 || (pool?.readyCount(s.id) ?? 0) > 0) ?? subnets[0];
     placement.usedSubnets.add(subnet.id);
     const warm = pool?.take(subnet.id);
     if (warm) placement.pooled.push(warm);
     const id = warm?.id ?? newTaskId();
-    const ipv4 = warm?.ipv4 ?? ctx.networks.allocate(subnet, id);
+    const ipv4 = warm?.ipv4 ?? deps.networks.allocate(subnet, id);
     if (!ipv4) {
       throw new ApiError(
         ErrorCode.ClientException,
@@ -132,7 +153,7 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
     }
     const record: TaskRecord = {
       id,
-      arn: taskArn(cluster.name, id, ctx.arns),
+      arn: taskArn(cluster.name, id, deps.arns),
       clusterName: cluster.name,
       clusterArn: cluster.arn,
       taskDefinitionArn: def.taskDefinitionArn!,
@@ -146,7 +167,7 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
         (c): ContainerRecord => ({
           name: c.name,
           runtimeId: runtimeIdFor(id, c.name),
-          arn: containerArn(cluster.name, id, uuidFrom(id + c.name), ctx.arns),
+          arn: containerArn(cluster.name, id, uuidFrom(id + c.name), deps.arns),
           image: c.image,
           essential: c.essential,
           command: c.command,
@@ -188,9 +209,9 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
       timings: [],
       version: 1,
     };
-    ctx.tasks.insert(record);
-    ctx.networks.setTaskSecurityGroups(id, groupIds);
-    if (batch.tags.length) ctx.tags.put(record.arn, batch.tags);
+    deps.tasks.insert(record);
+    deps.networks.setTaskSecurityGroups(id, groupIds);
+    if (batch.tags.length) deps.tags.put(record.arn, batch.tags);
     ids.push(id);
   }
   placement.ids.push(...ids);
@@ -198,14 +219,14 @@ export function storeTasks(ctx: ControlContext, batch: TaskBatch, placement: Pla
 }
 
 /** After the commit: the agent starts the placed tasks; the warm pool refills the subnets used. */
-export function launchPlaced(ctx: ControlContext, placement: Placement): void {
-  for (const id of placement.ids) ctx.agent.launch(id);
-  for (const s of placement.usedSubnets) ctx.warmPool?.warm(s);
+export function launchPlaced(deps: LaunchDeps, placement: Placement): void {
+  for (const id of placement.ids) deps.agent.launch(id);
+  for (const s of placement.usedSubnets) deps.warmPool?.warm(s);
 }
 
 /** The transaction did not commit (or placed nothing new): pooled networks go back to the pool. */
-export function abandonPlaced(ctx: ControlContext, placement: Placement): void {
-  ctx.warmPool?.giveBack(placement.pooled);
+export function abandonPlaced(deps: Pick<LaunchDeps, 'warmPool'>, placement: Placement): void {
+  deps.warmPool?.giveBack(placement.pooled);
 }
 
 /** The hardening settings of a container definition a task keeps (capabilities, init, ulimits). */

@@ -6,22 +6,23 @@
  * pass, so a restarted server picks a deployment up where the store says it is.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { ControlContext } from '../control/context.ts';
 import { reconcile } from './reconcile.ts';
-import { applyPlan, type DrainTask } from './applier.ts';
-import { ServicesRepo } from '../store/services-repo.ts';
+import { applyPlan, type ApplierDeps, type DrainTask } from './applier.ts';
 import { primaryOf } from '../model/service-record.ts';
-import type { TaskTargetHealth } from '../lb/load-balancers.ts';
+import type { ChangeSignal } from './signal.ts';
+import type { TaskTargetHealth } from '../model/load-balancer.ts';
 
 export interface ServiceSchedulerOptions {
   intervalMs: number;
   maxStartsPerPass: number;
   log(msg: string): void;
+  /** Services changed (an API call, a Spot interruption): run a pass soon. */
+  wakeOn?: ChangeSignal;
   /** Called after each pass (the Spot reclaimer rides on the same clock). */
   afterPass?: () => void;
   /** Drains a task from its service's load balancers before it is stopped (absent: stopped at once). */
   drain?: DrainTask;
-  /** Its tasks' health in the service's target groups (LoadBalancers.targetHealth; undefined: no HTTP health check). */
+  /** Its tasks' health in the service's target groups (the load balancers'; undefined: no HTTP health check). */
   targetHealth?: (serviceId: string) => Map<string, TaskTargetHealth> | undefined;
 }
 
@@ -32,22 +33,22 @@ export function newDeploymentId(): string {
 }
 
 export class ServiceScheduler {
-  private readonly repo: ServicesRepo;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private again = false;
   private closed = false;
   private bootAt = 0;
+  private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly ctx: ControlContext,
+    private readonly deps: ApplierDeps,
     private readonly opts: ServiceSchedulerOptions,
   ) {
-    this.repo = new ServicesRepo(ctx.db);
+    this.unsubscribe = opts.wakeOn?.subscribe(() => this.wake()) ?? (() => {});
   }
 
   start(): void {
-    this.bootAt = this.ctx.clock.now();
+    this.bootAt = this.deps.clock.now();
     this.wake();
   }
 
@@ -79,11 +80,11 @@ export class ServiceScheduler {
 
   /** One reconciliation of every live service. */
   passOnce(): void {
-    for (const svc of this.repo.listLive()) {
+    for (const svc of this.deps.services.listLive()) {
       try {
         const primary = primaryOf(svc);
         const health = svc.loadBalancers?.length ? this.opts.targetHealth?.(svc.id) : undefined;
-        const tasks = this.repo.snapshotTasks(svc.id, primary?.rolloutState === 'IN_PROGRESS' ? primary.id : undefined).map((t) => {
+        const tasks = this.deps.services.snapshotTasks(svc.id, primary?.rolloutState === 'IN_PROGRESS' ? primary.id : undefined).map((t) => {
           if (!health) return t;
           const h = health.get(t.id); // not registered (yet): INITIAL
           return { ...t, loadBalancerHealth: h?.state ?? 'INITIAL', ...(h?.targetGroup ? { unhealthyIn: h.targetGroup } : {}) };
@@ -91,14 +92,14 @@ export class ServiceScheduler {
         const plan = reconcile({
           service: svc,
           tasks,
-          now: this.ctx.clock.now(),
+          now: this.deps.clock.now(),
           bootAt: this.bootAt,
           maxStartsPerPass: this.opts.maxStartsPerPass,
           newId: randomUUID,
           newDeploymentId,
         });
         if (!plan.changed) continue;
-        if (!applyPlan(this.ctx, this.repo, plan, randomUUID, this.opts.drain, this.opts.log)) this.again = true;
+        if (!applyPlan(this.deps, plan, randomUUID, this.opts.drain, this.opts.log)) this.again = true;
       } catch (err) {
         this.opts.log(`service ${svc.name}: reconciliation failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
       }
@@ -107,6 +108,7 @@ export class ServiceScheduler {
 
   close(): void {
     this.closed = true;
+    this.unsubscribe();
     clearTimeout(this.timer);
   }
 }

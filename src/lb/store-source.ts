@@ -1,19 +1,23 @@
 /**
  * The store as the load balancers see it: every live service with
  * loadBalancers, its deregistration delay (the service's tag) and its tasks
- * that are not STOPPED. Lives here so that `lb/` does not depend on services.
+ * that are not STOPPED; and where the load balancers record their events (the
+ * service's event list, as ECS shows target-group events).
  */
-import type { ControlContext } from '../control/context.ts';
-import type { LoadBalancedService, LoadBalancerSource } from '../lb/load-balancers.ts';
-import { requestedDeregistrationDelay, requestedHealthCheck } from '../lb/validate.ts';
-import type { TargetHealthCheck } from '../model/load-balancer.ts';
 import { randomUUID } from 'node:crypto';
-import { StopReason } from '../model/task-status.ts';
-import { ServicesRepo } from '../store/services-repo.ts';
+import type { LoadBalancedService, LoadBalancerSource } from './load-balancers.ts';
+import { requestedDeregistrationDelay, requestedHealthCheck } from './validate.ts';
+import type { TargetHealthCheck } from '../model/load-balancer.ts';
 import { MAX_EVENTS } from '../model/service-record.ts';
+import type { Repos } from '../store/repos.ts';
+import type { Clock } from '../util/clock.ts';
 
-export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => void): LoadBalancerSource {
-  const repo = new ServicesRepo(ctx.db);
+export interface StoreSourceDeps extends Pick<Repos, 'services' | 'tags'> {
+  clock: Clock;
+}
+
+export function loadBalancerSource(deps: StoreSourceDeps, log: (msg: string) => void): LoadBalancerSource {
+  const repo = deps.services;
   const badDelay = new Set<string>();
   const badHealthCheck = new Set<string>();
   return {
@@ -22,7 +26,7 @@ export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => vo
         .listLive()
         .filter((s) => (s.loadBalancers?.length ?? 0) > 0)
         .map((s) => {
-          const tags = ctx.tags.list(s.arn);
+          const tags = deps.tags.list(s.arn);
           let delay: number | undefined;
           let healthCheck: TargetHealthCheck | undefined;
           try {
@@ -48,7 +52,7 @@ export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => vo
       for (let attempt = 0; attempt < 5; attempt++) {
         const svc = repo.get(serviceId);
         if (!svc || svc.status === 'INACTIVE') return;
-        const now = ctx.clock.now();
+        const now = deps.clock.now();
         for (const message of messages) svc.events.unshift({ id: randomUUID(), createdAt: now, message });
         if (svc.events.length > MAX_EVENTS) svc.events.length = MAX_EVENTS;
         if (repo.save(svc)) return;
@@ -56,27 +60,4 @@ export function loadBalancerSource(ctx: ControlContext, log: (msg: string) => vo
       log(`service ${serviceId}: could not record load balancer events: ${messages.join(' ')}`);
     },
   };
-}
-
-/**
- * Stops a task whose desired status, stop code and reason are already stored
- * (StopTask): when its service has loadBalancers, it is drained first, as ECS
- * deregisters a task and waits for the target group's deregistration delay
- * before it stops it. The task leaves rotation at once and keeps RUNNING
- * until then. Nothing of this lives only in memory: a restarted server's agent
- * adopts a task stored as desired STOPPED by stopping it with the stored code
- * and reason (the listener, and every connection through it, went down with
- * the old process, so there is nothing left to drain).
- */
-export function stopTaskAfterDrain(ctx: ControlContext, taskId: string, log: (msg: string) => void = (m) => console.error(m)): void {
-  const stopNow = () => {
-    const t = ctx.tasks.get(taskId);
-    ctx.agent.stop(taskId, t?.stopCode ?? 'UserInitiated', t?.stoppedReason ?? StopReason.UserInitiated);
-  };
-  const svc = ctx.loadBalancers ? new ServicesRepo(ctx.db).serviceOfTask(taskId) : undefined;
-  if (!ctx.loadBalancers || !svc || svc.status === 'INACTIVE' || !(svc.loadBalancers?.length ?? 0)) return stopNow();
-  ctx.loadBalancers.drain(svc.id, taskId).then(stopNow, (err) => {
-    log(`service ${svc.name}: draining task ${taskId} failed, stopping it: ${err instanceof Error ? err.message : err}`);
-    stopNow();
-  });
 }
