@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { DEFAULT_PRICE_BOOK, loadPriceBook, PriceBookError, type PriceBook } from '../metering/pricing.ts';
+import { diskSettingsFromEnv, type DiskSettings } from '../store/disk-guard.ts';
 import { HostPortError, parseTaskHostPorts, type TaskHostPort } from '../network/host-boundary.ts';
 import {
   parseAutoscalingSettings,
@@ -81,6 +82,8 @@ export interface ServerConfig {
   loadBalancers: Readonly<LoadBalancerSettings>;
   /** The autoscaler (SKIFF_AUTOSCALING_*). */
   autoscaling: Readonly<AutoscalingSettings>;
+  /** The data dir's disk guard (SKIFF_STORE_RESERVE_MIB, SKIFF_MIN_FREE_MIB, SKIFF_DISK_CHECK_MS). */
+  disk: Readonly<DiskSettings>;
 }
 
 export interface ServerFlags {
@@ -176,6 +179,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     metadata: Object.freeze(parseMetadataSettings(env, problems)),
     loadBalancers: Object.freeze(parseLoadBalancerSettings(env, host, problems)),
     autoscaling: Object.freeze(parseAutoscalingSettings(env, problems)),
+    disk: Object.freeze(diskSettings(env, problems)),
   };
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return Object.freeze({
@@ -207,4 +211,14 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     ...(tlsCert && tlsKey ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : flags.tls || env.SKIFF_TLS === '1' ? { tls: 'selfSigned' as const } : {}),
     ...sections,
   });
+}
+
+/** The disk guard's settings (parsed by store/disk-guard.ts), its problem added to the others. */
+function diskSettings(env: NodeJS.ProcessEnv, problems: string[]): DiskSettings {
+  try {
+    return diskSettingsFromEnv(env);
+  } catch (e) {
+    problems.push((e as Error).message);
+    return diskSettingsFromEnv({});
+  }
 }

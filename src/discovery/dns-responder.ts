@@ -27,7 +27,7 @@ export class DnsResponder {
   private readonly sockets = new Map<string, Promise<dgram.Socket | undefined>>();
   private closed = false;
   private asked = 0;
-  resolve: ((name: string, from: Asker) => Resolution) | undefined;
+  private readonly resolve: ((name: string, from: Asker) => Resolution) | undefined;
 
   constructor(private readonly opts: DnsResponderOptions = {}) {
     this.resolve = opts.resolve;

@@ -1,12 +1,8 @@
 /** The service directory's view of the store (tasks, services, subnets). */
-import type { Db } from '../store/db.ts';
-import type { TasksRepo } from '../store/tasks-repo.ts';
-import type { NetworksRepo } from '../store/networks-repo.ts';
-import { ServicesRepo } from '../store/services-repo.ts';
+import type { Repos } from '../store/repos.ts';
 import type { DirectorySource } from './service-directory.ts';
 
-export function storeDirectorySource(db: Db, tasks: TasksRepo, networks: NetworksRepo): DirectorySource {
-  const services = new ServicesRepo(db);
+export function storeDirectorySource({ tasks, services, networks }: Pick<Repos, 'tasks' | 'services' | 'networks'>): DirectorySource {
   return {
     unfinishedTasks: () => tasks.listUnfinished(),
     liveServices: () => services.listLive().map((s) => ({ id: s.id, name: s.name, clusterName: s.clusterName })),

@@ -1,0 +1,43 @@
+/**
+ * The host, checked before anything is created: the runc driver and the task
+ * network pass preflight (root, cgroups, runc, conmon, nftables...), the
+ * kernel settings many tasks need are raised, and the registry credentials
+ * file is read (a bad one stops the start here).
+ */
+import { join } from 'node:path';
+import type { ServerConfig } from '../config/server-config.ts';
+import { createDriver, preflightCheck } from '../drivers/registry.ts';
+import type { Driver } from '../drivers/driver.ts';
+import { createNetwork } from '../network/index.ts';
+import type { Network } from '../network/network.ts';
+import { loadRegistryAuth } from '../images/registry-auth.ts';
+import type { RegistryCredentials } from '../images/images.ts';
+import { preflight } from './preflight.ts';
+import { ensureBridgeNetfilter, ensureKeyQuota } from './host-tuning.ts';
+
+export interface Host {
+  driver: Driver;
+  /** Task networking without service discovery (agent-side.ts adds the DNS responder). */
+  network: Network;
+  /** The driver's state: bundles, container logs, task files. */
+  runtimeDir: string;
+  /** Credentials for an image reference's registry (from the registry auth file). */
+  registryCredentials(imageReference: string): RegistryCredentials | undefined;
+}
+
+export async function prepareHost(c: Readonly<ServerConfig>, log: (msg: string) => void): Promise<Host> {
+  const runtimeDir = join(c.dataDir, 'runtime');
+  const driver = await createDriver('runc', {
+    runtimeDir,
+    tools: { runc: c.runcPath, conmon: c.conmonPath },
+    cgroupRoot: c.cgroupRoot,
+    userns: c.userns,
+    logSizeMaxBytes: c.logs.containerLogMaxBytes,
+    maxConcurrentCreates: c.maxConcurrentCreates,
+  });
+  const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess, taskHostPorts: c.taskHostPorts });
+  await preflight([preflightCheck(driver), network]);
+  for (const change of ensureKeyQuota()) log(`raised ${change} (one session keyring per running container)`);
+  for (const change of ensureBridgeNetfilter()) log(`${change} (security groups filter traffic between tasks on one bridge)`);
+  return { driver, network, runtimeDir, registryCredentials: loadRegistryAuth(c.registryAuthFile) };
+}
