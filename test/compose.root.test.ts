@@ -38,7 +38,7 @@ import { freePort, startRegistry, type TestRegistry } from './support/registry.t
 import { pushBusyboxImage } from './support/images.ts';
 import { ipOf } from './support/tasks.ts';
 import { signedFetch } from '../src/cli/client.ts';
-import { gatewayAddress, parseCidr } from '../src/network/cidr.ts';
+import { gatewayAddress, parseCidr } from '../src/model/cidr.ts';
 import { RCODE } from '../src/discovery/dns-answer.ts';
 
 const rcodeOf = (p: dnsPacket.DecodedPacket) => Object.entries(RCODE).find(([, n]) => n === ((p.flags ?? 0) & 0xf))?.[0];

@@ -33,7 +33,7 @@ import { freePort, startRegistry, type TestRegistry } from './support/registry.t
 import { pushBusyboxImage } from './support/images.ts';
 import { ipOf, registerFamily, taskLogText, waitTaskStatus } from './support/tasks.ts';
 import { freeOctets } from './support/octets.ts';
-import { gatewayAddress, parseCidr } from '../src/network/cidr.ts';
+import { gatewayAddress, parseCidr } from '../src/model/cidr.ts';
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const skip = isRoot ? false : 'needs root on Linux (runc, namespaces, nftables)';

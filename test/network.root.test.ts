@@ -12,7 +12,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { LinuxNetwork, macForIpv4 } from '../src/network/linux-network.ts';
 import type { SubnetSpec } from '../src/network/network.ts';
-import { overlaps, parseCidr } from '../src/network/cidr.ts';
+import { overlaps, parseCidr } from '../src/model/cidr.ts';
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const haveTools = (() => {

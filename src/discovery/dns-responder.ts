@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import * as dnsPacket from 'dns-packet';
 import type { Network, SubnetSpec } from '../network/network.ts';
-import { gatewayAddress, parseCidr } from '../network/cidr.ts';
+import { gatewayAddress, parseCidr } from '../model/cidr.ts';
 import { answerQuery, type Resolution } from './dns-answer.ts';
 import type { Asker } from './service-directory.ts';
 

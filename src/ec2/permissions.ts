@@ -4,7 +4,7 @@
  * into one normalised rule per (permission × source): what is stored, compared
  * for duplicates and revokes, and described back.
  */
-import { formatCidr, parseCidr } from '../network/cidr.ts';
+import { formatCidr, parseCidr } from '../model/cidr.ts';
 import { Ec2Error } from './errors.ts';
 import type { QueryReader } from './query.ts';
 import type { SecurityGroupRuleRecord } from '../store/networks-repo.ts';

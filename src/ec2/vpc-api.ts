@@ -6,7 +6,7 @@
  */
 import type { SubnetRecord, VpcRecord } from '../store/networks-repo.ts';
 import { newResourceId } from '../util/clock.ts';
-import { formatCidr, overlaps, parseCidr, subnetCidrProblem, vpcCidrProblem } from '../network/cidr.ts';
+import { formatCidr, overlaps, parseCidr, subnetCidrProblem, vpcCidrProblem } from '../model/cidr.ts';
 import { Ec2Error } from './errors.ts';
 import { readFilters, type QueryReader } from './query.ts';
 import type { XmlValue } from './xml.ts';

@@ -24,7 +24,7 @@ import type { ContainerUsage } from '../drivers/driver.ts';
 import type { TaskIdentities } from './task-identity.ts';
 import type { TaskCredentialStore } from './task-credentials.ts';
 import { containerMetadata, dockerStats, parseNetDev, taskMetadata, type StatsSample } from './metadata-views.ts';
-import { gatewayAddress } from '../network/cidr.ts';
+import { gatewayAddress } from '../model/cidr.ts';
 
 export interface MetadataServerDeps {
   identities: TaskIdentities;

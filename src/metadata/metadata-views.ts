@@ -7,7 +7,7 @@
 import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 import { hostnameFor } from '../agent/task-runner.ts';
 import type { ResourceUsage } from '../drivers/driver.ts';
-import { gatewayAddress } from '../network/cidr.ts';
+import { gatewayAddress } from '../model/cidr.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 

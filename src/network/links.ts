@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ipToInt } from './cidr.ts';
+import { ipToInt } from '../model/cidr.ts';
 
 /** The kernel's limit on interface names (IFNAMSIZ - 1). */
 export const IFNAMSIZ = 15;

@@ -43,7 +43,7 @@ import {
   parseCidr,
   subnetCidrProblem,
   type Ipv4Cidr,
-} from './cidr.ts';
+} from '../model/cidr.ts';
 import { hostVethName, IFNAMSIZ, isBridge, isValidIfName, lastJsonLine, linkExists, macForIpv4, masterOf, readSys, type IpLink, type IpRoute } from './links.ts';
 import { boundaryProblem, boundaryScript, METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 import { networkToolProblems } from './tools.ts';

@@ -3,7 +3,7 @@
  * a default VPC with one subnet per availability zone. Created once, on first start.
  */
 import { newResourceId, type Clock } from '../util/clock.ts';
-import { parseCidr, intToIp } from '../network/cidr.ts';
+import { parseCidr, intToIp } from '../model/cidr.ts';
 import { clusterArn, type ArnContext } from '../ecs/arns.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import type { Repos } from '../store/repos.ts';

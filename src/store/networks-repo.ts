@@ -5,7 +5,7 @@
  * dropped with its address.
  */
 import type { Db } from './db.ts';
-import { usableAddresses, usableCount } from '../network/cidr.ts';
+import { usableAddresses, usableCount } from '../model/cidr.ts';
 
 export interface VpcRecord {
   id: string;

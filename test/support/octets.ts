@@ -1,6 +1,6 @@
 /** Second octets for extra VPCs a test creates, inside this run's SKIFF_TEST_OCTET_RANGE. */
 import { execFileSync } from 'node:child_process';
-import { overlaps, parseCidr } from '../../src/network/cidr.ts';
+import { overlaps, parseCidr } from '../../src/model/cidr.ts';
 
 /**
  * Octets o in SKIFF_TEST_OCTET_RANGE whose 10.o.0.0/16 no host route touches
