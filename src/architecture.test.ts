@@ -4,7 +4,9 @@
  * `export ... from` and dynamic `import('...')`), folds them into a graph of
  * folders (the first path component under src/) and fails, naming the cycle,
  * when any folder reaches itself. `src/model/` is the bottom: it imports
- * nothing of Skiff's outside itself.
+ * nothing of Skiff's outside itself. And every import points down the
+ * layering (LAYERS below): a folder imports its own layer, lower layers and
+ * the shared libraries, never a layer above it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -76,6 +78,41 @@ export function findCycles(graph: Map<string, Map<string, string>>): string[][] 
   return [...cycles.values()];
 }
 
+/**
+ * The layers, top first: server → API handlers and add-ons → scheduler →
+ * agent → drivers | network | images → store → model. Within a layer, folders
+ * may import each other (without cycles).
+ */
+const LAYERS: string[][] = [
+  ['cli'],
+  ['server'],
+  ['control', 'ec2', 'lb', 'discovery', 'autoscaling', 'metrics', 'metadata', 'logs', 'dashboard', 'auth', 'secrets', 'advisor', 'compose'],
+  ['scheduler'],
+  ['agent'],
+  ['drivers', 'network', 'images', 'stats'],
+  ['store'],
+  ['model'],
+];
+/** Shared libraries any layer may use; they import only each other and model. */
+const LIBRARIES = ['api', 'ecs', 'config', 'util', 'metering'];
+
+/** Edges that point up the layering or out of a library, as "from → to (example import)". */
+export function layeringViolations(graph: Map<string, Map<string, string>>, layers: string[][], libraries: string[]): string[] {
+  const depth = new Map(layers.flatMap((folders, i) => folders.map((f) => [f, i] as const)));
+  const known = (f: string) => depth.has(f) || libraries.includes(f);
+  const out: string[] = [];
+  for (const [from, edges] of graph) {
+    for (const [to, example] of edges) {
+      if (!known(from) || !known(to)) continue; // a folder in no layer fails the test that lists them
+      const ok = libraries.includes(from)
+        ? libraries.includes(to) || to === 'model'
+        : libraries.includes(to) || depth.get(to)! >= depth.get(from)!;
+      if (!ok) out.push(`${from} → ${to} (${example})`);
+    }
+  }
+  return out.sort();
+}
+
 const files = sourceFiles();
 const graph = folderGraph(files);
 
@@ -99,6 +136,14 @@ test('src/model/ imports nothing of Skiff outside src/model/', () => {
   assert.deepEqual(outside, [], `src/model/ must stay at the bottom; it imports:\n  ${outside.join('\n  ')}`);
 });
 
+test('every folder imports down the layering (or a shared library)', () => {
+  const violations = layeringViolations(graph, LAYERS, LIBRARIES);
+  assert.deepEqual(violations, [], `imports against the layering:\n  ${violations.join('\n  ')}`);
+  const listed = new Set([...LAYERS.flat(), ...LIBRARIES]);
+  const folders = new Set(files.map((f) => folderOf(f)).filter((f): f is string => !!f));
+  assert.deepEqual([...folders].filter((f) => !listed.has(f)), [], 'folders of src/ in no layer: add them to LAYERS or LIBRARIES in src/architecture.test.ts');
+});
+
 test('the cycle finder finds cycles and only cycles', () => {
   const g = (edges: [string, string][]) => {
     const m = new Map<string, Map<string, string>>();
@@ -108,6 +153,7 @@ test('the cycle finder finds cycles and only cycles', () => {
   assert.deepEqual(findCycles(g([['a', 'b'], ['b', 'c']])), []);
   assert.deepEqual(findCycles(g([['a', 'b'], ['b', 'a']])), [['a', 'b', 'a']]);
   assert.deepEqual(findCycles(g([['x', 'b'], ['b', 'c'], ['c', 'x'], ['c', 'd']])), [['b', 'c', 'x', 'b']]);
+  assert.deepEqual(layeringViolations(g([['top', 'low'], ['low', 'lib'], ['lib', 'low'], ['low', 'top']]), [['top'], ['low']], ['lib']), ['lib → low (lib→low)', 'low → top (low→top)']);
   assert.deepEqual(relativeImports(join('a', 'f.ts'), `import x from '../b/y.ts';\nexport { z } from './w.ts';\nconst m = await import('../c/d.ts');\nimport 'node:fs';`), [
     join('b', 'y.ts'),
     join('a', 'w.ts'),
