@@ -17,7 +17,7 @@ import type { Asker } from './service-directory.ts';
 export const DNS_PORT = 53;
 
 export interface DnsResponderOptions {
-  /** Answers a name for an asker; undefined until the store is open (questions then get SERVFAIL). */
+  /** Answers a name for an asker (absent: every question gets SERVFAIL). */
   resolve?: (name: string, from: Asker) => Resolution;
   log?: (msg: string) => void;
   port?: number;
