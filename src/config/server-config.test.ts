@@ -29,14 +29,15 @@ test('problems of every part are reported together, each naming its setting', ()
           SKIFF_METADATA_PORT: '70000',
           SKIFF_LB_SYNC_INTERVAL_MS: '0',
           SKIFF_AUTOSCALING_PERIOD_MS: '1',
+          SKIFF_MIN_FREE_MIB: 'lots',
         },
       ),
     (e: Error) => {
       assert.ok(e instanceof ConfigError);
-      for (const name of ['--port', 'SKIFF_WARM_POOL_SIZE', 'SKIFF_SERVICE_INTERVAL_MS', 'SKIFF_LOGS_SHIP_INTERVAL_MS', 'metrics token', 'SKIFF_METADATA_PORT', 'SKIFF_LB_SYNC_INTERVAL_MS', 'SKIFF_AUTOSCALING_PERIOD_MS']) {
+      for (const name of ['--port', 'SKIFF_WARM_POOL_SIZE', 'SKIFF_SERVICE_INTERVAL_MS', 'SKIFF_LOGS_SHIP_INTERVAL_MS', 'metrics token', 'SKIFF_METADATA_PORT', 'SKIFF_LB_SYNC_INTERVAL_MS', 'SKIFF_AUTOSCALING_PERIOD_MS', 'SKIFF_MIN_FREE_MIB']) {
         assert.ok(e.message.includes(name), `${name} missing from:\n${e.message}`);
       }
-      assert.equal(e.message.split('\n').length, 8, 'one line per problem');
+      assert.equal(e.message.split('\n').length, 9, 'one line per problem');
       return true;
     },
   );
