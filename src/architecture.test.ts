@@ -84,7 +84,7 @@ export function findCycles(graph: Map<string, Map<string, string>>): string[][] 
  * may import each other (without cycles).
  */
 const LAYERS: string[][] = [
-  ['cli'],
+  ['cli', 'testing'],
   ['server'],
   ['control', 'ec2', 'iam', 'exec', 'lb', 'discovery', 'autoscaling', 'metrics', 'metadata', 'logs', 'dashboard', 'auth', 'secrets', 'advisor', 'compose'],
   // The server's settings, read by the composition root and by the add-ons whose settings they are.

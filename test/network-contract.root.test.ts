@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { networkContract } from '../src/network/network-contract.ts';
 import { LinuxNetwork } from '../src/network/linux-network.ts';
-import { overlaps, parseCidr } from '../src/network/cidr.ts';
+import { overlaps, parseCidr } from '../src/model/cidr.ts';
 
 const haveTools = (() => {
   try {

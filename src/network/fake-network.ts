@@ -17,7 +17,7 @@
  * exists (`hasNamespacePath`), as runc needs the namespace to exist.
  */
 import type { Network, SubnetSpec, TaskAttachment } from './network.ts';
-import { formatCidr, gatewayAddress, intToIp, ipToInt, isUsable, overlaps, parseCidr, subnetCidrProblem } from './cidr.ts';
+import { formatCidr, gatewayAddress, intToIp, ipToInt, isUsable, overlaps, parseCidr, subnetCidrProblem } from '../model/cidr.ts';
 import { hostVethName, isValidIfName, macForIpv4, NetworkError } from './linux-network.ts';
 
 /** Where fake namespaces "live" (never a real path: nothing is created there). */

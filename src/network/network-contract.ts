@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Network, SubnetSpec } from './network.ts';
-import { gatewayAddress, intToIp, nthUsable, parseCidr } from './cidr.ts';
+import { gatewayAddress, intToIp, nthUsable, parseCidr } from '../model/cidr.ts';
 
 export interface NetworkHarness {
   /** A new instance over the harness's host; a second one is a restarted server. */

@@ -13,7 +13,7 @@ import { describeTask, registerFamily, runOne, taskIdOf, waitFor, waitForStatus 
 import { runtimeIdFor } from '../model/runtime-id.ts';
 import { FakeDriver } from '../drivers/fake/index.ts';
 import { FakeNetwork } from '../network/fake-network.ts';
-import { nthUsable } from '../network/cidr.ts';
+import { nthUsable } from '../model/cidr.ts';
 
 const stacks: FakeStack[] = [];
 after(async () => {

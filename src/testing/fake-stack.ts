@@ -20,11 +20,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { openDb, type Db } from '../store/db.ts';
-import { ClustersRepo } from '../store/clusters-repo.ts';
-import { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
-import { TagsRepo } from '../store/tags-repo.ts';
-import { TasksRepo } from '../store/tasks-repo.ts';
-import { NetworksRepo } from '../store/networks-repo.ts';
+import { openRepos } from '../store/repos.ts';
 import { Agent } from '../agent/agent.ts';
 import { FakeDriver, FakeHost } from '../drivers/fake/index.ts';
 import { FakeNetwork, FakeNetworkState } from '../network/fake-network.ts';
@@ -32,9 +28,9 @@ import type { Network } from '../network/network.ts';
 import type { ImageStore } from '../images/images.ts';
 import { FakeImageStore } from './fake-images.ts';
 import { buildHttpServer } from '../api/http-server.ts';
-import { ecsProtocol } from '../control/ecs-protocol.ts';
-import type { ControlContext } from '../control/context.ts';
-import { ensureDefaults } from '../control/defaults.ts';
+import { ecsProtocol, type EcsApiDeps } from '../control/ecs-protocol.ts';
+import { ensureDefaults } from '../scheduler/defaults.ts';
+import { ChangeSignal } from '../scheduler/signal.ts';
 import { ensureDefaultSecurityGroups } from '../ec2/ec2-protocol.ts';
 import { ServiceScheduler } from '../scheduler/service-scheduler.ts';
 import { DEFAULT_PRICE_BOOK } from '../metering/pricing.ts';
@@ -64,7 +60,8 @@ export interface FakeStack {
   images: FakeImageStore;
   driver: FakeDriver;
   agent: Agent;
-  ctx: ControlContext;
+  /** What the ECS handlers were given (repos, clock, agent...). */
+  ctx: EcsApiDeps;
   db: Db;
   /** What the stack logged (newest last). */
   logs: string[];
@@ -99,8 +96,8 @@ export async function startFakeStack(opts: FakeStackOptions = {}): Promise<FakeS
   const imageStore = crashable<ImageStore>(images, crashed);
 
   const db = openDb(join(dataDir, 'skiff.db'));
-  const networks = new NetworksRepo(db);
-  const tasks = new TasksRepo(db);
+  const repos = openRepos(db);
+  const { networks, tasks } = repos;
   const agent = new Agent({
     tasks,
     driver,
@@ -119,23 +116,11 @@ export async function startFakeStack(opts: FakeStackOptions = {}): Promise<FakeS
     releaseAddress: (taskId) => networks.release(taskId),
     log,
   });
-  const ctx: ControlContext = {
-    db,
-    clusters: new ClustersRepo(db),
-    taskDefinitions: new TaskDefinitionsRepo(db),
-    tags: new TagsRepo(db),
-    tasks,
-    networks,
-    agent,
-    clock: systemClock,
-    region: REGION,
-    accountId: ACCOUNT,
-    arns: { region: REGION, account: ACCOUNT, partition: 'aws' },
-  };
+  const servicesChanged = new ChangeSignal();
+  const ctx: EcsApiDeps = { ...repos, agent, clock: systemClock, arns: { region: REGION, account: ACCOUNT, partition: 'aws' }, servicesChanged };
   ensureDefaults(ctx, { vpcCidr: '10.0.0.0/16', bridgePrefix: 'fkbr' });
   ensureDefaultSecurityGroups(db, networks);
-  const services = new ServiceScheduler(ctx, { intervalMs: opts.serviceIntervalMs ?? 50, maxStartsPerPass: 50, log });
-  ctx.serviceScheduler = services;
+  const services = new ServiceScheduler(ctx, { intervalMs: opts.serviceIntervalMs ?? 50, maxStartsPerPass: 50, log, wakeOn: servicesChanged });
 
   const app: FastifyInstance = buildHttpServer({ protocols: [ecsProtocol(ctx)], isReady: () => true, log });
   const { adopted, swept } = await agent.recover();
