@@ -32,7 +32,7 @@ import { httpGet, slowHttpdContainer } from './support/http.ts';
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 const TG = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef';
-const DELAY_S = 6;
+const DELAY_S = 10; // long enough for two CLI runs (a node start each) on a loaded 2-core host
 
 let stack: BusyboxStack | undefined;
 let server: TestServer;
