@@ -30,76 +30,32 @@
  * it, nor left half-stopped; only the marks written before a step
  * (ATTACHING, PENDING, ACTIVATING, pull times) fail the start when they fail.
  */
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Driver, ContainerExit, ContainerLaunchSpec } from '../drivers/driver.ts';
-import type { Network, SubnetSpec, TaskAttachment } from '../network/network.ts';
-import type { ImageStore, PulledImage, RegistryCredentials } from '../images/images.ts';
-import { ImagePullError } from '../images/images.ts';
-import type { TasksRepo } from '../store/tasks-repo.ts';
-import type { Clock } from '../util/clock.ts';
+import type { ContainerExit, ContainerLaunchSpec } from '../drivers/driver.ts';
+import type { PulledImage } from '../images/images.ts';
+import type { TaskAttachment } from '../network/network.ts';
 import type { ContainerRecord, StopCodeName, TaskRecord, TaskStatusName, PhaseTiming } from '../model/task-record.ts';
 import { hasReached as reached, OOM_CONTAINER_REASON, StopReason } from '../model/task-status.ts';
-import { mergeProcess, ContainerConfigError } from './container-config.ts';
-import { FIRST_HEALTHY_PHASE, taskHealth, type HealthStatus } from '../model/task-health.ts';
 import { HealthChecker } from './health-checker.ts';
-import { resolvConf } from '../model/dns-names.ts';
-import { billedSeconds, costOf, ratesFor, type PriceBook } from '../metering/pricing.ts';
+import { billedSeconds, costOf, ratesFor } from '../metering/pricing.ts';
 import { retryWhileDiskFull, WriteFailureNotice } from '../store/disk-errors.ts';
+import type { StopRequest, TaskRunnerDeps } from './task-runner-deps.ts';
+import {
+  StartError,
+  dependencyVerdict,
+  errMessage,
+  launchSpecFor,
+  pidsLimitFor,
+  recordHealth,
+  startFailureReason,
+  stopWaves,
+  stopSignalOf,
+  writeNameFiles,
+} from './start-rules.ts';
 
-export interface TaskRunnerDeps {
-  tasks: TasksRepo;
-  driver: Driver;
-  network: Network;
-  images: ImageStore;
-  clock: Clock;
-  /** The operator's price book; each task is billed at its architecture's and capacity provider's rates. */
-  prices: PriceBook;
-  region: string;
-  /** Directory for per-task files (hosts file). */
-  taskFilesDir: string;
-  subnet(subnetId: string): SubnetSpec;
-  /** Credentials the operator configured for an image's registry, if any. */
-  registryCredentials(imageReference: string): RegistryCredentials | undefined;
-  releaseAddress(taskId: string): void;
-  /** The network the warm pool made ready for this task id, if it was given one (once). */
-  warmAttachment?(taskId: string): TaskAttachment | undefined;
-  /**
-   * Once the task's namespace exists: install its firewall (security groups).
-   * Runs alongside the rest of the start; no container process runs before it
-   * resolves (containers are created, then started only after it).
-   */
-  networkReady?(taskId: string, attachment: TaskAttachment): Promise<void>;
-  log(msg: string): void;
-  /**
-   * Called once before the first container is created (e.g. log groups and streams
-   * of the awslogs driver); a throw fails the start with
-   * `ResourceInitializationError: <message>`.
-   */
-  beforeContainers?(task: TaskRecord): void | Promise<void>;
-  /** Called once the task is STOPPED and everything it held is released. */
-  onStopped(taskId: string): void;
-  /**
-   * The task's identity (src/metadata/task-identity.ts): resolves its secrets and
-   * metadata/credentials ids at start (each container's extra environment; a
-   * failure's message is its stoppedReason), and forgets them once it stopped.
-   */
-  identity?: {
-    prepare(task: TaskRecord): Promise<Map<string, Record<string, string>>>;
-    release(taskId: string): void;
-  };
-}
+export type { TaskRunnerDeps } from './task-runner-deps.ts';
 
-interface StopRequest {
-  code: StopCodeName;
-  reason: string;
-  /** Time between the stop signal and SIGKILL instead of each container's stopTimeout (a Spot warning). */
-  graceMs?: number;
-}
-
-const KNOWN_SIGNALS = new Set([
-  'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL', 'SIGWINCH', 'SIGPWR',
-]);
 
 export class TaskRunner {
   /** The task's firewall being installed (deps.networkReady), with its timing: every container start waits for it. */
@@ -242,7 +198,7 @@ export class TaskRunner {
 
     this.setStatus('ACTIVATING', () => {}, false);
     await this.deps.beforeContainers?.(this.task);
-    const mounts = this.writeNameFiles(task, attachment.gateway);
+    const mounts = writeNameFiles(this.deps.taskFilesDir, this.deps.region, task, attachment.gateway);
     await this.startContainersInOrder(attachment.netnsPath, mounts);
     if (this.stopRequest) return;
     await this.persist(() => this.setStatus('RUNNING', (t) => (t.startedAt = this.deps.clock.now())));
@@ -285,21 +241,6 @@ export class TaskRunner {
     }
   }
 
-  /** /etc/hosts and /etc/resolv.conf (service discovery on the gateway, src/discovery) for the task's containers. */
-  private writeNameFiles(task: TaskRecord, gateway: string): NonNullable<ContainerLaunchSpec['extraMounts']> {
-    const dir = join(this.deps.taskFilesDir, task.id);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, 'hosts');
-    const host = hostnameFor(task.network.ipv4, this.deps.region);
-    writeFileSync(file, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${task.network.ipv4}\t${host}\n`);
-    const resolv = join(dir, 'resolv.conf');
-    writeFileSync(resolv, resolvConf(gateway, task.clusterName));
-    return [
-      { source: file, destination: '/etc/hosts', readonly: true },
-      { source: resolv, destination: '/etc/resolv.conf', readonly: true },
-    ];
-  }
-
   /**
    * Starts containers as their dependsOn conditions allow: START waits for the
    * dependency to have started, COMPLETE for it to have exited, SUCCESS for exit 0.
@@ -337,38 +278,7 @@ export class TaskRunner {
     const task = this.task;
     const image = this.images.get(c.image);
     if (!image) throw new Error(`image ${c.image} was not pulled`);
-    let proc;
-    try {
-      proc = mergeProcess(c, image.config, image.layerDirs, {
-        ...this.identityEnv.get(c.name),
-        AWS_REGION: this.deps.region,
-        AWS_DEFAULT_REGION: this.deps.region,
-        AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE',
-        HOSTNAME: hostnameFor(task.network.ipv4, this.deps.region),
-      });
-    } catch (err) {
-      if (err instanceof ContainerConfigError) throw new StartError(`CannotStartContainerError: ${err.message}`);
-      throw err;
-    }
-    const spec: ContainerLaunchSpec = {
-      id: c.runtimeId,
-      taskId: task.id,
-      containerName: c.name,
-      layerDirs: image.layerDirs,
-      ...proc,
-      netnsPath,
-      hostname: hostnameFor(task.network.ipv4, this.deps.region),
-      taskLimits: { cpuUnits: task.cpu, memoryMiB: task.memory },
-      memoryMiB: c.memory,
-      memoryReservationMiB: c.memoryReservation,
-      cpuUnits: c.cpu,
-      readonlyRootFilesystem: c.readonlyRootFilesystem,
-      capAdd: c.linuxParameters?.capabilities?.add,
-      capDrop: c.linuxParameters?.capabilities?.drop,
-      initProcessEnabled: c.linuxParameters?.initProcessEnabled,
-      ulimits: c.ulimits,
-      extraMounts: mounts,
-    };
+    const spec = launchSpecFor(task, c, image, this.identityEnv.get(c.name), this.deps.region, netnsPath, mounts);
     await this.timed(`container-create:${c.name}`, async () => {
       try {
         return await this.deps.driver.createContainer(spec);
@@ -556,18 +466,8 @@ export class TaskRunner {
 
   /** Stops running containers, dependents before the containers they depend on. */
   private async stopContainers(): Promise<void> {
-    const task = this.task;
-    const remaining = new Set(task.containers.map((c) => c.name));
-    const byName = new Map(task.containers.map((c) => [c.name, c]));
-    while (remaining.size > 0) {
-      // A container may stop once nothing still running depends on it.
-      const wave = [...remaining].filter(
-        (n) => ![...remaining].some((m) => m !== n && byName.get(m)!.dependsOn.some((d) => d.containerName === n)),
-      );
-      const batch = wave.length > 0 ? wave : [...remaining]; // a cycle cannot pass validation; never hang on one
-      await Promise.all(batch.map((n) => this.stopContainer(byName.get(n)!)));
-      batch.forEach((n) => remaining.delete(n));
-    }
+    const byName = new Map(this.task.containers.map((c) => [c.name, c]));
+    for (const wave of stopWaves(this.task.containers)) await Promise.all(wave.map((n) => this.stopContainer(byName.get(n)!)));
   }
 
   private async stopContainer(c: ContainerRecord): Promise<void> {
@@ -591,72 +491,4 @@ export class TaskRunner {
     rmSync(join(this.deps.taskFilesDir, task.id), { recursive: true, force: true });
     await this.persist(() => this.deps.identity?.release(task.id));
   }
-}
-
-/** A start failure whose message is already worded as ECS words stoppedReason. */
-class StartError extends Error {}
-
-function startFailureReason(err: unknown): string {
-  if (err instanceof StartError) return err.message;
-  if (err instanceof ImagePullError) return `CannotPullContainerError: ${err.message}`;
-  return `ResourceInitializationError: ${errMessage(err)}`;
-}
-
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function dependencyVerdict(c: ContainerRecord, byName: Map<string, ContainerRecord>): 'ready' | 'wait' | 'failed' {
-  let verdict: 'ready' | 'wait' = 'ready';
-  for (const d of c.dependsOn) {
-    const dep = byName.get(d.containerName);
-    if (!dep) return 'failed';
-    switch (d.condition) {
-      case 'START':
-        if (dep.lastStatus === 'PENDING') verdict = 'wait';
-        break;
-      case 'HEALTHY':
-        if (dep.lastStatus === 'STOPPED' || dep.healthStatus === 'UNHEALTHY') return 'failed';
-        if (dep.healthStatus !== 'HEALTHY') verdict = 'wait';
-        break;
-      case 'COMPLETE':
-        if (dep.lastStatus !== 'STOPPED') verdict = 'wait';
-        break;
-      case 'SUCCESS':
-        if (dep.lastStatus !== 'STOPPED') verdict = 'wait';
-        else if (dep.exitCode !== 0) return 'failed';
-        break;
-    }
-  }
-  return verdict;
-}
-
-/** The image's STOPSIGNAL if it names a known signal, else SIGTERM (image config is attacker data). */
-function stopSignalOf(fromImage: string | undefined): string {
-  const upper = fromImage?.trim().toUpperCase();
-  if (!upper) return 'SIGTERM';
-  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  return KNOWN_SIGNALS.has(name) ? name : 'SIGTERM';
-}
-
-/** Fargate-like private DNS hostname: ip-172-31-0-5.ec2.internal. */
-export function hostnameFor(ipv4: string, region: string): string {
-  const host = `ip-${ipv4.replaceAll('.', '-')}`;
-  return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
-}
-
-/** Process limit for a task: generous for real workloads, bounded against fork bombs. */
-function pidsLimitFor(memoryMiB: number): number {
-  return Math.min(32768, Math.max(1024, Math.floor(memoryMiB / 2)));
-}
-
-/**
- * Writes a container's health and, the first time the task as a whole turns
- * HEALTHY (ECS's rule, model/task-health.ts), times the `first-healthy` phase:
- * from the task's start (startedAt) to that moment.
- */
-function recordHealth(t: TaskRecord, containerName: string, status: HealthStatus, now: number): void {
-  t.containers.find((x) => x.name === containerName)!.healthStatus = status;
-  if (t.startedAt === undefined || t.timings.some((p) => p.phase === FIRST_HEALTHY_PHASE)) return;
-  if (taskHealth(t) === 'HEALTHY') t.timings.push({ phase: FIRST_HEALTHY_PHASE, startedAt: t.startedAt, durationMs: Math.max(0, now - t.startedAt) });
 }

@@ -5,7 +5,7 @@
  * `${URI}/task/stats`), with the field names ECS uses.
  */
 import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
-import { hostnameFor } from '../agent/task-runner.ts';
+import { hostnameFor } from '../agent/start-rules.ts';
 import type { ResourceUsage } from '../drivers/driver.ts';
 import { gatewayAddress } from '../model/cidr.ts';
 
