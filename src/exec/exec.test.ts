@@ -23,8 +23,7 @@ test('frames: channel byte + payload, resize and exit carry 4 bytes, bad frames 
 
 test('tokens: unguessable, single use, bound to their session, expiring', () => {
   let now = 1_000;
-  const s = new ExecSessions({ ttlMs: 60_000, now: () => now });
-  s.streamBase = 'ws://h:1';
+  const s = new ExecSessions({ streamBase: () => 'ws://h:1', ttlMs: 60_000, now: () => now });
   const a = s.create(target);
   const b = s.create({ ...target, args: ['id'] });
   assert.match(a.token, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
@@ -43,7 +42,7 @@ test('tokens: unguessable, single use, bound to their session, expiring', () => 
 });
 
 test('tokens: at most maxPending wait; the oldest goes first', () => {
-  const s = new ExecSessions({ maxPending: 2 });
+  const s = new ExecSessions({ streamBase: () => 'ws://h:1', maxPending: 2 });
   const a = s.create(target);
   const b = s.create(target);
   const c = s.create(target);

@@ -38,10 +38,11 @@ export class ExecSessions {
   private readonly ttlMs: number;
   private readonly now: () => number;
   private readonly maxPending: number;
-  /** `ws://host:port` (or wss) of this server, set once it listens; streamUrl = base + /skiff/v1/exec/<id>. */
-  streamBase = 'ws://127.0.0.1:8080';
+  /** `ws://host:port` (or wss) of this server, asked when a session is made (the server knows it once it listens); streamUrl = base + /skiff/v1/exec/<id>. */
+  private readonly streamBase: () => string;
 
-  constructor(opts: { ttlMs?: number; now?: () => number; maxPending?: number } = {}) {
+  constructor(opts: { streamBase: () => string; ttlMs?: number; now?: () => number; maxPending?: number }) {
+    this.streamBase = opts.streamBase;
     this.ttlMs = opts.ttlMs ?? 60_000;
     this.now = opts.now ?? Date.now;
     this.maxPending = opts.maxPending ?? 1000;
@@ -53,7 +54,7 @@ export class ExecSessions {
     const sessionId = `ecs-execute-command-${randomBytes(10).toString('hex')}`;
     const token = randomBytes(32).toString('base64url');
     this.pending.set(sessionId, { ...target, tokenHash: hash(token), expiresAt: this.now() + this.ttlMs });
-    return { sessionId, token, streamUrl: `${this.streamBase}/skiff/v1/exec/${sessionId}` };
+    return { sessionId, token, streamUrl: `${this.streamBase()}/skiff/v1/exec/${sessionId}` };
   }
 
   /** Checks `token` for `sessionId`; on success the session is taken (no second use). */

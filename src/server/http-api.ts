@@ -54,6 +54,8 @@ export interface HttpApiDeps {
   log: (msg: string) => void;
   /** Whether `/healthz` answers 200 (start-up finished). */
   isReady: () => boolean;
+  /** This server's `ws://host:port` once it listens (exec sessions' stream URLs). */
+  streamBase: () => string;
 }
 
 export interface HttpApi {
@@ -68,7 +70,7 @@ export async function buildHttpApi(c: Readonly<ServerConfig>, deps: HttpApiDeps)
   const { driver, runtimeDir } = host;
   const { db } = repos;
   const { logs, warmPool, enforcer, network } = agentSide;
-  const execSessions = new ExecSessions();
+  const execSessions = new ExecSessions({ streamBase: deps.streamBase });
   const ecs = ecsProtocol(control.ecs, execSessions);
   const ids = { region: c.region, account: c.accountId };
   const ec2 = new Ec2Api({

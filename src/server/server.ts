@@ -67,7 +67,7 @@ export class SkiffServer {
     const { agent, warmPool } = agentSide;
     const control = buildControlPlane(c, { repos, agent, warmPool, disk, arns: arnsOf(c), clock, log });
     const running: Running = (this.running = { repos, disk, identity, agentSide, control });
-    const { app, execSessions } = await buildHttpApi(c, { host, repos, identity, agentSide, control, disk, metrics, clock, log, isReady: () => this.ready });
+    const { app, execSessions } = await buildHttpApi(c, { host, repos, identity, agentSide, control, disk, metrics, clock, log, isReady: () => this.ready, streamBase: () => this.endpoint.replace(/^http/, 'ws') });
     running.app = app;
     running.closeExec = attachExecStream(app.server, { sessions: execSessions, startExec: (id, args, o) => host.driver.startExec(id, args, o), log });
 
@@ -90,7 +90,6 @@ export class SkiffServer {
     agentSide.logs.start(); // after adoption: it follows the adopted tasks' files from their stored offsets
     const address = await app.listen({ host: c.host, port: c.port });
     this.endpoint = address.replace('[::1]', 'localhost');
-    execSessions.streamBase = this.endpoint.replace(/^http/, 'ws');
     this.ready = true;
     return this.endpoint;
   }
