@@ -20,6 +20,7 @@
  *       tagged with the project are touched (roles have no tags: compose marks
  *       its role in the description, see roleMarker).
  */
+import { TaskStatus, hasReached, isTaskStatus } from '../model/task-status.ts';
 import { createHash } from 'node:crypto';
 import {
   CreateClusterCommand,
@@ -311,7 +312,7 @@ async function checkCondition(
 ): Promise<boolean> {
   if (svc.oneShot) {
     const tasks = await describeTasks(ecs, cluster, oneShotArns);
-    if (condition === 'service_started') return tasks.length > 0 && tasks.every((t) => ['RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED'].includes(statusOf(t)));
+    if (condition === 'service_started') return tasks.length > 0 && tasks.every((t) => isTaskStatus(statusOf(t)) && hasReached(statusOf(t) as TaskStatus, TaskStatus.RUNNING));
     if (condition === 'service_healthy') return tasks.length > 0 && tasks.every((t) => statusOf(t) === 'RUNNING' && t.healthStatus === 'HEALTHY');
     if (!tasks.every((t) => statusOf(t) === 'STOPPED')) return false;
     for (const t of tasks) {

@@ -14,11 +14,12 @@
  * for counters. Labels of task series: task_id, cluster, family, service (the
  * service name for service tasks, else empty); container series add container.
  */
+import { TASK_STATUS_ORDER, isTerminal } from '../model/task-status.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TaskRecord, TaskStatusName } from '../model/task-record.ts';
 import type { TaskResources } from './task-resources.ts';
 
-export const ACTIVE_STATES: TaskStatusName[] = ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING'];
+export const ACTIVE_STATES: TaskStatusName[] = TASK_STATUS_ORDER.filter((s) => !isTerminal(s));
 
 const TASK_LABELS = ['task_id', 'cluster', 'family', 'service'] as const;
 const CONTAINER_LABELS = [...TASK_LABELS, 'container'] as const;
