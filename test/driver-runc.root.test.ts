@@ -381,24 +381,6 @@ process.exit(0);
     for (const h of await cgroupHierarchies()) assert.ok(!existsSync(path.join(h, CGROUP_ROOT, task)), `${h} cleaned`);
     assert.ok(!(await driver.listTasks()).includes(task));
   });
-
-  test('create+start latency of a trivial container (20 runs)', async (t) => {
-    const s = new Scope(t);
-    const task = await s.task();
-    const times: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const spec = s.spec(task, `lat${i}`, ['true']);
-      const t0 = performance.now();
-      await driver.createContainer(spec);
-      await driver.startContainer(spec.id);
-      times.push(performance.now() - t0);
-      assert.equal((await driver.waitContainer(spec.id)).exitCode, 0);
-      await driver.destroyContainer(spec.id);
-    }
-    const sorted = [...times].sort((a, b) => a - b);
-    const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
-    t.diagnostic(`create+start ms: min ${sorted[0]!.toFixed(1)} p50 ${p(0.5)} p90 ${p(0.9)} max ${sorted[sorted.length - 1]!.toFixed(1)}`);
-  });
 });
 
 /** Number of live (non-zombie) conmon processes on the host. */

@@ -322,9 +322,7 @@ test('LinuxNetwork on the real kernel', { skip }, async (t) => {
 
   await t.test('ten tasks attach and detach in parallel', async () => {
     const ids = Array.from({ length: 10 }, () => newTaskId());
-    const t0 = performance.now();
     const atts = await Promise.all(ids.map((id, i) => network.attach(id, subnet, `${base}.${100 + i}`)));
-    t.diagnostic(`10 parallel attaches: ${(performance.now() - t0).toFixed(1)} ms`);
     assert.deepEqual(atts.map((a) => a.ipv4), ids.map((_, i) => `${base}.${100 + i}`));
     sh('ip', ['netns', 'exec', atts[0]!.netnsName, '/bin/busybox', 'ping', '-c', '1', '-W', '2', `${base}.109`]);
     await Promise.all(ids.map((id) => network.detach(id)));
@@ -332,27 +330,12 @@ test('LinuxNetwork on the real kernel', { skip }, async (t) => {
     assert.deepEqual(readdirSync(`/sys/class/net/${bridge}/brif`), []);
   });
 
-  await t.test('attach + detach latency (20 rounds)', async () => {
-    const attachMs: number[] = [];
-    const detachMs: number[] = [];
+  await t.test('20 rounds of attach + detach on one address leave nothing behind', async () => {
     for (let i = 0; i < 20; i++) {
       const id = newTaskId();
-      const t0 = performance.now();
       await network.attach(id, subnet, `${base}.${30 + i}`);
-      const t1 = performance.now();
       await network.detach(id);
-      const t2 = performance.now();
-      attachMs.push(t1 - t0);
-      detachMs.push(t2 - t1);
     }
-    const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
-    const total = attachMs.map((a, i) => a + detachMs[i]!);
-    const line =
-      `attach p50 ${p(attachMs, 0.5).toFixed(1)} ms p90 ${p(attachMs, 0.9).toFixed(1)} ms; ` +
-      `detach p50 ${p(detachMs, 0.5).toFixed(1)} ms p90 ${p(detachMs, 0.9).toFixed(1)} ms; ` +
-      `attach+detach p50 ${p(total, 0.5).toFixed(1)} ms`;
-    t.diagnostic(line);
-    console.log(`# network latency: ${line}`);
     assert.deepEqual(await network.listAttached(), []);
   });
 

@@ -206,7 +206,6 @@ test("a secret's value appears nowhere but in the task's environment", async (t)
   const phases = (JSON.parse(task) as { timings: { phase: string; durationMs: number }[] }).timings;
   const secretsPhase = phases.find((p) => p.phase === 'secrets');
   assert.ok(secretsPhase, 'the secrets step is timed');
-  t.diagnostic(`start phases of task A (ms): ${phases.map((p) => `${p.phase}=${p.durationMs}`).join(' ')}`);
   for (const v of values) {
     assert.ok(!described.includes(v), 'DescribeTasks');
     assert.ok(!def.includes(v), 'DescribeTaskDefinition');
