@@ -44,7 +44,7 @@ const CLUSTER_ARN = 'arn:aws:ecs:us-east-1:123456789012:cluster/default';
 
 async function stopAndWait(arn: string): Promise<void> {
   await ecs.send(new StopTaskCommand({ task: arn, reason: 'admission test' }));
-  await waitTaskStatus(ecs, arn, 'STOPPED', 60_000);
+  await waitTaskStatus(ecs, arn, 'STOPPED', 120_000);
 }
 
 const taskCount = async (family?: string) =>
@@ -61,8 +61,8 @@ test('RunTask starts what fits and refuses the rest as ECS does; a service waits
   assert.equal(three.failures![0].arn, CLUSTER_ARN);
   assert.match(three.failures![0].detail ?? '', /insufficient CPU units available.*--overcommit/);
   const [a, b] = three.tasks!.map((t) => t.taskArn!);
-  await waitTaskStatus(ecs, a!, 'RUNNING', 60_000);
-  await waitTaskStatus(ecs, b!, 'RUNNING', 60_000);
+  await waitTaskStatus(ecs, a!, 'RUNNING', 120_000);
+  await waitTaskStatus(ecs, b!, 'RUNNING', 120_000);
 
   // 2. Memory-bound: 256 more CPU units would fit, 2 GiB more memory does not.
   const memHeavy = await family('mem-heavy', '256', '2048');
@@ -91,7 +91,7 @@ test('RunTask starts what fits and refuses the rest as ECS does; a service waits
   await stopAndWait(b!);
   const svcDef = await family('svc-half', '512', '1024');
   await ecs.send(new CreateServiceCommand({ serviceName: 'crowded', taskDefinition: svcDef, desiredCount: 3 }));
-  await waitServiceRunning(ecs, 'crowded', 2, 60_000);
+  await waitServiceRunning(ecs, 'crowded', 2, 120_000);
   const waiting = await waitFor(
     'the service event saying a task could not be placed',
     async () => {
@@ -112,7 +112,7 @@ test('RunTask starts what fits and refuses the rest as ECS does; a service waits
 
   // 6. Stop the standalone winner: the service's third task starts.
   await stopAndWait(w);
-  const full = await waitServiceRunning(ecs, 'crowded', 3, 60_000);
+  const full = await waitServiceRunning(ecs, 'crowded', 3, 120_000);
   assert.equal(full.pendingCount, 0);
   assert.equal(full.deployments?.[0].pendingCount, 0);
 
