@@ -84,6 +84,10 @@ export interface ServerConfig {
   autoscaling: Readonly<AutoscalingSettings>;
   /** The data dir's disk guard (SKIFF_STORE_RESERVE_MIB, SKIFF_MIN_FREE_MIB, SKIFF_DISK_CHECK_MS). */
   disk: Readonly<DiskSettings>;
+  /** Admission control: tasks may reserve this × the host's CPU units and memory (`--overcommit`, SKIFF_OVERCOMMIT; default 1.0). */
+  overcommit: number;
+  /** MiB of the host's memory kept for the host and Skiff, not offered to tasks (`--reserved-memory`, SKIFF_RESERVED_MEMORY_MIB; default 512). */
+  reservedMemoryMiB: number;
 }
 
 export interface ServerFlags {
@@ -103,9 +107,17 @@ export interface ServerFlags {
   hostAccess?: boolean;
   /** Host ports open to tasks (`--task-host-port`, repeatable). */
   taskHostPort?: string[];
+  overcommit?: string;
+  reservedMemory?: string;
 }
 
 export class ConfigError extends Error {}
+
+/** Memory kept for the host and Skiff when the operator says nothing (`--reserved-memory`). */
+export const DEFAULT_RESERVED_MEMORY_MIB = 512;
+/** Bounds of `--overcommit`. */
+export const MIN_OVERCOMMIT = 0.1;
+export const MAX_OVERCOMMIT = 100;
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_ENDPOINT = `http://127.0.0.1:${DEFAULT_PORT}`;
@@ -181,6 +193,16 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     autoscaling: Object.freeze(parseAutoscalingSettings(env, problems)),
     disk: Object.freeze(diskSettings(env, problems)),
   };
+  const overcommitIn = flags.overcommit ?? env.SKIFF_OVERCOMMIT;
+  const overcommit = Number(overcommitIn ?? 1);
+  if (!(overcommit >= MIN_OVERCOMMIT && overcommit <= MAX_OVERCOMMIT) || overcommitIn?.trim() === '') {
+    problems.push(`--overcommit / SKIFF_OVERCOMMIT must be a ratio from ${MIN_OVERCOMMIT} to ${MAX_OVERCOMMIT}, e.g. 1.5 to let tasks reserve 1.5× the host's CPU and memory (got ${overcommitIn})`);
+  }
+  const reservedIn = flags.reservedMemory ?? env.SKIFF_RESERVED_MEMORY_MIB;
+  const reservedMemoryMiB = Number(reservedIn ?? DEFAULT_RESERVED_MEMORY_MIB);
+  if (!Number.isInteger(reservedMemoryMiB) || reservedMemoryMiB < 0 || reservedIn?.trim() === '') {
+    problems.push(`--reserved-memory / SKIFF_RESERVED_MEMORY_MIB must be a whole number of MiB ≥ 0 kept for the host and Skiff (got ${reservedIn})`);
+  }
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return Object.freeze({
     dataDir: resolve(dataDir),
@@ -206,6 +228,8 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     tagCacheTtlMs,
     hostAccess: flags.hostAccess !== false && env.SKIFF_HOST_ACCESS !== '0' && env.SKIFF_HOST_ACCESS !== 'false',
     taskHostPorts,
+    overcommit,
+    reservedMemoryMiB,
     ...(userns ? { userns } : {}),
     ...(rootId && rootSecret ? { rootAccessKeyId: rootId, rootSecretAccessKey: rootSecret } : {}),
     ...(tlsCert && tlsKey ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : flags.tls || env.SKIFF_TLS === '1' ? { tls: 'selfSigned' as const } : {}),

@@ -179,7 +179,7 @@ export function serviceView(deps: ServiceHandlerDeps, svc: ServiceRecord, tasks:
     status: svc.status,
     desiredCount: svc.desiredCount,
     runningCount,
-    pendingCount: live.length - runningCount,
+    pendingCount: live.length - runningCount + (svc.status === 'INACTIVE' ? 0 : svc.deployments.reduce((n, d) => n + (d.waitingForCapacity ?? 0), 0)),
     ...(svc.capacityProviderStrategy ? { capacityProviderStrategy: svc.capacityProviderStrategy } : svc.launchType ? { launchType: svc.launchType } : {}),
     platformVersion: svc.platformVersion,
     platformFamily: 'Linux',

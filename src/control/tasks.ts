@@ -9,7 +9,10 @@
  * the service scheduler. With a capacity provider strategy (given, or the
  * cluster's default) the tasks are split over FARGATE / FARGATE_SPOT by base
  * and weight. StopTask on a task its service's load balancer sends traffic to
- * drains it first (scheduler/stop-task.ts stopTaskAfterDrain).
+ * drains it first (scheduler/stop-task.ts stopTaskAfterDrain). Tasks that
+ * do not fit on the host are not started: each is a `failures` entry with the
+ * cluster's ARN and reason RESOURCE:CPU / RESOURCE:MEMORY, as ECS answers
+ * (scheduler/capacity.ts).
  */
 import { StopReason } from '../model/task-status.ts';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
@@ -28,6 +31,8 @@ import { Placement, abandonPlaced, launchPlaced, storeTasks, type LaunchDeps, ty
 import { effectiveStrategy, splitByStrategy } from '../scheduler/capacity-split.ts';
 import { stopTaskAfterDrain, type StopDeps } from '../scheduler/stop-task.ts';
 import type { ChangeSignal } from '../scheduler/signal.ts';
+import { limitOf, shortOf } from '../scheduler/capacity.ts';
+import type { TaskDefinition } from '@aws-sdk/client-ecs';
 
 export interface TaskHandlerDeps extends PlacementDeps, StopDeps, Pick<Repos, 'db' | 'clusters' | 'taskDefinitions'> {
   agent: StopDeps['agent'] & LaunchDeps['agent'];
@@ -104,7 +109,7 @@ export function taskOperations(deps: TaskHandlerDeps) {
           }
         }
         const ids = storeTasks(deps, batch, placement);
-        if (req.clientToken) {
+        if (req.clientToken && ids.length > 0) { // nothing placed: a retry with the token may find room
           deps.db
             .prepare(`INSERT INTO client_tokens (cluster, token, request_hash, task_ids, created_at) VALUES (?, ?, ?, ?, ?)`)
             .run(cluster.name, req.clientToken, hash, JSON.stringify(ids), deps.clock.now());
@@ -126,7 +131,7 @@ export function taskOperations(deps: TaskHandlerDeps) {
       const tasks = ran.ids
         .map((id) => (ran.created ? stored.get(id) : undefined) ?? deps.tasks.get(id)!)
         .map((t) => (ran.created ? runTaskView : taskView)(t, deps.tags.list(t.arn)));
-      return { tasks, failures: [] };
+      return { tasks, failures: ran.created ? refusals(deps, cluster.arn, placement, def) : [] };
     },
 
     StopTask(input: Record<string, unknown>) {
@@ -200,6 +205,21 @@ export function taskOperations(deps: TaskHandlerDeps) {
       return { taskArns: page, ...(nextToken ? { nextToken } : {}) };
     },
   };
+}
+
+/** RunTask's `failures` for the tasks that did not fit on the host: reason RESOURCE:CPU / RESOURCE:MEMORY, and what to do in `detail`. */
+function refusals(deps: Pick<PlacementDeps, 'admission'>, clusterArn: string, placement: Placement, def: TaskDefinition): { arn: string; reason: string; detail: string }[] {
+  const a = deps.admission;
+  if (!a) return [];
+  const limit = limitOf(a);
+  return placement.failures.map((reason) => ({
+    arn: clusterArn,
+    reason,
+    detail:
+      `Host ${a.host} has ${shortOf(reason)} for a task of ${def.family}:${def.revision} ` +
+      `(it takes ${limit.cpu} CPU units and ${limit.memory} MiB in all: capacity × overcommit ${a.overcommit}). ` +
+      `Stop tasks, run a smaller size, or start the server with a larger --overcommit.`,
+  }));
 }
 
 /** A clientToken reused with other parameters: ConflictException with the token's tasks as `resourceIds`, as ECS answers. */

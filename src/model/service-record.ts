@@ -39,6 +39,8 @@ export interface DeploymentRecord {
   updatedAt: number;
   /** When it reached COMPLETED (a rollback returns to the latest one). */
   completedAt?: number;
+  /** Tasks the last scheduler pass could not place for want of host capacity (counted as pending; retried every pass). */
+  waitingForCapacity?: number;
 }
 
 export interface ServiceEvent {

@@ -15,6 +15,7 @@ import type { Plan } from './reconcile.ts';
 import type { Repos } from '../store/repos.ts';
 import type { Agent } from '../agent/agent.ts';
 import { MAX_EVENTS, type ServiceRecord } from '../model/service-record.ts';
+import { unableToPlaceEvent } from './capacity.ts';
 
 class StaleSnapshot extends Error {}
 
@@ -75,8 +76,13 @@ export function applyPlan(deps: ApplierDeps, plan: Plan, newId: () => string, dr
           return placed;
         })();
         placements.push(placement);
-        addEvent(svc, newId(), now, `${name} has started ${ids.length} tasks: ${ids.map((id) => `(task ${id})`).join(' ')}.`);
+        if (ids.length) addEvent(svc, newId(), now, `${name} has started ${ids.length} tasks: ${ids.map((id) => `(task ${id})`).join(' ')}.`);
         svc.steady = false;
+        // Tasks that did not fit on the host wait (counted as pending) and are tried again on the next pass.
+        if (placement.failures.length) {
+          dep.waitingForCapacity = placement.failures.length;
+          addEvent(svc, newId(), now, unableToPlaceEvent(svc.name, deps.admission?.host ?? 'this host', placement.failures[0]), true);
+        }
       } catch (err) {
         abandonPlaced(deps, placement);
         if (!(err instanceof ApiError)) throw err;

@@ -12,6 +12,10 @@
  * pooled entry's id becomes the task id, and its address (already reserved for
  * that id) the task's address; if the transaction fails, the entries go back
  * to the pool.
+ *
+ * With admission control (`deps.admission`), a task that does not fit on the
+ * host (capacity.ts) is not stored: its reason (RESOURCE:CPU / RESOURCE:MEMORY)
+ * goes to `placement.failures` and the batch's other tasks are placed.
  */
 import { createHash } from 'node:crypto';
 import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
@@ -30,6 +34,7 @@ import type { Repos } from '../store/repos.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Agent } from '../agent/agent.ts';
 import type { WarmPool } from '../network/warm-pool.ts';
+import { fit, type FitFailure, type HostAdmission } from './capacity.ts';
 
 /** Ready task networks placement hands out before new ones are made. */
 export type WarmNetworks = Pick<WarmPool, 'readyCount' | 'take' | 'giveBack' | 'warm'>;
@@ -41,6 +46,8 @@ export interface PlacementDeps extends Pick<Repos, 'networks' | 'tasks' | 'tags'
   warmPool?: WarmNetworks;
   /** The data dir's disk (store/disk-guard.ts): why new tasks may not start now, if they may not (absent: always). */
   disk?: { newTasksRefusal(): string | undefined };
+  /** This host's capacity and overcommit: new tasks that do not fit are refused (absent: no admission control). */
+  admission?: HostAdmission;
 }
 
 /** What acting on a committed placement needs. */
@@ -74,6 +81,8 @@ export class Placement {
   readonly ids: string[] = [];
   readonly pooled: PoolEntry[] = [];
   readonly usedSubnets = new Set<string>();
+  /** One entry per task of the batch that did not fit on the host (not stored). */
+  readonly failures: FitFailure[] = [];
 }
 
 function uuidFrom(seed: string): string {
@@ -123,7 +132,8 @@ export function securityGroupsFor(deps: Pick<Repos, 'networks'>, subnets: Subnet
 /**
  * Stores the batch's tasks with their addresses. Must run inside a
  * `db.transaction`; throws ApiError (nothing stored once the transaction
- * rolls back) when an address runs out. Returns the new task ids.
+ * rolls back) when an address runs out. Returns the new task ids (fewer than
+ * asked when some did not fit: see `placement.failures`).
  */
 export function storeTasks(deps: PlacementDeps, batch: TaskBatch, placement: Placement): string[] {
   const { cluster, def } = batch;
@@ -136,7 +146,15 @@ export function storeTasks(deps: PlacementDeps, batch: TaskBatch, placement: Pla
   const now = deps.clock.now();
   const ids: string[] = [];
   const pool = deps.warmPool;
+  const admission = deps.admission;
+  let reserved = admission ? deps.tasks.reserved() : { cpu: 0, memory: 0 };
   for (const capacityProviderName of batch.capacityProviders) {
+    const short = admission && fit(size, admission.capacity, reserved, admission.overcommit);
+    if (short) {
+      placement.failures.push(short);
+      continue;
+    }
+    reserved = { cpu: reserved.cpu + size.cpu, memory: reserved.memory + size.memory };
     // Tasks fill the allowed subnets in order, so tasks run without a network
     // configuration share one subnet and reach each other directly.
     const subnet = subnets.find((s) => deps.networks.roomFor(s) > 0 || (pool?.readyCount(s.id) ?? 0) > 0) ?? subnets[0];

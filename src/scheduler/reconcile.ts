@@ -95,6 +95,8 @@ export function reconcile(input: ReconcileInput): Plan {
     const changed = start.length > 0 || stop.length > 0 || JSON.stringify(svc) !== before;
     return { service: svc, start, stop, changed };
   };
+  // What waited for host capacity is decided again by this pass (the applier sets what still does not fit).
+  for (const d of svc.deployments) delete d.waitingForCapacity;
   if (svc.status === 'INACTIVE') return plan();
 
   const desired = svc.status === 'DRAINING' ? 0 : svc.desiredCount;
@@ -227,9 +229,9 @@ export function reconcile(input: ReconcileInput): Plan {
   return plan();
 }
 
-/** Deployment counts as DescribeServices shows them (live tasks only). */
+/** Deployment counts as DescribeServices shows them (live tasks, and tasks waiting for host capacity as pending). */
 export function deploymentCounts(d: DeploymentRecord, tasks: ServiceTask[]): { runningCount: number; pendingCount: number } {
   const mine = tasks.filter((t) => t.deploymentId === d.id && isLive(t));
   const runningCount = mine.filter((t) => t.lastStatus === 'RUNNING').length;
-  return { runningCount, pendingCount: mine.length - runningCount };
+  return { runningCount, pendingCount: mine.length - runningCount + (d.waitingForCapacity ?? 0) };
 }

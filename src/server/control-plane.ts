@@ -5,6 +5,7 @@
  * woken by the signal), then what the ECS API handlers are given, and the
  * autoscaler, which changes desired counts through those same handlers.
  */
+import { cpus, hostname, totalmem } from 'node:os';
 import type { ServerConfig } from '../config/server-config.ts';
 import type { Repos } from '../store/repos.ts';
 import type { Clock } from '../util/clock.ts';
@@ -15,6 +16,7 @@ import type { DiskGuard } from '../store/disk-guard.ts';
 import { ChangeSignal } from '../scheduler/signal.ts';
 import { ServiceScheduler } from '../scheduler/service-scheduler.ts';
 import { SpotReclaimer } from '../scheduler/spot.ts';
+import { hostCapacity, limitOf, type HostAdmission } from '../scheduler/capacity.ts';
 import type { DrainTask } from '../scheduler/applier.ts';
 import { LoadBalancers } from '../lb/load-balancers.ts';
 import { loadBalancerSource } from '../lb/store-source.ts';
@@ -47,7 +49,11 @@ export function buildControlPlane(c: Readonly<ServerConfig>, { repos, agent, war
   const loadBalancers = new LoadBalancers(loadBalancerSource({ ...repos, clock }, log), c.loadBalancers, log);
   const drain: DrainTask = (serviceId, taskId) => loadBalancers.drain(serviceId, taskId);
   const servicesChanged = new ChangeSignal();
-  const scheduling = { ...repos, clock, arns, agent, warmPool, disk };
+  // Admission control: this host's CPU units and memory (minus the operator's reserve) × overcommit.
+  const admission: HostAdmission = { host: hostname(), capacity: hostCapacity({ cores: cpus().length, totalMemoryBytes: totalmem(), reservedMemoryMiB: c.reservedMemoryMiB }), overcommit: c.overcommit };
+  const limit = limitOf(admission);
+  log(`admission: tasks may reserve ${limit.cpu} CPU units and ${limit.memory} MiB (host capacity × overcommit ${c.overcommit})`);
+  const scheduling = { ...repos, clock, arns, agent, warmPool, disk, admission };
   const spot = new SpotReclaimer(
     { tasks: repos.tasks, clock, agent, servicesChanged },
     { warningMs: c.services.spotWarningMs, interruptionRatePerHour: c.services.spotInterruptionRatePerHour, log },

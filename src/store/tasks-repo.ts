@@ -142,6 +142,13 @@ export class TasksRepo {
     return rows.map((r) => JSON.parse(r.doc) as TaskRecord);
   }
 
+  /** CPU units and MiB held by the tasks on this host that are not STOPPED (admission control; read inside the placing transaction). */
+  reserved(): { cpu: number; memory: number } {
+    return this.db
+      .prepare(`SELECT coalesce(sum(json_extract(doc, '$.cpu')), 0) AS cpu, coalesce(sum(json_extract(doc, '$.memory')), 0) AS memory FROM tasks WHERE last_status != 'STOPPED'`)
+      .get() as { cpu: number; memory: number };
+  }
+
   countActiveInCluster(cluster: string): number {
     const row = this.db
       .prepare(`SELECT count(*) AS n FROM tasks WHERE cluster = ? AND last_status != 'STOPPED'`)

@@ -35,6 +35,7 @@ import { ensureDefaultSecurityGroups } from '../ec2/ec2-protocol.ts';
 import { ServiceScheduler } from '../scheduler/service-scheduler.ts';
 import { DEFAULT_PRICE_BOOK } from '../metering/pricing.ts';
 import { systemClock } from '../util/clock.ts';
+import type { HostAdmission } from '../scheduler/capacity.ts';
 
 export interface FakeStackOptions {
   /** Data dir (SQLite file, task files). Default: a new temp dir, removed by `destroy`. */
@@ -47,6 +48,8 @@ export interface FakeStackOptions {
   /** Service scheduler pass interval. Default 50 ms. */
   serviceIntervalMs?: number;
   log?: (msg: string) => void;
+  /** Admission control (scheduler/capacity.ts): the fake host's capacity and overcommit. Default: none (nothing refused). */
+  admission?: HostAdmission;
   /** Whether `destroy` disposes the fake host and removes the data dir. Default: when the data dir is the stack's own. */
   owns?: boolean;
 }
@@ -117,7 +120,7 @@ export async function startFakeStack(opts: FakeStackOptions = {}): Promise<FakeS
     log,
   });
   const servicesChanged = new ChangeSignal();
-  const ctx: EcsApiDeps = { ...repos, agent, clock: systemClock, arns: { region: REGION, account: ACCOUNT, partition: 'aws' }, servicesChanged };
+  const ctx: EcsApiDeps = { ...repos, agent, clock: systemClock, arns: { region: REGION, account: ACCOUNT, partition: 'aws' }, servicesChanged, admission: opts.admission };
   ensureDefaults(ctx, { vpcCidr: '10.0.0.0/16', bridgePrefix: 'fkbr' });
   ensureDefaultSecurityGroups(db, networks);
   const services = new ServiceScheduler(ctx, { intervalMs: opts.serviceIntervalMs ?? 50, maxStartsPerPass: 50, log, wakeOn: servicesChanged });

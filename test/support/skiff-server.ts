@@ -70,6 +70,8 @@ export class TestServer {
           SKIFF_RESOURCE_PREFIX: this.prefix,
           // No warm pool unless a test asks (SKIFF_WARM_POOL_SIZE in env): tests count namespaces and addresses.
           SKIFF_WARM_POOL_SIZE: '0',
+          // Admission control as if the host were 100× this one, unless a test asks: tests must not depend on the machine's size.
+          SKIFF_OVERCOMMIT: '100',
           ...(this.opts.noRootKey ? {} : { SKIFF_ROOT_ACCESS_KEY_ID: TEST_ROOT_KEY.accessKeyId, SKIFF_ROOT_SECRET_ACCESS_KEY: TEST_ROOT_KEY.secretAccessKey }),
           ...this.opts.env,
         },
