@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { driverContract } from '../src/drivers/driver-contract.ts';
 import { RuncDriver } from '../src/drivers/runc/index.ts';
 import { parseMountinfo } from '../src/drivers/runc/cgroups.ts';
+import { writeBusyboxRootfs as buildBusyboxLayer } from './support/images.ts';
 
 const execFileP = promisify(execFile);
 const RUN = randomBytes(4).toString('hex');
@@ -29,24 +30,6 @@ const skip =
     : !existsSync('/usr/sbin/runc') || !existsSync('/usr/bin/conmon') || !existsSync('/bin/busybox')
       ? 'needs runc, conmon and /bin/busybox'
       : false;
-
-/** A busybox rootfs: /bin/busybox with its applets as symlinks, passwd and group. */
-async function buildBusyboxLayer(dir: string): Promise<void> {
-  await fsp.mkdir(path.join(dir, 'bin'), { recursive: true });
-  await fsp.mkdir(path.join(dir, 'etc'), { recursive: true });
-  await fsp.mkdir(path.join(dir, 'tmp'), { recursive: true, mode: 0o1777 });
-  await fsp.copyFile('/bin/busybox', path.join(dir, 'bin/busybox'));
-  await fsp.chmod(path.join(dir, 'bin/busybox'), 0o755);
-  const { stdout } = await execFileP('/bin/busybox', ['--list']);
-  await Promise.all(
-    stdout
-      .split('\n')
-      .filter((a) => a && a !== 'busybox' && !a.includes('/'))
-      .map((a) => fsp.symlink('busybox', path.join(dir, 'bin', a))),
-  );
-  await fsp.writeFile(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  await fsp.writeFile(path.join(dir, 'etc/group'), 'root:x:0:\n');
-}
 
 driverContract(
   'runc',

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { ContainerLaunchSpec, TaskResources } from '../src/drivers/driver.ts';
 import { RuncDriver } from '../src/drivers/runc/index.ts';
 import { parseMountinfo } from '../src/drivers/runc/cgroups.ts';
+import { writeBusyboxRootfs as buildBusyboxLayer } from './support/images.ts';
 
 const execFileP = promisify(execFile);
 const RUN = randomBytes(4).toString('hex');
@@ -39,23 +40,6 @@ let driver: RuncDriver;
 let seq = 0;
 
 const newDriver = () => new RuncDriver({ stateDir, cgroupRoot: CGROUP_ROOT, pollIntervalMs: 200 });
-
-async function buildBusyboxLayer(dir: string): Promise<void> {
-  await fsp.mkdir(path.join(dir, 'bin'), { recursive: true });
-  await fsp.mkdir(path.join(dir, 'etc'), { recursive: true });
-  await fsp.mkdir(path.join(dir, 'tmp'), { recursive: true, mode: 0o1777 });
-  await fsp.copyFile('/bin/busybox', path.join(dir, 'bin/busybox'));
-  await fsp.chmod(path.join(dir, 'bin/busybox'), 0o755);
-  const { stdout } = await execFileP('/bin/busybox', ['--list']);
-  await Promise.all(
-    stdout
-      .split('\n')
-      .filter((a) => a && a !== 'busybox' && !a.includes('/'))
-      .map((a) => fsp.symlink('busybox', path.join(dir, 'bin', a))),
-  );
-  await fsp.writeFile(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
-  await fsp.writeFile(path.join(dir, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
-}
 
 /** Tracks what a test made and removes it (containers first, then tasks) when it ends. */
 class Scope {
