@@ -58,7 +58,7 @@ test('the AWS CLI registers a task definition from JSON, runs it, waits for it a
       networkMode: 'awsvpc',
       cpu: '256',
       memory: '512',
-      containerDefinitions: [{ name: 'app', image, essential: true, command: ['sh', '-c', 'echo from-aws-cli; sleep 2'] }],
+      containerDefinitions: [{ name: 'app', image, essential: true, command: ['sh', '-c', 'echo from-aws-cli; sleep 10'] }],
     }),
   );
   const reg = aws('ecs', 'register-task-definition', '--cli-input-json', `file://${file}`);
@@ -68,7 +68,9 @@ test('the AWS CLI registers a task definition from JSON, runs it, waits for it a
   const run = aws('ecs', 'run-task', '--task-definition', 'cli-demo', '--count', '1');
   assert.equal(run.status, 0, run.stderr);
   const arn: string = run.json().tasks[0].taskArn;
-  assert.equal(aws('ecs', 'wait', 'tasks-running', '--tasks', arn).status, 0);
+  // The CLI's waiter polls every 6 s and gives up if it first sees the task STOPPED: the task runs 10 s.
+  const running = aws('ecs', 'wait', 'tasks-running', '--tasks', arn);
+  assert.equal(running.status, 0, running.stderr);
   const ip = aws('ecs', 'describe-tasks', '--tasks', arn, '--query', "tasks[0].attachments[0].details[?name=='privateIPv4Address'].value | [0]");
   assert.match(ip.json(), /^10\.\d+\.\d+\.\d+$/);
   assert.equal(aws('ecs', 'wait', 'tasks-stopped', '--tasks', arn).status, 0);
