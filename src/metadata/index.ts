@@ -30,7 +30,7 @@ export interface TaskIdentityServiceDeps {
   networks: NetworksRepo;
   secrets: SecretStore;
   /** The driver's usage side: each container's stats. */
-  stats: Pick<DriverStats, 'containerStats'>;
+  stats: Pick<DriverStats, 'containerStats' | 'writableLayerUsage'>;
   /** The pid of a container's process on the host (driver inspect). */
   containerPid(runtimeId: string): Promise<number | undefined>;
   /** The nft table name this server may use (from its resource prefix). */
@@ -70,6 +70,7 @@ export class TaskIdentityService {
       subnetCidr: (id) => deps.networks.subnet(id)?.cidr,
       containerPid: deps.containerPid,
       containerUsage: (runtimeId) => deps.stats.containerStats(runtimeId),
+      writableLayerBytes: async (runtimeId) => (await deps.stats.writableLayerUsage(runtimeId).catch(() => undefined))?.bytes,
       log: deps.log,
     });
   }

@@ -34,6 +34,8 @@ export interface MetadataServerDeps {
   subnetCidr(subnetId: string): string | undefined;
   /** A container's usage by runtime id, from the driver (undefined when it is gone). */
   containerUsage(runtimeId: string): Promise<ContainerUsage | undefined>;
+  /** Disk use of a container's writable layer, bytes (undefined when unknown). */
+  writableLayerBytes?(runtimeId: string): Promise<number | undefined>;
   /** The pid of a container's process on the host, if it runs. */
   containerPid(runtimeId: string): Promise<number | undefined>;
   log(msg: string): void;
@@ -95,10 +97,17 @@ export class MetadataServer {
     const container = task.containers.find((c) => c.name === found.containerName)!;
     const ctx = { region: this.deps.region, subnetCidr: this.deps.subnetCidr(task.network.subnetId) };
     const [, , taskLevel, stats] = md;
-    if (!stats) return send(res, 200, taskLevel ? taskMetadata(task, ctx) : containerMetadata(task, container, ctx));
+    if (!stats && taskLevel) return send(res, 200, taskMetadata(task, { ...ctx, ephemeralStorageBytes: await this.ephemeralBytes(task) }));
+    if (!stats) return send(res, 200, containerMetadata(task, container, ctx));
     if (!taskLevel) return send(res, 200, await this.stats(task, container));
     const all = await Promise.all(task.containers.map(async (c) => [c.runtimeId, await this.stats(task, c)] as const));
     return send(res, 200, Object.fromEntries(all));
+  }
+
+  /** The task's writable layers together, bytes (EphemeralStorageMetrics.Utilized). */
+  private async ephemeralBytes(task: { containers: { runtimeId: string }[] }): Promise<number> {
+    const each = await Promise.all(task.containers.map((c) => this.deps.writableLayerBytes?.(c.runtimeId) ?? Promise.resolve(undefined)));
+    return each.reduce<number>((a, b) => a + (b ?? 0), 0);
   }
 
   /** The task, unless it is gone, has finished stopping, or the request did not come in through its subnet's gateway. */

@@ -53,7 +53,11 @@ export function containerMetadata(task: TaskRecord, c: ContainerRecord, ctx: { r
   };
 }
 
-export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr?: string; serviceName?: string }) {
+/**
+ * Task metadata. `ephemeralStorageBytes` is the disk use of the task's writable
+ * layers; ECS reports EphemeralStorageMetrics.Utilized and .Reserved in MiB.
+ */
+export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr?: string; serviceName?: string; ephemeralStorageBytes?: number }) {
   return {
     Cluster: task.clusterArn,
     TaskARN: task.arn,
@@ -69,7 +73,7 @@ export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr
     LaunchType: 'FARGATE',
     Containers: task.containers.map((c) => containerMetadata(task, c, ctx)),
     ClockDrift: { ClockErrorBound: 0.5, ReferenceTimestamp: new Date().toISOString(), ClockSynchronizationStatus: 'SYNCHRONIZED' },
-    EphemeralStorageMetrics: { Utilized: 0, Reserved: task.ephemeralStorageGiB * 1024 },
+    EphemeralStorageMetrics: { Utilized: Math.round((ctx.ephemeralStorageBytes ?? 0) / (1024 * 1024)), Reserved: task.ephemeralStorageGiB * 1024 },
     VPCID: task.network.vpcId,
     ...(ctx.serviceName ? { ServiceName: ctx.serviceName } : {}),
   };

@@ -88,8 +88,8 @@ export async function createContainer(d: CreateDeps, spec: ContainerLaunchSpec):
         // The two mounts are independent: one `mount` process each, at the same time.
         await Promise.all([userns ? mountTaskSysfs(spec.netnsPath, sysfs) : undefined, mountOverlay(spec.layerDirs, upper, work, rootfs)]);
       })(),
-      // Owner-only: the process environment in it may hold secrets.
-      fsp.writeFile(path.join(bundle, 'config.json'), config, { mode: 0o600 }),
+      // Owner-only and in memory (secure-dir.ts): the process environment in it may hold secrets.
+      fsp.writeFile(d.paths.spec(id), config, { mode: 0o600 }).then(() => fsp.symlink(d.paths.spec(id), path.join(bundle, 'config.json'))),
       fsp.rm(d.paths.exit(id), { force: true }),
     ]);
     try {

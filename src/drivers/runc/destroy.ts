@@ -28,6 +28,7 @@ export async function destroyContainer(d: { paths: RuncPaths; meta: MetaStore; e
   await Promise.all([
     fsp.rm(bundle, { recursive: true, force: true }),
     fsp.rm(d.paths.exit(id), { force: true }),
+    fsp.rm(d.paths.spec(id), { force: true }),
     fsp.rm(path.join(d.paths.sockDir, id), { recursive: true, force: true }),
   ]);
   await d.meta.remove(id);

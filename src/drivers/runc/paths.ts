@@ -9,7 +9,12 @@
  *   exits/<id>          exit status written by conmon when the container ends
  *   logs/<id>.log       stdout/stderr in k8s-file format; kept after destroy
  *   sock/               conmon attach-socket symlinks
- *   runc/               runc --root (Skiff's own, so `runc list` never mixes with others)
+ *   runc/               runc --root (Skiff's own, so `runc list` never mixes with others):
+ *                       a symlink to the memory dir (see secure-dir.ts)
+ *
+ * Under `secureDir` (a memory filesystem: what holds the process env, secrets included):
+ *   runc/               runc's state (state.json embeds the config)
+ *   specs/<id>.json     the bundle's config.json (bundles/<id>/config.json links here)
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -53,6 +58,8 @@ export class RuncPaths {
     readonly stateDir: string,
     /** runc `--root`. */
     readonly runcRoot: string,
+    /** Memory-filesystem dir for runtime specs (secure-dir.ts). */
+    readonly secureDir: string,
   ) {
     this.bundlesDir = path.join(stateDir, 'bundles');
     this.exitDir = path.join(stateDir, 'exits');
@@ -69,6 +76,10 @@ export class RuncPaths {
   /** The container's writable layer (overlay upperdir). */
   upper(id: string): string {
     return path.join(this.bundlesDir, id, 'upper');
+  }
+  /** Where a bundle's config.json really lives (in memory). */
+  spec(id: string): string {
+    return path.join(this.secureDir, 'specs', `${id}.json`);
   }
   meta(id: string): string {
     return path.join(this.bundlesDir, `${id}.json`);

@@ -37,6 +37,7 @@ import { runcFingerprint } from './fingerprint.ts';
 import { diskUsage } from './layer-usage.ts';
 import { inspectContainer, listContainers } from './listing.ts';
 import { checkId, MetaStore, RuncPaths } from './paths.ts';
+import { memoryBase, prepareSecureDir, secureDirOf } from './secure-dir.ts';
 import { RuncCli } from './runc-cli.ts';
 import { effectiveNofile } from './spec.ts';
 import { startContainer } from './start.ts';
@@ -55,7 +56,9 @@ export interface RuncDriverOptions {
   conmonPath?: string;
   /** Name of the cgroup parent of all tasks (`/<cgroupRoot>/<taskId>`). Default `skiff`. */
   cgroupRoot?: string;
-  /** runc `--root` (its state dir). Default `<stateDir>/runc`. */
+  /** Memory-filesystem dir for runtime specs and runc state. Default: secure-dir.ts's choice for stateDir. */
+  secureDir?: string;
+  /** runc `--root` (its state dir). Default `<stateDir>/runc`, a symlink into secureDir. */
   runcRoot?: string;
   /** Poll interval of the exit-file fallback in waitContainer, ms. Default 1000. */
   pollIntervalMs?: number;
@@ -94,6 +97,9 @@ export class RuncDriver implements Driver {
   private readonly initPath: string;
   private readonly conmon: ConmonSettings;
   private readonly paths: RuncPaths;
+  /** Memory-filesystem dir for what holds process envs (secure-dir.ts). */
+  readonly secureDir: string;
+  private readonly defaultRoot: boolean;
   private readonly cli: RuncCli;
   private readonly meta: MetaStore;
   private readonly exits: ExitTracker;
@@ -110,6 +116,7 @@ export class RuncDriver implements Driver {
     this.cgroupRoot = opts.cgroupRoot ?? 'skiff';
     checkId('cgroupRoot', this.cgroupRoot);
     this.runcRoot = opts.runcRoot ?? path.join(this.stateDir, 'runc');
+    this.defaultRoot = !opts.runcRoot;
     if (opts.userns) {
       const { hostId, size } = opts.userns;
       if (!Number.isInteger(hostId) || hostId < 1 || !Number.isInteger(size) || size < 1 || hostId + size > 2 ** 32 - 1) {
@@ -119,7 +126,8 @@ export class RuncDriver implements Driver {
     }
     this.initPath = opts.initPath ?? '/usr/bin/tini-static';
     this.conmon = { conmonPath: this.conmonPath, runcPath: this.runcPath, createTimeoutMs: opts.createTimeoutMs ?? 60_000, logSizeMaxBytes: opts.logSizeMaxBytes };
-    this.paths = new RuncPaths(this.stateDir, this.runcRoot);
+    this.secureDir = opts.secureDir ?? secureDirOf(memoryBase(), this.stateDir);
+    this.paths = new RuncPaths(this.stateDir, this.runcRoot, this.secureDir);
     this.cli = new RuncCli(this.runcPath, this.paths);
     this.meta = new MetaStore(this.paths);
     this.cgroups = new TaskCgroups(this.cgroupRoot);
@@ -146,7 +154,11 @@ export class RuncDriver implements Driver {
 
   private ensureDirs(): Promise<void> {
     const p = this.paths;
-    this.dirsReady ??= Promise.all([p.bundlesDir, p.exitDir, p.logsDir, p.sockDir, p.runcRoot].map((d) => fsp.mkdir(d, { recursive: true, mode: 0o700 }))).then(
+    this.dirsReady ??= Promise.all([p.bundlesDir, p.exitDir, p.logsDir, p.sockDir].map((d) => fsp.mkdir(d, { recursive: true, mode: 0o700 })))
+      // The default runc root links to the memory dir; an explicit one is made as given.
+      .then(() => prepareSecureDir(p.secureDir, this.defaultRoot ? p.runcRoot : undefined))
+      .then(() => fsp.mkdir(p.runcRoot, { recursive: true, mode: 0o700 }))
+      .then(
       () => (this.userns ? allowTraversal(p.bundlesDir) : undefined),
       (e) => {
         this.dirsReady = undefined;
