@@ -13,8 +13,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, readlinkSync, lstatSync, statfsSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
@@ -74,6 +74,38 @@ function skiff(...args: string[]) {
 async function fromTask(task: Task, path: string): Promise<string> {
   const res = await fetch(`http://${ipOf(task)}:8080${path}`, { signal: AbortSignal.timeout(15_000) });
   return res.text();
+}
+
+/** Every regular file under `dir` (symlinks not followed) whose bytes contain one of `values`. */
+function filesHolding(dir: string, values: string[]): string[] {
+  const hits: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && values.some((v) => readFileSync(p).includes(v))) hits.push(p);
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
+/**
+ * The secret values are nowhere under the data dir (by content, every file,
+ * container rootfs mounts included), and in this server's memory dir (where
+ * the runtime specs and runc's state live) only in owner-only files on a tmpfs.
+ */
+function assertSecretsOffDisk(values: string[], when: string): string[] {
+  const onDisk = filesHolding(server.dataDir, values);
+  assert.deepEqual(onDisk, [], `${when}: secret in clear under the data dir`);
+  const runcRoot = join(server.dataDir, 'runtime', 'runc');
+  assert.ok(lstatSync(runcRoot).isSymbolicLink(), 'the runc root links to the memory dir');
+  const memory = dirname(readlinkSync(runcRoot));
+  assert.match(memory, /^\/(run|dev\/shm)\/skiff\/[0-9a-f]{16}$/);
+  assert.equal(statfsSync(memory).type, 0x01021994, `${memory} is on a tmpfs`);
+  const inMemory = filesHolding(memory, values);
+  for (const f of inMemory) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  return inMemory;
 }
 
 const parseEnv = (text: string) => Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
@@ -219,11 +251,10 @@ test("a secret's value appears nowhere but in the task's environment", async (t)
     const raw = readFileSync(file);
     for (const v of values) assert.equal(raw.indexOf(v), -1, `${f} holds a secret in clear`);
   }
-  // The runtime spec holds the environment: readable by root only.
-  const bundles = join(server.dataDir, 'runtime', 'bundles');
-  const configs = readdirSync(bundles).map((b) => join(bundles, b, 'config.json')).filter((f) => existsSync(f));
-  assert.ok(configs.length >= 2);
-  for (const f of configs) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  // The runtime spec and runc's state hold the environment: in memory, readable by root only, never on disk.
+  const inMemory = assertSecretsOffDisk(values, 'after start');
+  assert.ok(inMemory.some((f) => f.includes('/specs/')), `the runtime spec holds the secret (in memory): ${inMemory}`);
+  assert.ok(inMemory.some((f) => f.endsWith('/state.json')), `runc's state holds it (in memory): ${inMemory}`);
 });
 
 test('a task whose execution role may not read the secret fails to start like ECS; secrets without an execution role are refused at registration', async () => {
@@ -364,12 +395,15 @@ test('after a kill -9 and restart, running tasks still reach their metadata and 
   assert.match(await fromTask(taskB, `/cgi-bin/get?${envA.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}`), /wget-failed/);
   assert.equal(parseEnv(await fromTask(taskA, '/cgi-bin/env')).DB_PASSWORD, SECRET_VALUE, 'the container kept its environment');
   assert.equal((await secretsCall('GetSecretValue', { SecretId: 'app/db' })).SecretString, SECRET_VALUE, 'the rotated key was loaded');
+  assert.ok(assertSecretsOffDisk([SECRET_VALUE, JSON_SECRET_VALUE], 'after a restart').length >= 2, 'the adopted container kept its spec in memory');
 });
 
 test('a stopped task loses its metadata and credentials', async () => {
   const creds = JSON.parse(await fromTask(taskA, '/cgi-bin/creds'));
   await server.ecs().send(new StopTaskCommand({ task: taskA.taskArn! }));
   await waitTaskStatus(server.ecs(), taskA.taskArn!, 'STOPPED', 60_000);
+  await waitFor('the stopped container removed', async () => !existsSync(join(server.dataDir, 'runtime', 'bundles', `${taskA.containers![0].runtimeId}.json`)) || undefined, 30_000).catch(() => undefined);
+  assertSecretsOffDisk([SECRET_VALUE, JSON_SECRET_VALUE], 'after stop');
   const ecs = new ECSClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: creds.AccessKeyId, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.Token } });
   await assert.rejects(ecs.send(new ListClustersCommand({})), { name: 'UnrecognizedClientException' });
 });

@@ -6,9 +6,9 @@
  * the server made, even if tests failed half-way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { signedFetch } from '../../src/cli/client.ts';
@@ -186,6 +186,9 @@ export class TestServer {
     await new LinuxNetwork({ netnsPrefix: `${this.prefix}-`, vethPrefix: this.prefix.slice(0, 7), nftTable: this.prefix }).destroyAll();
     await run('nft', ['delete', 'table', 'ip', `${this.prefix}_md`]); // the task metadata NAT (src/metadata/metadata-nat.ts)
     await new HostFirewall().remove(securityGroupTable(this.prefix)); // security groups (src/network/security-group-firewall.ts)
+    // The runtime specs and runc state live on a memory filesystem the runc root links to (src/drivers/runc/secure-dir.ts).
+    const memory = (() => { try { return dirname(readlinkSync(runcRoot)); } catch { return undefined; } })();
+    if (memory && /^\/(run|dev\/shm)\/skiff\/[0-9a-f]{16}$/.test(memory)) rmSync(memory, { recursive: true, force: true });
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
