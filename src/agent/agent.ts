@@ -6,12 +6,24 @@
  */
 import type { StopCodeName } from '../model/task-record.ts';
 import { TaskRunner, type TaskRunnerDeps } from './task-runner.ts';
+import { StorageWatcher, type StorageSettings } from './storage-watcher.ts';
 import { taskIdOfRuntimeId } from '../model/runtime-id.ts';
 
 export class Agent {
   private readonly runners = new Map<string, TaskRunner>();
 
-  constructor(private readonly deps: Omit<TaskRunnerDeps, 'onStopped'>) {}
+  /** Stops tasks over their ephemeral storage limit (storage-watcher.ts); made when `storage` settings are given. */
+  readonly storage: StorageWatcher | undefined;
+
+  constructor(
+    private readonly deps: Omit<TaskRunnerDeps, 'onStopped'>,
+    storage?: StorageSettings,
+  ) {
+    if (storage) {
+      this.storage = new StorageWatcher({ tasks: deps.tasks, driver: deps.driver, log: deps.log, stop: (id, code, reason) => this.stop(id, code, reason) }, storage);
+      this.storage.start();
+    }
+  }
 
   /** Starts running a task whose record (PROVISIONING, desired RUNNING) is already stored. */
   launch(taskId: string): void {
