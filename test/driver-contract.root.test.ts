@@ -41,6 +41,7 @@ driverContract(
       const d = newDriver();
       for (const id of await d.listContainers().catch(() => [])) await d.destroyContainer(id).catch((e) => console.error(e));
       for (const t of await d.listTasks().catch(() => [])) await d.destroyTask(t).catch((e) => console.error(e));
+      await fsp.rm(d.secureDir, { recursive: true, force: true }); // the specs' memory dir (secure-dir.ts)
       const mounts = parseMountinfo(await fsp.readFile('/proc/self/mountinfo', 'utf8'));
       for (const h of new Set(mounts.filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2').map((m) => m.mountPoint))) {
         await fsp.rmdir(path.join(h, CGROUP_ROOT)).catch(() => {});

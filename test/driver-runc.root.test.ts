@@ -125,6 +125,7 @@ describe('RuncDriver (real runc, root)', { skip: skipReason, concurrency: false 
       for (const id of await d.listContainers().catch(() => [])) await d.destroyContainer(id).catch((e) => console.error(e));
       for (const t of await d.listTasks().catch(() => [])) await d.destroyTask(t).catch((e) => console.error(e));
       for (const h of await cgroupHierarchies()) await fsp.rmdir(path.join(h, CGROUP_ROOT)).catch(() => {});
+      await fsp.rm(d.secureDir, { recursive: true, force: true }); // the specs' memory dir (secure-dir.ts)
     }
     await execFileP('ip', ['netns', 'del', NETNS]).catch(() => {});
     if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
