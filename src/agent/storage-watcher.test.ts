@@ -1,17 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskRecord } from '../model/task-record.ts';
-import { ephemeralLimitBytes, overLimitReason, StorageWatcher, storageSettings } from './storage-watcher.ts';
+import { ephemeralLimitBytes, overLimitReason, StorageWatcher } from './storage-watcher.ts';
 
 const MiB = 1024 * 1024;
-
-test('settings: scale and interval with defaults, bad values named', () => {
-  assert.deepEqual(storageSettings({}), { scale: 1, intervalMs: 2000 });
-  assert.deepEqual(storageSettings({ SKIFF_EPHEMERAL_STORAGE_SCALE: '0.001', SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS: '500' }), { scale: 0.001, intervalMs: 500 });
-  assert.throws(() => storageSettings({ SKIFF_EPHEMERAL_STORAGE_SCALE: '2' }), /SKIFF_EPHEMERAL_STORAGE_SCALE must be a number from 0.000001 to 1 \(got 2\)/);
-  assert.throws(() => storageSettings({ SKIFF_EPHEMERAL_STORAGE_SCALE: '0' }), /SKIFF_EPHEMERAL_STORAGE_SCALE/);
-  assert.throws(() => storageSettings({ SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS: 'x' }), /SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS must be a whole number/);
-});
 
 test('limits and the reason', () => {
   assert.equal(ephemeralLimitBytes(20, 1), 20 * 1024 * MiB);

@@ -15,26 +15,15 @@
  * measurement (SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS, default 2 s). Counted: the
  * containers' writable layers; not yet: task-scoped (bind) volumes.
  */
-import { envNumbers } from '../config/env-numbers.ts';
 import type { DriverStats } from '../drivers/driver.ts';
 import type { StopCodeName, TaskRecord } from '../model/task-record.ts';
 
+/** Resolved by src/config/ (SKIFF_EPHEMERAL_STORAGE_SCALE, SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS). */
 export interface StorageSettings {
   /** Multiplies every task's ephemeral storage limit (0 < scale <= 1). */
   scale: number;
   /** How often running tasks are measured. */
   intervalMs: number;
-}
-
-/** Reads SKIFF_EPHEMERAL_STORAGE_SCALE and SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS; throws naming a bad value. */
-export function storageSettings(env: NodeJS.ProcessEnv): StorageSettings {
-  const read = envNumbers(env);
-  const out = {
-    scale: read.number('SKIFF_EPHEMERAL_STORAGE_SCALE', 1, 0.000001, 1),
-    intervalMs: read.int('SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS', 2000, 100, 600_000),
-  };
-  read.check('ephemeral storage');
-  return out;
 }
 
 const MiB = 1024 * 1024;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   DEFAULT_AUTOSCALING_SETTINGS,
   parseAutoscalingSettings,
+  parseEphemeralStorageSettings,
   parseLoadBalancerSettings,
   parseLogSettings,
   parseMetadataSettings,
@@ -61,4 +62,12 @@ test('log, metadata and autoscaling settings: defaults and ranges', () => {
   assert.match(parse((p) => parseMetadataSettings({ SKIFF_TASK_CREDENTIALS_TTL_MS: '10' }, p)).problems.join(), /SKIFF_TASK_CREDENTIALS_TTL_MS/);
   assert.deepEqual(parse((p) => parseAutoscalingSettings({}, p)), { value: { ...DEFAULT_AUTOSCALING_SETTINGS }, problems: [] });
   assert.equal(parse((p) => parseAutoscalingSettings({ SKIFF_AUTOSCALING_PERIOD_MS: '1000' }, p)).value.periodMs, 1000);
+});
+
+test('ephemeral storage settings: scale and interval, defaults, every problem named', () => {
+  assert.deepEqual(parse((p) => parseEphemeralStorageSettings({}, p)), { value: { scale: 1, intervalMs: 2000 }, problems: [] });
+  assert.deepEqual(parse((p) => parseEphemeralStorageSettings({ SKIFF_EPHEMERAL_STORAGE_SCALE: '0.001', SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS: '500' }, p)).value, { scale: 0.001, intervalMs: 500 });
+  const bad = parse((p) => parseEphemeralStorageSettings({ SKIFF_EPHEMERAL_STORAGE_SCALE: '2', SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS: 'x' }, p));
+  assert.match(bad.problems.join('\n'), /SKIFF_EPHEMERAL_STORAGE_SCALE must be a number from 0.000001 to 1 \(got 2\)[^]*SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS/);
+  assert.match(parse((p) => parseEphemeralStorageSettings({ SKIFF_EPHEMERAL_STORAGE_SCALE: '0' }, p)).problems[0], /SKIFF_EPHEMERAL_STORAGE_SCALE/);
 });

@@ -40,6 +40,11 @@
  *   SKIFF_AUTOSCALING_SCALE_IN_DATAPOINTS  consecutive datapoints below 90 % of the target to scale in (default 15)
  * A datapoint averages the stats sampler's samples (SKIFF_STATS_INTERVAL_MS)
  * that fall in its period; a period without samples is missing data (no alarm).
+ *
+ * Ephemeral storage (src/agent/storage-watcher.ts):
+ *   SKIFF_EPHEMERAL_STORAGE_SCALE        multiplies every task's limit, for small hosts and tests
+ *                                        (0.000001–1, default 1; 0.001: a 20 GiB task may use 20 MiB)
+ *   SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS  how often running tasks' writable layers are measured (default 2000)
  */
 import { readFileSync } from 'node:fs';
 import { envNumbers } from './env-numbers.ts';
@@ -167,5 +172,18 @@ export function parseAutoscalingSettings(env: Env, problems: string[]): Autoscal
     periodMs: read.int('SKIFF_AUTOSCALING_PERIOD_MS', d.periodMs, 200, 3_600_000),
     scaleOutDatapoints: read.int('SKIFF_AUTOSCALING_SCALE_OUT_DATAPOINTS', d.scaleOutDatapoints, 1, 100),
     scaleInDatapoints: read.int('SKIFF_AUTOSCALING_SCALE_IN_DATAPOINTS', d.scaleInDatapoints, 1, 100),
+  };
+}
+
+export interface EphemeralStorageSettings {
+  scale: number;
+  intervalMs: number;
+}
+
+export function parseEphemeralStorageSettings(env: Env, problems: string[]): EphemeralStorageSettings {
+  const read = envNumbers(env, problems);
+  return {
+    scale: read.number('SKIFF_EPHEMERAL_STORAGE_SCALE', 1, 0.000001, 1),
+    intervalMs: read.int('SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS', 2000, 100, 600_000),
   };
 }

@@ -10,6 +10,8 @@ import { diskSettingsFromEnv, type DiskSettings } from '../store/disk-guard.ts';
 import { HostPortError, parseTaskHostPorts, type TaskHostPort } from '../network/host-boundary.ts';
 import {
   parseAutoscalingSettings,
+  parseEphemeralStorageSettings,
+  type EphemeralStorageSettings,
   parseLoadBalancerSettings,
   parseLogSettings,
   parseMetadataSettings,
@@ -76,6 +78,8 @@ export interface ServerConfig {
   logs: Readonly<LogSettings>;
   /** The /metrics bearer token (SKIFF_METRICS_TOKEN[_FILE]). */
   metrics: Readonly<MetricsSettings>;
+  /** Ephemeral storage enforcement (SKIFF_EPHEMERAL_STORAGE_SCALE, SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS). */
+  ephemeralStorage: Readonly<EphemeralStorageSettings>;
   /** The task metadata endpoint (SKIFF_METADATA_PORT, SKIFF_TASK_CREDENTIALS_TTL_MS). */
   metadata: Readonly<MetadataSettings>;
   /** The load balancers (SKIFF_LB_*; they bind to `host`). */
@@ -189,6 +193,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     logs: Object.freeze(parseLogSettings(env, problems)),
     metrics: Object.freeze(parseMetricsSettings(env, problems)),
     metadata: Object.freeze(parseMetadataSettings(env, problems)),
+    ephemeralStorage: Object.freeze(parseEphemeralStorageSettings(env, problems)),
     loadBalancers: Object.freeze(parseLoadBalancerSettings(env, host, problems)),
     autoscaling: Object.freeze(parseAutoscalingSettings(env, problems)),
     disk: Object.freeze(diskSettings(env, problems)),

@@ -107,7 +107,7 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     networkReady: (taskId) => enforcer.prepareTask(taskId),
     log,
     identity: identity.identities,
-  });
+  }, c.ephemeralStorage);
   const warmPool = new WarmPool(
     {
       network,

@@ -19,7 +19,7 @@ export interface Identity {
   taskIdentity: TaskIdentityService;
 }
 
-export function buildIdentity(c: Readonly<ServerConfig>, repos: Repos, disk: Pick<DiskGuard, 'assertWritable'>, driver: Pick<Driver, 'inspect' | 'containerStats'>, log: (msg: string) => void): Identity {
+export function buildIdentity(c: Readonly<ServerConfig>, repos: Repos, disk: Pick<DiskGuard, 'assertWritable'>, driver: Pick<Driver, 'inspect' | 'containerStats' | 'writableLayerUsage'>, log: (msg: string) => void): Identity {
   const { db } = repos;
   const root = { accessKeyId: c.rootAccessKeyId, secretAccessKey: c.rootSecretAccessKey };
   // The audit log refuses a mutating call's row while the disk is full (fail closed).
