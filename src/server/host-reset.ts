@@ -142,7 +142,7 @@ export async function resetHost(c: Readonly<ResetConfig>, opts: { dryRun?: boole
   if (holder) throw new HostResetRefused(`the Skiff server with data dir ${c.dataDir} is running (pid ${holder.pid}): stop it first (host reset removes what a stopped server left)`);
   const report: ResetReport = { dryRun: dry, dataDir: c.dataDir, prefix: c.cgroupRoot, containers: [], running: [], tasks: [], killedPids: [], cgroups: [], mounts: [], namespaces: [], veths: [], bridges: [], nftTables: [], dataRemoved: false };
 
-  // 1. containers and task cgroups, through the driver.
+  // 1. containers and task cgroups, through the driver (made as prepareHost in host.ts makes it: keep the two in step).
   const driver = await createDriver('runc', { runtimeDir: join(c.dataDir, 'runtime'), tools: { runc: c.runcPath, conmon: c.conmonPath }, cgroupRoot: c.cgroupRoot });
   report.containers = await driver.listContainers();
   for (const id of report.containers) {
