@@ -27,8 +27,9 @@ import { autoscalingCommands } from './commands/autoscaling.ts';
 import { lbCommands } from './commands/lb.ts';
 import { skiffVersion } from './version.ts';
 import { execCommands } from './commands/exec.ts';
+import { hostCommands } from './commands/host.ts';
 
-const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands, autoscalingCommands, lbCommands, execCommands];
+const COMMANDS: CommandModule[] = [serverCommands, taskCommands, networkCommands, costCommands, rightsizeCommands, coldstartCommands, doctorCommands, adviseCommands, keyCommands, spotCommands, runCommands, serviceCommands, topCommands, completionCommands, roleCommands, composeCommands, autoscalingCommands, lbCommands, execCommands, hostCommands];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('skiff')

@@ -240,6 +240,12 @@ export interface Driver {
   writableLayerUsage(id: string): Promise<WritableLayerUsage | undefined>;
   /** Path of the container's log file (k8s-file format lines: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`); kept after destroy. */
   logPath(id: string): string;
+  /**
+   * Host state the driver keeps outside the data dir besides its containers
+   * (e.g. a memory filesystem dir): removed (unless `dryRun`) once no container
+   * is left, for `skiff host reset`. Returns the paths removed (or that would be).
+   */
+  purgeHostState(opts: { dryRun: boolean }): Promise<string[]>;
 }
 
 /**

@@ -31,6 +31,7 @@ import { buildAgentSide, type AgentSide } from './agent-side.ts';
 import { buildControlPlane, type ControlPlane } from './control-plane.ts';
 import { buildHttpApi } from './http-api.ts';
 import { attachExecStream } from '../exec/stream-route.ts';
+import { acquireServerLock, releaseServerLock } from './server-lock.ts';
 
 /** What start() made, for close(). */
 interface Running {
@@ -58,6 +59,7 @@ export class SkiffServer {
 
   async start(): Promise<string> {
     const { config: c, log, clock } = this;
+    acquireServerLock(c.dataDir); // `skiff host reset` refuses while this server runs (server-lock.ts)
     useSpawnHelper(true);
     const host = await prepareHost(c, log);
     const metrics = new PlatformMetrics(clock.now());
@@ -100,6 +102,7 @@ export class SkiffServer {
     const r = this.running;
     if (!r) {
       useSpawnHelper(false);
+      releaseServerLock(this.config.dataDir);
       return;
     }
     r.control.services.close();
@@ -118,5 +121,6 @@ export class SkiffServer {
     r.identity.auth.audit.close();
     await r.disk.stop();
     r.repos.db.close();
+    releaseServerLock(this.config.dataDir);
   }
 }

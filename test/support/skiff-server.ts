@@ -6,15 +6,14 @@
  * the server made, even if tests failed half-way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { signedFetch } from '../../src/cli/client.ts';
-import { HostFirewall, securityGroupTable } from '../../src/network/security-group-firewall.ts';
-import { LinuxNetwork } from '../../src/network/linux-network.ts';
-import { run } from '../../src/util/exec.ts';
+import { resolveServerConfig } from '../../src/config/server-config.ts';
+import { resetHost } from '../../src/server/host-reset.ts';
 import { freePort } from './registry.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -165,31 +164,12 @@ export class TestServer {
 
   /**
    * Stops the server and removes everything it made on the host: containers
-   * (runc + conmon), mounts, cgroups, namespaces, veths, bridges, nft table, data dir.
+   * (runc + conmon), mounts, cgroups, namespaces, veths, bridges, nft tables, data dir.
    */
   async destroy(): Promise<void> {
     await this.stop('SIGKILL');
-    const runcRoot = join(this.dataDir, 'runtime', 'runc');
-    if (existsSync(runcRoot)) {
-      for (const id of readdirSync(runcRoot)) await run('runc', ['--root', runcRoot, 'delete', '--force', id]);
-    }
-    // Unmount anything still mounted under the data dir (deepest first).
-    const mounts = (await run('sh', ['-c', `awk '{print $5}' /proc/self/mountinfo`])).stdout
-      .split('\n')
-      .filter((m) => m.startsWith(this.dataDir + '/'))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) await run('umount', ['-l', m]);
-    for (const ctrl of readdirSync('/sys/fs/cgroup')) {
-      const dir = join('/sys/fs/cgroup', ctrl, this.prefix);
-      if (existsSync(dir)) await run('sh', ['-c', `find ${dir} -depth -type d -exec rmdir {} + 2>/dev/null; true`]);
-    }
-    await new LinuxNetwork({ netnsPrefix: `${this.prefix}-`, vethPrefix: this.prefix.slice(0, 7), nftTable: this.prefix }).destroyAll();
-    await run('nft', ['delete', 'table', 'ip', `${this.prefix}_md`]); // the task metadata NAT (src/metadata/metadata-nat.ts)
-    await new HostFirewall().remove(securityGroupTable(this.prefix)); // security groups (src/network/security-group-firewall.ts)
-    // The runtime specs and runc state live on a memory filesystem the runc root links to (src/drivers/runc/secure-dir.ts).
-    const memory = (() => { try { return dirname(readlinkSync(runcRoot)); } catch { return undefined; } })();
-    if (memory && /^\/(run|dev\/shm)\/skiff\/[0-9a-f]{16}$/.test(memory)) rmSync(memory, { recursive: true, force: true });
-    rmSync(this.dataDir, { recursive: true, force: true });
+    // The product's own `skiff host reset --purge-data` (src/server/host-reset.ts): one implementation.
+    await resetHost(resolveServerConfig({ dataDir: this.dataDir }, { SKIFF_RESOURCE_PREFIX: this.prefix }), { purgeData: true });
   }
 }
 

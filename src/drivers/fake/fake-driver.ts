@@ -309,6 +309,11 @@ export class FakeDriver implements Driver {
     return this.op(() => this.host.containerIds());
   }
 
+  /** The fake keeps nothing on the host beyond its containers' log files. */
+  async purgeHostState(): Promise<string[]> {
+    return [];
+  }
+
   logPath(id: string): string {
     return this.host.logPath(id);
   }

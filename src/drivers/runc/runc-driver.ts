@@ -19,7 +19,7 @@
  * conmon double-forks and setsid()s, so containers and their supervisors outlive
  * the Node process; a new RuncDriver over the same stateDir adopts them.
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Semaphore } from '../../util/semaphore.ts';
@@ -275,6 +275,16 @@ export class RuncDriver implements Driver {
   async writableLayerUsage(id: string): Promise<WritableLayerUsage | undefined> {
     checkId('container id', id);
     return diskUsage(this.paths.upper(id));
+  }
+
+  /** The memory-filesystem dir of runtime specs and runc state (secure-dir.ts), once no container is left. */
+  async purgeHostState(opts: { dryRun: boolean }): Promise<string[]> {
+    if (!existsSync(this.secureDir)) return [];
+    if (!opts.dryRun) {
+      if ((await this.listContainers()).length > 0) throw new Error(`containers are left: ${this.secureDir} holds their specs`);
+      await fsp.rm(this.secureDir, { recursive: true, force: true });
+    }
+    return [this.secureDir];
   }
 }
 
