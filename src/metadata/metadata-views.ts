@@ -8,6 +8,7 @@ import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 import { hostnameFor } from '../agent/start-rules.ts';
 import type { ResourceUsage } from '../drivers/driver.ts';
 import { gatewayAddress } from '../model/cidr.ts';
+import { UNKNOWN_CLOCK, type ClockDrift } from './clock-status.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -53,7 +54,8 @@ export function containerMetadata(task: TaskRecord, c: ContainerRecord, ctx: { r
   };
 }
 
-export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr?: string; serviceName?: string }) {
+/** `ctx.clock`: the host clock's state as read now (clock-status.ts); unknown when not given. */
+export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr?: string; serviceName?: string; clock?: ClockDrift }) {
   return {
     Cluster: task.clusterArn,
     TaskARN: task.arn,
@@ -68,7 +70,7 @@ export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr
     AvailabilityZone: task.availabilityZone,
     LaunchType: 'FARGATE',
     Containers: task.containers.map((c) => containerMetadata(task, c, ctx)),
-    ClockDrift: { ClockErrorBound: 0.5, ReferenceTimestamp: new Date().toISOString(), ClockSynchronizationStatus: 'SYNCHRONIZED' },
+    ClockDrift: ctx.clock ?? UNKNOWN_CLOCK,
     EphemeralStorageMetrics: { Utilized: 0, Reserved: task.ephemeralStorageGiB * 1024 },
     VPCID: task.network.vpcId,
     ...(ctx.serviceName ? { ServiceName: ctx.serviceName } : {}),
@@ -112,7 +114,13 @@ export function parseNetDev(text: string): Record<string, NetworkCounters> {
   return out;
 }
 
-/** Docker's stats JSON (what `docker stats` and ECS's `/stats` return) from this and the previous sample. */
+/**
+ * Docker's stats JSON (what `docker stats` and ECS's `/stats` return) from this
+ * and the previous sample. Every figure is the sample's measurement; where the
+ * runtime does not measure one, Docker's empty value (0, [] or {}) stands in.
+ * `limitBytes`: the configured limit, used when the cgroup's limit in force is unknown.
+ * num_procs is 0 as Docker reports it on Linux (pids_stats has the count).
+ */
 export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limitBytes: number, now: StatsSample, prev?: StatsSample) {
   const cpu = (s: StatsSample | undefined) =>
     s
@@ -141,9 +149,18 @@ export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limi
     memory_stats: {
       usage: now.usage.workingSetBytes,
       stats: { rss: now.usage.rssBytes, cache: now.usage.cacheBytes },
-      limit: limitBytes,
+      limit: now.usage.memoryLimitBytes ?? limitBytes,
     },
-    blkio_stats: { io_service_bytes_recursive: [], io_serviced_recursive: [] },
+    blkio_stats: {
+      io_service_bytes_recursive: now.usage.blkio?.serviceBytes ?? [],
+      io_serviced_recursive: now.usage.blkio?.serviced ?? [],
+      io_queue_recursive: [],
+      io_service_time_recursive: [],
+      io_wait_time_recursive: [],
+      io_merged_recursive: [],
+      io_time_recursive: [],
+      sectors_recursive: [],
+    },
     storage_stats: {},
     ...(now.networks ? { networks: now.networks } : {}),
   };
