@@ -81,7 +81,8 @@ test('a task that burns CPU, is throttled, writes and forks: /stats and /task/st
     'throttling, the 4 MiB write and the sleepers in /stats',
     async () => {
       const s = JSON.parse(await metadata('/stats')) as Stats;
-      const ready = s.cpu_stats.throttling_data.throttled_periods > 0 && writeBytes(s) >= WRITTEN && (s.pids_stats.current ?? 0) >= SLEEPERS + 2 && s.cpu_stats.cpu_usage.usage_in_kernelmode > 0;
+      // throttled_time grows when a throttled period ends, after nr_throttled counted it
+      const ready = s.cpu_stats.throttling_data.throttled_periods > 0 && s.cpu_stats.throttling_data.throttled_time > 0 && writeBytes(s) >= WRITTEN && (s.pids_stats.current ?? 0) >= SLEEPERS + 2 && s.cpu_stats.cpu_usage.usage_in_kernelmode > 0;
       return ready ? s : undefined;
     },
     60_000,
