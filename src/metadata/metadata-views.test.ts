@@ -22,6 +22,8 @@ test('Docker stats carry the sample\'s measurements: CPU split, throttling, pids
   assert.equal(s.cpu_stats.system_cpu_usage, 2e9);
   assert.deepEqual(s.pids_stats, { current: 6 });
   assert.equal(s.memory_stats.limit, 64 << 20, 'the cgroup\'s limit, not the configured one');
+  assert.equal(s.memory_stats.usage, 9000, 'the cgroup\'s charge, as Docker reports it');
+  assert.equal(s.memory_stats.stats.total_inactive_file, 2000, 'what a client subtracts to get the working set');
   assert.deepEqual(s.blkio_stats.io_service_bytes_recursive, [{ major: 254, minor: 0, op: 'Write', value: 65536 }]);
   assert.deepEqual(s.blkio_stats.io_serviced_recursive, [{ major: 254, minor: 0, op: 'Write', value: 16 }]);
   const first = dockerStats({ runtimeId: 'abc', name: 'app' }, 512 << 20, { ...sample(1000, 1), usage: { cpuUsageUs: 1, workingSetBytes: 1, rssBytes: 1, cacheBytes: 0 } });

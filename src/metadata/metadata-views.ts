@@ -114,6 +114,9 @@ export function parseNetDev(text: string): Record<string, NetworkCounters> {
   return out;
 }
 
+/** The inactive file cache: what the working set leaves out of the charge. */
+const inactiveFile = (u: ResourceUsage) => Math.max(0, (u.memoryUsageBytes ?? u.workingSetBytes) - u.workingSetBytes);
+
 /**
  * Docker's stats JSON (what `docker stats` and ECS's `/stats` return) from this
  * and the previous sample. Every figure is the sample's measurement; where the
@@ -146,9 +149,16 @@ export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limi
     pids_stats: (now.pids ?? now.usage.pids) !== undefined ? { current: now.pids ?? now.usage.pids } : {},
     cpu_stats: cpu(now),
     precpu_stats: cpu(prev),
+    // Docker's usage is the cgroup's charge (page cache included); clients subtract
+    // the inactive file cache (total_inactive_file on v1, inactive_file on v2).
     memory_stats: {
-      usage: now.usage.workingSetBytes,
-      stats: { rss: now.usage.rssBytes, cache: now.usage.cacheBytes },
+      usage: now.usage.memoryUsageBytes ?? now.usage.workingSetBytes,
+      stats: {
+        rss: now.usage.rssBytes,
+        cache: now.usage.cacheBytes,
+        total_inactive_file: inactiveFile(now.usage),
+        inactive_file: inactiveFile(now.usage),
+      },
       limit: now.usage.memoryLimitBytes ?? limitBytes,
     },
     blkio_stats: {
