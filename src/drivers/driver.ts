@@ -71,6 +71,22 @@ export interface ResourceUsage {
   memoryLimitBytes?: number;
   /** Processes (tasks, in the kernel's sense) now. */
   pids?: number;
+  /** Block I/O done by the cgroup since it started, per device, where the runtime measures it. */
+  blkio?: BlkioUsage;
+}
+
+/** One counter of one block device, in Docker's shape (`op`: Read, Write, Sync, Async, Discard, Total). */
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+/** Bytes and operations per device and op (cgroup v1 blkio.throttle.*_recursive, v2 io.stat). */
+export interface BlkioUsage {
+  serviceBytes: BlkioEntry[];
+  serviced: BlkioEntry[];
 }
 
 /** A container's usage plus a way into its namespaces from the host. */

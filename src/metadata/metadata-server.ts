@@ -25,6 +25,7 @@ import type { TaskIdentities } from './task-identity.ts';
 import type { TaskCredentialStore } from './task-credentials.ts';
 import { containerMetadata, dockerStats, parseNetDev, taskMetadata, type StatsSample } from './metadata-views.ts';
 import { gatewayAddress } from '../model/cidr.ts';
+import { hostClock } from './clock-status.ts';
 
 export interface MetadataServerDeps {
   identities: TaskIdentities;
@@ -97,7 +98,7 @@ export class MetadataServer {
     const container = task.containers.find((c) => c.name === found.containerName)!;
     const ctx = { region: this.deps.region, subnetCidr: this.deps.subnetCidr(task.network.subnetId) };
     const [, , taskLevel, stats] = md;
-    if (!stats && taskLevel) return send(res, 200, taskMetadata(task, { ...ctx, ephemeralStorageBytes: await this.ephemeralBytes(task) }));
+    if (!stats && taskLevel) return send(res, 200, taskMetadata(task, { ...ctx, ephemeralStorageBytes: await this.ephemeralBytes(task), clock: await hostClock.read() }));
     if (!stats) return send(res, 200, containerMetadata(task, container, ctx));
     if (!taskLevel) return send(res, 200, await this.stats(task, container));
     const all = await Promise.all(task.containers.map(async (c) => [c.runtimeId, await this.stats(task, c)] as const));

@@ -8,6 +8,7 @@ import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 import { hostnameFor } from '../agent/start-rules.ts';
 import type { ResourceUsage } from '../drivers/driver.ts';
 import { gatewayAddress } from '../model/cidr.ts';
+import { UNKNOWN_CLOCK, type ClockDrift } from './clock-status.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -55,9 +56,10 @@ export function containerMetadata(task: TaskRecord, c: ContainerRecord, ctx: { r
 
 /**
  * Task metadata. `ephemeralStorageBytes` is the disk use of the task's writable
- * layers; ECS reports EphemeralStorageMetrics.Utilized and .Reserved in MiB.
+ * layers (ECS reports EphemeralStorageMetrics.Utilized and .Reserved in MiB);
+ * `clock` the host clock's state as read now (clock-status.ts), unknown when not given.
  */
-export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr?: string; serviceName?: string; ephemeralStorageBytes?: number }) {
+export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr?: string; serviceName?: string; ephemeralStorageBytes?: number; clock?: ClockDrift }) {
   return {
     Cluster: task.clusterArn,
     TaskARN: task.arn,
@@ -72,7 +74,7 @@ export function taskMetadata(task: TaskRecord, ctx: { region: string; subnetCidr
     AvailabilityZone: task.availabilityZone,
     LaunchType: 'FARGATE',
     Containers: task.containers.map((c) => containerMetadata(task, c, ctx)),
-    ClockDrift: { ClockErrorBound: 0.5, ReferenceTimestamp: new Date().toISOString(), ClockSynchronizationStatus: 'SYNCHRONIZED' },
+    ClockDrift: ctx.clock ?? UNKNOWN_CLOCK,
     EphemeralStorageMetrics: { Utilized: Math.round((ctx.ephemeralStorageBytes ?? 0) / (1024 * 1024)), Reserved: task.ephemeralStorageGiB * 1024 },
     VPCID: task.network.vpcId,
     ...(ctx.serviceName ? { ServiceName: ctx.serviceName } : {}),
@@ -116,7 +118,16 @@ export function parseNetDev(text: string): Record<string, NetworkCounters> {
   return out;
 }
 
-/** Docker's stats JSON (what `docker stats` and ECS's `/stats` return) from this and the previous sample. */
+/** The inactive file cache: what the working set leaves out of the charge. */
+const inactiveFile = (u: ResourceUsage) => Math.max(0, (u.memoryUsageBytes ?? u.workingSetBytes) - u.workingSetBytes);
+
+/**
+ * Docker's stats JSON (what `docker stats` and ECS's `/stats` return) from this
+ * and the previous sample. Every figure is the sample's measurement; where the
+ * runtime does not measure one, Docker's empty value (0, [] or {}) stands in.
+ * `limitBytes`: the configured limit, used when the cgroup's limit in force is unknown.
+ * num_procs is 0 as Docker reports it on Linux (pids_stats has the count).
+ */
 export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limitBytes: number, now: StatsSample, prev?: StatsSample) {
   const cpu = (s: StatsSample | undefined) =>
     s
@@ -142,12 +153,28 @@ export function dockerStats(c: Pick<ContainerRecord, 'runtimeId' | 'name'>, limi
     pids_stats: (now.pids ?? now.usage.pids) !== undefined ? { current: now.pids ?? now.usage.pids } : {},
     cpu_stats: cpu(now),
     precpu_stats: cpu(prev),
+    // Docker's usage is the cgroup's charge (page cache included); clients subtract
+    // the inactive file cache (total_inactive_file on v1, inactive_file on v2).
     memory_stats: {
-      usage: now.usage.workingSetBytes,
-      stats: { rss: now.usage.rssBytes, cache: now.usage.cacheBytes },
-      limit: limitBytes,
+      usage: now.usage.memoryUsageBytes ?? now.usage.workingSetBytes,
+      stats: {
+        rss: now.usage.rssBytes,
+        cache: now.usage.cacheBytes,
+        total_inactive_file: inactiveFile(now.usage),
+        inactive_file: inactiveFile(now.usage),
+      },
+      limit: now.usage.memoryLimitBytes ?? limitBytes,
     },
-    blkio_stats: { io_service_bytes_recursive: [], io_serviced_recursive: [] },
+    blkio_stats: {
+      io_service_bytes_recursive: now.usage.blkio?.serviceBytes ?? [],
+      io_serviced_recursive: now.usage.blkio?.serviced ?? [],
+      io_queue_recursive: [],
+      io_service_time_recursive: [],
+      io_wait_time_recursive: [],
+      io_merged_recursive: [],
+      io_time_recursive: [],
+      sectors_recursive: [],
+    },
     storage_stats: {},
     ...(now.networks ? { networks: now.networks } : {}),
   };

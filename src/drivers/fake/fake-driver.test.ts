@@ -139,8 +139,11 @@ test('usage: what the test sets, summed per task; gone containers and tasks answ
     await d.startContainer(spec(name, []).id);
   }
   host.setUsage(spec('a', []).id, { cpuUsageUs: 1000, memoryBytes: 4096, pids: 2, writableLayerBytes: 10, writableLayerInodes: 1 });
-  host.setUsage(spec('b', []).id, { cpuUsageUs: 500, memoryBytes: 1024, pids: 1 });
+  host.setUsage(spec('b', []).id, { cpuUsageUs: 500, memoryBytes: 1024, pids: 1, writeBytes: 8192 });
   const task = await d.taskStats(taskId);
+  const writeOf = (u: typeof task) => u?.blkio?.serviceBytes.find((e) => e.op === 'Write')?.value;
+  assert.equal(writeOf(task), 8192, 'a task\'s block I/O sums its containers\'');
+  assert.equal(task?.blkio?.serviced.find((e) => e.op === 'Write')?.value, 2);
   assert.deepEqual([task?.cpuUsageUs, task?.workingSetBytes, task?.pids, task?.memoryLimitBytes], [1500, 5120, 3, 512 * 1024 * 1024]);
   const a = await d.containerStats(spec('a', []).id);
   assert.equal(a?.pid, host.containers.get(spec('a', []).id)!.pid);

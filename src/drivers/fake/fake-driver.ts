@@ -282,7 +282,7 @@ export class FakeDriver implements Driver {
       if (!res) return undefined;
       const mine = [...this.host.containers.values()].filter((c) => c.spec.taskId === taskId && c.status === 'running');
       const sum = (f: (u: FakeContainer['usage']) => number) => mine.reduce((n, c) => n + f(c.usage), 0);
-      return usage(sum((u) => u.cpuUsageUs), sum((u) => u.memoryBytes), sum((u) => u.pids), res.memoryMiB);
+      return usage({ cpuUsageUs: sum((u) => u.cpuUsageUs), memoryBytes: sum((u) => u.memoryBytes), pids: sum((u) => u.pids), readBytes: sum((u) => u.readBytes), writeBytes: sum((u) => u.writeBytes) }, res.memoryMiB);
     });
   }
 
@@ -292,7 +292,7 @@ export class FakeDriver implements Driver {
       checkId('container id', id);
       const c = this.host.containers.get(id);
       if (!c || c.status !== 'running') return undefined;
-      return { ...usage(c.usage.cpuUsageUs, c.usage.memoryBytes, c.usage.pids, c.spec.memoryMiB ?? c.spec.taskLimits.memoryMiB), pid: c.pid };
+      return { ...usage(c.usage, c.spec.memoryMiB ?? c.spec.taskLimits.memoryMiB), pid: c.pid };
     });
   }
 
@@ -319,8 +319,21 @@ export class FakeDriver implements Driver {
   }
 }
 
-function usage(cpuUsageUs: number, memoryBytes: number, pids: number, limitMiB: number): ResourceUsage {
-  return { cpuUsageUs, memoryUsageBytes: memoryBytes, workingSetBytes: memoryBytes, rssBytes: memoryBytes, cacheBytes: 0, memoryLimitBytes: limitMiB * 1024 * 1024, pids };
+type UsageFigures = Pick<FakeContainer['usage'], 'cpuUsageUs' | 'memoryBytes' | 'pids' | 'readBytes' | 'writeBytes'>;
+
+/** The contract's figures from a fake's: all memory anonymous, block I/O on device 254:0 (writes counted Sync, reads Async, one op per 4 KiB). */
+function usage(u: UsageFigures, limitMiB: number): ResourceUsage {
+  const { cpuUsageUs, memoryBytes, pids, readBytes, writeBytes } = u;
+  const entries = (read: number, write: number) =>
+    (['Read', 'Write', 'Sync', 'Async', 'Total'] as const).map((op) => ({
+      major: 254, minor: 0, op, value: { Read: read, Write: write, Sync: write, Async: read, Total: read + write }[op],
+    }));
+  const ops = (bytes: number) => Math.ceil(bytes / 4096);
+  return {
+    cpuUsageUs,
+    memoryUsageBytes: memoryBytes, workingSetBytes: memoryBytes, rssBytes: memoryBytes, cacheBytes: 0, memoryLimitBytes: limitMiB * 1024 * 1024, pids,
+    blkio: { serviceBytes: entries(readBytes, writeBytes), serviced: entries(ops(readBytes), ops(writeBytes)) },
+  };
 }
 
 /** The checks the runc driver makes before it creates anything. */

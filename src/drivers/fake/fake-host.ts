@@ -28,6 +28,9 @@ export interface FakeUsage {
   pids: number;
   writableLayerBytes: number;
   writableLayerInodes: number;
+  /** Block I/O, reported on one fake device (254:0). */
+  readBytes: number;
+  writeBytes: number;
 }
 
 export interface FakeContainer {
@@ -154,7 +157,7 @@ export class FakeHost {
     if (!this.netnsExists(spec.netnsPath)) throw new Error(`network namespace ${spec.netnsPath} does not exist`);
     const program = parseProgram(spec.args);
     if (program.failCreate !== undefined) throw new Error(program.failCreate);
-    const c: FakeContainer = { spec: structuredClone(spec), program, pid: this.nextPid++, createdAt: Date.now(), status: 'created', traps: new Map(), pc: 0, usage: { cpuUsageUs: 0, memoryBytes: 0, pids: 0, writableLayerBytes: 0, writableLayerInodes: 0 } };
+    const c: FakeContainer = { spec: structuredClone(spec), program, pid: this.nextPid++, createdAt: Date.now(), status: 'created', traps: new Map(), pc: 0, usage: { cpuUsageUs: 0, memoryBytes: 0, pids: 0, writableLayerBytes: 0, writableLayerInodes: 0, readBytes: 0, writeBytes: 0 } };
     this.containers.set(spec.id, c);
     writeFileSync(this.logPath(spec.id), '', { flag: 'a' });
     return c;

@@ -5,16 +5,17 @@
  *
  * cgroup v1: cpuacct.usage (ns) and cpuacct.stat (user/system, USER_HZ ticks),
  * cpu.stat (throttling), memory.usage_in_bytes and memory.stat (total_rss,
- * total_cache, total_inactive_file, hierarchical_memory_limit), pids.current.
+ * total_cache, total_inactive_file, hierarchical_memory_limit), pids.current,
+ * blkio.throttle.io_service_bytes_recursive / io_serviced_recursive.
  * cgroup v2: cpu.stat (usage/user/system µs, throttling), memory.current,
- * memory.stat (anon, file, inactive_file), memory.max, pids.current.
+ * memory.stat (anon, file, inactive_file), memory.max, pids.current, io.stat.
  *
  * The CPU total and memory files must be readable (else the cgroup is treated as
  * gone: undefined); the others are optional and leave their fields out.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { ResourceUsage } from '../driver.ts';
+import type { BlkioEntry, BlkioUsage, ResourceUsage } from '../driver.ts';
 import type { CgroupLayout } from './cgroups.ts';
 
 /** The kernel's clock tick for cpuacct.stat (USER_HZ, 100 on Linux). */
@@ -37,6 +38,49 @@ const num = (text: string | undefined): number | undefined => {
   return t && /^\d+$/.test(t) ? Number(t) : undefined;
 };
 
+/**
+ * A v1 `blkio.throttle.io_service*_recursive` file → Docker's entries: lines
+ * `MAJ:MIN Op value` (Op: Read, Write, Sync, Async, Discard, Total); the
+ * device-less grand `Total` line is left out, as Docker does.
+ */
+export function parseBlkioV1(text: string): BlkioEntry[] {
+  const out: BlkioEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):(\d+)\s+(\w+)\s+(\d+)$/.exec(line.trim());
+    if (m) out.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3], value: Number(m[4]) });
+  }
+  return out;
+}
+
+/**
+ * v2 `io.stat` (`MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..`)
+ * → the same entries: Read, Write, Discard (when present) and Total per device.
+ * v2 does not split sync from async, so those ops are not reported.
+ */
+export function parseIoStatV2(text: string): BlkioUsage {
+  const serviceBytes: BlkioEntry[] = [];
+  const serviced: BlkioEntry[] = [];
+  for (const line of text.split('\n')) {
+    const [dev, ...kv] = line.trim().split(/\s+/);
+    const d = /^(\d+):(\d+)$/.exec(dev ?? '');
+    if (!d) continue;
+    const f = new Map(kv.map((p) => p.split('=')).filter(([, v]) => v !== undefined && /^\d+$/.test(v)).map(([k, v]) => [k, Number(v)] as const));
+    const major = Number(d[1]);
+    const minor = Number(d[2]);
+    const push = (to: BlkioEntry[], r: string, w: string, dc: string) => {
+      const read = f.get(r) ?? 0;
+      const write = f.get(w) ?? 0;
+      const discard = f.get(dc);
+      to.push({ major, minor, op: 'Read', value: read }, { major, minor, op: 'Write', value: write });
+      if (discard !== undefined) to.push({ major, minor, op: 'Discard', value: discard });
+      to.push({ major, minor, op: 'Total', value: read + write + (discard ?? 0) });
+    };
+    push(serviceBytes, 'rbytes', 'wbytes', 'dbytes');
+    push(serviced, 'rios', 'wios', 'dios');
+  }
+  return { serviceBytes, serviced };
+}
+
 export interface V1Files {
   'cpuacct.usage': string;
   'memory.usage_in_bytes': string;
@@ -44,6 +88,8 @@ export interface V1Files {
   'cpuacct.stat'?: string;
   'cpu.stat'?: string;
   'pids.current'?: string;
+  'blkio.throttle.io_service_bytes_recursive'?: string;
+  'blkio.throttle.io_serviced_recursive'?: string;
 }
 
 /** The usage figures from v1 file contents. */
@@ -72,6 +118,9 @@ export function usageFromV1(f: V1Files): ResourceUsage {
   }
   const pids = num(f['pids.current']);
   if (pids !== undefined) out.pids = pids;
+  const bytes = f['blkio.throttle.io_service_bytes_recursive'];
+  const ios = f['blkio.throttle.io_serviced_recursive'];
+  if (bytes !== undefined && ios !== undefined) out.blkio = { serviceBytes: parseBlkioV1(bytes), serviced: parseBlkioV1(ios) };
   return out;
 }
 
@@ -81,6 +130,7 @@ export interface V2Files {
   'memory.stat': string;
   'memory.max'?: string;
   'pids.current'?: string;
+  'io.stat'?: string;
 }
 
 /** The usage figures from v2 file contents. */
@@ -102,7 +152,43 @@ export function usageFromV2(f: V2Files): ResourceUsage {
   if (max !== undefined) out.memoryLimitBytes = max;
   const pids = num(f['pids.current']);
   if (pids !== undefined) out.pids = pids;
+  if (f['io.stat'] !== undefined) out.blkio = parseIoStatV2(f['io.stat']);
   return out;
+}
+
+/**
+ * The whole disk (`MAJ:MIN`) holding `dir`, as blkio rules name it (a
+ * partition's parent disk); undefined when `dir` is on no block device
+ * (tmpfs, overlay) or sysfs does not say.
+ */
+export async function diskOf(dir: string): Promise<string | undefined> {
+  const dev = (await fsp.stat(dir, { bigint: true })).dev;
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  if (major === 0n) return undefined;
+  const sys = `/sys/dev/block/${major}:${minor}`;
+  try {
+    const isPartition = await fsp.access(path.join(sys, 'partition')).then(() => true, () => false);
+    if (!isPartition) return `${major}:${minor}`;
+    return (await read(path.join(path.dirname(await fsp.realpath(sys)), 'dev'))).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes the kernel count block I/O of the cgroup at `rel` on `disk`. With cgroup
+ * v1 the blkio.throttle.* counters only move on a device whose throttling is
+ * active (since Linux 6.x, activated by the first rule written for it), so this
+ * writes a "no limit" (0) read rule for the disk — it limits nothing. A no-op
+ * without a blkio hierarchy; throws if the kernel refuses the rule.
+ */
+export async function enableBlkioAccounting(layout: CgroupLayout, rel: string, disk: string): Promise<void> {
+  const blkio = layout.v1.get('blkio');
+  if (!blkio) return;
+  const dir = path.join(blkio, rel);
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(path.join(dir, 'blkio.throttle.read_bps_device'), `${disk} 0`);
 }
 
 const read = (file: string) => fsp.readFile(file, 'utf8');
@@ -118,26 +204,33 @@ export async function readCgroupUsage(layout: CgroupLayout, rel: string): Promis
       const m = path.join(memory, rel);
       const cpu = layout.v1.get('cpu');
       const pids = layout.v1.get('pids');
-      const [usage, memUsage, memStat, cpuacctStat, cpuStat, pidsCurrent] = await Promise.all([
+      const blkio = layout.v1.get('blkio');
+      const [usage, memUsage, memStat, cpuacctStat, cpuStat, pidsCurrent, ioBytes, ioServiced] = await Promise.all([
         read(path.join(c, 'cpuacct.usage')),
         read(path.join(m, 'memory.usage_in_bytes')),
         read(path.join(m, 'memory.stat')),
         optional(path.join(c, 'cpuacct.stat')),
         cpu ? optional(path.join(cpu, rel, 'cpu.stat')) : undefined,
         pids ? optional(path.join(pids, rel, 'pids.current')) : undefined,
+        blkio ? optional(path.join(blkio, rel, 'blkio.throttle.io_service_bytes_recursive')) : undefined,
+        blkio ? optional(path.join(blkio, rel, 'blkio.throttle.io_serviced_recursive')) : undefined,
       ]);
-      return usageFromV1({ 'cpuacct.usage': usage, 'memory.usage_in_bytes': memUsage, 'memory.stat': memStat, 'cpuacct.stat': cpuacctStat, 'cpu.stat': cpuStat, 'pids.current': pidsCurrent });
+      return usageFromV1({
+        'cpuacct.usage': usage, 'memory.usage_in_bytes': memUsage, 'memory.stat': memStat, 'cpuacct.stat': cpuacctStat, 'cpu.stat': cpuStat, 'pids.current': pidsCurrent,
+        'blkio.throttle.io_service_bytes_recursive': ioBytes, 'blkio.throttle.io_serviced_recursive': ioServiced,
+      });
     }
     if (layout.unified) {
       const d = path.join(layout.unified, rel);
-      const [cpuStat, current, memStat, max, pidsCurrent] = await Promise.all([
+      const [cpuStat, current, memStat, max, pidsCurrent, ioStat] = await Promise.all([
         read(path.join(d, 'cpu.stat')),
         read(path.join(d, 'memory.current')),
         read(path.join(d, 'memory.stat')),
         optional(path.join(d, 'memory.max')),
         optional(path.join(d, 'pids.current')),
+        optional(path.join(d, 'io.stat')),
       ]);
-      return usageFromV2({ 'cpu.stat': cpuStat, 'memory.current': current, 'memory.stat': memStat, 'memory.max': max, 'pids.current': pidsCurrent });
+      return usageFromV2({ 'cpu.stat': cpuStat, 'memory.current': current, 'memory.stat': memStat, 'memory.max': max, 'pids.current': pidsCurrent, 'io.stat': ioStat });
     }
     return undefined;
   } catch (e) {

@@ -130,7 +130,7 @@ export class RuncDriver implements Driver {
     this.paths = new RuncPaths(this.stateDir, this.runcRoot, this.secureDir);
     this.cli = new RuncCli(this.runcPath, this.paths);
     this.meta = new MetaStore(this.paths);
-    this.cgroups = new TaskCgroups(this.cgroupRoot);
+    this.cgroups = new TaskCgroups(this.cgroupRoot, this.stateDir);
     this.exits = new ExitTracker({
       paths: this.paths,
       meta: this.meta,

@@ -8,7 +8,7 @@ import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ResourceUsage, TaskResources } from '../driver.ts';
 import { readCgroupLayout, removeCgroupTree, type CgroupLayout } from './cgroups.ts';
-import { firstPidOf, readCgroupUsage } from './cgroup-usage.ts';
+import { diskOf, enableBlkioAccounting, firstPidOf, readCgroupUsage } from './cgroup-usage.ts';
 import { checkId, ID_RE, isErrno, sanitizeName } from './paths.ts';
 import { cfsQuotaFor } from './spec.ts';
 
@@ -16,8 +16,10 @@ const MiB = 1024 * 1024;
 
 export class TaskCgroups {
   private layout?: Promise<CgroupLayout>;
+  private disk?: Promise<string | undefined>;
 
-  constructor(readonly cgroupRoot: string) {}
+  /** `ioDir`: where containers write (their writable layers); its disk's block I/O is counted per task. */
+  constructor(readonly cgroupRoot: string, private readonly ioDir?: string) {}
 
   /** The host's hierarchies, read once (retried after a failure). */
   hierarchies(): Promise<CgroupLayout> {
@@ -60,6 +62,12 @@ export class TaskCgroups {
     writeFileSync(path.join(cpu, 'cpu.cfs_quota_us'), String(quota));
     writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(Math.floor(res.memoryMiB * MiB)));
     writeFileSync(path.join(pids, 'pids.max'), String(res.pidsLimit));
+    if (this.ioDir) {
+      this.disk ??= diskOf(this.ioDir).catch(() => undefined);
+      const disk = await this.disk;
+      // Best effort: without it blkio stats stay at what the kernel counts (maybe nothing).
+      if (disk) await enableBlkioAccounting(layout, path.join(this.cgroupRoot, taskId), disk).catch(() => undefined);
+    }
   }
 
   async destroy(taskId: string): Promise<void> {

@@ -52,3 +52,27 @@ test('writable-layer use counts allocated blocks and inodes, hard links once, an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('v1 blkio throttle files become Docker entries per device and op (the grand Total line left out); v2 io.stat becomes Read/Write/Discard/Total', async () => {
+  const { parseBlkioV1, parseIoStatV2 } = await import('./cgroup-usage.ts');
+  const bytes = '254:0 Read 4096\n254:0 Write 1056768\n254:0 Sync 1056768\n254:0 Async 4096\n254:0 Discard 0\n254:0 Total 1060864\nTotal 1060864\n';
+  assert.deepEqual(parseBlkioV1(bytes), [
+    { major: 254, minor: 0, op: 'Read', value: 4096 },
+    { major: 254, minor: 0, op: 'Write', value: 1056768 },
+    { major: 254, minor: 0, op: 'Sync', value: 1056768 },
+    { major: 254, minor: 0, op: 'Async', value: 4096 },
+    { major: 254, minor: 0, op: 'Discard', value: 0 },
+    { major: 254, minor: 0, op: 'Total', value: 1060864 },
+  ]);
+  assert.deepEqual(parseBlkioV1('Total 0\n'), [], 'no device: no entries');
+  const v1 = usageFromV1({ 'cpuacct.usage': '1\n', 'memory.usage_in_bytes': '1\n', 'memory.stat': '', 'blkio.throttle.io_service_bytes_recursive': bytes, 'blkio.throttle.io_serviced_recursive': '254:0 Write 3\n' });
+  assert.equal(v1.blkio?.serviceBytes.find((e) => e.op === 'Write')?.value, 1056768);
+  assert.deepEqual(v1.blkio?.serviced, [{ major: 254, minor: 0, op: 'Write', value: 3 }]);
+  assert.equal(usageFromV1({ 'cpuacct.usage': '1\n', 'memory.usage_in_bytes': '1\n', 'memory.stat': '' }).blkio, undefined, 'no blkio hierarchy: not reported');
+
+  const io = parseIoStatV2('8:0 rbytes=100 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=5 wbytes=0 rios=1 wios=0\n');
+  assert.deepEqual(io.serviceBytes.filter((e) => e.minor === 0).map((e) => [e.op, e.value]), [['Read', 100], ['Write', 8192], ['Discard', 0], ['Total', 8292]]);
+  assert.deepEqual(io.serviced.filter((e) => e.minor === 16).map((e) => [e.op, e.value]), [['Read', 1], ['Write', 0], ['Total', 1]]);
+  const v2 = usageFromV2({ 'cpu.stat': 'usage_usec 1\n', 'memory.current': '1\n', 'memory.stat': '', 'io.stat': '254:0 rbytes=0 wbytes=4096 rios=0 wios=1\n' });
+  assert.equal(v2.blkio?.serviceBytes.find((e) => e.op === 'Write')?.value, 4096);
+});
