@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { DEFAULT_PRICE_BOOK, loadPriceBook, PriceBookError, type PriceBook } from '../metering/pricing.ts';
 import { diskSettingsFromEnv, type DiskSettings } from '../store/disk-guard.ts';
-import { parseUpstream } from '../discovery/dns-forwarder.ts';
+import { parseUpstream } from '../model/dns-upstream.ts';
 import { HostPortError, parseTaskHostPorts, type TaskHostPort } from '../network/host-boundary.ts';
 import {
   parseAutoscalingSettings,

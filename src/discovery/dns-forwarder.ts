@@ -21,27 +21,9 @@ import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import * as dnsPacket from 'dns-packet';
 import { isIP } from 'node:net';
+import { parseUpstream, type Upstream } from '../model/dns-upstream.ts';
 
-export interface Upstream {
-  address: string;
-  port: number;
-}
-
-export class UpstreamError extends Error {
-  override name = 'UpstreamError';
-}
-
-/** Parses `IP[:PORT]` (IPv6 as `[addr]:port` or a bare address). */
-export function parseUpstream(text: string): Upstream {
-  const s = String(text).trim();
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? (isIP(s) ? [s, s, undefined] : /^([^:]+):(\d+)$/.exec(s));
-  const address = m?.[1];
-  const port = m?.[2] === undefined ? 53 : Number(m[2]);
-  if (!address || !isIP(address) || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new UpstreamError(`"${s}" is not a DNS upstream: write an IP address with an optional port, e.g. 10.0.0.2, 10.0.0.2:5353 or [2001:db8::1]:53`);
-  }
-  return { address, port };
-}
+export { parseUpstream, UpstreamError, type Upstream } from '../model/dns-upstream.ts';
 
 /** The nameservers of a resolv.conf text. */
 export function resolvConfUpstreams(text: string): Upstream[] {
