@@ -76,14 +76,13 @@ export class DnsResponder {
       socket.bind({ address, port: this.opts.port ?? DNS_PORT, exclusive: true }, () => {
         socket.removeAllListeners('error');
         socket.on('error', (e) => this.opts.log?.(`service discovery on ${address}: ${e.message}`));
-        this.listenTcp(address, subnetId);
-        resolve(socket);
+        void this.listenTcp(address, subnetId).then(() => resolve(socket));
       });
     });
   }
 
   /** DNS over TCP on the same address (answers longer than a UDP reply takes): 2-byte length, message. */
-  private listenTcp(address: string, subnetId: string): void {
+  private listenTcp(address: string, subnetId: string): Promise<void> {
     const server = net.createServer((conn) => {
       let buf = Buffer.alloc(0);
       conn.setTimeout(10_000, () => conn.destroy());
@@ -102,9 +101,15 @@ export class DnsResponder {
         }
       });
     });
-    server.on('error', (e) => this.opts.log?.(`task DNS: cannot serve TCP on ${address}:${this.opts.port ?? DNS_PORT} (${e.message})`));
-    server.listen({ host: address, port: this.opts.port ?? DNS_PORT, exclusive: true });
     this.tcpServers.set(address, server);
+    // Resolves once listening, or once the failure is logged (UDP still serves): listen() answers after both.
+    return new Promise((resolve) => {
+      server.once('error', (e) => {
+        this.opts.log?.(`task DNS: cannot serve TCP on ${address}:${this.opts.port ?? DNS_PORT} (${e.message})`);
+        resolve();
+      });
+      server.listen({ host: address, port: this.opts.port ?? DNS_PORT, exclusive: true }, () => resolve());
+    });
   }
 
   private onMessage(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo, subnetId: string): void {
