@@ -8,6 +8,7 @@ import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
 import { evaluate, type Policy } from '../auth/policy.ts';
 import { parseSecretValueFrom } from '../secrets/task-secrets.ts';
 import type { Add, DoctorFacts } from './doctor-types.ts';
+import { egressRoute } from '../network/egress.ts';
 
 const SECRET_NAME = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_?KEY|CONN(ECTION)?_?STRING|DATABASE_URL|DSN)/i;
 const SECRET_VALUE = /(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|^ghp_[A-Za-z0-9]{20,}|^xox[bp]-|:\/\/[^/\s:]+:[^@\s]+@)/;
@@ -24,6 +25,42 @@ export function publicIpItem(add: Add, vpc: AwsVpc): void {
   } else {
     add('network.public-ip', 'tasks in private subnets without public IPs', 'pass',
       vpc ? 'assignPublicIp is not ENABLED' : 'no public IP is requested; Skiff gives tasks private addresses only and routes nothing outside');
+  }
+}
+
+/**
+ * Whether the task will reach outside networks, and why not — what AWS users
+ * learn the hard way with private subnets and no NAT gateway. Never a failure
+ * (private tasks are often meant to be), a warning naming the cause and the fix.
+ * Image pulls are the host's on Skiff: they work either way.
+ */
+export function egressItem(add: Add, vpc: AwsVpc, facts: DoctorFacts): void {
+  const id = 'network.egress';
+  const title = 'outbound access to outside networks';
+  if (!facts.egress) {
+    if (facts.egressUnavailable) add(id, title, 'warn', `not checked: ${facts.egressUnavailable}`, 'run skiff doctor against a reachable Skiff server');
+    return;
+  }
+  const assignPublicIp = vpc?.assignPublicIp === 'ENABLED';
+  const why: string[] = [];
+  for (const [subnetId, s] of Object.entries(facts.egress.subnets)) {
+    if (!s) {
+      why.push(`${subnetId} does not exist`);
+      continue;
+    }
+    const r = egressRoute({ serverEgress: true, assignPublicIp, subnetPublic: s.mapPublicIpOnLaunch, ...(s.natGatewayId ? { natGatewayId: s.natGatewayId, natGatewayPublic: s.natGatewayPublic === true } : {}) });
+    if (!r.egress) why.push(`${subnetId}: ${r.reason}`);
+  }
+  const groups = Object.entries(facts.securityGroups ?? {});
+  const closed = groups.filter(([, g]) => g?.egress && !g.egress.some((e) => e.cidrs.some((c) => WORLD.has(c)))).map(([gid]) => gid);
+  if (why.length) {
+    add(id, title, 'warn', `tasks will have no egress: ${why.join('; ')}`,
+      'if the app calls outside services, run it in a public subnet with assignPublicIp ENABLED, or give its subnet a route table with 0.0.0.0/0 to a NAT gateway in a public subnet (aws ec2 create-nat-gateway, create-route-table, create-route, associate-route-table)');
+  } else if (groups.length && closed.length === groups.length) {
+    add(id, title, 'warn', `the route exists, but no security group (${closed.join(', ')}) allows outbound traffic to 0.0.0.0/0: only the addresses its egress rules name are reachable`,
+      'authorize the egress the app needs (aws ec2 authorize-security-group-egress), or accept that it reaches nothing else');
+  } else {
+    add(id, title, 'pass', 'tasks reach outside networks (unless the server runs with --no-egress)');
   }
 }
 

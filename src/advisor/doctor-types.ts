@@ -54,6 +54,9 @@ export interface DoctorFacts {
   /** The security groups of `networkConfiguration`, by id: their ingress rules, or null when the group does not exist. */
   securityGroups?: Record<string, SecurityGroupFacts | null>;
   securityGroupsUnavailable?: string;
+  /** What decides egress (network/egress.ts) for the subnets of `networkConfiguration` (or the default ones), by subnet id. */
+  egress?: { subnets: Record<string, { mapPublicIpOnLaunch: boolean; natGatewayId?: string; natGatewayPublic?: boolean } | null> };
+  egressUnavailable?: string;
   /** The service the definition runs as, when one was named; `serviceUnavailable` says why not. */
   service?: ServiceFacts;
   serviceUnavailable?: string;
@@ -61,6 +64,8 @@ export interface DoctorFacts {
 
 export interface SecurityGroupFacts {
   ingress: { protocol: string; fromPort?: number; toPort?: number; cidrs: string[]; groups: string[] }[];
+  /** Outbound rules (absent: not read). */
+  egress?: { protocol: string; fromPort?: number; toPort?: number; cidrs: string[]; groups: string[] }[];
 }
 
 export interface ServiceFacts {

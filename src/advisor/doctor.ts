@@ -8,7 +8,7 @@
  * reason, never skipped silently. Secret values are never echoed.
  */
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
-import { leastPrivilegeItem, literalSecretsItem, publicIpItem, rolesExistItem, secretsResolvableItem, securityGroupItem } from './doctor-access.ts';
+import { egressItem, leastPrivilegeItem, literalSecretsItem, publicIpItem, rolesExistItem, secretsResolvableItem, securityGroupItem } from './doctor-access.ts';
 import { capabilitiesItem, gracefulShutdownItem, healthCheckItem, imageItem, nonRootItem, readOnlyRootItem } from './doctor-containers.ts';
 import { loggingItem, rightSizedItem, serviceItems } from './doctor-operations.ts';
 import type { CheckItem, DoctorFacts, DoctorReport, Verdict } from './doctor-types.ts';
@@ -30,6 +30,7 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
 
   const vpc = facts.networkConfiguration?.awsvpcConfiguration;
   publicIpItem(add, vpc); // 1. private addresses only
+  egressItem(add, vpc, facts); // 1b. will the task reach outside networks, and why not
   securityGroupItem(add, vpc, facts); // 2. security groups
   leastPrivilegeItem(add, def, facts); // 3. task role
   rolesExistItem(add, def, facts); // 3b. the roles named exist

@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { DEFAULT_PRICE_BOOK, loadPriceBook, PriceBookError, type PriceBook } from '../metering/pricing.ts';
 import { diskSettingsFromEnv, type DiskSettings } from '../store/disk-guard.ts';
+import { parseUpstream } from '../model/dns-upstream.ts';
 import { HostPortError, parseTaskHostPorts, type TaskHostPort } from '../network/host-boundary.ts';
 import {
   parseAutoscalingSettings,
@@ -64,6 +65,12 @@ export interface ServerConfig {
   hostAccess: boolean;
   /** Host ports tasks may open (`--task-host-port 5432/tcp`, SKIFF_TASK_HOST_PORTS=5432/tcp,8125/udp); nothing else of the host but DNS and metadata. */
   taskHostPorts: TaskHostPort[];
+  /** Tasks may reach outside networks as on AWS (network/egress.ts); `--no-egress` / SKIFF_EGRESS=0 turn it off. */
+  egress: boolean;
+  /** Interfaces egress leaves through (`--egress-interface`, SKIFF_EGRESS_INTERFACES; default: the default routes' devices). */
+  egressInterfaces?: string[];
+  /** Resolvers the task DNS forwards to (`--dns-upstream IP[:PORT]`, SKIFF_DNS_UPSTREAMS; default: /etc/resolv.conf's). */
+  dnsUpstreams?: string[];
   /** Ready task networks kept per subnet in use (SKIFF_WARM_POOL_SIZE, default 8; 0 = no pool). */
   warmPoolSize: number;
   /** Containers created at once (SKIFF_MAX_CONCURRENT_CREATES, default 4 per CPU core). */
@@ -113,6 +120,10 @@ export interface ServerFlags {
   taskHostPort?: string[];
   overcommit?: string;
   reservedMemory?: string;
+  /** false: `--no-egress`. */
+  egress?: boolean;
+  egressInterface?: string[];
+  dnsUpstream?: string[];
 }
 
 export class ConfigError extends Error {}
@@ -208,6 +219,10 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
   if (!Number.isInteger(reservedMemoryMiB) || reservedMemoryMiB < 0 || reservedIn?.trim() === '') {
     problems.push(`--reserved-memory / SKIFF_RESERVED_MEMORY_MIB must be a whole number of MiB ≥ 0 kept for the host and Skiff (got ${reservedIn})`);
   }
+  const upstreams = listSetting('u', flags.dnsUpstream, env.SKIFF_DNS_UPSTREAMS).u ?? [];
+  for (const u of upstreams.join() === 'none' ? [] : upstreams) {
+    if (!isValidUpstream(u)) problems.push(`--dns-upstream / SKIFF_DNS_UPSTREAMS: "${u}" is not IP[:PORT] (e.g. 10.0.0.2 or 10.0.0.2:5353), or give none`);
+  }
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return Object.freeze({
     dataDir: resolve(dataDir),
@@ -235,6 +250,9 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     taskHostPorts,
     overcommit,
     reservedMemoryMiB,
+    egress: flags.egress !== false && env.SKIFF_EGRESS !== '0' && env.SKIFF_EGRESS !== 'false',
+    ...listSetting('egressInterfaces', flags.egressInterface, env.SKIFF_EGRESS_INTERFACES),
+    ...listSetting('dnsUpstreams', flags.dnsUpstream, env.SKIFF_DNS_UPSTREAMS),
     ...(userns ? { userns } : {}),
     ...(rootId && rootSecret ? { rootAccessKeyId: rootId, rootSecretAccessKey: rootSecret } : {}),
     ...(tlsCert && tlsKey ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : flags.tls || env.SKIFF_TLS === '1' ? { tls: 'selfSigned' as const } : {}),
@@ -250,4 +268,19 @@ function diskSettings(env: NodeJS.ProcessEnv, problems: string[]): DiskSettings 
     problems.push((e as Error).message);
     return diskSettingsFromEnv({});
   }
+}
+
+function isValidUpstream(u: string): boolean {
+  try {
+    parseUpstream(u);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A repeatable flag over a comma-separated variable; absent when neither is given. */
+function listSetting<K extends string>(key: K, flag: string[] | undefined, env: string | undefined): { [k in K]?: string[] } {
+  const list = flag ?? env?.split(',').map((x) => x.trim()).filter(Boolean);
+  return (list ? { [key]: list } : {}) as { [k in K]?: string[] };
 }

@@ -91,6 +91,7 @@ export function taskOperations(deps: TaskHandlerDeps) {
         rawOverrides: (input.overrides as Record<string, unknown>) ?? {},
         subnetIds: req.networkConfiguration?.awsvpcConfiguration.subnets,
         securityGroups: req.networkConfiguration?.awsvpcConfiguration.securityGroups,
+        assignPublicIp: req.networkConfiguration?.awsvpcConfiguration.assignPublicIp === 'ENABLED',
         startedBy: req.startedBy,
         group: req.group,
         capacityProviders: strategy ? splitByStrategy(strategy, req.count) : Array<string>(req.count).fill('FARGATE'),

@@ -4,7 +4,7 @@
  * - A for a known service → its addresses (TTL 1 s: tasks come and go);
  * - any other type for a known service → NOERROR without answers;
  * - a name under skiff.local that is no service → NXDOMAIN;
- * - anything else → REFUSED (never forwarded: the network boundary);
+ * - anything else → REFUSED (the responder then hands it to the forwarder, dns-forwarder.ts, if it has one);
  * - not a standard query → NOTIMP; no single IN question → FORMERR.
  * Recursion is never offered (RA = 0).
  */

@@ -5,6 +5,7 @@
  */
 import type { Db } from '../store/db.ts';
 import type { NetworksRepo, SubnetRecord } from '../store/networks-repo.ts';
+import type { RoutesRepo } from '../store/routes-repo.ts';
 import { Ec2Error } from './errors.ts';
 import { filterMatches, type Filter, type QueryReader } from './query.ts';
 import type { XmlValue } from './xml.ts';
@@ -23,6 +24,9 @@ export interface Ec2Deps {
   /** Before a subnet is deleted: give back addresses held for it that belong to no task (warm pool). */
   releaseIdleAddresses?: (subnetId: string) => Promise<void>;
   log?: (msg: string) => void;
+  /** NAT gateways and route tables (route-api.ts); absent: those actions are not served. */
+  routes?: RoutesRepo;
+  now?: () => number;
 }
 
 export type Handler = (q: QueryReader) => Promise<Record<string, XmlValue>> | Record<string, XmlValue>;

@@ -5,7 +5,8 @@
  *
  *   DescribeVpcs, CreateVpc, DeleteVpc, DescribeSubnets, CreateSubnet, DeleteSubnet,
  *   CreateSecurityGroup, DescribeSecurityGroups, DeleteSecurityGroup,
- *   AuthorizeSecurityGroupIngress/Egress, RevokeSecurityGroupIngress/Egress
+ *   AuthorizeSecurityGroupIngress/Egress, RevokeSecurityGroupIngress/Egress,
+ *   ModifySubnetAttribute, NAT gateways and route tables (route-api.ts)
  *
  * IAM actions are `ec2:<Action>` on `*`. Every change is committed to the store
  * before it is enforced; rule changes are enforced (every running task's
@@ -21,6 +22,7 @@ import { responseXml } from './xml.ts';
 import type { Ec2Deps, Handler } from './ec2-common.ts';
 import { SecurityGroupApi } from './security-group-api.ts';
 import { VpcApi } from './vpc-api.ts';
+import { RouteApi } from './route-api.ts';
 
 export type { Ec2Deps } from './ec2-common.ts';
 export { MAX_GROUPS_PER_VPC, MAX_RULES_PER_DIRECTION, ensureDefaultSecurityGroup, ensureDefaultSecurityGroups } from './security-group-api.ts';
@@ -33,7 +35,11 @@ export class Ec2Api {
   private readonly handlers: Record<string, Handler>;
 
   constructor(private readonly deps: Ec2Deps) {
-    this.handlers = { ...new VpcApi(deps).handlers(), ...new SecurityGroupApi(deps).handlers() };
+    this.handlers = {
+      ...new VpcApi(deps).handlers(),
+      ...new SecurityGroupApi(deps).handlers(),
+      ...(deps.routes ? new RouteApi({ ...deps, routes: deps.routes, now: deps.now ?? Date.now }).handlers() : {}),
+    };
   }
 
   /** Decodes a form body into the action and its parameters (for authorization before `run`). */

@@ -16,6 +16,11 @@
  * memory) and sends nft only the difference from what it last applied: a task
  * start is a few element additions, whatever the number of tasks. The first
  * pass, and any pass after a failed update, replaces the tables whole.
+ *
+ * Egress (network/egress.ts): with `egress` set, the same pass keeps the
+ * boundary table's `egress` set equal to the addresses of the tasks that may
+ * reach outside networks (public subnet + assignPublicIp, or a route to a NAT
+ * gateway), in the same nft transaction as the security groups.
  */
 import type { LiveMember, NetworksRepo, SecurityGroupRuleRecord } from '../store/networks-repo.ts';
 import {
@@ -29,6 +34,8 @@ import {
   type FirewallState,
 } from '../network/security-group-firewall.ts';
 import { METADATA_ADDRESS } from '../network/linux-network.ts';
+import { egressMembersScript, egressRoute } from '../network/egress.ts';
+import type { RoutesRepo } from '../store/routes-repo.ts';
 
 export interface FirewallPort {
   apply(script: string): Promise<void>;
@@ -46,12 +53,16 @@ export interface EnforcerOptions {
   hostAccess: boolean;
   intervalMs?: number;
   log: (msg: string) => void;
+  /** Egress on (not --no-egress): the boundary table whose `egress` set this enforcer fills, and the NAT routes. */
+  egress?: { table: string; routes: Pick<RoutesRepo, 'natRoutes' | 'natGateways'> };
 }
 
 /** What the tables are computed from: one read of the store. */
 export interface Snapshot {
   members: LiveMember[];
   rulesByGroup: Map<string, SecurityGroupRuleRecord[]>;
+  /** Addresses of the tasks that may reach outside networks (egress on only). */
+  egress?: Set<string>;
 }
 
 /** The desired firewall state for a snapshot (pure). */
@@ -91,6 +102,8 @@ export class SecurityGroupEnforcer {
   /** What the tables hold, as far as this process knows; undefined: unknown (write them whole). */
   private applied: FirewallState | undefined;
   private appliedTasks = new Set<string>();
+  /** The egress set as last applied (sorted, joined); undefined: unknown. */
+  private appliedEgress: string | undefined;
   private running: Promise<void> | undefined;
   private again: Promise<void> | undefined;
   /** The next pass also checks that the tables exist. */
@@ -152,7 +165,26 @@ export class SecurityGroupEnforcer {
       list.push(r);
       rulesByGroup.set(r.groupId, list);
     }
-    return { members: this.opts.networks.liveMembers(), rulesByGroup };
+    const members = this.opts.networks.liveMembers();
+    return { members, rulesByGroup, ...(this.opts.egress ? { egress: this.egressMembers(members, this.opts.egress.routes) } : {}) };
+  }
+
+  private egressMembers(members: LiveMember[], routes: Pick<RoutesRepo, 'natRoutes' | 'natGateways'>): Set<string> {
+    const subnets = new Map(this.opts.networks.subnets().map((s) => [s.id, s]));
+    const nat = routes.natRoutes();
+    const natSubnet = new Map(routes.natGateways().map((n) => [n.id, n.subnetId]));
+    const out = new Set<string>();
+    for (const m of members) {
+      const natGatewayId = nat.get(m.subnetId);
+      const route = egressRoute({
+        serverEgress: true,
+        assignPublicIp: m.assignPublicIp === true,
+        subnetPublic: subnets.get(m.subnetId)?.mapPublicIpOnLaunch === true,
+        ...(natGatewayId ? { natGatewayId, natGatewayPublic: subnets.get(natSubnet.get(natGatewayId) ?? '')?.mapPublicIpOnLaunch === true } : {}),
+      });
+      if (route.egress) out.add(m.ipv4);
+    }
+    return out;
   }
 
   private async pass(verify: boolean): Promise<void> {
@@ -162,20 +194,25 @@ export class SecurityGroupEnforcer {
       this.opts.log(`security groups: table ${this.opts.table} is missing; writing it again`);
       this.applied = undefined;
     }
-    const script = this.applied ? updateScript(this.applied, want, this.fw) : fullScript(want, this.fw);
+    const egressKey = snap.egress ? [...snap.egress].sort().join(',') : undefined;
+    const egressPart = (always: boolean) =>
+      snap.egress && this.opts.egress && (always || egressKey !== this.appliedEgress) ? egressMembersScript(this.opts.egress.table, snap.egress) : '';
+    const script = this.applied ? updateScript(this.applied, want, this.fw) + egressPart(false) : fullScript(want, this.fw) + egressPart(true);
     if (script) {
       const previous = this.applied;
       this.applied = undefined; // unknown until nft answers
+      this.appliedEgress = undefined;
       try {
         await this.opts.firewall.apply(script);
       } catch (e) {
         if (previous) {
           // The tables differ from what this process thought: write them whole, now.
-          await this.opts.firewall.apply(fullScript(want, this.fw));
+          await this.opts.firewall.apply(fullScript(want, this.fw) + egressPart(true));
         } else throw e;
       }
     }
     this.applied = want;
+    this.appliedEgress = egressKey;
     this.appliedTasks = new Set(snap.members.map((m) => m.taskId));
   }
 }

@@ -16,6 +16,8 @@ export const EC2_ERROR_CODES = [
   'InvalidVpcID.Malformed', 'InvalidSubnetID.Malformed', 'InvalidGroupId.Malformed', 'InvalidSecurityGroupRuleId.Malformed',
   'InvalidVpcID.NotFound', 'InvalidSubnetID.NotFound', 'InvalidGroup.NotFound', 'InvalidSecurityGroupRuleId.NotFound', 'InvalidPermission.NotFound',
   // conflicts, dependencies and limits
+  'NatGatewayNotFound', 'InvalidRouteTableID.NotFound', 'InvalidAssociationID.NotFound', 'InvalidRoute.NotFound',
+  'RouteAlreadyExists', 'Resource.AlreadyAssociated',
   'InvalidVpc.Range', 'InvalidSubnet.Range', 'InvalidSubnet.Conflict', 'InvalidGroup.Duplicate', 'InvalidPermission.Duplicate',
   'CannotDelete', 'DependencyViolation', 'SecurityGroupLimitExceeded', 'RulesPerSecurityGroupLimitExceeded',
   // Skiff's fault

@@ -1,6 +1,7 @@
 /**
  * EC2 VPC and subnet actions: DescribeVpcs, CreateVpc, DeleteVpc,
- * DescribeSubnets, CreateSubnet, DeleteSubnet. A new VPC gets its `default`
+ * DescribeSubnets, CreateSubnet, DeleteSubnet, ModifySubnetAttribute
+ * (MapPublicIpOnLaunch: Skiff's public subnet, see network/egress.ts). A new VPC gets its `default`
  * security group in the same transaction; a subnet in use by tasks (or holding
  * addresses) cannot be deleted.
  */
@@ -8,7 +9,7 @@ import type { SubnetRecord, VpcRecord } from '../store/networks-repo.ts';
 import { newResourceId } from '../util/clock.ts';
 import { formatCidr, overlaps, parseCidr, subnetCidrProblem, vpcCidrProblem } from '../model/cidr.ts';
 import { Ec2Error } from './errors.ts';
-import { readFilters, type QueryReader } from './query.ts';
+import { QueryReader, readFilters } from './query.ts';
 import type { XmlValue } from './xml.ts';
 import { applyFilters, checkId, dryRun, ec2Arn, notFoundSubnet, notFoundVpc, type Ec2Deps, type Handler } from './ec2-common.ts';
 import { ensureDefaultSecurityGroup } from './security-group-api.ts';
@@ -25,6 +26,7 @@ export class VpcApi {
       DescribeSubnets: (q) => this.describeSubnets(q),
       CreateSubnet: (q) => this.createSubnet(q),
       DeleteSubnet: (q) => this.deleteSubnet(q),
+      ModifySubnetAttribute: (q) => this.modifySubnetAttribute(q),
     };
   }
 
@@ -54,7 +56,7 @@ export class VpcApi {
       availableIpAddressCount: this.deps.networks.availableCount(s),
       availabilityZone: s.availabilityZone,
       defaultForAz: s.isDefault,
-      mapPublicIpOnLaunch: false,
+      mapPublicIpOnLaunch: s.mapPublicIpOnLaunch ?? s.isDefault,
       assignIpv6AddressOnCreation: false,
       ownerId: this.deps.accountId,
     };
@@ -108,8 +110,9 @@ export class VpcApi {
     if (!n.vpc(id)) throw notFoundVpc(id);
     const subnets = n.subnets().filter((s) => s.vpcId === id);
     const groups = n.securityGroups().filter((g) => g.vpcId === id && !g.isDefault);
-    if (subnets.length || groups.length) {
-      const what = [...subnets.map((s) => s.id), ...groups.map((g) => g.id)].join(', ');
+    const tables = (this.deps.routes?.routeTables() ?? []).filter((t) => t.vpcId === id);
+    if (subnets.length || groups.length || tables.length) {
+      const what = [...subnets.map((s) => s.id), ...groups.map((g) => g.id), ...tables.map((t) => t.id)].join(', ');
       throw new Ec2Error('DependencyViolation', `The vpc '${id}' has dependencies and cannot be deleted: delete ${what} first.`);
     }
     if (q.bool('DryRun')) throw dryRun();
@@ -120,7 +123,7 @@ export class VpcApi {
   // ---------------------------------------------------------------- subnets
 
   private describeSubnets(q: QueryReader): Record<string, XmlValue> {
-    const filters = readFilters(q, ['subnet-id', 'vpc-id', 'cidr', 'cidr-block', 'cidrBlock', 'availability-zone', 'availabilityZone', 'default-for-az', 'defaultForAz', 'state', 'owner-id']);
+    const filters = readFilters(q, ['subnet-id', 'vpc-id', 'cidr', 'cidr-block', 'cidrBlock', 'availability-zone', 'availabilityZone', 'default-for-az', 'defaultForAz', 'map-public-ip-on-launch', 'state', 'owner-id']);
     const ids = q.strings('SubnetId');
     let subnets = this.deps.networks.subnets();
     for (const id of ids) if (!subnets.some((s) => s.id === id)) throw notFoundSubnet(id);
@@ -132,6 +135,7 @@ export class VpcApi {
         case 'vpc-id': return s.vpcId;
         case 'availability-zone': case 'availabilityZone': return s.availabilityZone;
         case 'default-for-az': case 'defaultForAz': return String(s.isDefault);
+        case 'map-public-ip-on-launch': return String(s.mapPublicIpOnLaunch ?? s.isDefault);
         case 'state': return 'available';
         case 'owner-id': return this.deps.accountId;
         default: return s.cidr;
@@ -175,14 +179,36 @@ export class VpcApi {
     const subnet = n.subnet(id);
     if (!subnet) throw notFoundSubnet(id);
     if (q.bool('DryRun')) throw dryRun();
+    const nat = this.deps.routes?.natGateways().find((g) => g.subnetId === id && g.state === 'available');
+    if (nat) throw new Ec2Error('DependencyViolation', `The subnet '${id}' has dependencies and cannot be deleted: NAT gateway ${nat.id} is in it. Delete it first.`);
     const inUse = () => n.liveMembers().filter((m) => m.subnetId === id).length;
     if (inUse() > 0) throw new Ec2Error('DependencyViolation', `The subnet '${id}' has dependencies and cannot be deleted: ${inUse()} task(s) use it. Stop them first.`);
     await this.deps.releaseIdleAddresses?.(id);
     this.deps.db.transaction(() => {
       if (n.usedCount(id) > 0) throw new Ec2Error('DependencyViolation', `The subnet '${id}' has dependencies and cannot be deleted: addresses in it are still held. Try again in a moment.`);
       n.deleteSubnet(id);
+      this.deps.routes?.disassociateSubnet(id); // as on AWS: the subnet's route table association goes with it
     })();
     await this.deps.subnetRemoved?.(subnet).catch((e) => this.deps.log?.(`subnet ${id} deleted, but its bridge was not removed: ${e instanceof Error ? e.message : e}`));
+    return { return: true };
+  }
+
+  /** ModifySubnetAttribute: MapPublicIpOnLaunch.Value only (the attribute that decides egress). */
+  private async modifySubnetAttribute(q: QueryReader): Promise<Record<string, XmlValue>> {
+    const id = checkId('subnet', q.required('SubnetId'));
+    const sub = q.tree.MapPublicIpOnLaunch;
+    const value = sub && typeof sub === 'object' ? new QueryReader(sub, 'MapPublicIpOnLaunch').bool('Value') : undefined;
+    const others = Object.keys(q.tree).filter((k) => !['Action', 'Version', 'SubnetId', 'MapPublicIpOnLaunch', 'DryRun'].includes(k));
+    if (value === undefined) {
+      throw new Ec2Error(
+        'MissingParameter',
+        `Skiff's ModifySubnetAttribute changes MapPublicIpOnLaunch only: give MapPublicIpOnLaunch.Value=true|false${others.length ? ` (not ${others.join(', ')})` : ''}.`,
+      );
+    }
+    if (!this.deps.networks.subnet(id)) throw notFoundSubnet(id);
+    if (q.bool('DryRun')) throw dryRun();
+    this.deps.networks.setMapPublicIpOnLaunch(id, value);
+    await this.deps.enforce?.();
     return { return: true };
   }
 }

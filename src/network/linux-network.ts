@@ -8,7 +8,8 @@
  *             `<vethPrefix><taskId hex…>` is a port of the subnet's bridge; eth0's MAC
  *             is derived from its address (macForIpv4);
  *             routes: connected subnet, VPC CIDR via gateway, 169.254.170.2/32
- *             via gateway (metadata endpoint). No default route.
+ *             via gateway (metadata endpoint); a default route via the gateway
+ *             only when egress is on (egress.ts decides who may use it).
  *   boundary→ table `inet <nftTable>` (host-boundary.ts): nothing is forwarded
  *             between a Skiff bridge and any other interface, whatever
  *             net.ipv4.ip_forward says; a task reaches nothing of the host but
@@ -33,23 +34,17 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import type { Network, SubnetSpec, TaskAttachment } from './network.ts';
 import { run as exec, CommandMissingError, type RunResult as ExecResult } from '../util/exec.ts';
-import {
-  formatCidr,
-  gatewayAddress,
-  intToIp,
-  ipToInt,
-  isUsable,
-  overlaps,
-  parseCidr,
-  subnetCidrProblem,
-  type Ipv4Cidr,
-} from '../model/cidr.ts';
+import { formatCidr, intToIp, ipToInt, isUsable } from '../model/cidr.ts';
 import { hostVethName, IFNAMSIZ, isBridge, isValidIfName, lastJsonLine, linkExists, macForIpv4, masterOf, readSys, type IpLink, type IpRoute } from './links.ts';
 import { boundaryProblem, boundaryScript, METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 import { networkToolProblems } from './tools.ts';
+import { checkSubnet, NetworkError, type CheckedSubnet } from './checked-subnet.ts';
+import { defaultRouteDevices, overlappingRoute } from './host-routes.ts';
+import { bridgeVpcScript, egressScript, switchOnForwarding, uplinksScript } from './egress.ts';
 
 export { METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 export { hostVethName, isValidIfName, macForIpv4 } from './links.ts';
+export { NetworkError } from './checked-subnet.ts';
 export const NETNS_DIR = '/var/run/netns';
 
 export interface LinuxNetworkOptions {
@@ -73,43 +68,20 @@ export interface LinuxNetworkOptions {
   taskHostPorts?: readonly TaskHostPort[];
   /** Route between the subnets (bridges) of this host: forwarding on for Skiff bridges only. Default true. */
   routeBetweenSubnets?: boolean;
+  /** Tasks get a default route and the egress rules exist (egress.ts); false: `--no-egress`. Default false. */
+  egress?: boolean;
+  /** Interfaces egress leaves through (their forwarding is switched on). Default: the devices of the host's default routes. */
+  egressInterfaces?: readonly string[];
   /** Path of the `ip` binary. Default `ip` (from PATH). */
   ipCommand?: string;
   /** Path of the `nft` binary. Default `nft` (from PATH). */
   nftCommand?: string;
 }
 
-export class NetworkError extends Error {
-  constructor(message: string, readonly detail?: string) {
-    super(detail ? `${message}: ${detail.trim()}` : message);
-    this.name = 'NetworkError';
-  }
-}
-
 const NETNS_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 const VETH_PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{0,6}$/;
 const NFT_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 const TASK_ID_RE = /^[0-9a-f]{12,64}$/;
-
-interface CheckedSubnet {
-  spec: SubnetSpec;
-  cidr: Ipv4Cidr;
-  vpc: Ipv4Cidr;
-  gateway: string;
-}
-
-function checkSubnet(subnet: SubnetSpec): CheckedSubnet {
-  if (!subnet || typeof subnet !== 'object') throw new NetworkError('subnet spec is missing');
-  if (!isValidIfName(subnet.bridge)) {
-    throw new NetworkError(
-      `invalid bridge name "${subnet.bridge}" for subnet ${subnet.id}: use 1..15 letters, digits, '_', '.', '-'`,
-    );
-  }
-  const problem = subnetCidrProblem(subnet.cidr, subnet.vpcCidr);
-  if (problem) throw new NetworkError(`subnet ${subnet.id}: ${problem}`);
-  const cidr = parseCidr(subnet.cidr);
-  return { spec: subnet, cidr, vpc: parseCidr(subnet.vpcCidr), gateway: gatewayAddress(cidr) };
-}
 
 export class LinuxNetwork implements Network {
   readonly netnsPrefix: string;
@@ -119,6 +91,10 @@ export class LinuxNetwork implements Network {
   readonly taskToHost: TaskToHost;
   readonly taskHostPorts: readonly TaskHostPort[];
   readonly routeBetweenSubnets: boolean;
+  readonly egress: boolean;
+  private readonly egressInterfaces: readonly string[] | undefined;
+  private uplinksDone = false;
+  private readonly bridgeVpcs = new Map<string, string>();
   private readonly ip: string;
   private readonly nft: string;
   /** Bridges this instance made sure of (bridge → subnet CIDR), to skip work on repeat calls. */
@@ -133,6 +109,9 @@ export class LinuxNetwork implements Network {
     this.taskToHost = opts.taskToHost ?? 'restricted';
     this.taskHostPorts = Object.freeze([...(opts.taskHostPorts ?? [])]);
     this.routeBetweenSubnets = opts.routeBetweenSubnets ?? true;
+    this.egress = opts.egress ?? false;
+    this.egressInterfaces = opts.egressInterfaces;
+    for (const i of this.egressInterfaces ?? []) if (!isValidIfName(i)) throw new NetworkError(`invalid egress interface "${i}"`);
     this.ip = opts.ipCommand ?? 'ip';
     this.nft = opts.nftCommand ?? 'nft';
     if (!NETNS_PREFIX_RE.test(this.netnsPrefix)) {
@@ -214,7 +193,23 @@ export class LinuxNetwork implements Network {
   // ---------------------------------------------------------------- subnets
 
   private nftRulesScript(): string {
-    return boundaryScript({ table: this.nftTable, hostAccess: this.hostAccess, taskToHost: this.taskToHost, taskHostPorts: this.taskHostPorts });
+    return (
+      boundaryScript({ table: this.nftTable, hostAccess: this.hostAccess, taskToHost: this.taskToHost, taskHostPorts: this.taskHostPorts }) +
+      egressScript({ table: this.nftTable, enabled: this.egress })
+    );
+  }
+
+  /** Egress on: forwarding on for the egress interfaces, once per instance (egress.ts); the nft lines recording them. */
+  private ensureUplinks(hostRoutes: IpRoute[]): string {
+    if (!this.egress || this.uplinksDone) return '';
+    let switched: string[];
+    try {
+      switched = switchOnForwarding(this.egressInterfaces ?? defaultRouteDevices(hostRoutes));
+    } catch (e) {
+      throw new NetworkError('cannot turn on forwarding for the egress interfaces', (e as Error).message);
+    }
+    this.uplinksDone = true;
+    return uplinksScript(this.nftTable, switched);
   }
 
   async ensureSubnet(subnet: SubnetSpec): Promise<void> {
@@ -229,20 +224,10 @@ export class LinuxNetwork implements Network {
       // A subnet that overlaps a host route (LAN, VPN, another bridge) would hijack or be hijacked by it.
       const routes = await this.run(this.ip, ['-j', '-4', 'route', 'show', 'table', 'main']);
       if (routes.code !== 0) throw new NetworkError('cannot read the host routes', routes.stderr);
-      for (const r of JSON.parse(routes.stdout || '[]') as IpRoute[]) {
-        if (!r.dst || r.dst === 'default' || r.dev === br) continue;
-        let dst: Ipv4Cidr;
-        try {
-          dst = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`, { allowHostBits: true });
-        } catch {
-          continue;
-        }
-        if (overlaps(dst, s.cidr)) {
-          throw new NetworkError(
-            `subnet ${s.spec.id} (${cidrText}) overlaps the host route ${r.dst}${r.dev ? ` on ${r.dev}` : ''}; ` +
-              'pick a CIDR block that no host interface or other Skiff subnet uses',
-          );
-        }
+      const hostRoutes = JSON.parse(routes.stdout || '[]') as IpRoute[];
+      const overlap = overlappingRoute(hostRoutes, br, s.cidr);
+      if (overlap) {
+        throw new NetworkError(`subnet ${s.spec.id} (${cidrText}) overlaps the host route ${overlap}; pick a CIDR block that no host interface or other Skiff subnet uses`);
       }
       if (isBridge(br)) {
         const a = await this.run(this.ip, ['-j', '-4', 'addr', 'show', 'dev', br]);
@@ -265,7 +250,10 @@ export class LinuxNetwork implements Network {
       );
       const r = await this.ipBatch(lines);
       if (r.code !== 0) throw new NetworkError(`cannot set up bridge ${br} for subnet ${s.spec.id}`, r.stderr);
-      const n = await this.nftScript(this.nftRulesScript() + `add element inet ${this.nftTable} bridges { "${br}" }\n`);
+      const vpcCidr = formatCidr(s.vpc);
+      const n = await this.nftScript(
+        this.nftRulesScript() + `add element inet ${this.nftTable} bridges { "${br}" }\n` + bridgeVpcScript(this.nftTable, br, vpcCidr) + this.ensureUplinks(hostRoutes),
+      );
       if (n.code !== 0) throw new NetworkError(`cannot install the nftables boundary for bridge ${br}`, n.stderr);
       // Only once the boundary holds the bridge: routing to the other subnets of this host.
       if (this.routeBetweenSubnets) {
@@ -276,6 +264,7 @@ export class LinuxNetwork implements Network {
         }
       }
       this.ensured.set(br, cidrText);
+      this.bridgeVpcs.set(br, vpcCidr);
     });
   }
 
@@ -314,6 +303,9 @@ export class LinuxNetwork implements Network {
         const n = await this.run(this.nft, ['delete', 'element', 'inet', this.nftTable, 'bridges', `{ "${bridge}" }`]);
         if (n.code !== 0) throw new NetworkError(`cannot remove ${bridge} from the nftables set`, n.stderr);
       }
+      const vpc = this.bridgeVpcs.get(bridge);
+      if (vpc) await this.nftScript(bridgeVpcScript(this.nftTable, bridge, vpc, 'delete'));
+      this.bridgeVpcs.delete(bridge);
     });
   }
 
@@ -361,7 +353,9 @@ export class LinuxNetwork implements Network {
       }
       const inner = [`link set eth0 addrgenmode none`, `link set lo up`, `addr add ${ip}/${p} dev eth0`, `link set eth0 up`];
       if (s.vpc.prefixLength < p) inner.push(`route add ${formatCidr(s.vpc)} via ${s.gateway} dev eth0`);
-      inner.push(`route add ${METADATA_ADDRESS}/32 via ${s.gateway} dev eth0`, `link show dev eth0`);
+      inner.push(`route add ${METADATA_ADDRESS}/32 via ${s.gateway} dev eth0`);
+      if (this.egress) inner.push(`route add default via ${s.gateway} dev eth0`);
+      inner.push(`link show dev eth0`);
       const r = await this.ipBatch(inner, { netns: ns, json: true });
       let mac: string | undefined;
       if (r.code === 0) {
@@ -414,7 +408,7 @@ export class LinuxNetwork implements Network {
       (link.flags ?? []).includes('UP') &&
       (s.vpc.prefixLength >= p || hasRoute(formatCidr(s.vpc))) &&
       hasRoute(METADATA_ADDRESS) &&
-      !routes.some((x) => x.dst === 'default') &&
+      routes.some((x) => x.dst === 'default') === this.egress &&
       masterOf(veth) === s.spec.bridge &&
       readSys(`/sys/class/net/${veth}/operstate`) !== 'down';
     if (!complete) return { ok: false };

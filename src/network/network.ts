@@ -4,8 +4,8 @@
  * Every subnet is a Linux bridge owned by Skiff whose address is the subnet's
  * gateway (first usable address). Every task gets a network namespace with one
  * veth ("eth0") into its subnet's bridge, the address the IPAM gave it, and routes
- * to its VPC through the gateway. Nothing is routed or NATed to outside networks:
- * an nftables table drops forwarding from Skiff bridges to any other interface.
+ * to its VPC through the gateway. Nothing is routed to outside networks but the
+ * egress of egress.ts (eligible tasks, masqueraded); an nftables table drops the rest.
  */
 
 export interface SubnetSpec {

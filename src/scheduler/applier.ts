@@ -64,6 +64,7 @@ export function applyPlan(deps: ApplierDeps, plan: Plan, newId: () => string, dr
               def,
               subnetIds: dep.networkConfiguration?.awsvpcConfiguration.subnets,
               securityGroups: dep.networkConfiguration?.awsvpcConfiguration.securityGroups,
+              assignPublicIp: dep.networkConfiguration?.awsvpcConfiguration.assignPublicIp === 'ENABLED',
               startedBy: dep.id,
               group: `service:${svc.name}`,
               capacityProviders: req.capacityProviders,

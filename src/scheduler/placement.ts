@@ -68,6 +68,8 @@ export interface TaskBatch {
   subnetIds?: string[];
   /** Security groups of the tasks (absent or empty: their VPC's default group). */
   securityGroups?: string[];
+  /** awsvpcConfiguration.assignPublicIp is ENABLED (egress from a public subnet, src/network/egress.ts). */
+  assignPublicIp?: boolean;
   startedBy?: string;
   group?: string;
   capacityProviders: string[];
@@ -229,6 +231,7 @@ export function storeTasks(deps: PlacementDeps, batch: TaskBatch, placement: Pla
     };
     deps.tasks.insert(record);
     deps.networks.setTaskSecurityGroups(id, groupIds);
+    if (batch.assignPublicIp) deps.networks.setAssignPublicIp(id, true);
     if (batch.tags.length) deps.tags.put(record.arn, batch.tags);
     ids.push(id);
   }

@@ -23,6 +23,7 @@ import { ServiceDirectory } from '../discovery/service-directory.ts';
 import { storeDirectorySource } from '../discovery/store-source.ts';
 import { LogService } from '../logs/log-service.ts';
 import { SecurityGroupEnforcer } from '../ec2/enforcer.ts';
+import { DnsForwarder } from '../discovery/dns-forwarder.ts';
 import type { TaskIdentityService } from '../metadata/index.ts';
 import type { PlatformMetrics } from '../metrics/platform-metrics.ts';
 import { InstrumentedImageStore } from '../metrics/observers.ts';
@@ -54,7 +55,9 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
 
   // Service discovery: DNS on each subnet's gateway, from the moment its bridge exists (src/discovery).
   const directory = new ServiceDirectory(storeDirectorySource(repos));
-  const dns = new DnsResponder({ log, resolve: (name, from) => directory.resolve(name, from) });
+  // Other names go to the upstream resolvers (`--dns-upstream none`: refused).
+  const forwarder = c.dnsUpstreams?.join() === 'none' ? undefined : new DnsForwarder({ upstreams: c.dnsUpstreams, log });
+  const dns = new DnsResponder({ log, resolve: (name, from) => directory.resolve(name, from), ...(forwarder ? { forwarder } : {}) });
   const network = withServiceDiscovery(host.network, dns);
 
   const images = new InstrumentedImageStore(
@@ -85,6 +88,8 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     portOf: (taskId) => hostVethName(c.vethPrefix, taskId),
     hostAccess: c.hostAccess,
     log,
+    // Egress (network/egress.ts): the boundary table's set of tasks that may leave.
+    ...(c.egress ? { egress: { table: c.nftTable, routes: repos.routes } } : {}),
   });
   // The pool's ledger comes first: a task runner claims the ready network its task was given from it,
   // and the pool (made after the agent) waits for the agent's starts before refilling.

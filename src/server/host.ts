@@ -35,7 +35,7 @@ export async function prepareHost(c: Readonly<ServerConfig>, log: (msg: string) 
     logSizeMaxBytes: c.logs.containerLogMaxBytes,
     maxConcurrentCreates: c.maxConcurrentCreates,
   });
-  const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess, taskHostPorts: c.taskHostPorts });
+  const network = createNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable, hostAccess: c.hostAccess, taskHostPorts: c.taskHostPorts, egress: c.egress, egressInterfaces: c.egressInterfaces });
   await preflight([preflightCheck(driver), network]);
   for (const change of ensureKeyQuota()) log(`raised ${change} (one session keyring per running container)`);
   for (const change of ensureBridgeNetfilter()) log(`${change} (security groups filter traffic between tasks on one bridge)`);

@@ -83,6 +83,7 @@ export async function buildHttpApi(c: Readonly<ServerConfig>, deps: HttpApiDeps)
     releaseIdleAddresses: (subnetId) => warmPool.forgetSubnet(subnetId),
     subnetRemoved: async (s) => network.removeSubnet?.(s.bridge),
     log,
+    routes: repos.routes,
   });
   const iam = new IamApi({ roles: identity.roles, log });
   const arns = control.ecs.arns;

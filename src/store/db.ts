@@ -330,6 +330,37 @@ const MIGRATIONS: string[] = [
   `,
   // ExecuteCommand's audit rows carry the command (auth/audit.ts detail).
   `ALTER TABLE audit_log ADD COLUMN detail TEXT;`,
+  // Egress (issue #15): a subnet's MapPublicIpOnLaunch (default subnets: true, as on AWS), a
+  // task's assignPublicIp, NAT gateways and route tables (src/store/routes-repo.ts).
+  `
+  ALTER TABLE subnets ADD COLUMN map_public_ip INTEGER NOT NULL DEFAULT 0;
+  UPDATE subnets SET map_public_ip = is_default;
+  CREATE TABLE task_public_ips (task_id TEXT PRIMARY KEY);
+  CREATE TABLE nat_gateways (
+    id TEXT PRIMARY KEY,             -- nat-<17 hex>
+    subnet_id TEXT NOT NULL,         -- the public subnet it lives in
+    vpc_id TEXT NOT NULL,
+    state TEXT NOT NULL,             -- available | deleted
+    created_at INTEGER NOT NULL,     -- epoch ms
+    deleted_at INTEGER
+  );
+  CREATE TABLE route_tables (
+    id TEXT PRIMARY KEY,             -- rtb-<17 hex>
+    vpc_id TEXT NOT NULL,
+    is_main INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE routes (
+    route_table_id TEXT NOT NULL REFERENCES route_tables(id) ON DELETE CASCADE,
+    destination TEXT NOT NULL,       -- IPv4 CIDR
+    nat_gateway_id TEXT,
+    PRIMARY KEY (route_table_id, destination)
+  );
+  CREATE TABLE route_table_associations (
+    id TEXT PRIMARY KEY,             -- rtbassoc-<17 hex>
+    route_table_id TEXT NOT NULL REFERENCES route_tables(id),
+    subnet_id TEXT NOT NULL UNIQUE
+  );
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */

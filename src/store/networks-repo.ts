@@ -20,6 +20,8 @@ export interface SubnetRecord {
   availabilityZone: string;
   isDefault: boolean;
   bridge: string;
+  /** MapPublicIpOnLaunch: Skiff's "public subnet" (default subnets: true; created ones: false, as on AWS). */
+  mapPublicIpOnLaunch?: boolean;
 }
 
 export interface SecurityGroupRecord {
@@ -52,6 +54,8 @@ export interface LiveMember {
   ipv4: string;
   subnetId: string;
   groupIds: string[];
+  /** RunTask's / the service's awsvpcConfiguration.assignPublicIp was ENABLED. */
+  assignPublicIp?: boolean;
 }
 
 interface RuleRow {
@@ -202,10 +206,11 @@ export class NetworksRepo {
           WHERE t.last_status != 'STOPPED' ORDER BY a.task_id, m.rowid`,
       )
       .all() as { taskId: string; ipv4: string; subnetId: string; groupId: string | null }[];
+    const publicIps = new Set((this.db.prepare(`SELECT task_id FROM task_public_ips`).all() as { task_id: string }[]).map((r) => r.task_id));
     const byTask = new Map<string, LiveMember>();
     for (const r of rows) {
       let m = byTask.get(r.taskId);
-      if (!m) byTask.set(r.taskId, (m = { taskId: r.taskId, ipv4: r.ipv4, subnetId: r.subnetId, groupIds: [] }));
+      if (!m) byTask.set(r.taskId, (m = { taskId: r.taskId, ipv4: r.ipv4, subnetId: r.subnetId, groupIds: [], assignPublicIp: publicIps.has(r.taskId) }));
       if (r.groupId) m.groupIds.push(r.groupId);
     }
     return [...byTask.values()];
@@ -213,14 +218,25 @@ export class NetworksRepo {
 
   insertSubnet(s: SubnetRecord): void {
     this.db
-      .prepare(`INSERT INTO subnets (id, vpc_id, cidr, availability_zone, is_default, bridge, doc) VALUES (?, ?, ?, ?, ?, ?, '{}')`)
-      .run(s.id, s.vpcId, s.cidr, s.availabilityZone, s.isDefault ? 1 : 0, s.bridge);
+      .prepare(`INSERT INTO subnets (id, vpc_id, cidr, availability_zone, is_default, bridge, map_public_ip, doc) VALUES (?, ?, ?, ?, ?, ?, ?, '{}')`)
+      .run(s.id, s.vpcId, s.cidr, s.availabilityZone, s.isDefault ? 1 : 0, s.bridge, (s.mapPublicIpOnLaunch ?? s.isDefault) ? 1 : 0);
+  }
+
+  /** ModifySubnetAttribute MapPublicIpOnLaunch. */
+  setMapPublicIpOnLaunch(subnetId: string, value: boolean): void {
+    this.db.prepare(`UPDATE subnets SET map_public_ip = ? WHERE id = ?`).run(value ? 1 : 0, subnetId);
+  }
+
+  /** Records the task's assignPublicIp (call in the transaction that stores the task). */
+  setAssignPublicIp(taskId: string, enabled: boolean): void {
+    if (enabled) this.db.prepare(`INSERT OR IGNORE INTO task_public_ips (task_id) VALUES (?)`).run(taskId);
+    else this.db.prepare(`DELETE FROM task_public_ips WHERE task_id = ?`).run(taskId);
   }
 
   subnets(): SubnetRecord[] {
     const rows = this.db
-      .prepare(`SELECT id, vpc_id, cidr, availability_zone, is_default, bridge FROM subnets ORDER BY availability_zone, id`)
-      .all() as { id: string; vpc_id: string; cidr: string; availability_zone: string; is_default: number; bridge: string }[];
+      .prepare(`SELECT id, vpc_id, cidr, availability_zone, is_default, bridge, map_public_ip FROM subnets ORDER BY availability_zone, id`)
+      .all() as { id: string; vpc_id: string; cidr: string; availability_zone: string; is_default: number; bridge: string; map_public_ip: number }[];
     return rows.map((r) => ({
       id: r.id,
       vpcId: r.vpc_id,
@@ -228,6 +244,7 @@ export class NetworksRepo {
       availabilityZone: r.availability_zone,
       isDefault: r.is_default === 1,
       bridge: r.bridge,
+      mapPublicIpOnLaunch: r.map_public_ip === 1,
     }));
   }
 
@@ -274,6 +291,7 @@ export class NetworksRepo {
     this.db.transaction(() => {
       this.db.prepare(`DELETE FROM ip_allocations WHERE task_id = ?`).run(taskId);
       this.db.prepare(`DELETE FROM task_security_groups WHERE task_id = ?`).run(taskId);
+      this.db.prepare(`DELETE FROM task_public_ips WHERE task_id = ?`).run(taskId);
     })();
   }
 

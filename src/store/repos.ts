@@ -9,6 +9,7 @@ import { TaskDefinitionsRepo } from './task-definitions-repo.ts';
 import { TagsRepo } from './tags-repo.ts';
 import { TasksRepo } from './tasks-repo.ts';
 import { NetworksRepo } from './networks-repo.ts';
+import { RoutesRepo } from './routes-repo.ts';
 import { ServicesRepo } from './services-repo.ts';
 import { MeteringRepo } from './metering-repo.ts';
 
@@ -20,6 +21,8 @@ export interface Repos {
   readonly tags: TagsRepo;
   readonly tasks: TasksRepo;
   readonly networks: NetworksRepo;
+  /** NAT gateways and route tables (egress). */
+  readonly routes: RoutesRepo;
   readonly services: ServicesRepo;
   readonly metering: MeteringRepo;
 }
@@ -33,6 +36,7 @@ export function openRepos(db: Db, opts: { tasks?: TasksRepo } = {}): Repos {
     tags: new TagsRepo(db),
     tasks: opts.tasks ?? new TasksRepo(db),
     networks: new NetworksRepo(db),
+    routes: new RoutesRepo(db),
     services: new ServicesRepo(db),
     metering: new MeteringRepo(db),
   });

@@ -71,6 +71,10 @@ export class TestServer {
           SKIFF_WARM_POOL_SIZE: '0',
           // Admission control as if the host were 100× this one, unless a test asks: tests must not depend on the machine's size.
           SKIFF_OVERCOMMIT: '100',
+          // No egress (and no host forwarding change) unless a test asks: tests reach only namespaces they make (test/egress.root.test.ts).
+          SKIFF_EGRESS: '0',
+          // Never the host's resolvers ('none': not forwarded, REFUSED): a test that forwards sets its own DNS server.
+          SKIFF_DNS_UPSTREAMS: 'none',
           ...(this.opts.noRootKey ? {} : { SKIFF_ROOT_ACCESS_KEY_ID: TEST_ROOT_KEY.accessKeyId, SKIFF_ROOT_SECRET_ACCESS_KEY: TEST_ROOT_KEY.secretAccessKey }),
           ...this.opts.env,
         },

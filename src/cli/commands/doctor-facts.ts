@@ -117,7 +117,25 @@ const items = (n: XmlNode | undefined) => n?.children.filter((c) => c.name === '
 
 /** One group's ingress rules, or null when it does not exist (EC2 DescribeSecurityGroups). */
 async function describeSecurityGroup(opts: ClientOptions, id: string): Promise<SecurityGroupFacts | null> {
-  const body = new URLSearchParams({ Action: 'DescribeSecurityGroups', Version: '2016-11-15', 'GroupId.1': id }).toString();
+  const doc = await ec2Call(opts, { Action: 'DescribeSecurityGroups', 'GroupId.1': id }, ['InvalidGroup.NotFound', 'InvalidGroupId.Malformed']);
+  if (!doc) return null;
+  const group = items(child(doc.children[0], 'securityGroupInfo'))[0];
+  if (!group) return null;
+  const num = (n: XmlNode | undefined) => (n ? Number(n.text) : undefined);
+  const perms = (set: string) =>
+    items(child(group, set)).map((p) => ({
+      protocol: child(p, 'ipProtocol')?.text ?? '-1',
+      fromPort: num(child(p, 'fromPort')),
+      toPort: num(child(p, 'toPort')),
+      cidrs: [...items(child(p, 'ipRanges')).map((r) => child(r, 'cidrIp')?.text ?? ''), ...items(child(p, 'ipv6Ranges')).map((r) => child(r, 'cidrIpv6')?.text ?? '')],
+      groups: items(child(p, 'groups')).map((g) => child(g, 'groupId')?.text ?? ''),
+    }));
+  return { ingress: perms('ipPermissions'), egress: perms('ipPermissionsEgress') };
+}
+
+/** One EC2 Query call; its XML document, or null when it failed with one of `absent` (the thing does not exist). */
+async function ec2Call(opts: ClientOptions, params: Record<string, string>, absent: string[] = []): Promise<XmlNode | null> {
+  const body = new URLSearchParams({ Version: '2016-11-15', ...params }).toString();
   const res = await send(opts, new URL(resolveEndpoint(opts) + '/'), {
     method: 'POST',
     body,
@@ -128,21 +146,32 @@ async function describeSecurityGroup(opts: ClientOptions, id: string): Promise<S
   if (!res.ok) {
     const error = child(child(child(doc, 'Response'), 'Errors'), 'Error');
     const code = child(error, 'Code')?.text ?? `HTTP${res.status}`;
-    if (code === 'InvalidGroup.NotFound' || code === 'InvalidGroupId.Malformed') return null;
+    if (absent.includes(code)) return null;
     throw new ApiCallError(code, child(error, 'Message')?.text ?? '');
   }
-  const group = items(child(doc.children[0], 'securityGroupInfo'))[0];
-  if (!group) return null;
-  const num = (n: XmlNode | undefined) => (n ? Number(n.text) : undefined);
-  return {
-    ingress: items(child(group, 'ipPermissions')).map((p) => ({
-      protocol: child(p, 'ipProtocol')?.text ?? '-1',
-      fromPort: num(child(p, 'fromPort')),
-      toPort: num(child(p, 'toPort')),
-      cidrs: [...items(child(p, 'ipRanges')).map((r) => child(r, 'cidrIp')?.text ?? ''), ...items(child(p, 'ipv6Ranges')).map((r) => child(r, 'cidrIpv6')?.text ?? '')],
-      groups: items(child(p, 'groups')).map((g) => child(g, 'groupId')?.text ?? ''),
-    })),
-  };
+  return doc;
+}
+
+/** What decides egress for the given subnets (none given: the default ones): public or not, and the NAT gateway of their route table. */
+async function egressFacts(opts: ClientOptions, subnetIds: string[]): Promise<NonNullable<DoctorFacts['egress']>> {
+  const text = (n: XmlNode | undefined, name: string) => child(n, name)?.text ?? '';
+  const subnets = items(child((await ec2Call(opts, { Action: 'DescribeSubnets' }))!.children[0], 'subnetSet'));
+  const tables = items(child((await ec2Call(opts, { Action: 'DescribeRouteTables' }))!.children[0], 'routeTableSet'));
+  const nats = items(child((await ec2Call(opts, { Action: 'DescribeNatGateways' }))!.children[0], 'natGatewaySet'));
+  const publicOf = (id: string) => text(subnets.find((s) => text(s, 'subnetId') === id), 'mapPublicIpOnLaunch') === 'true';
+  const wanted = subnetIds.length ? subnetIds : subnets.filter((s) => text(s, 'defaultForAz') === 'true').map((s) => text(s, 'subnetId'));
+  const out: NonNullable<DoctorFacts['egress']>['subnets'] = {};
+  for (const id of wanted) {
+    if (!subnets.some((s) => text(s, 'subnetId') === id)) {
+      out[id] = null;
+      continue;
+    }
+    const table = tables.find((t) => items(child(t, 'associationSet')).some((a) => text(a, 'subnetId') === id));
+    const natId = items(child(table, 'routeSet')).find((r) => text(r, 'destinationCidrBlock') === '0.0.0.0/0' && text(r, 'natGatewayId'));
+    const nat = natId ? nats.find((n) => text(n, 'natGatewayId') === text(natId, 'natGatewayId') && text(n, 'state') === 'available') : undefined;
+    out[id] = { mapPublicIpOnLaunch: publicOf(id), ...(nat ? { natGatewayId: text(nat, 'natGatewayId'), natGatewayPublic: publicOf(text(nat, 'subnetId')) } : {}) };
+  }
+  return { subnets: out };
 }
 
 /** The service's scalable target and what moves it (Application Auto Scaling). */
@@ -211,6 +240,11 @@ export async function resourceFacts(opts: ClientOptions, def: TaskDefinition, ne
     facts.roles = roles;
   } catch (err) {
     facts.rolesUnavailable = reason('GET /skiff/v1/roles/NAME', err);
+  }
+  try {
+    facts.egress = await egressFacts(opts, networkConfiguration?.awsvpcConfiguration?.subnets ?? []);
+  } catch (err) {
+    facts.egressUnavailable = reason('EC2 DescribeSubnets/DescribeRouteTables/DescribeNatGateways', err);
   }
   const sgIds = networkConfiguration?.awsvpcConfiguration?.securityGroups ?? [];
   if (sgIds.length) {

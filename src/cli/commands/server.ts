@@ -22,6 +22,9 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
     .option('--overcommit <ratio>', 'tasks may reserve RATIO × the host\'s CPU units and memory; what does not fit is refused (RESOURCE:CPU / RESOURCE:MEMORY) (default 1.0; $SKIFF_OVERCOMMIT)')
     .option('--reserved-memory <mib>', 'memory kept for the host and Skiff, not offered to tasks (default 512; $SKIFF_RESERVED_MEMORY_MIB)')
     .option('--no-host-access', 'refuse connections from this host to task addresses (default: allowed; $SKIFF_HOST_ACCESS=0)')
+    .option('--no-egress', 'tasks reach no outside network, whatever their subnets, public IPs and NAT gateways (default: egress as on AWS; $SKIFF_EGRESS=0)')
+    .option('--egress-interface <ifname...>', 'interfaces task egress leaves through (default: those of the default routes; $SKIFF_EGRESS_INTERFACES)')
+    .option('--dns-upstream <ip[:port]...>', 'resolvers the task DNS forwards other names to (default: the nameservers of /etc/resolv.conf; none: answer service names only; $SKIFF_DNS_UPSTREAMS)')
     .action(async (opts) => {
       const config = resolveServerConfig({ ...opts, region: globals().region });
       const server = new SkiffServer(config);
