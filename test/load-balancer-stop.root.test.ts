@@ -32,7 +32,7 @@ import { httpGet, slowHttpdContainer } from './support/http.ts';
 
 const SKIFF = resolve(import.meta.dirname, '../bin/skiff.js');
 const TG = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef';
-const DELAY_S = 10; // long enough for two CLI runs (a node start each) on a loaded 2-core host
+const DELAY_S = 12; // long enough for the CLI runs (a node start each) on a loaded 2-core host
 
 let stack: BusyboxStack | undefined;
 let server: TestServer;
@@ -159,12 +159,12 @@ test('StopTask drains a load-balanced task under load; skiff lb shows it; a rest
     const mid = await describeTask(ecs, victim);
     assert.ok(Date.now() - stoppedAt < DELAY_S * 1000 - 1000, `still inside the delay (${Date.now() - stoppedAt} ms)`);
     assert.equal(mid.lastStatus, 'RUNNING', 'still RUNNING 2 s into the drain');
-    const [drainingView] = await lbJson('web');
+    // Both CLI runs at once: each is a node start, slow on a loaded host, and both must fall inside the delay.
+    const [[drainingView], drainingTable] = await Promise.all([lbJson('web'), skiff(['lb', '--service', 'web'])]);
     const d = drainingView.targets.find((x) => x.id === victimId);
     assert.equal(d?.state, 'draining', JSON.stringify(drainingView.targets));
     assert.equal(d?.health, 'draining');
     assert.ok(d!.drainEndsAt! - stoppedAt > (DELAY_S - 1.5) * 1000, `drain ends ${d!.drainEndsAt! - stoppedAt} ms after StopTask`);
-    const drainingTable = await skiff(['lb', '--service', 'web']);
     assert.match(drainingTable.stdout, new RegExp(`${victimId}\\s+\\S+\\s+draining\\s+draining\\s+\\d+\\s+\\d+\\s+\\d+s`), drainingTable.stdout);
 
     const replacement = await waitFor('a replacement task', async () => (await runningTasks()).find((a) => a !== kept && a !== victim));
