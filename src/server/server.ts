@@ -59,9 +59,9 @@ export class SkiffServer {
 
   async start(): Promise<string> {
     const { config: c, log, clock } = this;
-    acquireServerLock(c.dataDir); // `skiff host reset` refuses while this server runs (server-lock.ts)
     useSpawnHelper(true);
-    const host = await prepareHost(c, log);
+    const host = await prepareHost(c, log); // preflight first: a refused start creates nothing, not even the data dir
+    acquireServerLock(c.dataDir); // `skiff host reset` refuses while this server runs (server-lock.ts)
     const metrics = new PlatformMetrics(clock.now());
     const { repos, disk } = await openStore(c, clock, metrics.observeTask, log);
     const identity = buildIdentity(c, repos, disk, host.driver, log);
