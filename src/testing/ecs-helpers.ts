@@ -1,5 +1,6 @@
 /** Small helpers the fake-stack lifecycle tests share: register, run, poll a task or service until a condition holds. */
 import {
+  type RegisterTaskDefinitionCommandInput,
   DescribeServicesCommand,
   DescribeTasksCommand,
   RegisterTaskDefinitionCommand,
@@ -24,8 +25,15 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, done: (v:
   }
 }
 
-/** Registers a Fargate task definition (256 CPU, 512 MiB) of the given containers; returns its ARN. */
-export async function registerFamily(ecs: ECSClient, family: string, containers: ContainerDefinition[]): Promise<string> {
+/** What a registration may set besides the family and its containers. */
+export type TaskDefinitionExtra = Omit<Partial<RegisterTaskDefinitionCommandInput>, 'family' | 'containerDefinitions'>;
+
+/**
+ * Registers a revision of `family`: Fargate, awsvpc, 256 CPU units / 512 MiB
+ * unless `extra` says otherwise, with the containers as given. Returns its ARN.
+ * (The root end-to-end tests use this one too, through test/support/tasks.ts.)
+ */
+export async function registerFamily(ecs: ECSClient, family: string, containerDefinitions: ContainerDefinition[], extra: TaskDefinitionExtra = {}): Promise<string> {
   const out = await ecs.send(
     new RegisterTaskDefinitionCommand({
       family,
@@ -33,7 +41,8 @@ export async function registerFamily(ecs: ECSClient, family: string, containers:
       networkMode: 'awsvpc',
       cpu: '256',
       memory: '512',
-      containerDefinitions: containers,
+      ...extra,
+      containerDefinitions,
     }),
   );
   return out.taskDefinition!.taskDefinitionArn!;

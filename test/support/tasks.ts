@@ -4,11 +4,9 @@ import assert from 'node:assert/strict';
 import {
   DescribeServicesCommand,
   DescribeTasksCommand,
-  RegisterTaskDefinitionCommand,
   RunTaskCommand,
   type ContainerDefinition,
   type ECSClient,
-  type RegisterTaskDefinitionCommandInput,
   type RunTaskCommandInput,
   type Service,
   type Task,
@@ -16,26 +14,8 @@ import {
 import { waitFor, type TestServer } from './skiff-server.ts';
 
 /** What a test may add to or change in registerFamily's task definition (size, volumes, roles, ...). */
-export type TaskDefinitionExtra = Omit<Partial<RegisterTaskDefinitionCommandInput>, 'family' | 'containerDefinitions'>;
-
-/**
- * Registers a revision of `family`: Fargate, awsvpc, 256 CPU units / 512 MiB
- * unless `extra` says otherwise, with the containers as given. Returns its ARN.
- */
-export async function registerFamily(ecs: ECSClient, family: string, containerDefinitions: ContainerDefinition[], extra: TaskDefinitionExtra = {}): Promise<string> {
-  const out = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: '256',
-      memory: '512',
-      ...extra,
-      containerDefinitions,
-    }),
-  );
-  return out.taskDefinition!.taskDefinitionArn!;
-}
+import { registerFamily, type TaskDefinitionExtra } from '../../src/testing/ecs-helpers.ts';
+export { registerFamily, type TaskDefinitionExtra };
 
 /** Runs one task of `taskDefinition` (asserting RunTask placed exactly one); returns it as RunTask answered. */
 export async function runOne(ecs: ECSClient, taskDefinition: string, extra: Omit<RunTaskCommandInput, 'taskDefinition'> = {}): Promise<Task> {
