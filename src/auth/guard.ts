@@ -293,7 +293,7 @@ export class ApiGuard {
   private authorize(state: CallState, action: string, resources: string[]): void {
     const p = state.principal!;
     state.action = action;
-    state.resource = resources.join(' ');
+    state.resource = auditResources(resources);
     const { decision, resource } = evaluateAll(p.key.policy, action, resources);
     if (decision === 'allow') return;
     throw this.denied(p, action, resource, decision);
@@ -326,6 +326,11 @@ export function checkScope(scope: { region: string; service: string }, region: s
 
 /** Services AWS serves globally: any signing region is accepted for them (IAM). */
 const GLOBAL_SERVICES = new Set(['iam']);
+
+/** Resources named in an audit row: all of them up to ten, then the first ten and how many more (a DescribeTasks of 100 tasks would write 9 KB a row). */
+export function auditResources(resources: string[], max = 10): string {
+  return resources.length <= max ? resources.join(' ') : `${resources.slice(0, max).join(' ')} (+${resources.length - max} more)`;
+}
 
 function ownValue(map: Record<string, string>, key: string): string | undefined {
   return Object.hasOwn(map, key) ? map[key] : undefined;
