@@ -1,11 +1,11 @@
 /**
  * What stops task networking on this host (LinuxNetwork.fingerprint): not
- * Linux, not root, iproute2's `ip` or `nft` missing, nf_tables not loaded.
+ * Linux, not root, iproute2's `ip` or `tc` or `nft` missing, nf_tables not loaded.
  * Each problem says how to fix it.
  */
 import { run as exec } from '../util/exec.ts';
 
-export async function networkToolProblems(ip: string, nft: string): Promise<string[]> {
+export async function networkToolProblems(ip: string, nft: string, tc = 'tc'): Promise<string[]> {
   const problems: string[] = [];
   if (process.platform !== 'linux') {
     return [`task networking needs Linux (network namespaces, veth, bridges, nftables); this host is ${process.platform}`];
@@ -19,6 +19,11 @@ export async function networkToolProblems(ip: string, nft: string): Promise<stri
     }
   } catch {
     problems.push(`\`${ip}\` (iproute2) is missing: apt-get install -y iproute2`);
+  }
+  try {
+    if ((await exec(tc, ['-V'])).code !== 0) problems.push(`\`${tc}\` does not run: apt-get install -y iproute2`);
+  } catch {
+    problems.push(`\`${tc}\` (iproute2's traffic control: bandwidth by task size) is missing: apt-get install -y iproute2`);
   }
   try {
     const r = await exec(nft, ['-v']);
