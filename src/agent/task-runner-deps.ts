@@ -35,6 +35,8 @@ export interface TaskRunnerDeps {
    * resolves (containers are created, then started only after it).
    */
   networkReady?(taskId: string, attachment: TaskAttachment): Promise<void>;
+  /** Multiplies the bandwidth table (network/bandwidth.ts; the operator's --bandwidth-scale). Default 1. */
+  bandwidthScale?: number;
   log(msg: string): void;
   /**
    * Called once before the first container is created (e.g. log groups and streams

@@ -7,7 +7,7 @@
  * runner created after a restart can adopt a running task or finish a teardown.
  *
  * Start steps, each timed (the cold-start breakdown):
- *   network (namespace + veth + address, or a ready one from the warm pool)
+ *   network (namespace + veth + address, or a ready one from the warm pool; shaped to the task's bandwidth)
  *   ‖ image pull ‖ cgroup  →  containers in dependsOn order (create, start)  →  RUNNING
  *
  * Durability on the start path: the task record (PROVISIONING, its address) is
@@ -40,6 +40,7 @@ import { hasReached as reached, OOM_CONTAINER_REASON, StopReason } from '../mode
 import { HealthChecker } from './health-checker.ts';
 import { billedSeconds, costOf, ratesFor } from '../metering/pricing.ts';
 import { retryWhileDiskFull, WriteFailureNotice } from '../store/disk-errors.ts';
+import { restoreShaping, shapeAtStart } from './bandwidth-step.ts';
 import type { StopRequest, TaskRunnerDeps } from './task-runner-deps.ts';
 import {
   StartError,
@@ -158,6 +159,7 @@ export class TaskRunner {
     if (task.desiredStatus === 'STOPPED') return;
 
     // Network, image and cgroup do not depend on each other: all three at once.
+    let shapingMs = 0;
     const network = this.timed(
       'network',
       async () => {
@@ -175,6 +177,7 @@ export class TaskRunner {
           this.firewall = ready(task.id, att).then(() => ({ phase: 'firewall', startedAt, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 }));
           this.firewall.catch(() => {}); // awaited before any container starts
         }
+        shapingMs = await shapeAtStart(this.deps, task);
         const mac = att.macAddress;
         this.setStatus('PENDING', (t) => {
           t.network.status = 'ATTACHED';
@@ -183,7 +186,7 @@ export class TaskRunner {
         }, false);
         return att;
       },
-      () => ({ warmPool: warm !== undefined }),
+      () => ({ warmPool: warm !== undefined, shapingMs }),
     );
     const pull = this.pullImages(task);
     const cgroup = this.timed('cgroup', () =>
@@ -371,6 +374,7 @@ export class TaskRunner {
       }
       return this.launch();
     } else {
+      await restoreShaping(this.deps, task);
       let lost = 0;
       for (const c of task.containers.filter((x) => x.lastStatus === 'RUNNING')) {
         const state = await this.deps.driver.inspect(c.runtimeId);

@@ -110,6 +110,7 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     warmAttachment: (taskId) => ledger.claim(taskId),
     beforeContainers: (task) => logs.prepareTask(task),
     networkReady: (taskId) => enforcer.prepareTask(taskId),
+    bandwidthScale: c.bandwidth.scale,
     log,
     identity: identity.identities,
   }, c.ephemeralStorage);

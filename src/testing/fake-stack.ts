@@ -50,6 +50,8 @@ export interface FakeStackOptions {
   log?: (msg: string) => void;
   /** Admission control (scheduler/capacity.ts): the fake host's capacity and overcommit. Default: none (nothing refused). */
   admission?: HostAdmission;
+  /** The operator's --bandwidth-scale (default 1). */
+  bandwidthScale?: number;
   /** Whether `destroy` disposes the fake host and removes the data dir. Default: when the data dir is the stack's own. */
   owns?: boolean;
 }
@@ -117,6 +119,7 @@ export async function startFakeStack(opts: FakeStackOptions = {}): Promise<FakeS
     },
     registryCredentials: () => undefined,
     releaseAddress: (taskId) => networks.release(taskId),
+    bandwidthScale: opts.bandwidthScale,
     log,
   });
   const servicesChanged = new ChangeSignal();
