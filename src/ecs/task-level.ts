@@ -15,6 +15,7 @@ import { isValidName } from './arns.ts';
 import type { TaskSize } from './sizes.ts';
 import { validateEnvironment } from './container-definition.ts';
 import { checks, compact, isObj, present, type Obj } from './validate.ts';
+import { normaliseEfsVolume } from './efs-volume.ts';
 
 export const EPHEMERAL_MIN_GIB = 21;
 export const EPHEMERAL_MAX_GIB = 200;
@@ -37,10 +38,9 @@ export function normaliseVolumes(v: unknown): Obj[] {
     }
     if (present(vol.dockerVolumeConfiguration)) throw err(`Volume '${name}': dockerVolumeConfiguration is not supported on Fargate. Remove it to get a task-scoped bind mount volume.`);
     if (present(vol.fsxWindowsFileServerVolumeConfiguration)) throw err(`Volume '${name}': FSx for Windows File Server volumes are not supported on Fargate Linux.`);
-    for (const k of ['efsVolumeConfiguration', 's3filesVolumeConfiguration'] as const) {
-      if (present(vol[k])) throw err(`Volume '${name}': ${k} is not supported by Skiff. Use a task-scoped bind mount volume (only "name").`);
-    }
+    if (present(vol.s3filesVolumeConfiguration)) throw err(`Volume '${name}': s3filesVolumeConfiguration is not supported by Skiff. Use EFS or a task-scoped bind mount volume (only "name").`);
     if (vol.configuredAtLaunch === true) throw err(`Volume '${name}': volumes configured at launch (Amazon EBS) are not supported by Skiff.`);
+    if (present(vol.efsVolumeConfiguration)) return { name, efsVolumeConfiguration: normaliseEfsVolume(vol.efsVolumeConfiguration, name) };
     return { name, host: {} };
   });
 }

@@ -27,6 +27,7 @@ import { DnsForwarder } from '../discovery/dns-forwarder.ts';
 import type { TaskIdentityService } from '../metadata/index.ts';
 import type { PlatformMetrics } from '../metrics/platform-metrics.ts';
 import { InstrumentedImageStore } from '../metrics/observers.ts';
+import { EfsVolumes } from '../efs/efs-volumes.ts';
 
 export interface AgentSide {
   dns: DnsResponder;
@@ -37,6 +38,8 @@ export interface AgentSide {
   enforcer: SecurityGroupEnforcer;
   agent: Agent;
   warmPool: WarmPool;
+  /** EFS file systems on this host: their directories, and each task's EFS mounts. */
+  efs: EfsVolumes;
 }
 
 export interface AgentSideDeps {
@@ -91,6 +94,21 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     // Egress (network/egress.ts): the boundary table's set of tasks that may leave.
     ...(c.egress ? { egress: { table: c.nftTable, routes: repos.routes } } : {}),
   });
+  // EFS (src/efs/): a directory per file system; each task's EFS volumes bind-mounted at start.
+  const efsArn = (kind: string, id: string) => `arn:aws:elasticfilesystem:${c.region}:${c.accountId}:${kind}/${id}`;
+  const efs = new EfsVolumes({
+    efs: repos.efs,
+    root: join(c.dataDir, 'efs'),
+    mountsRoot: join(c.dataDir, 'efs-mounts'),
+    idBase: c.userns?.hostId ?? 0,
+    definitionOf: (task) => taskDefinitions.get(task.family, task.revision),
+    unfinished: () => tasks.listUnfinished(),
+    taskRoleArn: (task) => identity.identities.rolesOf(task).taskRoleArn,
+    rolePolicy: (arn) => identity.roles.byArn(arn)?.policy,
+    fileSystemArn: (id) => efsArn('file-system', id),
+    accessPointArn: (id) => efsArn('access-point', id),
+    log,
+  });
   // The pool's ledger comes first: a task runner claims the ready network its task was given from it,
   // and the pool (made after the agent) waits for the agent's starts before refilling.
   const ledger = new PoolLedger(c.warmPoolSize);
@@ -112,6 +130,7 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     networkReady: (taskId) => enforcer.prepareTask(taskId),
     log,
     identity: identity.identities,
+    volumes: efs,
   }, c.ephemeralStorage);
   const warmPool = new WarmPool(
     {
@@ -133,5 +152,5 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     },
     { size: c.warmPoolSize },
   );
-  return { dns, network, images, logs, enforcer, agent, warmPool };
+  return { dns, network, images, logs, enforcer, agent, warmPool, efs };
 }
