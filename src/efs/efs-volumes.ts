@@ -192,7 +192,7 @@ export class EfsVolumes implements EfsHost {
     const gid = String(this.d.idBase + user.gid);
     const r = spawnSync(
       'bindfs',
-      ['--force-user=' + uid, '--force-group=' + gid, '--create-for-user=' + uid, '--create-for-group=' + gid, '-o', 'allow_other,dev=false,suid=false', source, target],
+      ['--force-user=' + uid, '--force-group=' + gid, '--create-for-user=' + uid, '--create-for-group=' + gid, '-o', 'allow_other,nodev,nosuid', source, target],
       { encoding: 'utf8', timeout: 10_000 },
     );
     if (r.error || r.status !== 0) {
