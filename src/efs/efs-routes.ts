@@ -80,3 +80,28 @@ function inputOf(req: FastifyRequest): Input {
   for (const k of ['MaxItems', 'MaxResults']) if (typeof query[k] === 'string') query[k] = Number(query[k]);
   return { ...query, ...((body as Input | undefined) ?? {}), ...(req.params as Input) };
 }
+
+/** Largest tar `PUT /skiff/v1/file-systems/:fileSystemId/contents` takes (the API's body limit). */
+export const CONTENTS_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Skiff's route to copy a folder into an empty file system once (`skiff
+ * compose`'s bind mounts): `PUT /skiff/v1/file-systems/:fileSystemId/contents`
+ * with a tar body → `{copied: true}`, or `{copied: false}` when the file system
+ * has files already (nothing is written then).
+ */
+export function efsContentsRoute(app: FastifyInstance, volumes: { seed(id: string, tarball: Buffer): Promise<boolean> }, efs: Pick<EfsApi, 'resourceArn'>): void {
+  app.addContentTypeParser('application/x-tar', { parseAs: 'buffer', bodyLimit: CONTENTS_MAX_BYTES }, (_req, body, done) => done(null, body));
+  app.put('/skiff/v1/file-systems/:fileSystemId/contents', async (req, reply) => {
+    const { fileSystemId } = req.params as { fileSystemId: string };
+    try {
+      efs.resourceArn(fileSystemId); // FileSystemNotFound
+      if (!Buffer.isBuffer(req.body)) throw new EfsError('BadRequest', 'Send the folder as a tar (Content-Type: application/x-tar).');
+      return reply.send({ copied: await volumes.seed(fileSystemId, req.body) });
+    } catch (err) {
+      if (!(err instanceof EfsError)) return sendError(reply, err);
+      const e = efsErrorBody(err);
+      return reply.code(e.status).header('x-amzn-errortype', e.code).send({ __type: e.code, message: err.message });
+    }
+  });
+}

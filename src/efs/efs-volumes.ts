@@ -23,7 +23,9 @@ import type { ContainerDefinition, Volume } from '@aws-sdk/client-ecs';
 import type { EfsRepo } from '../store/efs-repo.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import { evaluate, type Policy } from '../auth/policy.ts';
+import { unpackLayer, UnpackBudget } from '../images/unpack.ts';
 import type { EfsHost } from './efs-api.ts';
+import { EfsError } from './efs-errors.ts';
 
 export type VolumeMount = { source: string; destination: string; readonly: boolean };
 
@@ -35,6 +37,8 @@ export interface EfsVolumesDeps {
   mountsRoot: string;
   /** Host uid/gid of the tasks' root (the user namespace's base; 0 without one). */
   idBase: number;
+  /** The user namespace's size (ids a copied-in file may have), when tasks run in one. */
+  idSize?: number;
   definitionOf(task: TaskRecord): { volumes?: Volume[]; containerDefinitions?: ContainerDefinition[] } | undefined;
   /** Tasks not yet STOPPED. */
   unfinished(): TaskRecord[];
@@ -53,6 +57,7 @@ class EfsMountError extends Error {
 }
 
 const SIZE_TTL_MS = 60_000;
+const SEED_MAX_BYTES = 64 * 1024 ** 2;
 
 export class EfsVolumes implements EfsHost {
   private readonly sizes = new Map<string, { at: number; bytes: number }>();
@@ -82,6 +87,27 @@ export class EfsVolumes implements EfsHost {
     const bytes = duBytes(this.dir(id), 100_000);
     this.sizes.set(id, { at: Date.now(), bytes });
     return bytes;
+  }
+
+  /**
+   * Copies a tar (a compose project's folder) into the file system's root, only
+   * when that is empty: the contents are copied in once. Unpacked by the image
+   * unpacker's rules (nothing written outside, no links through symlinks) with
+   * owners shifted into the tasks' user namespace. False when it had files.
+   */
+  async seed(id: string, tarball: Buffer): Promise<boolean> {
+    const dir = this.dir(id);
+    if (!this.d.efs.fileSystem(id)) throw new Error(`file system ${id} does not exist`);
+    if (readdirSync(dir).length > 0) return false;
+    try {
+      await unpackLayer(tarball, dir, { budget: new UnpackBudget(SEED_MAX_BYTES), ...(this.d.idSize ? { idShift: { base: this.d.idBase, size: this.d.idSize } } : {}) });
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true }); // all or nothing: an empty file system again
+      this.createFileSystem(id);
+      throw new EfsError('BadRequest', `cannot copy the folder in: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.sizes.delete(id);
+    return true;
   }
 
   tasksUsing(id: string): string[] {

@@ -101,6 +101,7 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     root: join(c.dataDir, 'efs'),
     mountsRoot: join(c.dataDir, 'efs-mounts'),
     idBase: c.userns?.hostId ?? 0,
+    ...(c.userns ? { idSize: c.userns.size } : {}),
     definitionOf: (task) => taskDefinitions.get(task.family, task.revision),
     unfinished: () => tasks.listUnfinished(),
     taskRoleArn: (task) => identity.identities.rolesOf(task).taskRoleArn,

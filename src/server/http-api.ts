@@ -38,7 +38,7 @@ import { loadBalancerRoutes } from '../lb/routes.ts';
 import { Ec2Api } from '../ec2/ec2-protocol.ts';
 import { IamApi } from '../iam/iam-protocol.ts';
 import { EfsApi } from '../efs/efs-api.ts';
-import { efsRouteAction, efsRoutes } from '../efs/efs-routes.ts';
+import { efsContentsRoute, efsRouteAction, efsRoutes } from '../efs/efs-routes.ts';
 import { dashboardRoutes, isDashboardPath } from '../dashboard/routes.ts';
 import type { PlatformMetrics } from '../metrics/platform-metrics.ts';
 import { TaskResourceReader } from '../metrics/task-resources.ts';
@@ -165,6 +165,7 @@ export async function buildHttpApi(c: Readonly<ServerConfig>, deps: HttpApiDeps)
       metricsRoutes(a, metricsDeps);
       loadBalancerRoutes(a, control.loadBalancers);
       efsRoutes(a, efs, log);
+      efsContentsRoute(a, agentSide.efs, efs);
       costRoutes(a, { ...repos, clock }, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
       dashboardRoutes(a, { keys: auth.keys, audit: auth.audit, region: c.region, principalArn: (k) => guard.principalArn(k), secure: !!tls });
     },
