@@ -13,13 +13,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateAccessPointCommand, CreateFileSystemCommand, DeleteFileSystemCommand, DescribeFileSystemsCommand, EFSClient } from '@aws-sdk/client-efs';
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { StopTaskCommand, type ContainerDefinition, type Volume } from '@aws-sdk/client-ecs';
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
-import { TEST_ROOT_KEY } from './support/skiff-server.ts';
+import { TEST_ROOT_KEY, waitFor } from './support/skiff-server.ts';
 import { registerFamily, runOne, runUntilStopped, taskLogText, waitTaskStatus } from './support/tasks.ts';
 import { rejectsWith } from './support/api-errors.ts';
 
@@ -114,6 +114,19 @@ test('an access point: its root directory is made with CreationInfo, and its POS
   // Through the file system's root, the access point's directory is /apps/one.
   const plain = await runScript('efs-ap-root', 'stat -c "%u:%g" /mnt/efs/apps/one/made');
   assert.match(plain.log, /^1000:1001$/m);
+  // While a task runs, its bindfs lives in a cgroup of its own (out of the server's, like conmon); it is gone when the task stopped.
+  await registerFamily(stack.ecs, 'efs-ap-long', [box('main', 'sleep 600', undefined, { stopTimeout: 2 })], { volumes: [efsVolume('data', cfg)] });
+  const long = await runOne(stack.ecs, 'efs-ap-long');
+  await waitTaskStatus(stack.ecs, long.taskArn!, 'RUNNING', 60_000);
+  const mountDir = join(stack.server.dataDir, 'efs-mounts', long.taskArn!.split('/').pop()!, 'data');
+  const pid = spawnSync('pgrep', ['-f', `bindfs .*${mountDir}`], { encoding: 'utf8' }).stdout.trim();
+  assert.match(pid, /^\d+$/, 'one bindfs for the task');
+  assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`/${stack.server.prefix}/\\.conmon/bindfs-[0-9a-f]{32}$`, 'm'));
+  await stack.ecs.send(new StopTaskCommand({ task: long.taskArn! }));
+  await waitTaskStatus(stack.ecs, long.taskArn!, 'STOPPED', 60_000);
+  await waitFor('bindfs to exit', async () => !existsSync(`/proc/${pid}`), 10_000);
+  assert.ok(!existsSync(mountDir), 'its mount point is gone');
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(mountDir));
   // Another file system's access point: the start fails as the EFS mount helper fails it.
   const other = (await efs.send(new CreateFileSystemCommand({ CreationToken: 'e2e-other' }))).FileSystemId!;
   const bad = await runScript('efs-ap-other', 'true', [efsVolume('data', { ...cfg, fileSystemId: other })]);
@@ -160,7 +173,7 @@ test('DeleteFileSystem is refused while a running task mounts it, and works once
   const described = cli('describe-file-systems', '--file-system-id', id);
   assert.equal(described.status, 0, described.stderr);
   assert.equal(JSON.parse(described.stdout).FileSystems[0].Name, 'cli');
-  await registerFamily(stack.ecs, 'efs-busy', [box('main', 'sleep 600')], { volumes: [efsVolume('data', { fileSystemId: id })] });
+  await registerFamily(stack.ecs, 'efs-busy', [box('main', 'sleep 600', undefined, { stopTimeout: 2 })], { volumes: [efsVolume('data', { fileSystemId: id })] });
   const t = await runOne(stack.ecs, 'efs-busy');
   await waitTaskStatus(stack.ecs, t.taskArn!, 'RUNNING', 60_000);
   await rejectsWith(efs.send(new DeleteFileSystemCommand({ FileSystemId: id })), 'FileSystemInUse', /mounted by 1 task/);

@@ -42,6 +42,11 @@ export interface EfsApiDeps {
   newId?: () => string;
 }
 
+/** The ARN of a file system or access point. */
+export function efsArn(ids: { region: string; accountId: string }, kind: 'file-system' | 'access-point', id: string): string {
+  return `arn:aws:elasticfilesystem:${ids.region}:${ids.accountId}:${kind}/${id}`;
+}
+
 /** AWS's limit of access points per file system. */
 export const MAX_ACCESS_POINTS = 10_000;
 const EFS_EMPTY_SIZE = 6144;
@@ -53,11 +58,11 @@ export class EfsApi {
   }
 
   fileSystemArn(id: string): string {
-    return `arn:aws:elasticfilesystem:${this.d.region}:${this.d.accountId}:file-system/${id}`;
+    return efsArn(this.d, 'file-system', id);
   }
 
   accessPointArn(id: string): string {
-    return `arn:aws:elasticfilesystem:${this.d.region}:${this.d.accountId}:access-point/${id}`;
+    return efsArn(this.d, 'access-point', id);
   }
 
   /** The ARN of a resource named by id (fs-..., fsap-...), for policies and tags; throws when it does not exist. */

@@ -16,14 +16,16 @@
  * every file shows as and is created as that user, as EFS enforces it). Those
  * bindfs mounts live under `<data>/efs-mounts/<task id>/` and go at `release`.
  */
-import { spawnSync } from 'node:child_process';
-import { chownSync, chmodSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chownSync, chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { ContainerDefinition, Volume } from '@aws-sdk/client-ecs';
 import type { EfsRepo } from '../store/efs-repo.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import { evaluate, type Policy } from '../auth/policy.ts';
 import { unpackLayer, UnpackBudget } from '../images/unpack.ts';
+import { moveToOwnCgroup, removeOwnCgroup } from '../drivers/runc/supervisor-cgroup.ts';
 import type { EfsHost } from './efs-api.ts';
 import { EfsError } from './efs-errors.ts';
 
@@ -35,6 +37,8 @@ export interface EfsVolumesDeps {
   root: string;
   /** `<data>/efs-mounts`: per-task bindfs mounts of access points with a POSIX user. */
   mountsRoot: string;
+  /** The driver's cgroup root: each bindfs moves to a cgroup of its own under it, out of the server's. */
+  cgroupRoot?: string;
   /** Host uid/gid of the tasks' root (the user namespace's base; 0 without one). */
   idBase: number;
   /** The user namespace's size (ids a copied-in file may have), when tasks run in one. */
@@ -119,7 +123,7 @@ export class EfsVolumes implements EfsHost {
     const def = this.d.definitionOf(task);
     const out = new Map<string, VolumeMount[]>();
     for (const vol of efsVolumesOf(def)) {
-      const { source, writable } = this.mountVolume(task, vol);
+      const { source, writable } = await this.mountVolume(task, vol);
       for (const c of def?.containerDefinitions ?? []) {
         for (const mp of c.mountPoints ?? []) {
           if (mp.sourceVolume !== vol.name) continue;
@@ -143,13 +147,19 @@ export class EfsVolumes implements EfsHost {
     }
     for (const n of names) {
       const p = join(dir, n);
+      if (n.endsWith('.log')) {
+        rmSync(p, { force: true });
+        continue;
+      }
       if (isMountPoint(p)) spawnSync('umount', ['-l', p], { stdio: 'ignore' });
       if (!isMountPoint(p)) rmdirQuiet(p);
+      // bindfs exits once unmounted; its cgroup goes with it (an empty one left behind is removed by host reset).
+      if (this.d.cgroupRoot) await removeOwnCgroup(supervisorId(taskId, n), { cgroupRoot: this.d.cgroupRoot }).catch(() => {});
     }
     rmdirQuiet(dir);
   }
 
-  private mountVolume(task: TaskRecord, vol: Volume): { source: string; writable: boolean } {
+  private async mountVolume(task: TaskRecord, vol: Volume): Promise<{ source: string; writable: boolean }> {
     const cfg = vol.efsVolumeConfiguration!;
     const fsId = cfg.fileSystemId!;
     const fs = this.d.efs.fileSystem(fsId);
@@ -171,7 +181,7 @@ export class EfsVolumes implements EfsHost {
       source = join(root, ...rel);
     }
     checkNoSymlinks(root, source, fsId);
-    if (ap?.posixUser) source = this.bindAs(task.id, vol.name!, source, ap.posixUser);
+    if (ap?.posixUser) source = await this.bindAs(task.id, vol.name!, source, ap.posixUser);
     return { source, writable };
   }
 
@@ -207,8 +217,13 @@ export class EfsVolumes implements EfsHost {
     }
   }
 
-  /** A bindfs view of `source` where every file is owned by, and created as, the POSIX user. */
-  private bindAs(taskId: string, volume: string, source: string, user: { uid: number; gid: number }): string {
+  /**
+   * A bindfs view of `source` where every file is owned by, and created as, the
+   * POSIX user. bindfs runs in the foreground of its own session, out of the
+   * server's cgroups (as conmon is: a service manager stopping the server must
+   * not take the task's mount with it), until `release` unmounts it.
+   */
+  private async bindAs(taskId: string, volume: string, source: string, user: { uid: number; gid: number }): Promise<string> {
     const target = join(this.d.mountsRoot, taskId, volume);
     if (isMountPoint(target)) return target; // made by an earlier attempt
     mkdirSync(target, { recursive: true, mode: 0o755 });
@@ -216,16 +231,33 @@ export class EfsVolumes implements EfsHost {
     chmodSync(join(this.d.mountsRoot, taskId), 0o711);
     const uid = String(this.d.idBase + user.uid);
     const gid = String(this.d.idBase + user.gid);
-    const r = spawnSync(
+    const errFile = `${target}.log`;
+    const err = openSync(errFile, 'w', 0o600);
+    const child = spawn(
       'bindfs',
-      ['--force-user=' + uid, '--force-group=' + gid, '--create-for-user=' + uid, '--create-for-group=' + gid, '-o', 'allow_other,nodev,nosuid', source, target],
-      { encoding: 'utf8', timeout: 10_000 },
+      ['-f', '--force-user=' + uid, '--force-group=' + gid, '--create-for-user=' + uid, '--create-for-group=' + gid, '-o', 'allow_other,nodev,nosuid', source, target],
+      { detached: true, stdio: ['ignore', 'ignore', err] },
     );
-    if (r.error || r.status !== 0) {
-      throw new EfsMountError(`cannot apply the access point's POSIX user (bindfs: ${r.error?.message ?? r.stderr.trim()}). Install bindfs (apt-get install bindfs).`);
+    closeSync(err);
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    child.once('error', () => (exited = true));
+    child.unref();
+    const deadline = Date.now() + 10_000;
+    while (!isMountPoint(target) && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (!isMountPoint(target)) {
+      if (!exited) child.kill('SIGKILL');
+      const why = readFileSync(errFile, 'utf8').trim() || (exited ? 'bindfs exited' : 'no mount after 10 s');
+      throw new EfsMountError(`cannot apply the access point's POSIX user (bindfs: ${why}). Install bindfs (apt-get install bindfs).`);
     }
+    if (this.d.cgroupRoot && child.pid) await moveToOwnCgroup(child.pid, supervisorId(taskId, volume), { cgroupRoot: this.d.cgroupRoot });
     return target;
   }
+}
+
+/** The cgroup name of a bindfs supervising one task's volume (drivers/runc/supervisor-cgroup.ts). */
+function supervisorId(taskId: string, volume: string): string {
+  return `bindfs-${createHash('sha256').update(`${taskId}/${volume}`).digest('hex').slice(0, 32)}`;
 }
 
 /** The EFS volumes of a definition. */

@@ -28,6 +28,7 @@ import type { TaskIdentityService } from '../metadata/index.ts';
 import type { PlatformMetrics } from '../metrics/platform-metrics.ts';
 import { InstrumentedImageStore } from '../metrics/observers.ts';
 import { EfsVolumes } from '../efs/efs-volumes.ts';
+import { efsArn } from '../efs/efs-api.ts';
 
 export interface AgentSide {
   dns: DnsResponder;
@@ -95,19 +96,19 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     ...(c.egress ? { egress: { table: c.nftTable, routes: repos.routes } } : {}),
   });
   // EFS (src/efs/): a directory per file system; each task's EFS volumes bind-mounted at start.
-  const efsArn = (kind: string, id: string) => `arn:aws:elasticfilesystem:${c.region}:${c.accountId}:${kind}/${id}`;
   const efs = new EfsVolumes({
     efs: repos.efs,
     root: join(c.dataDir, 'efs'),
     mountsRoot: join(c.dataDir, 'efs-mounts'),
+    cgroupRoot: c.cgroupRoot,
     idBase: c.userns?.hostId ?? 0,
     ...(c.userns ? { idSize: c.userns.size } : {}),
     definitionOf: (task) => taskDefinitions.get(task.family, task.revision),
     unfinished: () => tasks.listUnfinished(),
     taskRoleArn: (task) => identity.identities.rolesOf(task).taskRoleArn,
     rolePolicy: (arn) => identity.roles.byArn(arn)?.policy,
-    fileSystemArn: (id) => efsArn('file-system', id),
-    accessPointArn: (id) => efsArn('access-point', id),
+    fileSystemArn: (id) => efsArn(c, 'file-system', id),
+    accessPointArn: (id) => efsArn(c, 'access-point', id),
     log,
   });
   // The pool's ledger comes first: a task runner claims the ready network its task was given from it,
