@@ -122,6 +122,11 @@ test('an access point: its root directory is made with CreationInfo, and its POS
   const pid = spawnSync('pgrep', ['-f', `bindfs .*${mountDir}`], { encoding: 'utf8' }).stdout.trim();
   assert.match(pid, /^\d+$/, 'one bindfs for the task');
   assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`/${stack.server.prefix}/\\.conmon/bindfs-[0-9a-f]{32}$`, 'm'));
+  // A server restart (kill -9) leaves the task's mount to it.
+  await stack.server.stop('SIGKILL');
+  await stack.server.start();
+  assert.ok(existsSync(`/proc/${pid}`), 'bindfs outlived the server');
+  assert.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(mountDir), 'the mount is still there');
   await stack.ecs.send(new StopTaskCommand({ task: long.taskArn! }));
   await waitTaskStatus(stack.ecs, long.taskArn!, 'STOPPED', 60_000);
   await waitFor('bindfs to exit', async () => !existsSync(`/proc/${pid}`), 10_000);

@@ -1,7 +1,7 @@
 /**
  * The HTTP API, built last from the parts it serves: the ECS, Secrets Manager,
  * Application Auto Scaling and CloudWatch Logs JSON protocols, the EC2 and IAM
- * query APIs, the guard that authenticates and authorizes every request, and Skiff's
+ * query APIs, EFS's REST-JSON routes, the guard that authenticates and authorizes every request, and Skiff's
  * own routes (keys, roles, master key, tasks, warm pool, Spot, metrics, load
  * balancers, costs, dashboard).
  */
