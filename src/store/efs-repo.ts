@@ -45,16 +45,31 @@ interface Row {
   doc: string;
 }
 
+type Table = 'efs_file_systems' | 'efs_access_points' | 'efs_mount_targets';
+
 export class EfsRepo {
   constructor(private readonly db: Db) {}
+
+  /** The record of `id` in `table`. */
+  private one<T>(table: Table, id: string): T | undefined {
+    const row = this.db.prepare(`SELECT doc FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
+    return row ? JSON.parse(row.doc) : undefined;
+  }
+
+  /** The records of `table` (of one file system when given), oldest first, then by id: a stable order for markers. */
+  private all<T>(table: Table, fileSystemId?: string): T[] {
+    const rows = fileSystemId
+      ? this.db.prepare(`SELECT doc FROM ${table} WHERE file_system_id = ? ORDER BY created_at, id`).all(fileSystemId)
+      : this.db.prepare(`SELECT doc FROM ${table} ORDER BY created_at, id`).all();
+    return (rows as Row[]).map((r) => JSON.parse(r.doc));
+  }
 
   insertFileSystem(r: EfsFileSystemRecord): void {
     this.db.prepare(`INSERT INTO efs_file_systems (id, creation_token, created_at, doc) VALUES (?, ?, ?, ?)`).run(r.id, r.creationToken, r.createdAt, JSON.stringify(r));
   }
 
   fileSystem(id: string): EfsFileSystemRecord | undefined {
-    const row = this.db.prepare(`SELECT doc FROM efs_file_systems WHERE id = ?`).get(id) as Row | undefined;
-    return row ? JSON.parse(row.doc) : undefined;
+    return this.one('efs_file_systems', id);
   }
 
   fileSystemByToken(token: string): EfsFileSystemRecord | undefined {
@@ -62,9 +77,8 @@ export class EfsRepo {
     return row ? JSON.parse(row.doc) : undefined;
   }
 
-  /** All file systems, oldest first (then by id: a stable order for markers). */
   fileSystems(): EfsFileSystemRecord[] {
-    return (this.db.prepare(`SELECT doc FROM efs_file_systems ORDER BY created_at, id`).all() as Row[]).map((r) => JSON.parse(r.doc));
+    return this.all('efs_file_systems');
   }
 
   deleteFileSystem(id: string): void {
@@ -78,8 +92,7 @@ export class EfsRepo {
   }
 
   accessPoint(id: string): EfsAccessPointRecord | undefined {
-    const row = this.db.prepare(`SELECT doc FROM efs_access_points WHERE id = ?`).get(id) as Row | undefined;
-    return row ? JSON.parse(row.doc) : undefined;
+    return this.one('efs_access_points', id);
   }
 
   accessPointByToken(token: string): EfsAccessPointRecord | undefined {
@@ -87,12 +100,8 @@ export class EfsRepo {
     return row ? JSON.parse(row.doc) : undefined;
   }
 
-  /** Access points, oldest first; of one file system when `fileSystemId` is given. */
   accessPoints(fileSystemId?: string): EfsAccessPointRecord[] {
-    const rows = fileSystemId
-      ? this.db.prepare(`SELECT doc FROM efs_access_points WHERE file_system_id = ? ORDER BY created_at, id`).all(fileSystemId)
-      : this.db.prepare(`SELECT doc FROM efs_access_points ORDER BY created_at, id`).all();
-    return (rows as Row[]).map((r) => JSON.parse(r.doc));
+    return this.all('efs_access_points', fileSystemId);
   }
 
   deleteAccessPoint(id: string): void {
@@ -106,15 +115,11 @@ export class EfsRepo {
   }
 
   mountTarget(id: string): EfsMountTargetRecord | undefined {
-    const row = this.db.prepare(`SELECT doc FROM efs_mount_targets WHERE id = ?`).get(id) as Row | undefined;
-    return row ? JSON.parse(row.doc) : undefined;
+    return this.one('efs_mount_targets', id);
   }
 
   mountTargets(fileSystemId?: string): EfsMountTargetRecord[] {
-    const rows = fileSystemId
-      ? this.db.prepare(`SELECT doc FROM efs_mount_targets WHERE file_system_id = ? ORDER BY created_at, id`).all(fileSystemId)
-      : this.db.prepare(`SELECT doc FROM efs_mount_targets ORDER BY created_at, id`).all();
-    return (rows as Row[]).map((r) => JSON.parse(r.doc));
+    return this.all('efs_mount_targets', fileSystemId);
   }
 
   deleteMountTarget(id: string): void {
