@@ -25,7 +25,7 @@ import type { EfsRepo } from '../store/efs-repo.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import { evaluate, type Policy } from '../auth/policy.ts';
 import { unpackLayer, UnpackBudget } from '../images/unpack.ts';
-import { moveToOwnCgroup, removeOwnCgroup } from '../drivers/runc/supervisor-cgroup.ts';
+import type { Driver } from '../drivers/driver.ts';
 import type { EfsHost } from './efs-api.ts';
 import { EfsError } from './efs-errors.ts';
 
@@ -37,8 +37,8 @@ export interface EfsVolumesDeps {
   root: string;
   /** `<data>/efs-mounts`: per-task bindfs mounts of access points with a POSIX user. */
   mountsRoot: string;
-  /** The driver's cgroup root: each bindfs moves to a cgroup of its own under it, out of the server's. */
-  cgroupRoot?: string;
+  /** The driver's helper cgroups (Driver.adoptHelper): each bindfs goes to one of its own, out of the server's. */
+  helpers?: Pick<Driver, 'adoptHelper' | 'releaseHelper'>;
   /** Host uid/gid of the tasks' root (the user namespace's base; 0 without one). */
   idBase: number;
   /** The user namespace's size (ids a copied-in file may have), when tasks run in one. */
@@ -154,7 +154,7 @@ export class EfsVolumes implements EfsHost {
       if (isMountPoint(p)) spawnSync('umount', ['-l', p], { stdio: 'ignore' });
       if (!isMountPoint(p)) rmdirQuiet(p);
       // bindfs exits once unmounted; its cgroup goes with it (an empty one left behind is removed by host reset).
-      if (this.d.cgroupRoot) await removeOwnCgroup(supervisorId(taskId, n), { cgroupRoot: this.d.cgroupRoot }).catch(() => {});
+      await this.d.helpers?.releaseHelper?.(helperName(taskId, n)).catch(() => {});
     }
     rmdirQuiet(dir);
   }
@@ -250,13 +250,13 @@ export class EfsVolumes implements EfsHost {
       const why = readFileSync(errFile, 'utf8').trim() || (exited ? 'bindfs exited' : 'no mount after 10 s');
       throw new EfsMountError(`cannot apply the access point's POSIX user (bindfs: ${why}). Install bindfs (apt-get install bindfs).`);
     }
-    if (this.d.cgroupRoot && child.pid) await moveToOwnCgroup(child.pid, supervisorId(taskId, volume), { cgroupRoot: this.d.cgroupRoot });
+    if (child.pid) await this.d.helpers?.adoptHelper?.(child.pid, helperName(taskId, volume));
     return target;
   }
 }
 
-/** The cgroup name of a bindfs supervising one task's volume (drivers/runc/supervisor-cgroup.ts). */
-function supervisorId(taskId: string, volume: string): string {
+/** The helper (cgroup) name of the bindfs of one task's volume. */
+function helperName(taskId: string, volume: string): string {
   return `bindfs-${createHash('sha256').update(`${taskId}/${volume}`).digest('hex').slice(0, 32)}`;
 }
 

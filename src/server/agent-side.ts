@@ -100,7 +100,7 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     efs: repos.efs,
     root: join(c.dataDir, 'efs'),
     mountsRoot: join(c.dataDir, 'efs-mounts'),
-    cgroupRoot: c.cgroupRoot,
+    helpers: driver,
     idBase: c.userns?.hostId ?? 0,
     ...(c.userns ? { idSize: c.userns.size } : {}),
     definitionOf: (task) => taskDefinitions.get(task.family, task.revision),
