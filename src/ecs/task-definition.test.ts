@@ -388,7 +388,10 @@ describe('volumes and mount points', () => {
     const efs = (cfg: Record<string, unknown>) => td({ volumes: [{ name: 'd', efsVolumeConfiguration: cfg }] });
     const fs = 'fs-0123456789abcdef0';
     assert.deepEqual(ok(efs({ fileSystemId: fs, rootDirectory: '/data' })).volumes, [{ name: 'd', efsVolumeConfiguration: { fileSystemId: fs, rootDirectory: '/data' } }]);
-    ok(efs({ fileSystemId: fs, transitEncryption: 'ENABLED', transitEncryptionPort: 2999, authorizationConfig: { accessPointId: 'fsap-0123456789abcdef0', iam: 'ENABLED' } }));
+    const withAuth = ok(efs({ fileSystemId: fs, transitEncryption: 'ENABLED', transitEncryptionPort: 2999, authorizationConfig: { accessPointId: 'fsap-0123456789abcdef0', iam: 'ENABLED' } }));
+    for (const name of ['ecs.capability.efs', 'ecs.capability.efsAuth', 'com.amazonaws.ecs.capability.docker-remote-api.1.25']) {
+      assert.ok(withAuth.requiresAttributes?.some((a: { name?: string }) => a.name === name), name);
+    }
     ok(efs({ fileSystemId: fs, rootDirectory: '/', transitEncryption: 'ENABLED', authorizationConfig: { accessPointId: 'fsap-0123456789abcdef0' } }));
     rejects(efs({ rootDirectory: '/' }), /fileSystemId must be a string/);
     rejects(efs({ fileSystemId: 'fs-1' }), /is not a file system id/);

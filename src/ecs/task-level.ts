@@ -72,6 +72,7 @@ export function computeRequiresAttributes(def: {
   taskRoleArn?: string;
   executionRoleArn?: string;
   runtimePlatform?: { cpuArchitecture?: string };
+  volumes?: Obj[];
 }): Attribute[] {
   const names: string[] = ['com.amazonaws.ecs.capability.docker-remote-api.1.18', 'ecs.capability.task-eni'];
   const add = (n: string) => {
@@ -96,6 +97,12 @@ export function computeRequiresAttributes(def: {
     if (c.repositoryCredentials) add('com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager');
     if (def.executionRoleArn && c.image && /\.dkr\.ecr\./.test(c.image)) add('ecs.capability.execution-role-ecr-pull');
     if (c.firelensConfiguration) add('ecs.capability.firelens.' + c.firelensConfiguration.type);
+  }
+  const efs = (def.volumes ?? []).map((v) => v.efsVolumeConfiguration as Obj | undefined).filter((v) => v !== undefined);
+  if (efs.length) {
+    add('ecs.capability.efs');
+    add('com.amazonaws.ecs.capability.docker-remote-api.1.25');
+    if (efs.some((v) => isObj(v.authorizationConfig))) add('ecs.capability.efsAuth');
   }
   const attrs: Attribute[] = names.map((name) => ({ name }));
   if (def.runtimePlatform?.cpuArchitecture === 'ARM64') attrs.push({ name: 'ecs.cpu-architecture', value: 'arm64' });
