@@ -59,6 +59,8 @@ export interface TaskRunnerDeps {
    * ResourceInitializationError), and released once its containers are gone.
    */
   volumes?: {
+    /** Whether the task has such volumes (only then is the `volumes` start phase timed). */
+    has(task: TaskRecord): boolean;
     prepare(task: TaskRecord): Promise<Map<string, NonNullable<ContainerLaunchSpec['extraMounts']>>>;
     release(taskId: string): Promise<void>;
   };

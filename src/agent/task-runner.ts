@@ -193,7 +193,7 @@ export class TaskRunner {
     );
     // Settle all three before failing, so teardown never races a step still making something.
     const identity = this.timed('secrets', async () => (this.identityEnv = (await this.deps.identity?.prepare(task)) ?? new Map()));
-    const volumes = this.deps.volumes && this.timed('volumes', async () => (this.volumeMounts = await this.deps.volumes!.prepare(task)));
+    const volumes = this.deps.volumes?.has(task) && this.timed('volumes', async () => (this.volumeMounts = await this.deps.volumes!.prepare(task)));
     const [attached, ...rest] = await Promise.allSettled([network, pull, cgroup, identity, volumes]);
     for (const r of [attached, ...rest]) if (r.status === 'rejected') throw r.reason;
     const attachment = (attached as PromiseFulfilledResult<TaskAttachment>).value;

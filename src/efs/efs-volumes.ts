@@ -118,6 +118,10 @@ export class EfsVolumes implements EfsHost {
     return this.d.unfinished().filter((t) => efsVolumesOf(this.d.definitionOf(t)).some((v) => v.efsVolumeConfiguration?.fileSystemId === id)).map((t) => t.id);
   }
 
+  has(task: TaskRecord): boolean {
+    return efsVolumesOf(this.d.definitionOf(task)).length > 0;
+  }
+
   /** Each container's EFS mounts (by container name); throws EfsMountError when a volume cannot be mounted. */
   async prepare(task: TaskRecord): Promise<Map<string, VolumeMount[]>> {
     const def = this.d.definitionOf(task);
