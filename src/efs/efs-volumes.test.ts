@@ -100,6 +100,12 @@ test('an access point: its root directory is made with CreationInfo on first use
   assert.equal(m.get('app')![0]!.source, made);
   assert.equal(statSync(made).mode & 0o777, 0o700);
   assert.equal(statSync(join(dir, 'efs', FS, 'apps')).mode & 0o777, 0o755);
+  // A symlink a task planted on the way is never created through.
+  rmSync(join(dir, 'efs', FS, 'apps'), { recursive: true });
+  mkdirSync(join(dir, 'outside'));
+  symlinkSync(join(dir, 'outside'), join(dir, 'efs', FS, 'apps'));
+  await fails(volumes.prepare(task), /'apps' is not a directory/);
+  assert.ok(!existsSync(join(dir, 'outside', 'b')), 'nothing made outside the file system');
 });
 
 test('iam ENABLED: no task role or no ClientMount fails the start; ClientMount without ClientWrite mounts read-only', async (t) => {

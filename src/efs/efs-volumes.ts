@@ -18,7 +18,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { constants as fsConstants, fchmodSync, fchownSync, chownSync, chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { ContainerDefinition, Volume } from '@aws-sdk/client-ecs';
 import type { EfsRepo } from '../store/efs-repo.ts';
@@ -27,7 +27,7 @@ import { evaluate, type Policy } from '../auth/policy.ts';
 import { unpackLayer, UnpackBudget } from '../images/unpack.ts';
 import type { Driver } from '../drivers/driver.ts';
 import type { EfsHost } from './efs-api.ts';
-import { EfsError } from './efs-errors.ts';
+import { EfsError, fileSystemNotFound } from './efs-errors.ts';
 
 export type VolumeMount = { source: string; destination: string; readonly: boolean };
 
@@ -100,8 +100,8 @@ export class EfsVolumes implements EfsHost {
    * owners shifted into the tasks' user namespace. False when it had files.
    */
   async seed(id: string, tarball: Buffer): Promise<boolean> {
+    if (!this.d.efs.fileSystem(id)) throw fileSystemNotFound(id);
     const dir = this.dir(id);
-    if (!this.d.efs.fileSystem(id)) throw new Error(`file system ${id} does not exist`);
     if (readdirSync(dir).length > 0) return false;
     try {
       await unpackLayer(tarball, dir, { budget: new UnpackBudget(SEED_MAX_BYTES), ...(this.d.idSize ? { idShift: { base: this.d.idBase, size: this.d.idSize } } : {}) });
@@ -208,15 +208,25 @@ export class EfsVolumes implements EfsHost {
     let cur = root;
     for (const [i, part] of parts.entries()) {
       cur = join(cur, part);
-      if (existsNoFollow(cur)) continue;
+      const st = lstatOrUndefined(cur);
+      // Never create through a symlink a task planted: every existing component must be a real directory.
+      if (st && !st.isDirectory()) throw new EfsMountError(`mount.nfs4: mounting ${path} failed: '${part}' is not a directory.`);
+      if (st) continue;
       if (!ci) throw new EfsMountError(`mount.nfs4: mounting ${path} failed, reason given by server: No such file or directory (the access point's root directory does not exist and it has no CreationInfo).`);
       const last = i === parts.length - 1;
-      mkdirSync(cur, { mode: 0o755 });
-      if (last) {
-        chownSync(cur, this.d.idBase + ci.ownerUid, this.d.idBase + ci.ownerGid);
-        chmodSync(cur, parseInt(ci.permissions, 8));
-      } else {
-        chownSync(cur, this.d.idBase, this.d.idBase);
+      try {
+        mkdirSync(cur, { mode: 0o755 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue; // another task's start made it meanwhile
+        throw err;
+      }
+      // Through a descriptor opened without following a symlink: a task cannot swap the new directory for a link to elsewhere.
+      const fd = openSync(cur, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+      try {
+        fchownSync(fd, this.d.idBase + (last ? ci.ownerUid : 0), this.d.idBase + (last ? ci.ownerGid : 0));
+        if (last) fchmodSync(fd, parseInt(ci.permissions, 8));
+      } finally {
+        closeSync(fd);
       }
     }
   }
@@ -278,12 +288,11 @@ function rmdirQuiet(p: string): void {
   }
 }
 
-function existsNoFollow(p: string): boolean {
+function lstatOrUndefined(p: string): ReturnType<typeof lstatSync> | undefined {
   try {
-    lstatSync(p);
-    return true;
+    return lstatSync(p);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
