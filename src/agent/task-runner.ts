@@ -69,6 +69,8 @@ export class TaskRunner {
   private readonly images = new Map<string, PulledImage>();
   /** Each container's environment from its task identity (secrets included): memory only, never stored. */
   private identityEnv = new Map<string, Record<string, string>>();
+  /** Each container's persistent volume mounts (deps.volumes), made ready at start. */
+  private volumeMounts = new Map<string, NonNullable<ContainerLaunchSpec['extraMounts']>>();
   private readonly health = new HealthChecker({
     exec: (id, args, timeoutMs) => this.deps.driver.exec(id, args, { timeoutMs }),
     running: (name) => this.task.containers.find((x) => x.name === name)?.lastStatus === 'RUNNING' && !this.stopRequest,
@@ -194,7 +196,8 @@ export class TaskRunner {
     );
     // Settle all three before failing, so teardown never races a step still making something.
     const identity = this.timed('secrets', async () => (this.identityEnv = (await this.deps.identity?.prepare(task)) ?? new Map()));
-    const [attached, ...rest] = await Promise.allSettled([network, pull, cgroup, identity]);
+    const volumes = this.deps.volumes?.has(task) && this.timed('volumes', async () => (this.volumeMounts = await this.deps.volumes!.prepare(task)));
+    const [attached, ...rest] = await Promise.allSettled([network, pull, cgroup, identity, volumes]);
     for (const r of [attached, ...rest]) if (r.status === 'rejected') throw r.reason;
     const attachment = (attached as PromiseFulfilledResult<TaskAttachment>).value;
     if (this.stopRequest) return;
@@ -281,7 +284,7 @@ export class TaskRunner {
     const task = this.task;
     const image = this.images.get(c.image);
     if (!image) throw new Error(`image ${c.image} was not pulled`);
-    const spec = launchSpecFor(task, c, image, this.identityEnv.get(c.name), this.deps.region, netnsPath, mounts);
+    const spec = launchSpecFor(task, c, image, this.identityEnv.get(c.name), this.deps.region, netnsPath, [...(mounts ?? []), ...(this.volumeMounts.get(c.name) ?? [])]);
     await this.timed(`container-create:${c.name}`, async () => {
       try {
         return await this.deps.driver.createContainer(spec);
@@ -492,6 +495,7 @@ export class TaskRunner {
     await this.persist(() => this.update((t) => (t.network.status = 'DETACHING')));
     await this.deps.network.detach(task.id);
     await this.persist(() => this.deps.releaseAddress(task.id));
+    await this.deps.volumes?.release(task.id);
     rmSync(join(this.deps.taskFilesDir, task.id), { recursive: true, force: true });
     await this.persist(() => this.deps.identity?.release(task.id));
   }

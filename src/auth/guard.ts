@@ -56,6 +56,11 @@ export interface GuardOptions {
   passedRoles?: (service: string, operation: string, input: Record<string, unknown>) => { roleArn: string; service: string }[];
   /** Extra words for an operation's audit row (e.g. ExecuteCommand's command); never secrets. */
   auditDetail?: (service: string, operation: string, input: Record<string, unknown>) => string | undefined;
+  /**
+   * The action of a route of an AWS REST protocol (EFS's `/2015-02-01/...`:
+   * `elasticfilesystem:CreateFileSystem`), signed for that service; undefined for Skiff's own routes.
+   */
+  restAction?: (method: string, routeUrl: string | undefined) => string | undefined;
   /** A route's resource from its path parameters (e.g. a task id → the task's ARN). */
   routeResource?: (params: Record<string, string>) => string | undefined;
   /** The server's region: every credential scope must name it (absent: not checked). */
@@ -155,7 +160,7 @@ export class ApiGuard {
         const service = ownValue(this.opts.services, target.slice(0, dot));
         action = service ? `${service}:${target.slice(dot + 1)}` : target;
       } else {
-        action = routeAction(req.method, req.routeOptions.url);
+        action = this.opts.restAction?.(req.method, req.routeOptions.url) ?? routeAction(req.method, req.routeOptions.url);
       }
       this.calls.set(req, { action, sourceIp: req.ip });
     });

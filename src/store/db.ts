@@ -361,6 +361,31 @@ const MIGRATIONS: string[] = [
     subnet_id TEXT NOT NULL UNIQUE
   );
   `,
+  // EFS (issue #15): file systems, access points and mount targets (src/store/efs-repo.ts); tags in \`tags\` by ARN.
+  `
+  CREATE TABLE efs_file_systems (
+    id TEXT PRIMARY KEY,             -- fs-<17 hex>
+    creation_token TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,     -- epoch ms
+    doc TEXT NOT NULL                -- performance/throughput mode, encryption, AZ (EfsFileSystemRecord)
+  );
+  CREATE TABLE efs_access_points (
+    id TEXT PRIMARY KEY,             -- fsap-<17 hex>
+    file_system_id TEXT NOT NULL REFERENCES efs_file_systems(id),
+    client_token TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL                -- PosixUser, RootDirectory (EfsAccessPointRecord)
+  );
+  CREATE INDEX efs_access_points_by_fs ON efs_access_points (file_system_id);
+  CREATE TABLE efs_mount_targets (
+    id TEXT PRIMARY KEY,             -- fsmt-<17 hex>
+    file_system_id TEXT NOT NULL REFERENCES efs_file_systems(id),
+    subnet_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL                -- address, AZ, VPC (EfsMountTargetRecord)
+  );
+  CREATE INDEX efs_mount_targets_by_fs ON efs_mount_targets (file_system_id);
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */
