@@ -247,11 +247,7 @@ export class TaskRunner {
     }
   }
 
-  /**
-   * Starts containers as their dependsOn conditions allow: START waits for the
-   * dependency to have started, COMPLETE for it to have exited, SUCCESS for exit 0.
-   * HEALTHY for its health check to pass.
-   */
+  /** Starts containers as dependsOn allows: START once the dependency started, COMPLETE once it exited, SUCCESS on exit 0, HEALTHY once healthy. */
   private async startContainersInOrder(netnsPath: string, mounts: ContainerLaunchSpec['extraMounts']): Promise<void> {
     for (;;) {
       if (this.stopRequest) return;
