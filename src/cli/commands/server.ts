@@ -1,6 +1,4 @@
 /** `skiff server`: the control plane and a local agent in the foreground. */
-import { resolveServerConfig } from '../../config/server-config.ts';
-import { SkiffServer } from '../../server/server.ts';
 import type { CommandModule } from '../context.ts';
 
 export const serverCommands: CommandModule = ({ program, globals }) => {
@@ -26,6 +24,7 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
     .option('--egress-interface <ifname...>', 'interfaces task egress leaves through (default: those of the default routes; $SKIFF_EGRESS_INTERFACES)')
     .option('--dns-upstream <ip[:port]...>', 'resolvers the task DNS forwards other names to (default: the nameservers of /etc/resolv.conf; none: answer service names only; $SKIFF_DNS_UPSTREAMS)')
     .action(async (opts) => {
+      const [{ resolveServerConfig }, { SkiffServer }] = await Promise.all([import('../../config/server-config.ts'), import('../../server/server.ts')]);
       const config = resolveServerConfig({ ...opts, region: globals().region });
       const server = new SkiffServer(config);
       const endpoint = await server.start();
