@@ -5,7 +5,9 @@
  * running tasks), next to `aws --version`, in one run. Each round runs every
  * variant once, in turn, so a "before" and an "after" see the same machine load
  * (A-B-A-B, not all of A then all of B). Wall time is from spawn to exit;
- * stdout is read in full, as a terminal would.
+ * stdout is read in full, as a terminal would. CPU time (user + system of the
+ * command, from bash's `times` around a second run) is reported too: on a loaded
+ * machine it moves far less than wall time.
  *
  * Variants: `aws --version`; this checkout's `bin/skiff.js` (compiled dist/
  * when it is current: the script builds it first if needed); each `--before DIR`
@@ -40,6 +42,22 @@ const log = (m: string) => console.error(`[bench:cli ${new Date().toISOString().
 interface Variant {
   label: string;
   cmd: string[];
+}
+
+/** One more run under bash: the command's user + system CPU ms (bash's `times`, children line). */
+function cpuOnce(v: Variant, env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const child = spawn('bash', ['-c', '"$@" >/dev/null 2>&1 || exit 1; times', '_', ...v.cmd], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.trim().split('\n')[1] ?? '';
+      const secs = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+      if (code !== 0 || secs.length !== 2) reject(new Error(`${v.label}: exit ${code}, times said ${JSON.stringify(out)}`));
+      else resolveP((secs[0]! + secs[1]!) * 1000);
+    });
+  });
 }
 
 /** One run: wall ms from spawn to exit; throws on a non-zero exit. */
@@ -92,9 +110,17 @@ async function main(): Promise<void> {
     for (const [, v] of variants) await timeOnce(v, env); // warm the page cache, check each works
     log(`${ROUNDS} rounds of ${variants.length} commands, interleaved ...`);
     const samples = new Map<string, number[]>(variants.map(([k]) => [k, []]));
-    for (let r = 0; r < ROUNDS; r++) for (const [k, v] of variants) samples.get(k)!.push(await timeOnce(v, env));
+    const cpu = new Map<string, number[]>(variants.map(([k]) => [k, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [k, v] of variants) {
+        samples.get(k)!.push(await timeOnce(v, env));
+        cpu.get(k)!.push(await cpuOnce(v, env));
+      }
+    }
     const loadAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
-    const results: Record<string, Summary> = Object.fromEntries([...samples].map(([k, xs]) => [k, summarize(xs)]));
+    const results: Record<string, { wallMs: Summary; cpuMs: Summary }> = Object.fromEntries(
+      [...samples].map(([k, xs]) => [k, { wallMs: summarize(xs), cpuMs: summarize(cpu.get(k)!) }]),
+    );
     const result = {
       date: new Date().toISOString(),
       machine: machineInfo(execFileSync('runc', ['--version'], { encoding: 'utf8' }).split('\n')[0]!),
@@ -102,6 +128,7 @@ async function main(): Promise<void> {
         rounds: ROUNDS,
         order: 'interleaved: every round runs each command once, in the order listed',
         wallTime: 'spawn to exit, stdout read in full (a pipe: no colours, no bars)',
+        cpuTime: "user + system CPU of a second run of the same command, from bash's `times` (10 ms resolution on some kernels)",
         ps: `skiff ps against a local server (TestServer) with ${TASKS} running tasks: ListTasks + DescribeTasks`,
         loadAverageAtStart: loadAtStart,
         loadAverageAtEnd: loadAtEnd,
@@ -114,8 +141,8 @@ async function main(): Promise<void> {
     const w = Math.max(...variants.map(([k]) => k.length));
     console.log(`\nCLI wall time, ${ROUNDS} interleaved rounds, load average ${loadAtStart.join(' ')} → ${loadAtEnd.join(' ')}\n`);
     for (const [k] of variants) {
-      const s = results[k]!;
-      console.log(`${k.padEnd(w)}  p50 ${s.p50} / p95 ${s.p95} / mean ${s.mean} ms`);
+      const { wallMs: s, cpuMs: c } = results[k]!;
+      console.log(`${k.padEnd(w)}  wall p50 ${s.p50} / p95 ${s.p95} ms   cpu p50 ${c.p50} ms`);
     }
     log(`wrote ${out}`);
   } finally {

@@ -25,16 +25,15 @@
  * from PAX headers are ignored, so a layer cannot plant `trusted.overlay.*` itself.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { chownSync, linkSync, lchownSync, lutimesSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { open, readdir, chmod, chown, utimes, constants as fsc } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { ImagePullError } from './images.ts';
+import { decompressed, type LayerSource } from './layer-stream.ts';
 
 const execFileP = promisify(execFile);
 
@@ -98,8 +97,6 @@ export interface UnpackResult {
   skippedSpecial: number;
 }
 
-/** Source: a file path (compressed blob) or an in-memory buffer. */
-export type LayerSource = string | Buffer;
 
 type TarHeader = Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null };
 
@@ -117,34 +114,6 @@ interface DirMeta {
 
 function refuse(msg: string): never {
   throw new ImagePullError(`invalid layer: ${msg}`);
-}
-
-async function readMagic(src: LayerSource): Promise<Buffer> {
-  if (Buffer.isBuffer(src)) return src.subarray(0, 6);
-  const fh = await open(src, 'r');
-  try {
-    const buf = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(buf, 0, 6, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
-async function decompressed(src: LayerSource): Promise<Readable> {
-  const magic = await readMagic(src);
-  if (magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd) {
-    throw new ImagePullError('zstd-compressed layers are not supported; push the image with gzip compression');
-  }
-  if (magic.subarray(0, 3).toString('latin1') === 'BZh' || magic.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
-    throw new ImagePullError('bzip2/xz-compressed layers are not supported; use gzip');
-  }
-  const raw = Buffer.isBuffer(src) ? Readable.from([src]) : createReadStream(src, { highWaterMark: 256 * 1024 });
-  if (magic[0] !== 0x1f || magic[1] !== 0x8b) return raw; // plain tar
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 }); // fewer, larger chunks: fewer thread-pool round trips per layer
-  raw.on('error', (e: Error) => gunzip.destroy(e));
-  gunzip.on('close', () => raw.destroy());
-  return raw.pipe(gunzip);
 }
 
 /** Splits an entry name into safe components relative to the layer root. */
