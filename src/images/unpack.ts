@@ -97,7 +97,6 @@ export interface UnpackResult {
   skippedSpecial: number;
 }
 
-
 type TarHeader = Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null };
 
 /** What an unpacked path is: a directory, a regular file, a symlink, or a whiteout. */
