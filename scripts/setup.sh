@@ -51,4 +51,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The compiled JavaScript `skiff` runs (dist/): rebuilt only when src/ changed
+# since the last build. bin/skiff.js never runs a stale dist/ (it runs the
+# sources through tsx instead), so this is for speed, not correctness.
+node packaging/build.mjs --if-stale
 echo "setup: ready"

@@ -24,3 +24,25 @@ test('a signed request passes the server-side verifier (path, query, headers and
   assert.throws(() => verifySignature(wire({ body: Buffer.from('{"a":2}') }), auth, amzDate, KEY.secretAccessKey), 'the body is signed');
   assert.throws(() => verifySignature(wire({ url: url.pathname + '?follow=0&since=5' }), auth, amzDate, KEY.secretAccessKey), 'the query is signed');
 });
+
+test('the signature is the AWS SDK signer\'s (@smithy/signature-v4) for the same request and time, session token included', async () => {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Sha256 } = await import('@aws-crypto/sha256-js');
+  const when = Date.UTC(2026, 11, 8, 1, 2, 3);
+  const cases: { url: string; method: string; body?: string; headers?: Record<string, string>; service: string; creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } }[] = [
+    { url: 'http://127.0.0.1:8080/', method: 'POST', body: '{"cluster":"default"}', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListTasks' }, service: 'ecs', creds: KEY },
+    { url: 'https://skiff.example:8443/skiff/v1/tasks/a%2Fb/logs?follow=true&container=web%20app&a=', method: 'GET', service: 'skiff', creds: { ...KEY, sessionToken: 'tok/en+=' } },
+  ];
+  for (const c of cases) {
+    const url = new URL(c.url);
+    const ours = await signRequest(url, { method: c.method, headers: c.headers, body: c.body, service: c.service, region: 'eu-west-1', credentials: c.creds }, when);
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((v, k) => (query[k] = v));
+    const sdk = await new SignatureV4({ service: c.service, region: 'eu-west-1', credentials: c.creds, sha256: Sha256 }).sign(
+      { method: c.method, protocol: url.protocol, hostname: url.hostname, port: url.port ? Number(url.port) : undefined, path: url.pathname, query, headers: { host: url.host, ...c.headers }, body: c.body },
+      { signingDate: new Date(when) },
+    );
+    const lower = Object.fromEntries(Object.entries(sdk.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    assert.deepEqual(ours, lower, c.url);
+  }
+});

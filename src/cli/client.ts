@@ -3,8 +3,8 @@
  * SKIFF_ENDPOINT, else the local default; calls signed with SigV4 using the
  * standard AWS credential chain (env, profiles, ...), like any AWS client.
  */
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { DEFAULT_ENDPOINT } from '../config/server-config.ts';
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import { DEFAULT_ENDPOINT } from '../config/endpoint.ts';
 import { credentials, signedFetch } from '../auth/signed-fetch.ts';
 
 export { credentials, signedFetch, type AwsCredentialIdentity, type SignedRequestInit } from '../auth/signed-fetch.ts';
@@ -49,7 +49,9 @@ export function explainError(err: unknown, endpoint: string): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-export function ecsClient(opts: ClientOptions): ECSClient {
+/** The AWS SDK's ECS client, loaded on first use (the SDK costs ~60 ms of CPU to load; most commands never need it). */
+export async function ecsClient(opts: ClientOptions): Promise<ECSClient> {
+  const { ECSClient } = await import('@aws-sdk/client-ecs');
   // The SDK's notice about its future Node requirement is for developers, not for every `skiff` command's stderr.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = resolveEndpoint(opts);

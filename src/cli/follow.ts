@@ -3,7 +3,7 @@
  * (image pull bytes from `GET /skiff/v1/pulls`), a service until its rollout
  * ends or it is steady. Polls the public API like any client would.
  */
-import { DescribeServicesCommand, DescribeTasksCommand, type ECSClient, type Service, type Task } from '@aws-sdk/client-ecs';
+import type { ECSClient, Service, Task } from '@aws-sdk/client-ecs';
 import { skiffFetch, type ClientOptions } from './client.ts';
 import type { Progress } from './progress.ts';
 
@@ -30,6 +30,7 @@ interface PullProgress {
  * pulls, its images' download progress.
  */
 export async function followTaskStarts(ecs: ECSClient, client: ClientOptions, arns: string[], progress: Progress, opts: FollowOptions): Promise<Task[]> {
+  const { DescribeTasksCommand } = await import('@aws-sdk/client-ecs');
   const deadline = Date.now() + opts.timeoutMs;
   const last = new Map<string, string>();
   const pulling = new Set<string>();
@@ -73,6 +74,7 @@ export type RolloutOutcome = 'COMPLETED' | 'FAILED' | 'STEADY' | 'TIMED_OUT';
  * running = desired (scale). Prints new service events as they happen.
  */
 export async function followService(ecs: ECSClient, service: string, progress: Progress, opts: FollowOptions & { deploymentId?: string }): Promise<{ outcome: RolloutOutcome; service: Service }> {
+  const { DescribeServicesCommand } = await import('@aws-sdk/client-ecs');
   const deadline = Date.now() + opts.timeoutMs;
   const started = new Date(Date.now() - 2000);
   const seenEvents = new Set<string>();

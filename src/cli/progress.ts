@@ -8,7 +8,8 @@
  *   returns; only the milestone lines, one per event, as plain text.
  * - `quiet`: nothing at all.
  */
-import cliProgress, { type MultiBar, type SingleBar } from 'cli-progress';
+import type { MultiBar, SingleBar } from 'cli-progress';
+import { createRequire } from 'node:module';
 import { bytes, colors, type Colors } from './style.ts';
 
 export interface Progress {
@@ -67,6 +68,8 @@ class BarProgress implements Progress {
   private readonly bars = new Map<string, BarState>();
 
   constructor(stream: NodeJS.WriteStream, private readonly c: Colors) {
+    // Loaded only for bars on a terminal: most commands, and every piped one, never draw one.
+    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
     this.multi = new cliProgress.MultiBar({
       stream,
       format: `{label} ${c.cyan('{bar}')} {percentage}% {amount}`,

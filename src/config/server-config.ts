@@ -5,6 +5,7 @@
  * environment > defaults. All problems are reported together, in one ConfigError.
  */
 import { resolve } from 'node:path';
+import { DEFAULT_PORT } from './endpoint.ts';
 import { DEFAULT_PRICE_BOOK, loadPriceBook, PriceBookError, type PriceBook } from '../metering/pricing.ts';
 import { diskSettingsFromEnv, type DiskSettings } from '../store/disk-guard.ts';
 import { parseUpstream } from '../model/dns-upstream.ts';
@@ -139,9 +140,6 @@ export const DEFAULT_RESERVED_MEMORY_MIB = 512;
 /** Bounds of `--overcommit`. */
 export const MIN_OVERCOMMIT = 0.1;
 export const MAX_OVERCOMMIT = 100;
-
-export const DEFAULT_PORT = 8080;
-export const DEFAULT_ENDPOINT = `http://127.0.0.1:${DEFAULT_PORT}`;
 
 export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): Readonly<ServerConfig> {
   const problems: string[] = [];

@@ -3,8 +3,14 @@
  *
  * Contract: a file exists under its digest's name only if its content hashed to that
  * digest when it was written (download to a temp file in the same directory, hash while
- * streaming, rename on success). Concurrent downloads of one digest share a single
- * transfer. Digests are validated before they become paths.
+ * streaming, rename on success). `put` makes the bytes durable (fsync) before the
+ * rename. `fetch` renames as soon as the content is verified and hands back `synced`,
+ * the fsync still running, so a caller overlaps it with other work (unpacking the
+ * layer) and awaits it before it reports the blob stored: a power loss in between
+ * can leave a torn file under the digest's name, which is why readers of cached layer
+ * blobs verify what they read (the unpacker checks the diff_id; LocalImageStore then
+ * drops the blob and downloads it again). Concurrent downloads of one digest share a
+ * single transfer. Digests are validated before they become paths.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, readdir } from 'node:fs/promises';
@@ -22,7 +28,11 @@ export interface FetchResult {
   path: string;
   /** Bytes downloaded by this call's transfer (0 when the blob was already cached). */
   downloaded: number;
+  /** Resolves once the blob's bytes are on disk (fsync); rejects if that failed. */
+  synced: Promise<void>;
 }
+
+const SYNCED = Promise.resolve();
 
 export class BlobCache {
   readonly dir: string;
@@ -50,6 +60,11 @@ export class BlobCache {
     } catch {
       return false;
     }
+  }
+
+  /** Removes a cached blob (one that failed verification when it was used). */
+  async drop(digest: string): Promise<void> {
+    await rm(this.path(digest), { force: true });
   }
 
   /** Reads a cached blob (small ones: manifests, configs), or undefined when absent. */
@@ -93,40 +108,38 @@ export class BlobCache {
    */
   async fetch(digest: string, expectedSize: number, source: BlobSource, signal?: AbortSignal): Promise<FetchResult> {
     const path = this.path(digest);
-    if (await this.has(digest)) return { path, downloaded: 0 };
+    if (await this.has(digest)) return { path, downloaded: 0, synced: SYNCED };
     let mine = false; // only the caller whose transfer ran reports its bytes
-    const r = await this.flights.run(digest, signal, async (sig) => {
+    const r = await this.flights.run(digest, signal, async (sig): Promise<FetchResult> => {
       mine = true;
-      if (await this.has(digest)) return { path, downloaded: 0 };
+      if (await this.has(digest)) return { path, downloaded: 0, synced: SYNCED };
       const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
       const hash = createHash('sha256');
       let n = 0;
+      const fh = await open(tmp, 'wx', 0o600);
       try {
-        const fh = await open(tmp, 'wx', 0o600);
-        try {
-          for await (const chunk of await source.open(sig)) {
-            n += chunk.byteLength;
-            if (n > expectedSize) {
-              throw new ImagePullError(`blob ${digest} is larger than the ${expectedSize} bytes its descriptor declares`);
-            }
-            hash.update(chunk);
-            await fh.write(chunk);
+        for await (const chunk of await source.open(sig)) {
+          n += chunk.byteLength;
+          if (n > expectedSize) {
+            throw new ImagePullError(`blob ${digest} is larger than the ${expectedSize} bytes its descriptor declares`);
           }
-          await fh.sync();
-        } finally {
-          await fh.close();
+          hash.update(chunk);
+          await fh.write(chunk);
         }
         if (sig.aborted) throw new ImagePullError('the pull was cancelled');
         const got = `sha256:${hash.digest('hex')}`;
         if (got !== digest) throw new ImagePullError(`digest mismatch for blob ${digest}: downloaded content has digest ${got}`);
         if (n !== expectedSize) throw new ImagePullError(`blob ${digest} is ${n} bytes, but its descriptor declares ${expectedSize}`);
         await rename(tmp, path);
-        return { path, downloaded: n };
       } catch (e) {
+        await fh.close();
         await rm(tmp, { force: true });
         throw e;
       }
+      const synced = fh.sync().finally(() => fh.close());
+      synced.catch(() => {}); // reported to whoever awaits it
+      return { path, downloaded: n, synced };
     });
-    return mine ? r : { path: r.path, downloaded: 0 };
+    return mine ? r : { ...r, downloaded: 0 };
   }
 }

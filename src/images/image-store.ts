@@ -16,6 +16,10 @@
  *   across credentials.
  * - Layers are downloaded and unpacked in parallel (at most `concurrency`), each at
  *   most once on this host, shared by every task and every concurrent pull.
+ * - What a pull stores is durable when it returns: the fsyncs of the manifest, config
+ *   and layer blobs run while the layers unpack, and the pull awaits them at the end.
+ *   A cached layer blob that fails verification when unpacked (torn by a power loss
+ *   before its fsync ended) is dropped and downloaded once more.
  * - Every failure is an ImagePullError. Config is returned as plain values only.
  * - Cached content is shared across credentials: once an image is on this host, a
  *   digest pull of it does not re-check the registry's authorization.
@@ -135,6 +139,21 @@ export class LocalImageStore implements ImageStore {
       return { ...i, reference: name, downloadedBytes: 0, cachedLayers: i.layerCount, timings: { resolveMs: 0, downloadMs: 0, unpackMs: 0 } };
     }
     await this.init();
+    // Cache writes (fsyncs) run beside the pull; it returns once they are done, and
+    // never leaves one running behind a failure.
+    const writes: Promise<unknown>[] = [];
+    try {
+      const done = await this.pullNew(ref, name, opts, writes);
+      await Promise.all(writes);
+      this.complete.set(done.topDigest, { image: done.image, unpackedBytes: done.unpackedBytes });
+      return done.image;
+    } catch (e) {
+      await Promise.allSettled(writes);
+      throw e;
+    }
+  }
+
+  private async pullNew(ref: ImageReference, name: string, opts: PullOptions, writes: Promise<unknown>[]): Promise<{ image: PulledImage; topDigest: string; unpackedBytes: number }> {
     const t0 = performance.now();
     let client: RegistryClient | undefined;
     const registry = () =>
@@ -148,11 +167,11 @@ export class LocalImageStore implements ImageStore {
     let downloaded = 0;
 
     // 1. Resolve: reference -> (index ->) manifest -> config.
-    const top = ref.digest ? await this.manifestByDigest(ref.digest, registry) : await this.manifestByTag(ref, name, registry);
+    const top = ref.digest ? await this.manifestByDigest(ref.digest, registry, writes) : await this.manifestByTag(ref, name, registry, writes);
     let manifest = top;
     if (INDEX_TYPES.includes(top.mediaType)) {
       const chosen = selectPlatform(parseIndex(top.bytes, top.mediaType));
-      manifest = await this.manifestByDigest(chosen.digest, registry);
+      manifest = await this.manifestByDigest(chosen.digest, registry, writes);
       if (!IMAGE_MANIFEST_TYPES.includes(manifest.mediaType)) {
         throw new ImagePullError(`the linux/amd64 entry of ${name} is not an image manifest (${manifest.mediaType})`);
       }
@@ -161,7 +180,7 @@ export class LocalImageStore implements ImageStore {
     let configBytes = await this.blobs.read(m.config.digest, MAX_CONFIG_BYTES);
     if (!configBytes) {
       configBytes = await registry().getBlobBytes(m.config.digest, Math.min(m.config.size, MAX_CONFIG_BYTES));
-      await this.blobs.put(m.config.digest, configBytes);
+      writes.push(this.blobs.put(m.config.digest, configBytes));
       downloaded += configBytes.length;
     }
     const cfg = parseImageConfig(configBytes);
@@ -198,22 +217,35 @@ export class LocalImageStore implements ImageStore {
     await runBounded(todo, this.opts.concurrency ?? 4, async (i) => {
       const desc: Descriptor = m.layers[i];
       const diffId = cfg.diffIds[i];
-      span.download.start();
-      let path: string;
+      const fetchBlob = async () => {
+        span.download.start();
+        try {
+          const r = await this.blobs.fetch(desc.digest, desc.size, {
+            open: async (sig) => counted((await registry().openBlob(desc.digest, sig)).chunks()),
+          }, opts.signal);
+          downloaded += r.downloaded;
+          writes.push(r.synced);
+          return r;
+        } finally {
+          span.download.end();
+        }
+      };
+      const unpack = async (path: string) => {
+        span.unpack.start();
+        try {
+          return (await this.layers.ensure(diffId, path, budget, opts.signal)).info;
+        } finally {
+          span.unpack.end();
+        }
+      };
+      const blob = await fetchBlob();
       try {
-        const r = await this.blobs.fetch(desc.digest, desc.size, {
-          open: async (sig) => counted((await registry().openBlob(desc.digest, sig)).chunks()),
-        }, opts.signal);
-        path = r.path;
-        downloaded += r.downloaded;
-      } finally {
-        span.download.end();
-      }
-      span.unpack.start();
-      try {
-        infos[i] = (await this.layers.ensure(diffId, path, budget, opts.signal)).info;
-      } finally {
-        span.unpack.end();
+        infos[i] = await unpack(blob.path);
+      } catch (e) {
+        // A blob cached earlier that no longer unpacks to its diff_id (torn by a crash): fetch it again, once.
+        if (blob.downloaded > 0 || !(e instanceof ImagePullError) || opts.signal?.aborted) throw e;
+        await this.blobs.drop(desc.digest);
+        infos[i] = await unpack((await fetchBlob()).path);
       }
     });
     const layerInfos = infos as LayerInfo[];
@@ -232,8 +264,7 @@ export class LocalImageStore implements ImageStore {
       cachedLayers,
       timings: { resolveMs: Math.round(resolveMs), downloadMs: span.download.ms(), unpackMs: span.unpack.ms() },
     };
-    this.complete.set(top.digest, { image, unpackedBytes: layerInfos.reduce((s, i) => s + i.bytes, 0) });
-    return image;
+    return { image, topDigest: top.digest, unpackedBytes: layerInfos.reduce((s, i) => s + i.bytes, 0) };
   }
 
   /** The digest a tag resolved to less than tagTtlMs ago, if any. */
@@ -244,16 +275,16 @@ export class LocalImageStore implements ImageStore {
   }
 
   /** A manifest by digest: from the cache when present, else fetched, verified and cached. */
-  private async manifestByDigest(digest: string, registry: () => RegistryClient): Promise<Manifestish> {
+  private async manifestByDigest(digest: string, registry: () => RegistryClient, writes: Promise<unknown>[]): Promise<Manifestish> {
     const cached = await this.blobs.read(digest, MAX_MANIFEST_BYTES);
     if (cached) return { digest, mediaType: cachedMediaType(cached), bytes: cached };
     const fetched = await registry().getManifest(digest);
-    await this.blobs.put(fetched.digest, fetched.bytes);
+    writes.push(this.blobs.put(fetched.digest, fetched.bytes));
     return fetched;
   }
 
   /** A manifest by tag: asks the registry (tags move), unless it did less than tagTtlMs ago. */
-  private async manifestByTag(ref: ImageReference, name: string, registry: () => RegistryClient): Promise<Manifestish> {
+  private async manifestByTag(ref: ImageReference, name: string, registry: () => RegistryClient, writes: Promise<unknown>[]): Promise<Manifestish> {
     const ttl = this.opts.tagTtlMs ?? 0;
     const now = this.opts.now ?? (() => performance.now());
     const fresh = this.freshTag(name);
@@ -263,7 +294,7 @@ export class LocalImageStore implements ImageStore {
     }
     const asked = now();
     const fetched = await registry().getManifest(ref.tag ?? 'latest');
-    if (!(await this.blobs.has(fetched.digest))) await this.blobs.put(fetched.digest, fetched.bytes);
+    if (!(await this.blobs.has(fetched.digest))) writes.push(this.blobs.put(fetched.digest, fetched.bytes));
     if (ttl > 0) this.tagCache.set(name, { digest: fetched.digest, at: asked });
     return fetched;
   }

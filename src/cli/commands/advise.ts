@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { skiffFetch } from '../client.ts';
 import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
-import { advise, type Workload } from '../../advisor/platform.ts';
-import { DEFAULT_PRICE_BOOK, parsePriceBook, type PriceBook } from '../../metering/pricing.ts';
+import type { Workload } from '../../advisor/platform.ts';
+import type { PriceBook } from '../../metering/pricing.ts';
 
 interface AdviseOpts {
   file?: string;
@@ -44,6 +44,7 @@ export const adviseCommands: CommandModule = ({ program, globals, format }) => {
     .option('--cost-sensitivity <level>', 'low | medium | high')
     .option('--arch <arch>', 'X86_64 | ARM64')
     .action(async (opts: AdviseOpts) => {
+      const [{ advise }, { DEFAULT_PRICE_BOOK, parsePriceBook }] = await Promise.all([import('../../advisor/platform.ts'), import('../../metering/pricing.ts')]);
       let w: Partial<Workload> = {};
       if (opts.file) {
         try {

@@ -7,12 +7,20 @@ import type { Command } from 'commander';
 import { ecsClient, resolveEndpoint, resolveRegion } from '../client.ts';
 import { render } from '../render.ts';
 import type { CommandModule, GlobalOpts } from '../context.ts';
-import { readComposeFile } from '../../compose/compose-file.ts';
-import { planCompose, type ComposePlan } from '../../compose/to-ecs.ts';
-import { composeDown, composePs, composeUp } from '../../compose/compose-ops.ts';
-import { secretsManagerClient } from '../../compose/secrets-client.ts';
-import { listenersClient, rolesClient } from '../../compose/skiff-client.ts';
-import { fileSystemsClient } from '../../compose/compose-volumes-up.ts';
+import type { ComposePlan } from '../../compose/to-ecs.ts';
+
+/** What `compose` runs, loaded when a compose command runs (the YAML parser and the SDK clients are not for every `skiff` start). */
+const load = async () => {
+  const [file, toEcs, ops, secrets, skiff, volumes] = await Promise.all([
+    import('../../compose/compose-file.ts'),
+    import('../../compose/to-ecs.ts'),
+    import('../../compose/compose-ops.ts'),
+    import('../../compose/secrets-client.ts'),
+    import('../../compose/skiff-client.ts'),
+    import('../../compose/compose-volumes-up.ts'),
+  ]);
+  return { ...file, ...toEcs, ...ops, ...secrets, ...skiff, ...volumes };
+};
 
 interface ComposeOpts {
   file: string;
@@ -26,17 +34,19 @@ const fileOptions = (c: Command) =>
     .option('-p, --project-name <name>', 'project name (default: the file\'s "name:", else its folder\'s name)')
     .option('--cluster <name>', 'cluster to run in (default: the project name; made if missing)');
 
-function planFrom(opts: ComposeOpts): ComposePlan {
+async function planFrom(opts: ComposeOpts): Promise<ComposePlan> {
+  const { readComposeFile, planCompose } = await load();
   const project = readComposeFile({ file: opts.file, projectName: opts.projectName });
   return planCompose(project, { cluster: opts.cluster });
 }
 
-function deps(globals: GlobalOpts, extra: { waitTimeout?: string } = {}) {
+async function deps(globals: GlobalOpts, extra: { waitTimeout?: string } = {}) {
+  const { secretsManagerClient, rolesClient, fileSystemsClient } = await load();
   const region = resolveRegion(globals);
   const seconds = extra.waitTimeout === undefined ? 300 : Number(extra.waitTimeout);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`--wait-timeout must be a positive number of seconds (got ${extra.waitTimeout})`);
   return {
-    ecs: ecsClient(globals),
+    ecs: await ecsClient(globals),
     secrets: secretsManagerClient(resolveEndpoint(globals), region),
     roles: rolesClient(resolveEndpoint(globals), region),
     fileSystems: fileSystemsClient(resolveEndpoint(globals), region),
@@ -52,19 +62,22 @@ export const composeCommands: CommandModule = ({ program, globals, format }) => 
     .option('--wait-timeout <seconds>', 'how long to wait for a dependency condition or for the services to run', '300')
     .option('--no-wait', 'return once everything is created')
     .action(async (opts: ComposeOpts & { waitTimeout: string; wait: boolean }) => {
-      const plan = planFrom(opts);
-      await composeUp(plan, deps(globals(), opts), { wait: opts.wait });
+      const { composeUp } = await load();
+      const plan = await planFrom(opts);
+      await composeUp(plan, await deps(globals(), opts), { wait: opts.wait });
     });
 
   fileOptions(compose.command('down').description('delete the services (force), stop every task, deregister the task definitions, delete the execution role and secrets'))
     .option('--wait-timeout <seconds>', 'how long to wait for tasks to stop', '300')
     .action(async (opts: ComposeOpts & { waitTimeout: string }) => {
-      await composeDown(planFrom(opts), deps(globals(), opts));
+      const { composeDown } = await load();
+      await composeDown(await planFrom(opts), await deps(globals(), opts));
     });
 
   fileOptions(compose.command('ps').description("the project's services, their URLs, tasks, addresses and DNS names")).action(async (opts: ComposeOpts) => {
     const g = globals();
-    const rows = await composePs(planFrom(opts), { ecs: ecsClient(g), listeners: listenersClient(resolveEndpoint(g), resolveRegion(g)) });
+    const { composePs, listenersClient } = await load();
+    const rows = await composePs(await planFrom(opts), { ecs: await ecsClient(g), listeners: listenersClient(resolveEndpoint(g), resolveRegion(g)) });
     render(format(), { services: rows }, () => ({
       columns: ['SERVICE', 'KIND', 'STATUS', 'RUNNING', 'URL', 'DNS NAME', 'TASKS'],
       rows: rows.map((r) => [

@@ -7,7 +7,7 @@
  * may not allow it) leaves its facts out with the reason, so the checklist says
  * what it could not check instead of guessing.
  */
-import { DescribeServicesCommand, type Service, type TaskDefinition } from '@aws-sdk/client-ecs';
+import type { Service, TaskDefinition } from '@aws-sdk/client-ecs';
 import { credentials, ecsClient, resolveEndpoint, resolveRegion, signedFetch, type ClientOptions } from '../client.ts';
 import type { DoctorFacts, SecurityGroupFacts, ServiceFacts } from '../../advisor/doctor.ts';
 import type { Policy } from '../../auth/policy.ts';
@@ -190,7 +190,8 @@ const reason = (what: string, err: unknown) => `${what} failed (${(err as Error)
 
 /** The service (ECS DescribeServices); an error when it does not exist. */
 export async function describeService(opts: ClientOptions, cluster: string, name: string): Promise<Service> {
-  const out = await ecsClient(opts).send(new DescribeServicesCommand({ cluster, services: [name] }));
+  const { DescribeServicesCommand } = await import('@aws-sdk/client-ecs');
+  const out = await (await ecsClient(opts)).send(new DescribeServicesCommand({ cluster, services: [name] }));
   const s = out.services?.[0];
   if (!s || s.status === 'INACTIVE') throw new Error(`service ${name} not found in cluster ${cluster} — see the services with \`skiff services${cluster === 'default' ? '' : ` --cluster ${cluster}`}\``);
   return s;

@@ -8,19 +8,18 @@
  * item fails, so it can gate CI.
  */
 import { readFileSync } from 'node:fs';
-import { DescribeTaskDefinitionCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
+import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import { ecsClient, skiffFetch } from '../client.ts';
-import { describeService, resourceFacts, serviceFacts } from './doctor-facts.ts';
 import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
-import { doctor, type DoctorFacts } from '../../advisor/doctor.ts';
-import { normaliseTaskDefinition } from '../../ecs/task-definition.ts';
+import type { DoctorFacts } from '../../advisor/doctor.ts';
 
 /** Fields DescribeTaskDefinition adds that RegisterTaskDefinition does not take. */
 const DESCRIBE_ONLY = ['taskDefinitionArn', 'revision', 'status', 'requiresAttributes', 'compatibilities', 'registeredAt', 'registeredBy', 'deregisteredAt'];
 
 /** Reads a local file: a task definition, `{"taskDefinition": ...}` (describe output), optionally with `networkConfiguration`. */
-function readLocal(file: string): { def: TaskDefinition; facts: DoctorFacts } {
+async function readLocal(file: string): Promise<{ def: TaskDefinition; facts: DoctorFacts }> {
+  const { normaliseTaskDefinition } = await import('../../ecs/task-definition.ts');
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -51,13 +50,15 @@ export const doctorCommands: CommandModule = ({ program, globals, format }) => {
     .action(async (ref: string | undefined, opts: { file?: string; service?: string; cluster: string }) => {
       if (ref && opts.file) throw new Error('give a registered task definition (family[:revision]) or --file PATH, not both');
       if (!ref && !opts.file && !opts.service) throw new Error('give a registered task definition (family[:revision]), --file PATH or --service NAME');
+      const [{ describeService, resourceFacts, serviceFacts }, { doctor }] = await Promise.all([import('./doctor-facts.ts'), import('../../advisor/doctor.ts')]);
       let def: TaskDefinition;
       let facts: DoctorFacts = {};
       const service = opts.service ? await describeService(globals(), opts.cluster, opts.service) : undefined;
       if (opts.file) {
-        ({ def, facts } = readLocal(opts.file));
+        ({ def, facts } = await readLocal(opts.file));
       } else {
-        const out = await ecsClient(globals()).send(new DescribeTaskDefinitionCommand({ taskDefinition: ref ?? service!.taskDefinition }));
+        const { DescribeTaskDefinitionCommand } = await import('@aws-sdk/client-ecs');
+        const out = await (await ecsClient(globals())).send(new DescribeTaskDefinitionCommand({ taskDefinition: ref ?? service!.taskDefinition }));
         def = out.taskDefinition!;
       }
       // How the service runs it, unless the file says so itself.

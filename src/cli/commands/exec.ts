@@ -11,8 +11,7 @@
  * The session's stream (src/exec/framing.ts) is opened at the streamUrl's path
  * on the endpoint this CLI talks to, with the one-time token ExecuteCommand gave.
  */
-import { ExecuteCommandCommand } from '@aws-sdk/client-ecs';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { ecsClient, resolveEndpoint } from '../client.ts';
 import type { CommandModule } from '../context.ts';
 import { joinCommand } from '../../exec/command-line.ts';
@@ -36,19 +35,21 @@ export const execCommands: CommandModule = ({ program, globals }) => {
     .option('-T, --no-tty', 'plain pipes even in a terminal')
     .action(async (task: string, command: string[], opts: ExecOpts) => {
       const tty = opts.tty ?? (process.stdin.isTTY === true && process.stdout.isTTY === true);
-      const out = await ecsClient(globals()).send(
+      const { ExecuteCommandCommand } = await import('@aws-sdk/client-ecs');
+      const { default: WebSocket } = await import('ws');
+      const out = await (await ecsClient(globals())).send(
         new ExecuteCommandCommand({ cluster: opts.cluster, task, container: opts.container, command: joinCommand(command), interactive: true }),
       );
       const s = out.session;
       if (!s?.streamUrl || !s.tokenValue) throw new Error('the server returned no exec session');
-      const code = await stream(resolveEndpoint(globals()), s.streamUrl, s.tokenValue, tty);
+      const code = await stream(WebSocket, resolveEndpoint(globals()), s.streamUrl, s.tokenValue, tty);
       await new Promise<void>((resolve) => process.stdout.write('', () => process.stderr.write('', () => resolve())));
       process.exit(code);
     });
 };
 
 /** Runs the session to its end; resolves with the exit code to leave with. */
-function stream(endpoint: string, streamUrl: string, token: string, tty: boolean): Promise<number> {
+function stream(WebSocket: typeof import('ws').default, endpoint: string, streamUrl: string, token: string, tty: boolean): Promise<number> {
   const url = new URL(new URL(streamUrl).pathname, endpoint.replace(/^http/, 'ws'));
   const cols = process.stdout.columns;
   const rows = process.stdout.rows;

@@ -3,8 +3,7 @@
  * a client of the API: the server must be stopped). The work is
  * src/server/host-reset.ts; this prints what it removed.
  */
-import { resolveServerConfig } from '../../config/server-config.ts';
-import { resetCount, resetHost, type ResetReport } from '../../server/host-reset.ts';
+import type { ResetReport } from '../../server/host-reset.ts';
 import type { CommandModule } from '../context.ts';
 
 const GROUPS: [string, (r: ResetReport) => (string | number)[]][] = [
@@ -33,6 +32,7 @@ export const hostCommands: CommandModule = ({ program, format }) => {
     .option('--dry-run', 'list what would be removed; remove nothing')
     .option('--purge-data', 'also remove the data dir (the store, container logs, keys): nothing of that Skiff is left')
     .action(async (opts: { dataDir?: string; dryRun?: boolean; purgeData?: boolean }) => {
+      const [{ resolveServerConfig }, { resetCount, resetHost }] = await Promise.all([import('../../config/server-config.ts'), import('../../server/host-reset.ts')]);
       const c = resolveServerConfig({ dataDir: opts.dataDir });
       const report = await resetHost(c, { dryRun: opts.dryRun, purgeData: opts.purgeData });
       if (format() === 'json') {

@@ -8,7 +8,7 @@
  *                                                   register family `busybox` (a new
  *                                                   revision only when something changed), run it
  */
-import { DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, RunTaskCommand, type RegisterTaskDefinitionCommandInput, type Task } from '@aws-sdk/client-ecs';
+import type { RegisterTaskDefinitionCommandInput, Task } from '@aws-sdk/client-ecs';
 import { Option } from 'commander';
 import { ecsClient } from '../client.ts';
 import { render } from '../render.ts';
@@ -78,7 +78,8 @@ Examples:
 Progress (pull bytes and rate, state changes) goes to stderr: bars on a terminal,
 plain lines otherwise; stdout is only the result table or JSON.`)
     .action(async (image: string | undefined, command: string[], opts: RunOpts) => {
-      const ecs = ecsClient(globals());
+      const ecs = await ecsClient(globals());
+      const { DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, RunTaskCommand } = await import('@aws-sdk/client-ecs');
       const count = Number(opts.count);
       if (!Number.isInteger(count) || count < 1 || count > 10) throw new Error(`--count must be 1 to 10 (got ${opts.count})`);
       if (!image && !opts.taskDefinition) throw new Error('say what to run: an image (`skiff run busybox:latest -- echo hi`) or --task-definition FILE|FAMILY[:REVISION]');

@@ -1,6 +1,4 @@
 /** `skiff server`: the control plane and a local agent in the foreground. */
-import { resolveServerConfig } from '../../config/server-config.ts';
-import { SkiffServer } from '../../server/server.ts';
 import type { CommandModule } from '../context.ts';
 
 export const serverCommands: CommandModule = ({ program, globals }) => {
@@ -27,6 +25,7 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
     .option('--bandwidth-scale <factor>', 'multiply every task\'s bandwidth (1 Gbps sustained at ≤ 512 CPU units ... 10 Gbps above 2048), e.g. 0.1 on a small host (default 1; $SKIFF_BANDWIDTH_SCALE)')
     .option('--dns-upstream <ip[:port]...>', 'resolvers the task DNS forwards other names to (default: the nameservers of /etc/resolv.conf; none: answer service names only; $SKIFF_DNS_UPSTREAMS)')
     .action(async (opts) => {
+      const [{ resolveServerConfig }, { SkiffServer }] = await Promise.all([import('../../config/server-config.ts'), import('../../server/server.ts')]);
       const config = resolveServerConfig({ ...opts, region: globals().region });
       const server = new SkiffServer(config);
       const endpoint = await server.start();

@@ -3,10 +3,7 @@
  * `scale` and `deploy` follow the change until the service is steady or the
  * rollout completes/fails (exit 1), printing the service's events as they come.
  */
-import {
-  DescribeServicesCommand, DescribeTaskDefinitionCommand, ListServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand,
-  type ECSClient, type Service,
-} from '@aws-sdk/client-ecs';
+import type { ECSClient, Service } from '@aws-sdk/client-ecs';
 import { Option } from 'commander';
 import { ecsClient } from '../client.ts';
 import { render } from '../render.ts';
@@ -17,6 +14,7 @@ import { colors, stateColor } from '../style.ts';
 import { isFile, readTaskDefinitionFile, withImage } from '../taskdef.ts';
 
 async function allServices(ecs: ECSClient, cluster: string): Promise<Service[]> {
+  const { DescribeServicesCommand, ListServicesCommand } = await import('@aws-sdk/client-ecs');
   const arns: string[] = [];
   let nextToken: string | undefined;
   do {
@@ -32,6 +30,7 @@ async function allServices(ecs: ECSClient, cluster: string): Promise<Service[]> 
 }
 
 async function oneService(ecs: ECSClient, cluster: string, name: string): Promise<Service> {
+  const { DescribeServicesCommand } = await import('@aws-sdk/client-ecs');
   const out = await ecs.send(new DescribeServicesCommand({ cluster, services: [name] }));
   const s = out.services?.[0];
   if (!s || s.status === 'INACTIVE') throw new Error(`service ${name} not found in cluster ${cluster}${s ? ' (it was deleted)' : ''} — see the services with \`skiff services${cluster === 'default' ? '' : ` --cluster ${cluster}`}\``);
@@ -62,7 +61,7 @@ export const serviceCommands: CommandModule = ({ program, globals, format }) => 
     .description('list the services of a cluster (the default subcommand)')
     .option('--cluster <name>', 'cluster name or ARN', 'default')
     .action(async (opts: { cluster: string }) => {
-      const list = await allServices(ecsClient(globals()), opts.cluster);
+      const list = await allServices(await ecsClient(globals()), opts.cluster);
       render(format(), { services: list }, () => ({
         columns: ['SERVICE', 'STATUS', 'DESIRED', 'RUNNING', 'PENDING', 'TASK DEFINITION', 'ROLLOUT'],
         rows: list.map((s) => [s.serviceName, s.status, s.desiredCount, s.runningCount, s.pendingCount, shortId(s.taskDefinition), primaryOf(s)?.rolloutState]),
@@ -77,7 +76,7 @@ export const serviceCommands: CommandModule = ({ program, globals, format }) => 
     .option('--cluster <name>', 'cluster name or ARN', 'default')
     .option('--events <n>', 'how many recent events to show', '10')
     .action(async (name: string, opts: { cluster: string; events: string }) => {
-      const s = await oneService(ecsClient(globals()), opts.cluster, name);
+      const s = await oneService(await ecsClient(globals()), opts.cluster, name);
       if (format() === 'json') return render('json', { service: s }, () => ({ columns: [], rows: [] }));
       render('table', s, () => ({
         columns: ['FIELD', 'VALUE'],
@@ -125,7 +124,8 @@ export const serviceCommands: CommandModule = ({ program, globals, format }) => 
   ).action(async (name: string, countArg: string, opts: FollowFlags & { cluster: string }) => {
     const count = Number(countArg);
     if (!Number.isInteger(count) || count < 0) throw new Error(`the task count must be a whole number ≥ 0 (got ${countArg})`);
-    const ecs = ecsClient(globals());
+    const ecs = await ecsClient(globals());
+    const { UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
     await oneService(ecs, opts.cluster, name);
     const updated = (await ecs.send(new UpdateServiceCommand({ cluster: opts.cluster, service: name, desiredCount: count }))).service!;
     let outcome: RolloutOutcome | undefined;
@@ -165,7 +165,8 @@ Exit status: 0 when the rollout COMPLETED, 1 when it FAILED (the circuit breaker
 rolled it back) or is still running at --wait-timeout.`),
   ).action(async (name: string, opts: FollowFlags & { cluster: string; image?: string; container?: string; taskDefinition?: string; forceNewDeployment?: boolean }) => {
     if (!!opts.image === !!opts.taskDefinition) throw new Error('give --image IMAGE or --task-definition FILE|FAMILY[:REVISION] (one of them)');
-    const ecs = ecsClient(globals());
+    const ecs = await ecsClient(globals());
+    const { DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
     const current = await oneService(ecs, opts.cluster, name);
     let taskDefinition: string;
     const progress = createProgress({ quiet: opts.quiet || !opts.wait });

@@ -1,6 +1,7 @@
 /** Everyday task commands: `ps`, `stop`, `task`, `logs`. */
-import { DescribeTasksCommand, ListTasksCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { ecsClient, skiffFetch } from '../client.ts';
+import type { Task } from '@aws-sdk/client-ecs';
+import { skiffFetch } from '../client.ts';
+import { ecsApi } from '../ecs-api.ts';
 import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
 import { colors, stateColor } from '../style.ts';
@@ -18,19 +19,19 @@ export const taskCommands: CommandModule = ({ program, globals, format }) => {
     .option('--family <family>', 'only tasks of this task definition family')
     .option('--service <name>', "only this service's tasks")
     .action(async (opts: { cluster: string; all?: boolean; family?: string; service?: string }) => {
-      const ecs = ecsClient(globals());
+      const ecs = ecsApi(globals());
       const arns: string[] = [];
       for (const desiredStatus of opts.all ? (['RUNNING', 'STOPPED'] as const) : (['RUNNING'] as const)) {
         let nextToken: string | undefined;
         do {
-          const page = await ecs.send(new ListTasksCommand({ cluster: opts.cluster, desiredStatus, nextToken, family: opts.family, serviceName: opts.service }));
+          const page = await ecs.call('ListTasks', { cluster: opts.cluster, desiredStatus, nextToken, family: opts.family, serviceName: opts.service });
           arns.push(...(page.taskArns ?? []));
           nextToken = page.nextToken;
         } while (nextToken);
       }
       const tasks: Task[] = [];
       for (let i = 0; i < arns.length; i += 100) {
-        const out = await ecs.send(new DescribeTasksCommand({ cluster: opts.cluster, tasks: arns.slice(i, i + 100) }));
+        const out = await ecs.call('DescribeTasks', { cluster: opts.cluster, tasks: arns.slice(i, i + 100) });
         tasks.push(...(out.tasks ?? []));
       }
       const c = colors();
@@ -48,7 +49,7 @@ export const taskCommands: CommandModule = ({ program, globals, format }) => {
     .option('--cluster <name>', 'cluster name or ARN', 'default')
     .option('--reason <text>', 'reason recorded on the task')
     .action(async (task: string, opts: { cluster: string; reason?: string }) => {
-      const out = await ecsClient(globals()).send(new StopTaskCommand({ cluster: opts.cluster, task, reason: opts.reason }));
+      const out = await ecsApi(globals()).call('StopTask', { cluster: opts.cluster, task, reason: opts.reason });
       const c = colors();
       render(format(), out.task, () => ({
         columns: ['TASK', 'DESIRED', 'STATUS'],
