@@ -1,0 +1,142 @@
+/**
+ * The microVM driver on this host's real QEMU, virtiofsd, guest kernel and
+ * overlayfs: the Driver contract suite (src/drivers/driver-contract.ts), then
+ * what only a VM can show — the task runs on a kernel of its own (its
+ * /proc/version and `uname -r` differ from the host's), with the task's vCPUs
+ * and memory. KVM when usable here, else TCG (slow: each VM boots in seconds,
+ * so the tests are few). Needs root, qemu-system-x86, a guest kernel
+ * (linux-image-cloud-amd64) and busybox-static.
+ * Run: node --import tsx --test test/microvm-driver.root.test.ts
+ *
+ * Everything lives in a temp dir and a network namespace (skiff-mtest-<rand>),
+ * both removed at the end even on failure, with every VM of the run.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, readFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { driverContract } from '../src/drivers/driver-contract.ts';
+import { MicrovmDriver } from '../src/drivers/microvm/index.ts';
+import { writeBusyboxRootfs } from './support/images.ts';
+
+const execFileP = promisify(execFile);
+const RUN = randomBytes(4).toString('hex');
+const NETNS = `skiff-mtest-${RUN}`;
+
+let skip: string | false = process.getuid?.() !== 0 ? 'needs root' : false;
+if (!skip) {
+  const fp = await new MicrovmDriver({ runtimeDir: path.join(tmpdir(), `skiff-mtest-probe-${RUN}`) }).fingerprint();
+  await fsp.rm(path.join(tmpdir(), `skiff-mtest-probe-${RUN}`), { recursive: true, force: true });
+  if (!fp.available) skip = `microvm unavailable here: ${fp.reasons.join('; ')}`;
+  else console.error(`# microvm platform: ${fp.platform} (${fp.attributes?.accelReason})`);
+}
+
+interface Host {
+  tmp: string;
+  runtimeDir: string;
+  layer: string;
+  newDriver(): MicrovmDriver;
+  cleanup(): Promise<void>;
+}
+
+async function makeHost(name: string): Promise<Host> {
+  const tmp = await fsp.mkdtemp(path.join(tmpdir(), `skiff-mtest-${name}-`));
+  const runtimeDir = path.join(tmp, 'runtime');
+  const newDriver = () => new MicrovmDriver({ runtimeDir });
+  const cleanup = async () => {
+    const d = newDriver();
+    for (const id of await d.listContainers().catch(() => [])) await d.destroyContainer(id).catch((e) => console.error(e));
+    for (const t of await d.listTasks().catch(() => [])) await d.destroyTask(t).catch((e) => console.error(e));
+    await fsp.rm(tmp, { recursive: true, force: true });
+  };
+  try {
+    await writeBusyboxRootfs(path.join(tmp, 'layer'));
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return { tmp, runtimeDir, layer: path.join(tmp, 'layer'), newDriver, cleanup };
+}
+
+before(async () => {
+  if (skip) return;
+  await execFileP('ip', ['netns', 'add', NETNS]);
+  await execFileP('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', 'lo', 'up']);
+});
+after(async () => {
+  await execFileP('ip', ['netns', 'del', NETNS]).catch(() => {});
+});
+
+driverContract(
+  'microvm',
+  async () => {
+    const h = await makeHost('contract');
+    const loop = 'while true; do sleep 0.05; done';
+    return {
+      newDriver: h.newDriver,
+      netnsPath: `/var/run/netns/${NETNS}`,
+      layerDirs: [h.layer],
+      argv: (w) => {
+        switch (w.kind) {
+          case 'exit':
+            return ['sh', '-c', `echo ${w.stdout}; echo ${w.stderr} >&2; exit ${w.code}`];
+          case 'untilTerm':
+            return ['sh', '-c', `trap "exit ${w.code}" TERM; echo ready; ${loop}`];
+          case 'ignoreTerm':
+            return ['sh', '-c', `trap "" TERM; echo ready; ${loop}`];
+          case 'sleep':
+            return ['sleep', '1000'];
+          case 'memoryHog':
+            return ['awk', 'BEGIN { s = "xxxxxxxx"; while (1) s = s s }'];
+          case 'missingExecutable':
+            return ['/no/such/binary'];
+        }
+      },
+      execArgv: (text, code) => ['sh', '-c', `echo ${text}; exit ${code}`],
+      cleanup: h.cleanup,
+    };
+  },
+  { skip, idPrefix: `m${RUN}` },
+);
+
+describe('microvm: a kernel of its own', { skip, concurrency: false }, () => {
+  let h: Host;
+  before(async () => {
+    h = await makeHost('kernel');
+  });
+  after(async () => {
+    await h?.cleanup();
+  });
+
+  test('the task sees its own kernel, its vCPUs and its memory, not the host\'s', async () => {
+    const d = h.newDriver();
+    const task = `k${RUN}`;
+    await d.createTask(task, { cpuUnits: 2048, memoryMiB: 256, pidsLimit: 64 });
+    const id = `${task}-probe`;
+    await d.createContainer({
+      id, taskId: task, containerName: 'probe', layerDirs: [h.layer],
+      args: ['sh', '-c', 'cat /proc/version; echo "release $(uname -r)"; echo "cpus $(nproc)"; grep MemTotal /proc/meminfo'],
+      env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, netnsPath: `/var/run/netns/${NETNS}`, hostname: 'probe',
+      taskLimits: { cpuUnits: 2048, memoryMiB: 256 },
+    });
+    await d.startContainer(id);
+    assert.equal((await d.waitContainer(id)).exitCode, 0);
+    const log = await fsp.readFile(d.logPath(id), 'utf8');
+    const hostVersion = readFileSync('/proc/version', 'utf8').trim();
+    const guestVersion = /stdout F (Linux version .*)$/m.exec(log)?.[1];
+    assert.ok(guestVersion, log);
+    assert.notEqual(guestVersion, hostVersion);
+    const guestRelease = /stdout F release (\S+)$/m.exec(log)?.[1];
+    assert.ok(guestRelease && guestRelease !== release(), `guest ${guestRelease} vs host ${release()}`);
+    assert.match(log, /stdout F cpus 2$/m, 'ceil(2048/1024) vCPUs');
+    const memKb = Number(/MemTotal:\s+(\d+) kB/.exec(log)?.[1]);
+    assert.ok(memKb > 256 * 1024 && memKb < 1024 * 1024, `guest MemTotal ${memKb} kB: the task's 256 MiB plus the guest kernel's share, not the host's`);
+    await d.destroyContainer(id);
+    await d.destroyTask(task);
+    assert.deepEqual(await d.listTasks(), []);
+  });
+});
