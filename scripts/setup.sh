@@ -18,6 +18,10 @@ need_root() {
 # self-signed certificate of --tls), gcc for the hardening tests' probes, and
 # chromium for the dashboard's browser tests.
 PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium)
+# The microvm driver: QEMU's microvm machine (virtiofsd comes with it, in
+# qemu-system-common) and a guest kernel with virtio-mmio and virtio-fs modules
+# (Debian's cloud kernel; only booted inside the VMs, never on the host).
+PACKAGES+=(qemu-system-x86 linux-image-cloud-amd64)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -103,6 +103,59 @@ driverContract(
   { skip, idPrefix: `m${RUN}` },
 );
 
+describe('microvm: the task keeps its network namespace\'s address', { skip, concurrency: false }, () => {
+  // A task namespace as Skiff's network makes one (eth0 = a veth with the task's
+  // address, MAC and routes), its other end in an "outside" namespace of the test.
+  const n = parseInt(RUN.slice(0, 2), 16);
+  const TASK_NS = `skiff-mtest-net-${RUN}`;
+  const OUT_NS = `skiff-mtest-out-${RUN}`;
+  const gw = `198.18.${n}.1`;
+  const addr = `198.18.${n}.2`;
+  let h: Host;
+  before(async () => {
+    h = await makeHost('net');
+    const sh = (cmd: string) => execFileP('sh', ['-c', cmd]);
+    await sh(`ip netns add ${TASK_NS} && ip netns add ${OUT_NS}`);
+    await sh(`ip -n ${OUT_NS} link add o${RUN} type veth peer name eth0 netns ${TASK_NS}`);
+    await sh(`ip -n ${OUT_NS} addr add ${gw}/24 dev o${RUN} && ip -n ${OUT_NS} link set o${RUN} up && ip -n ${OUT_NS} link set lo up`);
+    await sh(`ip -n ${TASK_NS} link set eth0 address 02:42:c6:12:${n.toString(16).padStart(2, '0')}:02 && ip -n ${TASK_NS} addr add ${addr}/24 dev eth0`);
+    await sh(`ip -n ${TASK_NS} link set eth0 up && ip -n ${TASK_NS} link set lo up && ip -n ${TASK_NS} route add 169.254.170.2/32 via ${gw} dev eth0`);
+  });
+  after(async () => {
+    await h?.cleanup();
+    for (const ns of [TASK_NS, OUT_NS]) await execFileP('ip', ['netns', 'del', ns]).catch(() => {});
+  });
+
+  test('a server in the VM answers on the task\'s address; the guest has its MAC and routes', async () => {
+    const d = h.newDriver();
+    const task = `n${RUN}`;
+    await d.createTask(task, { cpuUnits: 256, memoryMiB: 128, pidsLimit: 64 });
+    const id = `${task}-web`;
+    await d.createContainer({
+      id, taskId: task, containerName: 'web', layerDirs: [h.layer],
+      args: ['sh', '-c', 'mkdir -p /tmp/www && echo hello-from-the-vm > /tmp/www/index.html && echo ready && exec httpd -f -p 8080 -h /tmp/www'],
+      env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, netnsPath: `/var/run/netns/${TASK_NS}`, hostname: 'web',
+      taskLimits: { cpuUnits: 256, memoryMiB: 128 },
+    });
+    await d.startContainer(id);
+    let body = '';
+    for (let i = 0; i < 60 && !body.includes('hello-from-the-vm'); i++) {
+      body = await execFileP('ip', ['netns', 'exec', OUT_NS, 'curl', '-s', '-m', '3', `http://${addr}:8080/`]).then((r) => r.stdout, () => '');
+      if (!body) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(body, /hello-from-the-vm/);
+    const probe = await d.exec(id, ['sh', '-c', 'ip -4 addr show dev eth0; ip link show dev eth0; ip route'], { timeoutMs: 20_000 });
+    assert.equal(probe.exitCode, 0, probe.output);
+    assert.match(probe.output, new RegExp(`inet ${addr.replace(/\./g, '\\.')}/24`));
+    assert.match(probe.output, new RegExp(`02:42:c6:12:${n.toString(16).padStart(2, '0')}:02`));
+    assert.match(probe.output, /169\.254\.170\.2 via 198\.18\.\d+\.1/);
+    await d.destroyContainer(id);
+    await d.destroyTask(task);
+    const tc = await execFileP('ip', ['netns', 'exec', TASK_NS, 'tc', 'qdisc', 'show', 'dev', 'eth0']);
+    assert.doesNotMatch(tc.stdout, /ingress/, 'the redirect is gone with the task');
+  });
+});
+
 describe('microvm: a kernel of its own', { skip, concurrency: false }, () => {
   let h: Host;
   before(async () => {

@@ -125,6 +125,7 @@ echo "+memory +pids +cpu" > /sys/fs/cgroup/task/cgroup.subtree_control
 ip link set lo up
 if [ -n "$IP" ] && [ -e /sys/class/net/eth0 ]; then
   [ -n "$MAC" ] && ip link set eth0 address $MAC
+  echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6  # task networks are IPv4 only, as with runc
   ip addr add $IP dev eth0 && ip link set eth0 up || die "cannot configure eth0"
   for r in $ROUTES; do ip route add \${r%%,*} via \${r#*,} dev eth0; done
 fi

@@ -46,6 +46,7 @@ import type {
   ContainerExit, ContainerLaunchSpec, ContainerState, ContainerUsage, Driver, DriverFingerprint, ExecResult, ExecSession, ResourceUsage, TaskResources, WritableLayerUsage,
 } from '../driver.ts';
 import { ensureInitramfs, findGuestKernel, hostTscKhz, missingParts, probeAccel, type BootTools } from './boot-files.ts';
+import { bootableKernel } from './vmlinux.ts';
 import { execSh, runSh, specSh, type MountPlan } from './guest-spec.ts';
 import { bindInto, findExecutable, mountOverlay, treeUsage, unmountUnder } from './host-fs.ts';
 import { checkId, Layout, pollFor, readJson, sleep, writeAtomic, type ContainerRecord, type TaskRecord } from './layout.ts';
@@ -127,6 +128,7 @@ export class MicrovmDriver implements Driver {
         : await probeAccel(this.layout.bootDir, kernel, initramfs, this.tools.qemu);
       return {
         qemu: this.tools.qemu, virtiofsd: this.tools.virtiofsd, kernel, initramfs, accel: probe.accel, accelWhy: probe.why,
+        kernelImage: await bootableKernel(this.layout.bootDir, kernel.vmlinuz, kernel.version).catch(() => kernel.vmlinuz),
         tscKhz: hostTscKhz(), overheadMiB: this.overheadMiB, bootTimeoutMs: this.bootTimeoutMs,
       };
     })().catch((e) => {

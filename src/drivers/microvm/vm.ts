@@ -22,6 +22,8 @@ export interface VmSettings {
   qemu: string;
   virtiofsd: string;
   kernel: GuestKernel;
+  /** What QEMU boots: the kernel's uncompressed ELF where it could be made (vmlinux.ts), else its bzImage. */
+  kernelImage: string;
   initramfs: string;
   accel: Accel;
   tscKhz?: number;
@@ -40,7 +42,7 @@ interface TaskNet {
 
 /** eth0 of the namespace at `netnsPath` and its routes via a gateway; undefined when it has no eth0. */
 async function readTaskNet(netnsPath: string): Promise<TaskNet | undefined> {
-  const a = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']);
+  const a = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', 'addr', 'show', 'dev', 'eth0']);
   if (a.code !== 0) return undefined;
   type Link = { address?: string; mtu?: number; addr_info?: { family: string; local: string; prefixlen: number }[] };
   const link = (JSON.parse(a.stdout || '[]') as Link[])[0];
@@ -123,7 +125,7 @@ export class Vm {
       '-cpu', s.accel === 'kvm' ? 'host' : 'max',
       '-m', `${memMiB}`, '-smp', `${vcpus}`,
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-      '-kernel', s.kernel.vmlinuz, '-initrd', s.initramfs, '-append', cmdline,
+      '-kernel', s.kernelImage, '-initrd', s.initramfs, '-append', cmdline,
       '-serial', `file:${path.join(this.vmDir, 'console.log')}`,
       '-object', `memory-backend-memfd,id=mem,size=${memMiB}M,share=on`, '-machine', 'memory-backend=mem',
       '-chardev', `socket,id=fs,path=${sock}`, '-device', 'vhost-user-fs-device,chardev=fs,tag=task',
