@@ -62,23 +62,19 @@ if [ "$1" = runner ]; then
   mount --bind $root $root || fail "cannot bind the rootfs"
   mkdir -p $root/proc $root/dev $root/sys
   mount -t proc -o nosuid,nodev,noexec proc $root/proc || fail "cannot mount /proc"
-  mount -t tmpfs -o nosuid,mode=755,size=65536k dev $root/dev || fail "cannot mount /dev"
-  mknod -m 666 $root/dev/null c 1 3; mknod -m 666 $root/dev/zero c 1 5; mknod -m 666 $root/dev/full c 1 7
-  mknod -m 666 $root/dev/random c 1 8; mknod -m 666 $root/dev/urandom c 1 9; mknod -m 666 $root/dev/tty c 5 0
-  ln -s /proc/self/fd $root/dev/fd; ln -s /proc/self/fd/0 $root/dev/stdin; ln -s /proc/self/fd/1 $root/dev/stdout; ln -s /proc/self/fd/2 $root/dev/stderr
-  mkdir -p $root/dev/pts $root/dev/shm $root/dev/mqueue
-  mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620 devpts $root/dev/pts && ln -s pts/ptmx $root/dev/ptmx
+  mount -t tmpfs -o nosuid,mode=755,size=65536k dev $root/dev && cp -a /run/devtmpl/. $root/dev/ || fail "cannot make /dev"
+  mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620 devpts $root/dev/pts
   mount -t tmpfs -o nosuid,nodev,noexec,size=65536k shm $root/dev/shm
   mount -t sysfs -o ro,nosuid,nodev,noexec sysfs $root/sys || fail "cannot mount /sys"
   c_mounts || fail "cannot make the container's mounts"
   [ "$C_RO" = 1 ] && { mount -o remount,bind,ro $root || fail "cannot make the rootfs read-only"; }
   hostname "$C_HOST"
-  mkdir -p $R && rm -f $R/go $R/out $R/err && mkfifo $R/go $R/out $R/err || fail "cannot make the stdio fifos"
+  mkdir -p $R && mkfifo $R/go $R/out $R/err || fail "cannot make the stdio fifos"
   put $ST/$d.created "$$"
   read go < $R/go
   logw stdout $C/log < $R/out & lo=$!
   logw stderr $C/log < $R/err & le=$!
-  /bin/sh -c 'echo $$ > "$1/cgroup.procs" && exec /bin/sh "$2"' - $cg $C/run.sh > $R/out 2> $R/err &
+  /bin/sh $C/run.sh > $R/out 2> $R/err &
   pid=$!
   put $R/pid $pid
   wait $pid; code=$?
@@ -94,6 +90,11 @@ fi
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs dev /dev
 mkdir -p /run /task /dev/pts; mount -t tmpfs -o mode=755 run /run
+# What every container's /dev starts with (copied in one go by each runner).
+T=/run/devtmpl; mkdir -p $T/pts $T/shm $T/mqueue
+mknod -m 666 $T/null c 1 3; mknod -m 666 $T/zero c 1 5; mknod -m 666 $T/full c 1 7
+mknod -m 666 $T/random c 1 8; mknod -m 666 $T/urandom c 1 9; mknod -m 666 $T/tty c 5 0
+ln -s /proc/self/fd $T/fd; ln -s /proc/self/fd/0 $T/stdin; ln -s /proc/self/fd/1 $T/stdout; ln -s /proc/self/fd/2 $T/stderr; ln -s pts/ptmx $T/ptmx
 for m in virtio_ring virtio virtio_mmio failover net_failover virtio_net fuse virtiofs; do
   [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
 done

@@ -1,7 +1,7 @@
 /**
  * What the guest init is told about a container, as sh files in its directory
  * of the share (every value single-quoted): spec.sh (hostname, limits, the
- * extra mounts) and run.sh (the process: a clean environment, then busybox
+ * extra mounts) and run.sh (the process: its cgroup, a clean environment, then busybox
  * nsenter's chroot, working directory and uid/gid, then the image's own
  * executable), and per exec request x/<n>.sh (the same, joining the
  * container's cgroup first).
@@ -61,10 +61,7 @@ export function specSh(dir: string, spec: ContainerLaunchSpec, mounts: MountPlan
   return lines.join('\n');
 }
 
-export function runSh(dir: string, spec: ContainerLaunchSpec): string {
-  return `${processLine(dir, spec, spec.args)}\n`;
-}
-
+/** run.sh (the container's process) and x/<n>.sh (an exec): join the container's cgroup, then become the process. */
 export function execSh(dir: string, p: { env: string[]; cwd: string; uid: number; gid: number }, args: string[]): string {
   return `echo $$ > /sys/fs/cgroup/task/${dir}/cgroup.procs\n${processLine(dir, p, args)}\n`;
 }

@@ -47,7 +47,7 @@ import type {
 } from '../driver.ts';
 import { ensureInitramfs, findGuestKernel, hostTscKhz, missingParts, probeAccel, type BootTools } from './boot-files.ts';
 import { bootableKernel } from './vmlinux.ts';
-import { execSh, runSh, specSh, type MountPlan } from './guest-spec.ts';
+import { execSh, specSh, type MountPlan } from './guest-spec.ts';
 import { bindInto, findExecutable, mountOverlay, treeUsage, unmountUnder } from './host-fs.ts';
 import { checkId, Layout, pollFor, readJson, sleep, writeAtomic, type ContainerRecord, type TaskRecord } from './layout.ts';
 import { parseStats } from './stats.ts';
@@ -238,7 +238,7 @@ export class MicrovmDriver implements Driver {
         mounts.push({ source: `m/${i}`, destination: m.destination, readonly: m.readonly, kind });
       }
       await fsp.writeFile(path.join(cdir, 'spec.sh'), specSh(dir, spec, mounts));
-      await fsp.writeFile(path.join(cdir, 'run.sh'), runSh(dir, spec));
+      await fsp.writeFile(path.join(cdir, 'run.sh'), execSh(dir, spec, spec.args));
       await fsp.writeFile(this.layout.log(spec.id), '', { flag: 'a', mode: 0o600 });
       linkSync(this.layout.log(spec.id), path.join(cdir, 'log'));
       await this.ensureVm(spec.taskId, spec.netnsPath);
