@@ -21,6 +21,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { driverContract } from '../src/drivers/driver-contract.ts';
 import { MicrovmDriver } from '../src/drivers/microvm/index.ts';
+import { busyboxWorkloads } from './support/busybox-workloads.ts';
 import { writeBusyboxRootfs } from './support/images.ts';
 
 const execFileP = promisify(execFile);
@@ -62,6 +63,18 @@ async function makeHost(name: string): Promise<Host> {
   return { tmp, runtimeDir, layer: path.join(tmp, 'layer'), newDriver, cleanup };
 }
 
+/** Creates a one-container task of `cpuUnits`/`memoryMiB` running `script` (busybox sh) in `netns`, and starts it. */
+async function runOne(d: MicrovmDriver, h: Host, task: string, res: { cpuUnits: number; memoryMiB: number }, script: string, netns: string): Promise<string> {
+  await d.createTask(task, { ...res, pidsLimit: 64 });
+  const id = `${task}-app`;
+  await d.createContainer({
+    id, taskId: task, containerName: 'app', layerDirs: [h.layer], args: ['sh', '-c', script],
+    env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, netnsPath: `/var/run/netns/${netns}`, hostname: 'app', taskLimits: res,
+  });
+  await d.startContainer(id);
+  return id;
+}
+
 before(async () => {
   if (skip) return;
   await execFileP('ip', ['netns', 'add', NETNS]);
@@ -75,28 +88,11 @@ driverContract(
   'microvm',
   async () => {
     const h = await makeHost('contract');
-    const loop = 'while true; do sleep 0.05; done';
     return {
       newDriver: h.newDriver,
       netnsPath: `/var/run/netns/${NETNS}`,
       layerDirs: [h.layer],
-      argv: (w) => {
-        switch (w.kind) {
-          case 'exit':
-            return ['sh', '-c', `echo ${w.stdout}; echo ${w.stderr} >&2; exit ${w.code}`];
-          case 'untilTerm':
-            return ['sh', '-c', `trap "exit ${w.code}" TERM; echo ready; ${loop}`];
-          case 'ignoreTerm':
-            return ['sh', '-c', `trap "" TERM; echo ready; ${loop}`];
-          case 'sleep':
-            return ['sleep', '1000'];
-          case 'memoryHog':
-            return ['awk', 'BEGIN { s = "xxxxxxxx"; while (1) s = s s }'];
-          case 'missingExecutable':
-            return ['/no/such/binary'];
-        }
-      },
-      execArgv: (text, code) => ['sh', '-c', `echo ${text}; exit ${code}`],
+      ...busyboxWorkloads,
       cleanup: h.cleanup,
     };
   },
@@ -129,15 +125,7 @@ describe('microvm: the task keeps its network namespace\'s address', { skip, con
   test('a server in the VM answers on the task\'s address; the guest has its MAC and routes', async () => {
     const d = h.newDriver();
     const task = `n${RUN}`;
-    await d.createTask(task, { cpuUnits: 256, memoryMiB: 128, pidsLimit: 64 });
-    const id = `${task}-web`;
-    await d.createContainer({
-      id, taskId: task, containerName: 'web', layerDirs: [h.layer],
-      args: ['sh', '-c', 'mkdir -p /tmp/www && echo hello-from-the-vm > /tmp/www/index.html && echo ready && exec httpd -f -p 8080 -h /tmp/www'],
-      env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, netnsPath: `/var/run/netns/${TASK_NS}`, hostname: 'web',
-      taskLimits: { cpuUnits: 256, memoryMiB: 128 },
-    });
-    await d.startContainer(id);
+    const id = await runOne(d, h, task, { cpuUnits: 256, memoryMiB: 128 }, 'mkdir -p /tmp/www && echo hello-from-the-vm > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www', TASK_NS);
     let body = '';
     for (let i = 0; i < 60 && !body.includes('hello-from-the-vm'); i++) {
       body = await execFileP('ip', ['netns', 'exec', OUT_NS, 'curl', '-s', '-m', '3', `http://${addr}:8080/`]).then((r) => r.stdout, () => '');
@@ -149,6 +137,18 @@ describe('microvm: the task keeps its network namespace\'s address', { skip, con
     assert.match(probe.output, new RegExp(`inet ${addr.replace(/\./g, '\\.')}/24`));
     assert.match(probe.output, new RegExp(`02:42:c6:12:${n.toString(16).padStart(2, '0')}:02`));
     assert.match(probe.output, /169\.254\.170\.2 via 198\.18\.\d+\.1/);
+    // Usage from the guest's cgroups (sampled every ~2 s), the writable layer from the host.
+    let stats = await d.taskStats(task);
+    for (let i = 0; i < 100 && !stats; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      stats = await d.taskStats(task);
+    }
+    assert.ok(stats, 'the guest reports usage');
+    assert.equal(stats.memoryLimitBytes, 128 * 1024 * 1024);
+    assert.ok(stats.memoryUsageBytes! > 0 && stats.cpuUsageUs > 0 && stats.pids! >= 1, JSON.stringify(stats));
+    const cs = await d.containerStats(id);
+    assert.equal(cs?.pid, (await d.inspect(id)).pid, 'the host pid is the VM (it lives in the task namespace)');
+    assert.ok((await d.writableLayerUsage(id))!.bytes > 0, 'index.html is in the writable layer');
     await d.destroyContainer(id);
     await d.destroyTask(task);
     const tc = await execFileP('ip', ['netns', 'exec', TASK_NS, 'tc', 'qdisc', 'show', 'dev', 'eth0']);
@@ -168,15 +168,11 @@ describe('microvm: a kernel of its own', { skip, concurrency: false }, () => {
   test('the task sees its own kernel, its vCPUs and its memory, not the host\'s', async () => {
     const d = h.newDriver();
     const task = `k${RUN}`;
-    await d.createTask(task, { cpuUnits: 2048, memoryMiB: 256, pidsLimit: 64 });
-    const id = `${task}-probe`;
-    await d.createContainer({
-      id, taskId: task, containerName: 'probe', layerDirs: [h.layer],
-      args: ['sh', '-c', 'cat /proc/version; echo "release $(uname -r)"; echo "cpus $(nproc)"; grep MemTotal /proc/meminfo'],
-      env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, netnsPath: `/var/run/netns/${NETNS}`, hostname: 'probe',
-      taskLimits: { cpuUnits: 2048, memoryMiB: 256 },
-    });
-    await d.startContainer(id);
+    const id = await runOne(
+      d, h, task, { cpuUnits: 2048, memoryMiB: 256 },
+      'cat /proc/version; echo "release $(uname -r)"; echo "cpus $(nproc)"; grep MemTotal /proc/meminfo',
+      NETNS,
+    );
     assert.equal((await d.waitContainer(id)).exitCode, 0);
     const log = await fsp.readFile(d.logPath(id), 'utf8');
     const hostVersion = readFileSync('/proc/version', 'utf8').trim();
