@@ -1,9 +1,10 @@
 /**
  * The microVM driver on this host's real QEMU, virtiofsd, guest kernel and
  * overlayfs: the Driver contract suite (src/drivers/driver-contract.ts), then
- * what only a VM can show — the task runs on a kernel of its own (its
+ * (with userns-remap's layout: shifted layers, a user namespace per container),
+ * then what only a VM can show — the task runs on a kernel of its own (its
  * /proc/version and `uname -r` differ from the host's), with the task's vCPUs
- * and memory. KVM when usable here, else TCG (slow: each VM boots in seconds,
+ * and memory, and keeps its network namespace's address. KVM when usable here, else TCG (slow: each VM boots in seconds,
  * so the tests are few). Needs root, qemu-system-x86, a guest kernel
  * (linux-image-cloud-amd64) and busybox-static.
  * Run: node --import tsx --test test/microvm-driver.root.test.ts
@@ -44,10 +45,11 @@ interface Host {
   cleanup(): Promise<void>;
 }
 
-async function makeHost(name: string): Promise<Host> {
+/** A runtime dir and a busybox layer; with `userns`, the layer stored shifted as the server stores it for userns-remap. */
+async function makeHost(name: string, userns?: { hostId: number; size: number }): Promise<Host> {
   const tmp = await fsp.mkdtemp(path.join(tmpdir(), `skiff-mtest-${name}-`));
   const runtimeDir = path.join(tmp, 'runtime');
-  const newDriver = () => new MicrovmDriver({ runtimeDir });
+  const newDriver = () => new MicrovmDriver({ runtimeDir, userns });
   const cleanup = async () => {
     const d = newDriver();
     for (const id of await d.listContainers().catch(() => [])) await d.destroyContainer(id).catch((e) => console.error(e));
@@ -56,6 +58,7 @@ async function makeHost(name: string): Promise<Host> {
   };
   try {
     await writeBusyboxRootfs(path.join(tmp, 'layer'));
+    if (userns) await execFileP('chown', ['-R', '-h', `${userns.hostId}:${userns.hostId}`, path.join(tmp, 'layer')]);
   } catch (e) {
     await cleanup();
     throw e;
@@ -84,10 +87,11 @@ after(async () => {
   await execFileP('ip', ['netns', 'del', NETNS]).catch(() => {});
 });
 
+// As the server runs it by default: userns-remap on, layers stored shifted; each container in a user namespace of the guest.
 driverContract(
   'microvm',
   async () => {
-    const h = await makeHost('contract');
+    const h = await makeHost('contract', { hostId: 100000, size: 65536 });
     return {
       newDriver: h.newDriver,
       netnsPath: `/var/run/netns/${NETNS}`,

@@ -18,7 +18,9 @@
  *   start DIR    the runner runs the process: chroot, working directory, uid/gid,
  *                a clean environment (busybox nsenter -r -w -S -G, exec'ing the
  *                image's own executable), stdout/stderr into c/DIR/log as
- *                k8s-file lines; on exit st/DIR.exit holds "<code> <oomKilled>".
+ *                k8s-file lines; st/DIR.started once it runs; on exit st/DIR.exit
+ *                holds "<code> <oomKilled>". (st/DIR.log: the runner's own errors;
+ *                `skiff.debug=1` on the kernel command line traces it.)
  *   signal DIR S sends S to the process (or, before start, ends the runner: 137).
  *   exec DIR X T runs x/X.sh in the container's namespaces and cgroup, output in
  *                x/X.out, "<code>" in x/X.exit; SIGKILL after T seconds.
@@ -50,6 +52,7 @@ logw() {
 
 # ------------------------------------------------------------ the runner of one container
 if [ "$1" = runner ]; then
+  [ -n "$SKIFF_DEBUG" ] && set -x
   d=$2; C=/task/c/$d; R=/run/c/$d; root=$C/rootfs
   fail() { put $ST/$d.failed "$*"; exit 1; }
   mount --make-rprivate / 2>/dev/null
@@ -69,14 +72,32 @@ if [ "$1" = runner ]; then
   c_mounts || fail "cannot make the container's mounts"
   [ "$C_RO" = 1 ] && { mount -o remount,bind,ro $root || fail "cannot make the rootfs read-only"; }
   hostname "$C_HOST"
-  mkdir -p $R && mkfifo $R/go $R/out $R/err || fail "cannot make the stdio fifos"
+  mkdir -p $R && mkfifo $R/go $R/out $R/err $R/mapped || fail "cannot make the stdio fifos"
   put $ST/$d.created "$$"
   read go < $R/go
   logw stdout $C/log < $R/out & lo=$!
   logw stderr $C/log < $R/err & le=$!
-  /bin/sh $C/run.sh > $R/out 2> $R/err &
-  pid=$!
+  if [ -n "$C_USERNS" ]; then
+    # As runc's userns-remap: container ids 0..size-1 are guest ids hostId.., so image
+    # layers stored shifted on the host belong to the container's root.
+    # It starts as guest uid hostId, so once mapped it is the namespace's root and its
+    # next exec (run.sh's) gets the capabilities it needs there (chroot, setuid).
+    set -- $C_USERNS
+    nsenter -F -S $1 -G $1 unshare -U -m /bin/sh -s $R/mapped < $C/run.sh > $R/out 2> $R/err &
+    pid=$!
+    echo $pid > $cg/cgroup.procs
+    n=0; while [ $n -lt 500 ] && [ -e /proc/$pid ] && [ /proc/$pid/ns/user -ef /proc/$$/ns/user ]; do n=$((n + 1)); sleep 0.01; done
+    echo "0 $1 $2" > /proc/$pid/uid_map && echo "0 $1 $2" > /proc/$pid/gid_map || echo "skiff-init: cannot map the user namespace" >&2
+    echo go > $R/mapped
+  else
+    /bin/sh $C/run.sh > $R/out 2> $R/err &
+    pid=$!
+    echo $pid > $cg/cgroup.procs
+  fi
   put $R/pid $pid
+  # Started = the process has entered the container's root (nsenter's chroot, then at once its exec).
+  n=0; while [ $n -lt 500 ] && [ -e /proc/$pid ] && ! [ /proc/$pid/root -ef $root ]; do n=$((n + 1)); sleep 0.01; done
+  put $ST/$d.started "$pid"
   wait $pid; code=$?
   # As when a container's init ends: whatever it started ends too (and lets go of its stdio).
   echo 1 > $cg/cgroup.kill
@@ -102,6 +123,7 @@ MEM=; PIDS=; CPU=; VCPUS=1; IP=; MAC=; ROUTES=; PROBE=
 for a in $(cat /proc/cmdline); do
   case $a in
     skiff.probe=*) PROBE=1 ;;
+    skiff.debug=*) export SKIFF_DEBUG=1 ;;
     skiff.mem=*) MEM=\${a#*=} ;;
     skiff.pids=*) PIDS=\${a#*=} ;;
     skiff.cpu=*) CPU=\${a#*=} ;;
@@ -116,14 +138,18 @@ die() { echo "skiff-init: $*"; poweroff -f; }
 mount -t virtiofs task /task || die "cannot mount the task's shared directory"
 mkdir -p $ST
 mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || die "no cgroup2"
-echo "+memory +pids +cpu" > /sys/fs/cgroup/cgroup.subtree_control
+# One controller per write: a write naming one the kernel lacks fails whole.
+for c in memory pids cpu; do echo +$c > /sys/fs/cgroup/cgroup.subtree_control; done
 mkdir -p /sys/fs/cgroup/task
 [ -n "$MEM" ] && echo $((MEM * 1048576)) > /sys/fs/cgroup/task/memory.max
 echo 0 > /sys/fs/cgroup/task/memory.swap.max 2>/dev/null
 [ -n "$PIDS" ] && echo $PIDS > /sys/fs/cgroup/task/pids.max
 [ -n "$CPU" ] && [ $CPU -lt $((VCPUS * 1024)) ] && echo "$((CPU * 100000 / 1024)) 100000" > /sys/fs/cgroup/task/cpu.max
-echo "+memory +pids +cpu" > /sys/fs/cgroup/task/cgroup.subtree_control
+for c in memory pids cpu; do echo +$c > /sys/fs/cgroup/task/cgroup.subtree_control; done
+echo "cgroup controllers for containers: $(cat /sys/fs/cgroup/task/cgroup.subtree_control)"
 ip link set lo up
+# The VM is the task's own: any container may bind low ports (its root may be a user namespace's).
+echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start
 if [ -n "$IP" ] && [ -e /sys/class/net/eth0 ]; then
   [ -n "$MAC" ] && ip link set eth0 address $MAC
   echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6  # task networks are IPv4 only, as with runc
@@ -149,7 +175,7 @@ while :; do
     read -r verb d arg t < "$f"; rm -f "$f"
     case $d in ''|*/*|.*) continue ;; esac
     case $verb in
-      create) unshare -m -u /bin/sh /init runner $d > /run/runner-$d.log 2>&1 & ;;
+      create) unshare -m -u /bin/sh /init runner $d > $ST/$d.log 2>&1 & ;;
       start) [ -p /run/c/$d/go ] && { echo go > /run/c/$d/go & } ;;
       signal)
         if [ -f /run/c/$d/pid ]; then kill -s "$arg" $(cat /run/c/$d/pid) 2>/dev/null
@@ -160,7 +186,9 @@ while :; do
         (
           x=/task/x/$arg; p=$(cat /run/c/$d/pid 2>/dev/null)
           if [ -z "$p" ] || [ -f $ST/$d.exit ] || ! kill -0 $p 2>/dev/null; then put $x.exit 126; exit 0; fi
-          nsenter -F -t $p -m -u /bin/sh $x.sh > $x.out 2>&1 < /dev/null &
+          # Its cgroup, its mount and UTS namespaces, then (last: it owns neither) its user namespace as its root.
+          J=; [ /proc/$p/ns/user -ef /proc/1/ns/user ] || J="nsenter -F -t $p -U -S 0 -G 0"
+          /bin/sh -c 'echo $$ > "$0" && exec "$@"' /sys/fs/cgroup/task/$d/cgroup.procs nsenter -F -t $p -m -u $J /bin/sh -s < $x.sh > $x.out 2>&1 &
           e=$!
           ( sleep \${t:-30}; kill -KILL $e 2>/dev/null ) & k=$!
           wait $e; code=$?

@@ -1,10 +1,9 @@
 /**
  * What the guest init is told about a container, as sh files in its directory
  * of the share (every value single-quoted): spec.sh (hostname, limits, the
- * extra mounts) and run.sh (the process: its cgroup, a clean environment, then busybox
+ * extra mounts, the user namespace) and run.sh (the process: a clean environment, then busybox
  * nsenter's chroot, working directory and uid/gid, then the image's own
- * executable), and per exec request x/<n>.sh (the same, joining the
- * container's cgroup first).
+ * executable), and per exec request x/<n>.sh (the same).
  */
 import type { ContainerLaunchSpec } from '../driver.ts';
 import { shq } from './layout.ts';
@@ -17,7 +16,8 @@ export function processLine(dir: string, p: { env: string[]; cwd: string; uid: n
   const root = `${guestDir(dir)}/rootfs`;
   const cwd = p.cwd.startsWith('/') ? p.cwd : `/${p.cwd}`;
   return [
-    'exec /bin/busybox env -i',
+    // Its stdin is the null device (the script itself may come on the shell's stdin).
+    'exec </dev/null /bin/busybox env -i',
     ...p.env.filter((e) => /^[^=\s]+=/.test(e)).map(shq),
     '/bin/busybox nsenter -F',
     shq(`-r${root}`),
@@ -36,8 +36,9 @@ export interface MountPlan {
   kind: 'file' | 'dir';
 }
 
-export function specSh(dir: string, spec: ContainerLaunchSpec, mounts: MountPlan[]): string {
+export function specSh(dir: string, spec: ContainerLaunchSpec, mounts: MountPlan[], userns?: { hostId: number; size: number }): string {
   const lines = [
+    `C_USERNS=${userns ? shq(`${userns.hostId} ${userns.size}`) : ''}`,
     `C_HOST=${shq(spec.hostname || spec.containerName)}`,
     `C_RO=${spec.readonlyRootFilesystem ? 1 : 0}`,
     `C_CWD=${shq(spec.cwd.startsWith('/') ? spec.cwd : `/${spec.cwd}`)}`,
@@ -61,7 +62,12 @@ export function specSh(dir: string, spec: ContainerLaunchSpec, mounts: MountPlan
   return lines.join('\n');
 }
 
-/** run.sh (the container's process) and x/<n>.sh (an exec): join the container's cgroup, then become the process. */
+/** run.sh: the container's process, once the runner has mapped its user namespace (the fifo in $1, if any). */
+export function runSh(dir: string, spec: ContainerLaunchSpec): string {
+  return `[ -n "$1" ] && read mapped < "$1"\n${processLine(dir, spec, spec.args)}\n`;
+}
+
+/** x/<n>.sh: an exec, run by the guest inside the container's cgroup and namespaces. */
 export function execSh(dir: string, p: { env: string[]; cwd: string; uid: number; gid: number }, args: string[]): string {
-  return `echo $$ > /sys/fs/cgroup/task/${dir}/cgroup.procs\n${processLine(dir, p, args)}\n`;
+  return `${processLine(dir, p, args)}\n`;
 }

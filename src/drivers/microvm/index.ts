@@ -17,6 +17,7 @@ export const driver: DriverDefinition = {
         busybox: c.tools?.busybox,
         kernel: c.tools?.['microvm-kernel'],
       },
+      userns: c.userns,
     }),
 };
 

@@ -34,10 +34,15 @@
  * - Network: see vm.ts (tap ⇄ eth0 in the task's namespace; the guest takes
  *   eth0's address, MAC and routes).
  *
- * What does not apply inside the VM: user-namespace remapping, capability
- * sets, seccomp and ulimits of the runc driver (the VM is the boundary; the
- * containers of one task share its guest kernel as they share a runc task's
- * network). Interactive exec sessions are refused; `exec` (health checks) works.
+ * - User namespaces: with the host's userns-remap on, image layers are stored
+ *   shifted (container root = host uid 100000); the guest then runs each
+ *   container in a user namespace with the same mapping, so layers, writable
+ *   layers and file owners look exactly as with runc.
+ *
+ * What does not apply inside the VM: the runc driver's capability sets,
+ * seccomp profile and ulimits (the VM is the boundary; the containers of one
+ * task share its guest kernel as they share a runc task's network).
+ * Interactive exec sessions are refused; `exec` (health checks) works.
  */
 import { existsSync, promises as fsp, linkSync } from 'node:fs';
 import path from 'node:path';
@@ -47,7 +52,7 @@ import type {
 } from '../driver.ts';
 import { ensureInitramfs, findGuestKernel, hostTscKhz, missingParts, probeAccel, type BootTools } from './boot-files.ts';
 import { bootableKernel } from './vmlinux.ts';
-import { execSh, specSh, type MountPlan } from './guest-spec.ts';
+import { execSh, runSh, specSh, type MountPlan } from './guest-spec.ts';
 import { bindInto, findExecutable, mountOverlay, treeUsage, unmountUnder } from './host-fs.ts';
 import { checkId, Layout, pollFor, readJson, sleep, writeAtomic, type ContainerRecord, type TaskRecord } from './layout.ts';
 import { parseStats } from './stats.ts';
@@ -63,6 +68,12 @@ export interface MicrovmDriverOptions {
   bootTimeoutMs?: number;
   /** Force an accelerator instead of probing (tests). */
   accel?: 'kvm' | 'tcg';
+  /**
+   * Run each container in a user namespace of the guest mapping container ids
+   * 0..size-1 to hostId.. — the layout of image layers stored shifted for
+   * runc's userns-remap, so the same layers serve both runtimes.
+   */
+  userns?: { hostId: number; size: number };
 }
 
 /** Exit code when a container's VM ended without the guest recording the container's exit. */
@@ -76,6 +87,7 @@ export class MicrovmDriver implements Driver {
   private readonly overheadMiB: number;
   private readonly bootTimeoutMs: number;
   private readonly forcedAccel?: 'kvm' | 'tcg';
+  private readonly userns?: { hostId: number; size: number };
   private readonly boots = new Map<string, Promise<void>>();
   private settings?: Promise<VmSettings>;
   private seq = 0;
@@ -92,6 +104,11 @@ export class MicrovmDriver implements Driver {
     this.overheadMiB = opts.overheadMiB ?? 96;
     this.bootTimeoutMs = opts.bootTimeoutMs ?? 60_000;
     this.forcedAccel = opts.accel;
+    if (opts.userns) {
+      const { hostId, size } = opts.userns;
+      if (!Number.isInteger(hostId) || hostId < 1 || !Number.isInteger(size) || size < 1 || hostId + size > 2 ** 32 - 1) throw new Error(`MicrovmDriver: invalid userns range ${hostId}+${size}`);
+      this.userns = { hostId, size };
+    }
   }
 
   // ---------------------------------------------------------------- host
@@ -227,6 +244,8 @@ export class MicrovmDriver implements Driver {
       await fsp.mkdir(rootfs, { recursive: true, mode: 0o755 });
       await fsp.mkdir(path.join(layers, 'upper'), { recursive: true, mode: 0o755 });
       await fsp.mkdir(path.join(layers, 'work'), { recursive: true, mode: 0o700 });
+      // With a user namespace the writable layer belongs to the container's root, as with runc.
+      if (this.userns) await fsp.chown(path.join(layers, 'upper'), this.userns.hostId, this.userns.hostId);
       await mountOverlay(spec.layerDirs, path.join(layers, 'upper'), path.join(layers, 'work'), rootfs);
       if (!(await findExecutable(rootfs, spec.args[0]!, spec.env))) {
         throw new Error(`exec: ${JSON.stringify(spec.args[0])}: executable file not found in the image (PATH or path)`);
@@ -237,8 +256,8 @@ export class MicrovmDriver implements Driver {
         const kind = await bindInto(m.source, path.join(cdir, 'm', String(i)), m.readonly);
         mounts.push({ source: `m/${i}`, destination: m.destination, readonly: m.readonly, kind });
       }
-      await fsp.writeFile(path.join(cdir, 'spec.sh'), specSh(dir, spec, mounts));
-      await fsp.writeFile(path.join(cdir, 'run.sh'), execSh(dir, spec, spec.args));
+      await fsp.writeFile(path.join(cdir, 'spec.sh'), specSh(dir, spec, mounts, this.userns), { mode: 0o600 });
+      await fsp.writeFile(path.join(cdir, 'run.sh'), runSh(dir, spec), { mode: 0o600 });
       await fsp.writeFile(this.layout.log(spec.id), '', { flag: 'a', mode: 0o600 });
       linkSync(this.layout.log(spec.id), path.join(cdir, 'log'));
       await this.ensureVm(spec.taskId, spec.netnsPath);
@@ -274,6 +293,13 @@ export class MicrovmDriver implements Driver {
     if (rec.startedAt || (await this.exitOf(rec))) throw new Error(`container ${id} was already started`);
     await writeAtomic(this.layout.record(id), JSON.stringify({ ...rec, startedAt: Date.now() }));
     await this.send(rec.taskId, `start ${rec.dir}`);
+    // As `runc start`: resolve once the process runs (a stop right after then reaches it, not the runner).
+    const started = await pollFor(
+      async () => (existsSync(this.layout.status(rec.taskId, `${rec.dir}.started`)) || (await this.exitOf(rec, true)) ? true : undefined),
+      30_000,
+      20,
+    );
+    if (!started) throw new Error(`container ${id} did not start in 30 s`);
   }
 
   /** The container's exit: what the guest recorded, or — once its VM is gone — an unknown one (recorded then). */
@@ -371,7 +397,7 @@ export class MicrovmDriver implements Driver {
     await unmountUnder(cdir);
     await fsp.rm(cdir, { recursive: true, force: true });
     await fsp.rm(this.layout.layers(rec.taskId, rec.dir), { recursive: true, force: true });
-    for (const ext of ['created', 'failed', 'exit']) await fsp.rm(this.layout.status(rec.taskId, `${rec.dir}.${ext}`), { force: true });
+    for (const ext of ['created', 'failed', 'exit', 'started', 'log']) await fsp.rm(this.layout.status(rec.taskId, `${rec.dir}.${ext}`), { force: true });
     await fsp.rm(this.layout.record(rec.id), { force: true });
   }
 

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, promises as fsp, readFileSync, rmSync } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseStats } from './stats.ts';
-import { execSh, specSh } from './guest-spec.ts';
+import { execSh, runSh, specSh } from './guest-spec.ts';
 import { findExecutable, resolveInRoot } from './host-fs.ts';
 import { ensureInitramfs } from './boot-files.ts';
 import { GUEST_INIT } from './guest-init.ts';
@@ -48,17 +48,20 @@ test('the sh handed to the guest quotes every value, so hostile strings stay dat
     cwd: '/w d', uid: 1000, gid: 1001, netnsPath: '/n', hostname: evil, taskLimits: { cpuUnits: 256, memoryMiB: 512 }, memoryMiB: 64,
     extraMounts: [{ source: '/h', destination: `/etc/${evil}`, readonly: true }],
   } satisfies ContainerLaunchSpec;
-  const run = execSh('app-1', spec, spec.args);
-  assert.match(run, /^echo \$\$ > \/sys\/fs\/cgroup\/task\/app-1\/cgroup.procs\n/);
+  const run = runSh('app-1', spec);
+  assert.match(run, /^\[ -n "\$1" \] && read mapped < "\$1"\n/, 'waits for its user namespace to be mapped');
+  assert.equal(execSh('app-1', spec, spec.args), run.slice(run.indexOf('\n') + 1));
   assert.ok(!run.includes('not-an-env'), 'entries without = are dropped');
   assert.match(run, / -S 1000 -G 1001 -- 'echo' /);
   assert.match(run, /'-w\/task\/c\/app-1\/rootfs\/w d'/);
-  const spec2 = specSh('app-1', spec, [{ source: 'm/0', destination: `/etc/${evil}`, readonly: true, kind: 'file' }]);
+  const spec2 = specSh('app-1', spec, [{ source: 'm/0', destination: `/etc/${evil}`, readonly: true, kind: 'file' }], { hostId: 100000, size: 65536 });
   assert.match(spec2, /^C_MEM=64$/m);
+  assert.match(spec2, /^C_USERNS='100000 65536'$/m);
+  assert.match(specSh('app-1', spec, []), /^C_USERNS=$/m);
   // sh itself reads the values back unchanged, running nothing.
   const dir = mkdtempSync(path.join(tmpdir(), 'skiff-mvm-unit-'));
   try {
-    const out = execFileSync('/bin/sh', ['-c', `${spec2}\nprintf '%s' "$C_HOST"; echo; env() { shift; for a; do printf '[%s]' "$a"; done; }; ${run.slice(run.indexOf('\n') + 1).replace(/^exec \/bin\/busybox /, '')}`], {
+    const out = execFileSync('/bin/sh', ['-c', `${spec2}\nprintf '%s' "$C_HOST"; echo; env() { shift; for a; do printf '[%s]' "$a"; done; }; ${run.slice(run.indexOf('\n') + 1).replace(/^exec <\/dev\/null \/bin\/busybox /, '')}`], {
       cwd: dir,
       encoding: 'utf8',
     });
