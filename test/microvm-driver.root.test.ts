@@ -143,7 +143,7 @@ describe('microvm: the task keeps its network namespace\'s address', { skip, con
     assert.match(probe.output, /169\.254\.170\.2 via 198\.18\.\d+\.1/);
     // Usage from the guest's cgroups (sampled every ~2 s), the writable layer from the host.
     let stats = await d.taskStats(task);
-    for (let i = 0; i < 100 && !stats; i++) {
+    for (let i = 0; i < 150 && !stats; i++) {
       await new Promise((r) => setTimeout(r, 200));
       stats = await d.taskStats(task);
     }

@@ -19,7 +19,7 @@
  *   is copied or converted per task. (9p is not in Debian's cloud kernel;
  *   virtio-fs is Kata Containers' choice for the same job.)
  * - Control: files in the share. The host writes commands to ctl/, the guest
- *   init polls it (100 ms) and writes acks, exit codes and stats to st/, which
+ *   init polls it (100 ms, no process per poll) and writes acks, exit codes and stats to st/, which
  *   the host reads. The same files are the VM's durable state: QEMU and
  *   virtiofsd run detached (their own sessions) and outlive the server, and a
  *   new driver instance adopts a VM from its pid files and st/ (QEMU itself is
@@ -406,7 +406,7 @@ export class MicrovmDriver implements Driver {
     return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
   }
 
-  // ---------------------------------------------------------------- usage (the guest's cgroups, sampled every ~2 s)
+  // ---------------------------------------------------------------- usage (the guest's cgroups, sampled every ~5 s)
 
   private async stats(taskId: string) {
     const text = await fsp.readFile(this.layout.status(taskId, 'stats'), 'utf8').catch(() => undefined);

@@ -1,5 +1,5 @@
 /**
- * The guest's usage report (st/stats, written by guest-init.ts every ~2 s from
+ * The guest's usage report (st/stats, written by guest-init.ts every ~5 s from
  * its cgroup v2 files) parsed into the driver contract's ResourceUsage:
  *
  *   task <memory.current> <usage_usec> <user_usec> <system_usec> <pids.current>
