@@ -19,6 +19,10 @@ need_root() {
 # chromium for the dashboard's browser tests, and bindfs (EFS access points'
 # POSIX user, src/efs/efs-volumes.ts).
 PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium bindfs)
+# The microvm driver: QEMU's microvm machine (virtiofsd comes with it, in
+# qemu-system-common) and a guest kernel with virtio-mmio and virtio-fs modules
+# (Debian's cloud kernel; only booted inside the VMs, never on the host).
+PACKAGES+=(qemu-system-x86 linux-image-cloud-amd64)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { driverContract } from '../src/drivers/driver-contract.ts';
 import { RuncDriver } from '../src/drivers/runc/index.ts';
 import { parseMountinfo } from '../src/drivers/runc/cgroups.ts';
+import { busyboxWorkloads } from './support/busybox-workloads.ts';
 import { writeBusyboxRootfs as buildBusyboxLayer } from './support/images.ts';
 
 const execFileP = promisify(execFile);
@@ -57,28 +58,11 @@ driverContract(
       await cleanup();
       throw e;
     }
-    const loop = 'while true; do sleep 0.05; done';
     return {
       newDriver,
       netnsPath: `/var/run/netns/${NETNS}`,
       layerDirs: [path.join(tmp, 'layer')],
-      argv: (w) => {
-        switch (w.kind) {
-          case 'exit':
-            return ['sh', '-c', `echo ${w.stdout}; echo ${w.stderr} >&2; exit ${w.code}`];
-          case 'untilTerm':
-            return ['sh', '-c', `trap "exit ${w.code}" TERM; echo ready; ${loop}`];
-          case 'ignoreTerm':
-            return ['sh', '-c', `trap "" TERM; echo ready; ${loop}`];
-          case 'sleep':
-            return ['sleep', '1000'];
-          case 'memoryHog':
-            return ['awk', 'BEGIN { s = "xxxxxxxx"; while (1) s = s s }'];
-          case 'missingExecutable':
-            return ['/no/such/binary'];
-        }
-      },
-      execArgv: (text, code) => ['sh', '-c', `echo ${text}; exit ${code}`],
+      ...busyboxWorkloads,
       cleanup,
     };
   },

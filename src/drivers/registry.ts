@@ -15,6 +15,7 @@ type Loader = () => Promise<{ driver: DriverDefinition }>;
 const DRIVERS: Record<string, Loader> = {
   runc: () => import('./runc/index.ts'),
   fake: () => import('./fake/index.ts'),
+  microvm: () => import('./microvm/index.ts'),
 };
 
 /** Every registered driver name, sorted. */
