@@ -17,7 +17,7 @@ need_root() {
 # unpacked image layers, tini (the init of initProcessEnabled), openssl (the
 # self-signed certificate of --tls), gcc for the hardening tests' probes, and
 # chromium for the dashboard's browser tests.
-PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium)
+PACKAGES=(runc runsc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,7 +20,7 @@ import {
 import { waitFor, type TestServer } from './support/skiff-server.ts';
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 import { ipOf, registerFamily, tcpRead } from './support/tasks.ts';
-import { RuncDriver } from '../src/drivers/runc/runc-driver.ts';
+import { RuncDriver } from '../src/drivers/runc/index.ts';
 
 let stack: BusyboxStack;
 let server: TestServer;

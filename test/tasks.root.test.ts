@@ -305,7 +305,7 @@ test('after a churn of tasks nothing is left behind: no namespace, veth, cgroup,
     const dir = join('/sys/fs/cgroup', ctrl, server.prefix);
     const left = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
     assert.deepEqual(left.filter((n) => n !== '.conmon'), [], `no task cgroup left under ${dir}`);
-    const supervisors = join(dir, '.conmon'); // conmon's own cgroups (src/drivers/runc/supervisor-cgroup.ts)
+    const supervisors = join(dir, '.conmon'); // conmon's own cgroups (src/drivers/oci/supervisor-cgroup.ts)
     assert.deepEqual(existsSync(supervisors) ? readdirSync(supervisors, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [], [], `no supervisor cgroup left under ${dir}`);
   }
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(server.dataDir));

@@ -1,0 +1,24 @@
+/**
+ * The runtimes (drivers) the root end-to-end suites run on. Suites that show
+ * what every runtime must keep (tasks, limits, networking, security groups,
+ * metadata, secrets, logs, health, restart, hostile images) loop over
+ * `testRuntimes()` instead of being copied per runtime.
+ *
+ * SKIFF_TEST_RUNTIMES picks them (comma-separated, e.g. `runc` or
+ * `runc,gvisor`); the default is every sandbox this suite knows that the host
+ * has the tools for (runc always; gvisor when /usr/bin/runsc exists).
+ */
+import { existsSync } from 'node:fs';
+
+export const KNOWN_RUNTIMES = ['runc', 'gvisor'] as const;
+
+export function testRuntimes(): string[] {
+  const env = process.env.SKIFF_TEST_RUNTIMES?.trim();
+  if (env) return env.split(',').map((s) => s.trim()).filter(Boolean);
+  return KNOWN_RUNTIMES.filter((r) => r !== 'gvisor' || existsSync('/usr/bin/runsc'));
+}
+
+/** The runtimes other than runc the suites should also cover (for files that add one sandboxed pass to a runc suite). */
+export function sandboxRuntimes(): string[] {
+  return testRuntimes().filter((r) => r !== 'runc');
+}
