@@ -94,6 +94,11 @@ export class RuntimeSet implements Driver {
     return p;
   }
 
+  /** Whether runtime `name` runs containers in the host config's user namespace (its layers are stored shifted). */
+  usesUserNamespace(name: string | undefined): boolean {
+    return !!this.opts.config.userns && !!this.opts.definitions.get(name ?? this.fallback)?.userNamespaces;
+  }
+
   /** The remembered fingerprint of `name`, if it was asked for already. */
   availability(name: string): DriverFingerprint | undefined {
     return this.known.get(name);

@@ -8,6 +8,7 @@ import { OciDriver } from '../oci/oci-driver.ts';
 
 export const driver: DriverDefinition = {
   name: 'runc',
+  userNamespaces: true,
   description: 'runc containers supervised by conmon: namespaces, cgroup v1 limits, optional user namespace (shares the host kernel)',
   create: (c) =>
     new OciDriver({
