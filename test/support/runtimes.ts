@@ -22,3 +22,17 @@ export function testRuntimes(): string[] {
 export function sandboxRuntimes(): string[] {
   return testRuntimes().filter((r) => r !== 'runc');
 }
+
+/**
+ * The isolation this run's servers give tasks by default (TestServer passes the
+ * environment on: SKIFF_ISOLATION=gvisor runs a whole suite in gVisor). Suites
+ * branch on it only where a sandbox truly shows a thing differently (a task's
+ * own view of its cgroup, start and stop latency), never to skip a promise.
+ */
+export const ISOLATION = process.env.SKIFF_ISOLATION?.trim() || 'runc';
+/** True when tasks run in a sandbox with a kernel of its own (not runc). */
+export const SANDBOXED = ISOLATION !== 'runc';
+/** Timing windows widened for sandboxes (a gVisor sandbox starts and stops in a few hundred ms more). */
+export function slack(runcMs: number, sandboxMs: number): number {
+  return SANDBOXED ? sandboxMs : runcMs;
+}

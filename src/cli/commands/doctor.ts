@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { DescribeTaskDefinitionCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
 import { ecsClient, skiffFetch } from '../client.ts';
-import { describeService, resourceFacts, serviceFacts } from './doctor-facts.ts';
+import { clusterFacts, describeService, resourceFacts, serviceFacts } from './doctor-facts.ts';
 import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
 import { doctor, type DoctorFacts } from '../../advisor/doctor.ts';
@@ -68,6 +68,8 @@ export const doctorCommands: CommandModule = ({ program, globals, format }) => {
         facts.serviceUnavailable = 'no --service given';
       }
       Object.assign(facts, await resourceFacts(globals(), def, facts.networkConfiguration));
+      // Several teams' keys on one cluster with tasks on runc share a kernel: warn (sharedKernelItem).
+      if (!opts.file) Object.assign(facts, await clusterFacts(globals(), opts.cluster));
       // What Skiff measured about this family, when the server is there to ask.
       const family = encodeURIComponent(def.family ?? '');
       try {

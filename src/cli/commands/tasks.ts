@@ -101,9 +101,17 @@ interface TaskDetail {
     stoppedReason?: string;
     attachments: { details: { name: string; value: string }[] }[];
     containers: { name: string; lastStatus: string; exitCode?: number; reason?: string }[];
+    attributes?: { name: string; value?: string }[];
   };
   timings: { phase: string; durationMs: number }[];
   billing: { billedSeconds: number; cost: string } | null;
+}
+
+/** `gvisor (ptrace)` from DescribeTasks attributes skiff.isolation / skiff.isolationPlatform. */
+function isolationOf(attributes: { name: string; value?: string }[] = []): string {
+  const get = (n: string) => attributes.find((a) => a.name === n)?.value;
+  const platform = get('skiff.isolationPlatform');
+  return `${get('skiff.isolation') ?? 'runc'}${platform ? ` (${platform})` : ''}`;
 }
 
 function taskDetailTable(d: TaskDetail) {
@@ -112,6 +120,7 @@ function taskDetailTable(d: TaskDetail) {
     ['task', taskIdOf(d.task.taskArn)],
     ['status', d.task.lastStatus + (d.task.stoppedReason ? ` (${d.task.stopCode}: ${d.task.stoppedReason})` : '')],
     ['ip', ip],
+    ['isolation', isolationOf(d.task.attributes)],
     ...d.task.containers.map((c) => [
       `container ${c.name}`,
       `${c.lastStatus}${c.exitCode !== undefined ? ` exit ${c.exitCode}` : ''}${c.reason ? ` (${c.reason})` : ''}`,
