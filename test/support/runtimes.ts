@@ -36,3 +36,8 @@ export const SANDBOXED = ISOLATION !== 'runc';
 export function slack(runcMs: number, sandboxMs: number): number {
   return SANDBOXED ? sandboxMs : runcMs;
 }
+
+/** Where this run's runtime keeps its state under a server's data dir (runc: `<data>/runtime`; others `<data>/runtime/<name>`). */
+export function runtimeStateDir(dataDir: string): string {
+  return SANDBOXED ? `${dataDir}/runtime/${ISOLATION}` : `${dataDir}/runtime`;
+}
