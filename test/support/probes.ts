@@ -89,6 +89,23 @@ int main(int argc, char **argv) {
   if (argc > 2) sleep(atoi(argv[2]));
   return 0;
 }`,
+  // Times N cheap syscalls (getppid) and prints the mean cost: what a syscall-heavy program pays per call.
+  'probe-syscalls': `
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 100000;
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (long i = 0; i < n; i++) syscall(SYS_getppid);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+  printf("syscall-probe n=%ld ns_per_call=%.1f\\n", n, ns / n);
+  return 0;
+}`,
 };
 
 export type ProbeName = keyof typeof SOURCES;
