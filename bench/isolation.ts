@@ -149,11 +149,13 @@ async function measure(api: BenchClient, server: TestServer, runtime: string, im
   const [sinkRunning] = await waitStatus(api, [sink.taskArn], 'RUNNING');
   const sinkIp = sinkRunning!.attachments?.[0]?.details?.find((d) => d.name === 'privateIPv4Address')?.value;
   await sleep(500);
-  await register(api, fam('source'), runtime, image, ['sh', '-c', `a=$(date +%s%N); dd if=/dev/zero bs=65536 count=${NET_MIB * 16} 2>/dev/null | nc ${sinkIp} 5001; b=$(date +%s%N); echo "elapsed_ns=$((b-a))"`]);
+  await register(api, fam('source'), runtime, image, ['sh', '-c', `a=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/zero bs=65536 count=${NET_MIB * 16} 2>/dev/null | nc ${sinkIp} 5001; b=$(cut -d' ' -f1 /proc/uptime); echo "elapsed_s=$a $b"`]);
   const source = await runOne(api, fam('source'));
   await waitStatus(api, [source.taskArn], 'STOPPED');
-  const elapsedNs = Number(/elapsed_ns=(\d+)/.exec(await logsOf(api, source.taskArn))?.[1]);
-  const taskToTaskMiBps = elapsedNs > 0 ? Math.round((NET_MIB / (elapsedNs / 1e9)) * 10) / 10 : NaN;
+  // busybox date has no %N: /proc/uptime (10 ms resolution) times the transfer.
+  const m = /elapsed_s=([\d.]+) ([\d.]+)/.exec(await logsOf(api, source.taskArn));
+  const elapsedS = m ? Number(m[2]) - Number(m[1]) : NaN;
+  const taskToTaskMiBps = elapsedS > 0 ? Math.round((NET_MIB / elapsedS) * 10) / 10 : NaN;
   await stopAll(api, [sink.taskArn]).catch(() => {});
 
   log(`${runtime}: memory of ${IDLE_TASKS} idle tasks ...`);

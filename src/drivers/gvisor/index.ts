@@ -12,6 +12,9 @@
  *   the containers of one task (one sandbox each) share localhost as on runc.
  *   (`--network=sandbox` would move the interface into one sandbox's netstack,
  *   leaving the task's other containers without it);
+ * - the container's seccomp profile applied inside the sandbox too
+ *   (`--oci-seccomp`): the same syscalls answer EPERM as on runc, and adding
+ *   SYS_PTRACE opens ptrace there as well;
  * - exec through `runsc exec` (the process must start in the sandbox's kernel);
  * - no user namespace mapping (the sandbox already runs as an unprivileged,
  *   namespaced host process; runsc does not take uid mappings).
@@ -51,7 +54,7 @@ export const driver: DriverDefinition = {
       profile: {
         name: 'gvisor',
         fingerprint: () => fingerprint(runscPath, conmonPath),
-        createArgs: async () => [`--platform=${(await choosePlatform(runscPath)).platform}`, '--network=host'],
+        createArgs: async () => [`--platform=${(await choosePlatform(runscPath)).platform}`, '--network=host', '--oci-seccomp'],
         execVia: 'runtime',
         checkExecutable: true,
         userns: false,
