@@ -35,7 +35,7 @@ const arg = (name: string, dflt: number) => {
 };
 const STARTS = arg('--starts', 15);
 const IDLE_TASKS = arg('--idle', 3);
-const NET_MIB = arg('--net-mib', 64);
+const NET_MIB = arg('--net-mib', 512); // enough for /proc/uptime's 10 ms ticks to resolve runc's rate
 const log = (m: string) => console.error(`[bench:isolation] ${m}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -69,9 +69,15 @@ async function waitStatus(api: BenchClient, arns: string[], status: string, time
   }
 }
 
-async function logsOf(api: BenchClient, arn: string): Promise<string> {
-  const text = await api.getText(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
-  return text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { message: string }).message).join('\n');
+/** The task's log text once it holds `want` (logs reach the store every 500 ms: a STOPPED task's last lines may lag); '' after 10 s. */
+async function logsOf(api: BenchClient, arn: string, want: RegExp): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const text = await api.getText(`/skiff/v1/tasks/${arn.split('/').pop()}/logs`);
+    const lines = text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { message: string }).message).join('\n');
+    if (want.test(lines)) return lines;
+    await sleep(100);
+  }
+  return '';
 }
 
 async function register(api: BenchClient, family: string, runtime: string, image: string, command: string[]): Promise<void> {
@@ -141,7 +147,7 @@ async function measure(api: BenchClient, server: TestServer, runtime: string, im
   await register(api, fam('syscalls'), runtime, image, ['probe-syscalls', '100000']);
   const sys = await runOne(api, fam('syscalls'));
   await waitStatus(api, [sys.taskArn], 'STOPPED');
-  const syscallNs = Number(/ns_per_call=([\d.]+)/.exec(await logsOf(api, sys.taskArn))?.[1]);
+  const syscallNs = Number(/ns_per_call=([\d.]+)/.exec(await logsOf(api, sys.taskArn, /ns_per_call=/))?.[1]);
 
   log(`${runtime}: task-to-task throughput (${NET_MIB} MiB) ...`);
   await register(api, fam('sink'), runtime, image, ['sh', '-c', 'nc -l -p 5001 > /dev/null; echo sink-done']);
@@ -153,7 +159,7 @@ async function measure(api: BenchClient, server: TestServer, runtime: string, im
   const source = await runOne(api, fam('source'));
   await waitStatus(api, [source.taskArn], 'STOPPED');
   // busybox date has no %N: /proc/uptime (10 ms resolution) times the transfer.
-  const m = /elapsed_s=([\d.]+) ([\d.]+)/.exec(await logsOf(api, source.taskArn));
+  const m = /elapsed_s=([\d.]+) ([\d.]+)/.exec(await logsOf(api, source.taskArn, /elapsed_s=/));
   const elapsedS = m ? Number(m[2]) - Number(m[1]) : NaN;
   const taskToTaskMiBps = elapsedS > 0 ? Math.round((NET_MIB / elapsedS) * 10) / 10 : NaN;
   await stopAll(api, [sink.taskArn]).catch(() => {});
