@@ -15,9 +15,10 @@ need_root() {
 # a local registry for the demo and tests, a static busybox to build images
 # from, the AWS CLI to drive Skiff like ECS, attr for the overlay xattrs of
 # unpacked image layers, tini (the init of initProcessEnabled), openssl (the
-# self-signed certificate of --tls), gcc for the hardening tests' probes, and
-# chromium for the dashboard's browser tests.
-PACKAGES=(runc runsc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium)
+# self-signed certificate of --tls), gcc for the hardening tests' probes,
+# chromium for the dashboard's browser tests, and bindfs (EFS access points'
+# POSIX user, src/efs/efs-volumes.ts).
+PACKAGES=(runc runsc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium bindfs)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

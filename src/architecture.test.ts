@@ -86,7 +86,7 @@ export function findCycles(graph: Map<string, Map<string, string>>): string[][] 
 const LAYERS: string[][] = [
   ['cli', 'testing'],
   ['server'],
-  ['control', 'ec2', 'iam', 'exec', 'lb', 'discovery', 'autoscaling', 'metrics', 'metadata', 'logs', 'dashboard', 'auth', 'secrets', 'advisor', 'compose'],
+  ['control', 'ec2', 'iam', 'exec', 'lb', 'discovery', 'autoscaling', 'metrics', 'metadata', 'logs', 'dashboard', 'auth', 'secrets', 'advisor', 'compose', 'efs'],
   // The server's settings, read by the composition root and by the add-ons whose settings they are.
   ['config'],
   // With the scheduler: the AWS wire protocol and error catalog (api/), and ECS's rules as pure functions (ecs/).

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as dnsPacket from 'dns-packet';
@@ -74,7 +74,7 @@ function skiff(args: string[], timeoutMs = 180_000): Promise<{ code: number; std
 
 const httpd = (body: string, before = '') => ['sh', '-c', `${before}mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 8080 -h /www`];
 /** Logs a digest of the injected secret (never the value itself), then serves; `$$` is Compose's escaped `$`. */
-const apiCommand = httpd('api-ok', 'echo "token-md5=$$(printf %s "$$shop_token" | md5sum | cut -d" " -f1)" && ');
+const apiCommand = httpd('api-ok', 'echo "token-md5=$$(printf %s "$$shop_token" | md5sum | cut -d" " -f1)" && hostname > /data/$$(hostname) && ');
 
 before(async () => {
   registry = await startRegistry({ auth: 'none' });
@@ -86,6 +86,8 @@ before(async () => {
   webPort = await freePort();
   composeFile = join(dir, 'docker-compose.yml');
   writeFileSync(join(dir, 'api.env'), 'API_MODE=fast\n# a comment\n');
+  mkdirSync(join(dir, 'site'));
+  writeFileSync(join(dir, 'site', 'page.html'), 'from-the-project-folder\n');
   // stop_grace_period: a shell or httpd as PID 1 ignores SIGTERM, so `down` would wait 30 s per task for SIGKILL.
   writeFileSync(
     composeFile,
@@ -93,7 +95,8 @@ before(async () => {
 services:
   web:
     image: ${image}
-    command: ${JSON.stringify(httpd('web-ok'))}
+    command: ${JSON.stringify(httpd('web-ok', 'mkdir -p /www && cp /site/page.html /www/ && '))}
+    volumes: ["./site:/site:ro"]
     ports: ["${webPort}:8080"]
     stop_grace_period: 2s
     healthcheck:
@@ -130,6 +133,8 @@ services:
 secrets:
   shop_token:
     environment: SHOP_TOKEN
+volumes:
+  data: {}
 `,
   );
 });
@@ -179,7 +184,9 @@ test('compose up: three services come up in dependency order and reach each othe
   for (const line of ['compose up:', ...up.stderr.trim().split('\n')]) t.diagnostic(line);
   assert.equal(up.code, 0, `compose up failed:\n${up.stdout}\n${up.stderr}\n--- server:\n${server.output.slice(-3000)}`);
   // Unsupported keys are reported by path; round-ups and secret handling are noted.
-  assert.match(up.stderr, /warning: services\.api\.volumes is not supported by Skiff and was ignored/);
+  // Named volumes and bind-mounted folders are EFS file systems (a folder is copied in once).
+  assert.match(up.stderr, /^volume shop_data: created EFS file system fs-[0-9a-f]{17}$/m);
+  assert.match(up.stderr, /^volume shop_bind_site: copied .*\/site in$/m);
   assert.match(up.stderr, /note: api: 0\.3 CPU and 600 MiB is not a Fargate size; rounded up to 512 CPU units \(0\.5 vCPU\) and 1024 MiB/);
   assert.match(up.stderr, /note: api: secrets shop_token are given to the container as environment variables/);
   assert.match(up.stderr, new RegExp(`^execution role ${ROLE}: created \\(secretsmanager:GetSecretValue on 1 secret\\(s\\)\\)$`, 'm'));
@@ -243,6 +250,11 @@ test('compose up: three services come up in dependency order and reach each othe
   for (const task of api) {
     await waitFor(`api task ${task.taskArn} to log its token digest`, async () => ((await logsOf(task)).includes(`token-md5=${SECRET_MD5}`) ? true : undefined), 30_000);
   }
+  // Both api replicas wrote into the one `data` volume: its file system holds a file from each.
+  const fsId = apiDef.volumes![0]!.efsVolumeConfiguration!.fileSystemId!;
+  assert.match(fsId, /^fs-[0-9a-f]{17}$/);
+  assert.equal(readdirSync(join(server.dataDir, 'efs', fsId)).length, 2);
+  assert.deepEqual(apiDef.containerDefinitions![0]!.mountPoints, [{ sourceVolume: 'vol-data', containerPath: '/data', readOnly: false }]);
 });
 
 test("web's published port is its load balancer, reached from the host over loopback", async () => {
@@ -251,6 +263,7 @@ test("web's published port is its load balancer, reached from the host over loop
     return res?.status === 200 ? (await res.text()).trim() : undefined;
   }, 30_000);
   assert.equal(body, 'web-ok');
+  assert.equal((await (await fetch(`http://127.0.0.1:${webPort}/page.html`)).text()).trim(), 'from-the-project-folder', 'the bind-mounted folder, copied into its file system');
   const lbs = ((await (await server.fetch('/skiff/v1/load-balancers')).json()) as { loadBalancers: { serviceName: string; listener: string; containerPort: number; listening: boolean }[] }).loadBalancers;
   assert.deepEqual(lbs.map((l) => [l.serviceName, l.listener, l.containerPort, l.listening]), [['web', `127.0.0.1:${webPort}`, 8080, true]], 'only web has ports');
 });
@@ -376,6 +389,8 @@ test('compose up again with an unchanged file restarts nothing', async () => {
   assert.equal(up.code, 0, up.stderr);
   for (const name of ['web', 'api', 'client']) assert.match(up.stderr, new RegExp(`^${name}: unchanged$`, 'm'));
   assert.doesNotMatch(up.stderr, /execution role .*: (created|updated)/, 'the role is left as it is');
+  assert.match(up.stderr, /^volume shop_data: kept EFS file system fs-/m);
+  assert.match(up.stderr, /^volume shop_bind_site: has files already; .*\/site was not copied again$/m);
   assert.doesNotMatch(up.stderr, /warning: web/, 'no load balancer change reported');
   const after = (await Promise.all(['web', 'api', 'client'].map(serviceTasks))).flat().map((t) => t.taskArn!).sort();
   assert.deepEqual(after, before);

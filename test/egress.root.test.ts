@@ -21,10 +21,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { writeFileSync, rmSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
@@ -54,24 +53,19 @@ import { pushBusyboxImage } from './support/images.ts';
 import { ipOf, registerFamily, runOne, waitTaskStatus } from './support/tasks.ts';
 import { gatewayAddress, parseCidr } from '../src/model/cidr.ts';
 import { freeOctets } from './support/octets.ts';
+import { startOutside, type Outside } from './support/outside.ts';
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const skip = isRoot ? false : 'needs root on Linux (runc, namespaces, nftables)';
 
 const tag = randomBytes(3).toString('hex');
-const OUT_NS = `egout${tag}`;
-const HOST_VETH = `egh${tag}`;
-const x = randomInt(1, 250);
-const y = randomInt(1, 250);
-const HOST_END = `198.18.${x}.1`;
-const OUT_END = `198.18.${x}.2`;
-const OUTSIDE = `198.19.${y}.1`;
-const OUTSIDE_NET = `198.19.${y}.0/24`;
-const SCRIPT = `/tmp/skiff-egress-outside-${tag}.mjs`;
+// The outside (test/support/outside.ts): its namespace, the host's veth to it and the host's address
+// there, its own address 198.19.y.1; set in `before`.
+let outside: Outside | undefined;
+let [OUT_NS, HOST_VETH, HOST_END, OUTSIDE, y] = ['', '', '', '', ''];
 
 let registry: TestRegistry | undefined;
 let server: TestServer | undefined;
-let outsideProc: ChildProcess | undefined;
 let ecs: ECSClient;
 let ec2: EC2Client;
 let image = '';
@@ -85,8 +79,9 @@ const quiet = (cmd: string, args: string[]) => {
   }
 };
 
-/** The outside's servers: HTTP on :80 (answers "outside saw <caller>"), DNS on :53 UDP+TCP, /count → questions per name. */
-function outsideScript(dnsPacketPath: string): string {
+/** The outside's servers at `address`: HTTP on :80 (answers "outside saw <caller>"), DNS on :53 UDP+TCP, /count → questions per name. */
+function outsideScript(dnsPacketPath: string, address: string): string {
+  const y = address.split('.')[2];
   return `
 import http from 'node:http'; import dgram from 'node:dgram'; import net from 'node:net';
 import { createRequire } from 'node:module';
@@ -102,39 +97,24 @@ const answer = (q) => {
 };
 const udp = dgram.createSocket('udp4');
 udp.on('message', (m, r) => { const q = dnsPacket.decode(m); let a = answer(q); if (a.length > 512) a = dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.TRUNCATED_RESPONSE, questions: q.questions }); udp.send(a, r.port, r.address); });
-udp.bind(53, '${OUTSIDE}');
-net.createServer((c) => { let b = Buffer.alloc(0); c.on('data', (d) => { b = Buffer.concat([b, d]); if (b.length >= 2 && b.length >= 2 + b.readUInt16BE(0)) { const a = answer(dnsPacket.decode(b.subarray(2))); const l = Buffer.alloc(2); l.writeUInt16BE(a.length); c.end(Buffer.concat([l, a])); } }); }).listen(53, '${OUTSIDE}');
-http.createServer((req, res) => res.end(req.url === '/count' ? JSON.stringify(counts) : 'outside saw ' + req.socket.remoteAddress + '\\n')).listen(80, '${OUTSIDE}', () => console.log('ready'));
+udp.bind(53, '${address}');
+net.createServer((c) => { let b = Buffer.alloc(0); c.on('data', (d) => { b = Buffer.concat([b, d]); if (b.length >= 2 && b.length >= 2 + b.readUInt16BE(0)) { const a = answer(dnsPacket.decode(b.subarray(2))); const l = Buffer.alloc(2); l.writeUInt16BE(a.length); c.end(Buffer.concat([l, a])); } }); }).listen(53, '${address}');
+http.createServer((req, res) => res.end(req.url === '/count' ? JSON.stringify(counts) : 'outside saw ' + req.socket.remoteAddress + '\\n')).listen(80, '${address}', () => console.log('ready'));
 `;
 }
 
 function cleanupOutside(): void {
-  if (outsideProc?.pid && outsideProc.exitCode === null) process.kill(outsideProc.pid);
-  quiet('ip', ['route', 'del', OUTSIDE_NET]);
-  quiet('ip', ['link', 'del', HOST_VETH]);
-  quiet('ip', ['netns', 'del', OUT_NS]);
-  rmSync(SCRIPT, { force: true });
+  outside?.remove();
 }
 
 before(async () => {
   if (skip) return;
   try {
     // The outside: a namespace, a veth, one host route to its /24. No default route anywhere.
-    sh('ip', ['netns', 'add', OUT_NS]);
-    sh('ip', ['link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', OUT_NS]);
-    sh('ip', ['addr', 'add', `${HOST_END}/30`, 'dev', HOST_VETH]);
-    sh('ip', ['link', 'set', HOST_VETH, 'up']);
-    sh('ip', ['-n', OUT_NS, 'addr', 'add', `${OUT_END}/30`, 'dev', 'eth0']);
-    sh('ip', ['-n', OUT_NS, 'addr', 'add', `${OUTSIDE}/24`, 'dev', 'lo']);
-    sh('ip', ['-n', OUT_NS, 'link', 'set', 'lo', 'up']);
-    sh('ip', ['-n', OUT_NS, 'link', 'set', 'eth0', 'up']);
-    sh('ip', ['route', 'add', OUTSIDE_NET, 'via', OUT_END, 'dev', HOST_VETH]);
-    writeFileSync(SCRIPT, outsideScript(createRequire(import.meta.url).resolve('dns-packet')));
-    outsideProc = spawn('ip', ['netns', 'exec', OUT_NS, process.execPath, SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      outsideProc!.stdout!.once('data', () => resolve());
-      outsideProc!.once('exit', (c) => reject(new Error(`outside servers exited with ${c}`)));
-    });
+    const dnsPacketPath = createRequire(import.meta.url).resolve('dns-packet');
+    outside = await startOutside('egout', (address) => outsideScript(dnsPacketPath, address));
+    ({ ns: OUT_NS, hostVeth: HOST_VETH, hostEnd: HOST_END, address: OUTSIDE } = outside);
+    y = OUTSIDE.split('.')[2]!;
     registry = await startRegistry({ auth: 'none' });
     image = await pushBusyboxImage(registry, 'test/busybox:egress');
     server = new TestServer({ env: { SKIFF_EGRESS: '1', SKIFF_EGRESS_INTERFACES: HOST_VETH, SKIFF_DNS_UPSTREAMS: `${OUTSIDE}:53` } });

@@ -179,6 +179,15 @@ export class RuntimeSet implements Driver {
   logPath(id: string): string {
     return this.forContainer(id).logPath(id);
   }
+  /** Host-level helpers (EFS's bindfs) are kept as runc keeps its supervisors: the runc driver's (every OCI driver shares its cgroup root). */
+  async adoptHelper(pid: number, name: string): Promise<void> {
+    const d = this.driver(this.fallback);
+    if (!d.adoptHelper) throw new Error(`the ${this.fallback} driver keeps no helper processes`);
+    await d.adoptHelper(pid, name);
+  }
+  async releaseHelper(name: string): Promise<void> {
+    await this.driver(this.fallback).releaseHelper?.(name);
+  }
   async purgeHostState(opts: { dryRun: boolean }): Promise<string[]> {
     const out: string[] = [];
     for (const d of this.all()) out.push(...(await d.purgeHostState(opts)));

@@ -4,7 +4,7 @@
  * start (security groups, logs, task identity). Passed by constructor; the
  * runner reaches nothing else.
  */
-import type { Driver } from '../drivers/driver.ts';
+import type { ContainerLaunchSpec, Driver } from '../drivers/driver.ts';
 import type { Network, SubnetSpec, TaskAttachment } from '../network/network.ts';
 import type { ImageStore, RegistryCredentials } from '../images/images.ts';
 import type { TasksRepo } from '../store/tasks-repo.ts';
@@ -40,6 +40,8 @@ export interface TaskRunnerDeps {
    * resolves (containers are created, then started only after it).
    */
   networkReady?(taskId: string, attachment: TaskAttachment): Promise<void>;
+  /** Multiplies the bandwidth table (network/bandwidth.ts; the operator's --bandwidth-scale). Default 1. */
+  bandwidthScale?: number;
   log(msg: string): void;
   /**
    * Called once before the first container is created (e.g. log groups and streams
@@ -57,6 +59,17 @@ export interface TaskRunnerDeps {
   identity?: {
     prepare(task: TaskRecord): Promise<Map<string, Record<string, string>>>;
     release(taskId: string): void;
+  };
+  /**
+   * Persistent volumes (EFS, src/efs/): each container's extra bind mounts, made
+   * ready at start (a failure's message is its stoppedReason, after
+   * ResourceInitializationError), and released once its containers are gone.
+   */
+  volumes?: {
+    /** Whether the task has such volumes (only then is the `volumes` start phase timed). */
+    has(task: TaskRecord): boolean;
+    prepare(task: TaskRecord): Promise<Map<string, NonNullable<ContainerLaunchSpec['extraMounts']>>>;
+    release(taskId: string): Promise<void>;
   };
 }
 

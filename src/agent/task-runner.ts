@@ -7,7 +7,7 @@
  * runner created after a restart can adopt a running task or finish a teardown.
  *
  * Start steps, each timed (the cold-start breakdown):
- *   network (namespace + veth + address, or a ready one from the warm pool)
+ *   network (namespace + veth + address, or a ready one from the warm pool; shaped to the task's bandwidth)
  *   ‖ image pull ‖ cgroup  →  containers in dependsOn order (create, start)  →  RUNNING
  *
  * Durability on the start path: the task record (PROVISIONING, its address) is
@@ -40,6 +40,7 @@ import { hasReached as reached, OOM_CONTAINER_REASON, StopReason } from '../mode
 import { HealthChecker } from './health-checker.ts';
 import { billedSeconds, costOf, ratesFor } from '../metering/pricing.ts';
 import { retryWhileDiskFull, WriteFailureNotice } from '../store/disk-errors.ts';
+import { restoreShaping, shapeAtStart } from './bandwidth-step.ts';
 import type { StopRequest, TaskRunnerDeps } from './task-runner-deps.ts';
 import {
   StartError,
@@ -68,6 +69,8 @@ export class TaskRunner {
   private readonly images = new Map<string, PulledImage>();
   /** Each container's environment from its task identity (secrets included): memory only, never stored. */
   private identityEnv = new Map<string, Record<string, string>>();
+  /** Each container's persistent volume mounts (deps.volumes), made ready at start. */
+  private volumeMounts = new Map<string, NonNullable<ContainerLaunchSpec['extraMounts']>>();
   private readonly health = new HealthChecker({
     exec: (id, args, timeoutMs) => this.deps.driver.exec(id, args, { timeoutMs }),
     running: (name) => this.task.containers.find((x) => x.name === name)?.lastStatus === 'RUNNING' && !this.stopRequest,
@@ -158,6 +161,7 @@ export class TaskRunner {
     if (task.desiredStatus === 'STOPPED') return;
 
     // Network, image and cgroup do not depend on each other: all three at once.
+    let shapingMs = 0;
     const network = this.timed(
       'network',
       async () => {
@@ -175,6 +179,7 @@ export class TaskRunner {
           this.firewall = ready(task.id, att).then(() => ({ phase: 'firewall', startedAt, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 }));
           this.firewall.catch(() => {}); // awaited before any container starts
         }
+        shapingMs = await shapeAtStart(this.deps, task);
         const mac = att.macAddress;
         this.setStatus('PENDING', (t) => {
           t.network.status = 'ATTACHED';
@@ -183,7 +188,7 @@ export class TaskRunner {
         }, false);
         return att;
       },
-      () => ({ warmPool: warm !== undefined }),
+      () => ({ warmPool: warm !== undefined, shapingMs }),
     );
     const pull = this.pullImages(task);
     const cgroup = this.timed('cgroup', () =>
@@ -191,7 +196,8 @@ export class TaskRunner {
     );
     // Settle all three before failing, so teardown never races a step still making something.
     const identity = this.timed('secrets', async () => (this.identityEnv = (await this.deps.identity?.prepare(task)) ?? new Map()));
-    const [attached, ...rest] = await Promise.allSettled([network, pull, cgroup, identity]);
+    const volumes = this.deps.volumes?.has(task) && this.timed('volumes', async () => (this.volumeMounts = await this.deps.volumes!.prepare(task)));
+    const [attached, ...rest] = await Promise.allSettled([network, pull, cgroup, identity, volumes]);
     for (const r of [attached, ...rest]) if (r.status === 'rejected') throw r.reason;
     const attachment = (attached as PromiseFulfilledResult<TaskAttachment>).value;
     if (this.stopRequest) return;
@@ -241,11 +247,7 @@ export class TaskRunner {
     }
   }
 
-  /**
-   * Starts containers as their dependsOn conditions allow: START waits for the
-   * dependency to have started, COMPLETE for it to have exited, SUCCESS for exit 0.
-   * HEALTHY for its health check to pass.
-   */
+  /** Starts containers as dependsOn allows: START once the dependency started, COMPLETE once it exited, SUCCESS on exit 0, HEALTHY once healthy. */
   private async startContainersInOrder(netnsPath: string, mounts: ContainerLaunchSpec['extraMounts']): Promise<void> {
     for (;;) {
       if (this.stopRequest) return;
@@ -278,7 +280,7 @@ export class TaskRunner {
     const task = this.task;
     const image = this.images.get(c.image);
     if (!image) throw new Error(`image ${c.image} was not pulled`);
-    const spec = launchSpecFor(task, c, image, this.identityEnv.get(c.name), this.deps.region, netnsPath, mounts);
+    const spec = launchSpecFor(task, c, image, this.identityEnv.get(c.name), this.deps.region, netnsPath, [...(mounts ?? []), ...(this.volumeMounts.get(c.name) ?? [])]);
     await this.timed(`container-create:${c.name}`, async () => {
       try {
         return await this.deps.driver.createContainer(spec);
@@ -371,6 +373,7 @@ export class TaskRunner {
       }
       return this.launch();
     } else {
+      await restoreShaping(this.deps, task);
       let lost = 0;
       for (const c of task.containers.filter((x) => x.lastStatus === 'RUNNING')) {
         const state = await this.deps.driver.inspect(c.runtimeId);
@@ -488,6 +491,7 @@ export class TaskRunner {
     await this.persist(() => this.update((t) => (t.network.status = 'DETACHING')));
     await this.deps.network.detach(task.id);
     await this.persist(() => this.deps.releaseAddress(task.id));
+    await this.deps.volumes?.release(task.id);
     rmSync(join(this.deps.taskFilesDir, task.id), { recursive: true, force: true });
     await this.persist(() => this.deps.identity?.release(task.id));
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildHttpServer, jsonDeeperThan, operationHandler, valueDeeperThan, type JsonProtocol } from './http-server.ts';
+import { PreSerialized, buildHttpServer, jsonDeeperThan, operationHandler, valueDeeperThan, type JsonProtocol } from './http-server.ts';
 
 const protocol: JsonProtocol = { targetPrefix: 'Svc', operations: { Ping: () => ({ pong: true }) } };
 
@@ -43,6 +43,23 @@ test('the front door answers unknown and prototype-named operations and deep bod
     assert.equal(deep.statusCode, 400);
     assert.equal(deep.json().__type, 'SerializationException');
     assert.match(deep.json().message, /levels deep/);
+  } finally {
+    await app.close();
+  }
+});
+
+test('a pre-serialized array answer is sent as it was built: the same bytes, valid JSON, UTF-8 intact', async () => {
+  const pieces = [{ a: 'ü' }, { b: 2 }].map((v) => Buffer.from(JSON.stringify(v)));
+  const app = buildHttpServer({
+    protocols: [{ targetPrefix: 'T', operations: { Op: () => PreSerialized.array('items', pieces, ',"failures":[]') } }],
+    isReady: () => true,
+  });
+  try {
+    const res = await app.inject({ method: 'POST', url: '/', headers: { 'x-amz-target': 'T.Op', 'content-type': 'application/x-amz-json-1.1' }, payload: '{}' });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(JSON.parse(res.body), { items: [{ a: 'ü' }, { b: 2 }], failures: [] });
+    assert.equal(Number(res.headers['content-length']), Buffer.byteLength(res.body));
+    assert.deepEqual(JSON.parse(PreSerialized.array('x', []).json.toString()), { x: [] });
   } finally {
     await app.close();
   }

@@ -233,8 +233,19 @@ function decodeBody(body: unknown): Record<string, unknown> {
 
 /** An operation's output already serialized as JSON (hot read paths build it from cached pieces). */
 export class PreSerialized {
-  constructor(readonly json: string) {}
+  /** `json` as UTF-8 bytes (a Buffer is sent as it is: no second encoding, no length scan). */
+  constructor(readonly json: string | Buffer) {}
+
+  /** The JSON document `{"<key>":[p0,p1,...]<rest>}` from pieces already encoded (`rest` starts with `,` or is empty). */
+  static array(key: string, pieces: Buffer[], rest = ''): PreSerialized {
+    const parts: Buffer[] = [Buffer.from(`{${JSON.stringify(key)}:[`)];
+    pieces.forEach((p, i) => parts.push(...(i ? [COMMA, p] : [p])));
+    parts.push(Buffer.from(`]${rest}}`));
+    return new PreSerialized(Buffer.concat(parts));
+  }
 }
+
+const COMMA = Buffer.from(',');
 
 /**
  * Maps any error to `{__type, message}`: an ApiError as it is; a disk failure

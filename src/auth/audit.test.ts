@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDb, type Db } from '../store/db.ts';
 import { DiskFullError } from '../store/disk-errors.ts';
-import { AuditLog, isReadAction } from './audit.ts';
+import { STORE_FIRST_ACTIONS, AuditLog, isReadAction } from './audit.ts';
 
 /** Makes the store refuse to grow (a real SQLITE_FULL) until the returned function is called. */
 function fill(db: Db): () => void {
@@ -48,6 +48,25 @@ test('a mutating call is admitted once its row is on disk, and refused when it c
   const unfill = fill(db);
   assert.throws(() => audit.begin({ ts: Date.now() + 4, action: 'ecs:RunTask' }), (e: unknown) => (e as { code?: string }).code === 'SQLITE_FULL');
   unfill();
+  assert.equal(db.pragma('synchronous', { simple: true }), 2, 'every commit after a store-first admission is durable again (FULL), even after a failed one');
+  db.close();
+});
+
+test('store-first calls (RunTask, StopTask, ...) ride on their own durable commit; anything acting outside the store (ExecuteCommand) is synced at once', () => {
+  assert.ok(STORE_FIRST_ACTIONS.has('ecs:RunTask') && STORE_FIRST_ACTIONS.has('ecs:StopTask'));
+  assert.ok(!STORE_FIRST_ACTIONS.has('ecs:ExecuteCommand') && !STORE_FIRST_ACTIONS.has('skiff:CreateAccessKey'));
+  const db = openDb(':memory:');
+  const modes: number[] = [];
+  const audit = new AuditLog(db, { log: () => {} });
+  const insert = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    if (sql.startsWith('INSERT INTO audit_log')) modes.push(db.pragma('synchronous', { simple: true }) as number);
+    return insert(sql);
+  }) as typeof db.prepare;
+  audit.begin({ ts: 1, action: 'ecs:RunTask' });
+  audit.begin({ ts: 2, action: 'ecs:ExecuteCommand' });
+  assert.deepEqual(modes, [1, 2], 'RunTask: NORMAL (1), ExecuteCommand: FULL (2)');
+  assert.equal(db.pragma('synchronous', { simple: true }), 2);
   db.close();
 });
 

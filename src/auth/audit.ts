@@ -65,6 +65,22 @@ export function isReadAction(action: string): boolean {
   return /^(Describe|List|Get|BatchGet|Filter)/.test(op);
 }
 
+/**
+ * Calls whose first effect is a durable commit to this same store (RunTask and
+ * StartTask store their tasks, StopTask the desired status, services and task
+ * definitions their records) before anything acts on it. Their audit row may
+ * ride on that commit's fsync (AuditLog.begin). Anything that acts outside the
+ * store first (ExecuteCommand, host and key operations) is not here.
+ */
+export const STORE_FIRST_ACTIONS: ReadonlySet<string> = new Set([
+  'ecs:RunTask',
+  'ecs:StartTask',
+  'ecs:StopTask',
+  'ecs:CreateService',
+  'ecs:UpdateService',
+  'ecs:RegisterTaskDefinition',
+]);
+
 export interface AuditOptions {
   flushMs?: number;
   retentionDays?: number;
@@ -99,14 +115,19 @@ export class AuditLog {
   }
 
   /**
-   * Admits a mutating call: its row (outcome `Pending`) is committed durably
-   * before this returns. Throws — and the call must be refused — when the gate
-   * refuses or the row cannot be written.
+   * Admits a mutating call: its row (outcome `Pending`) is committed before this
+   * returns — durably (fsync), or for the actions of STORE_FIRST_ACTIONS into
+   * the write-ahead log only, as the call's own durable commit, which comes
+   * before it acts, syncs it too (WAL frames are synced in order; one fsync per
+   * call instead of two). Throws — and the call must be refused — when the gate
+   * refuses or the row cannot be written (a full disk refuses either way).
    */
   begin(e: Omit<AuditEntry, 'outcome' | 'status'>): number {
     this.opts.gate?.(e.action);
     // The buffered rows go first, in the same transaction: ids keep the order calls were made in.
     const rows = this.take();
+    const deferSync = STORE_FIRST_ACTIONS.has(e.action) && !this.db.inTransaction;
+    if (deferSync) this.db.pragma('synchronous = NORMAL');
     try {
       const id = this.db.transaction(() => {
         this.writeRows(rows);
@@ -117,6 +138,8 @@ export class AuditLog {
     } catch (err) {
       this.putBack(rows);
       throw err;
+    } finally {
+      if (deferSync) this.db.pragma('synchronous = FULL');
     }
   }
 

@@ -56,6 +56,11 @@ export interface GuardOptions {
   passedRoles?: (service: string, operation: string, input: Record<string, unknown>) => { roleArn: string; service: string }[];
   /** Extra words for an operation's audit row (e.g. ExecuteCommand's command); never secrets. */
   auditDetail?: (service: string, operation: string, input: Record<string, unknown>) => string | undefined;
+  /**
+   * The action of a route of an AWS REST protocol (EFS's `/2015-02-01/...`:
+   * `elasticfilesystem:CreateFileSystem`), signed for that service; undefined for Skiff's own routes.
+   */
+  restAction?: (method: string, routeUrl: string | undefined) => string | undefined;
   /** A route's resource from its path parameters (e.g. a task id → the task's ARN). */
   routeResource?: (params: Record<string, string>) => string | undefined;
   /** The server's region: every credential scope must name it (absent: not checked). */
@@ -155,7 +160,7 @@ export class ApiGuard {
         const service = ownValue(this.opts.services, target.slice(0, dot));
         action = service ? `${service}:${target.slice(dot + 1)}` : target;
       } else {
-        action = routeAction(req.method, req.routeOptions.url);
+        action = this.opts.restAction?.(req.method, req.routeOptions.url) ?? routeAction(req.method, req.routeOptions.url);
       }
       this.calls.set(req, { action, sourceIp: req.ip });
     });
@@ -293,7 +298,7 @@ export class ApiGuard {
   private authorize(state: CallState, action: string, resources: string[]): void {
     const p = state.principal!;
     state.action = action;
-    state.resource = resources.join(' ');
+    state.resource = auditResources(resources);
     const { decision, resource } = evaluateAll(p.key.policy, action, resources);
     if (decision === 'allow') return;
     throw this.denied(p, action, resource, decision);
@@ -326,6 +331,11 @@ export function checkScope(scope: { region: string; service: string }, region: s
 
 /** Services AWS serves globally: any signing region is accepted for them (IAM). */
 const GLOBAL_SERVICES = new Set(['iam']);
+
+/** Resources named in an audit row: all of them up to ten, then the first ten and how many more (a DescribeTasks of 100 tasks would write 9 KB a row). */
+export function auditResources(resources: string[], max = 10): string {
+  return resources.length <= max ? resources.join(' ') : `${resources.slice(0, max).join(' ')} (+${resources.length - max} more)`;
+}
 
 function ownValue(map: Record<string, string>, key: string): string | undefined {
   return Object.hasOwn(map, key) ? map[key] : undefined;

@@ -55,18 +55,29 @@ export class KeyStoreError extends Error {}
 
 export class KeyStore {
   private readonly lastUsedWritten = new Map<string, number>();
+  /**
+   * Decrypted secrets and parsed policies by the exact stored text they came from:
+   * every request authenticates, and neither AES-GCM nor JSON.parse needs to run
+   * again while the row holds the same text (a rotated secret or a new policy is
+   * new text, so a change is never missed). Bounded: a cache, not a copy.
+   */
+  private readonly decrypted = new Map<string, string>();
+  private readonly parsedPolicies = new Map<string, Policy>();
+  private readonly activeStmt;
 
   constructor(
     private readonly db: Db,
     private readonly master: MasterKey,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.activeStmt = db.prepare("SELECT * FROM access_keys WHERE access_key_id = ? AND status = 'Active'");
+  }
 
   private toKey(r: Row): AccessKey {
     return {
       accessKeyId: r.access_key_id,
       name: r.name,
-      policy: JSON.parse(r.policy) as Policy,
+      policy: this.policyOf(r.policy),
       status: r.status,
       isRoot: r.is_root === 1,
       createdAt: r.created_at,
@@ -82,9 +93,27 @@ export class KeyStore {
 
   /** The secret of an active key, or undefined (unknown or revoked). */
   secretFor(accessKeyId: string): { key: AccessKey; secret: string } | undefined {
-    const r = this.db.prepare("SELECT * FROM access_keys WHERE access_key_id = ? AND status = 'Active'").get(accessKeyId) as Row | undefined;
+    const r = this.activeStmt.get(accessKeyId) as Row | undefined;
     if (!r) return undefined;
-    return { key: this.toKey(r), secret: this.master.decrypt(r.secret_enc, r.access_key_id).toString('utf8') };
+    const cacheKey = `${r.access_key_id}\u0000${r.secret_enc}`;
+    let secret = this.decrypted.get(cacheKey);
+    if (secret === undefined) {
+      secret = this.master.decrypt(r.secret_enc, r.access_key_id).toString('utf8');
+      if (this.decrypted.size >= 10_000) this.decrypted.clear();
+      this.decrypted.set(cacheKey, secret);
+    }
+    return { key: this.toKey(r), secret };
+  }
+
+  /** The parsed policy, deeply frozen: it is shared by every caller that reads the same text. */
+  private policyOf(text: string): Policy {
+    let p = this.parsedPolicies.get(text);
+    if (!p) {
+      p = deepFreeze(JSON.parse(text) as Policy);
+      if (this.parsedPolicies.size >= 10_000) this.parsedPolicies.clear();
+      this.parsedPolicies.set(text, p);
+    }
+    return p;
   }
 
   list(opts: { includeRevoked?: boolean } = {}): AccessKey[] {
@@ -155,4 +184,12 @@ export class KeyStore {
     const r = this.db.prepare("SELECT * FROM access_keys WHERE is_root = 1 AND status = 'Active' ORDER BY created_at DESC LIMIT 1").get() as Row | undefined;
     return r && this.toKey(r);
   }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
 }

@@ -94,12 +94,12 @@ test('a store from before IAM roles keeps its roles: each policy becomes the inl
     const file = join(dir, 'skiff.db');
     const latest = openDb(':memory:').pragma('user_version', { simple: true }) as number;
     const old = new Database(file);
-    // The roles table as the identity migration made it; the IAM migration, the audit detail column and the egress migration are the latest three.
+    // The roles table as the identity migration made it; the IAM migration, the audit detail column, the egress and the EFS migrations are the latest four.
     old.exec('CREATE TABLE roles (name TEXT PRIMARY KEY, arn TEXT NOT NULL UNIQUE, description TEXT, policy TEXT NOT NULL, created_at INTEGER NOT NULL)');
     old.exec('CREATE TABLE audit_log (id INTEGER PRIMARY KEY)');
     old.exec('CREATE TABLE subnets (id TEXT PRIMARY KEY, is_default INTEGER NOT NULL)'); // what the egress migration alters
     old.prepare('INSERT INTO roles VALUES (?, ?, ?, ?, ?)').run('exec', `arn:aws:iam::${ACCOUNT}:role/exec`, 'old role', JSON.stringify(POLICY), 42);
-    old.pragma(`user_version = ${latest - 3}`);
+    old.pragma(`user_version = ${latest - 4}`);
     old.close();
     const db = openDb(file);
     const roles = new RoleStore(db, ACCOUNT);

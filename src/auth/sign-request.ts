@@ -16,7 +16,7 @@ export interface SigningCredentials {
 export interface RequestToSign {
   method: string;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   /** SigV4 service name (`ecs`, `skiff`, `application-autoscaling`, ...). */
   service: string;
   region: string;

@@ -29,8 +29,8 @@ export async function credentials(): Promise<AwsCredentialIdentity> {
 
 export interface SignedRequestInit {
   method?: string;
-  /** A JSON body, already serialised (sent as application/json). */
-  body?: string;
+  /** The body, already serialised (a string is sent as application/json unless headers say otherwise). */
+  body?: string | Uint8Array;
   headers?: Record<string, string>;
   /** SigV4 service name: `skiff` for /skiff/v1, `ecs` for the ECS API. */
   service: string;
@@ -49,5 +49,5 @@ export async function signedFetch(url: URL, init: SignedRequestInit): Promise<Re
     region: init.region,
     credentials: init.credentials,
   });
-  return fetch(url, { method, headers, body: init.body });
+  return fetch(url, { method, headers, body: init.body as BodyInit | undefined });
 }

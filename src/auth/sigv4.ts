@@ -117,8 +117,18 @@ export function stringToSign(amzDate: string, scope: string, canonical: string):
 }
 
 export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  return hmac(hmac(hmac(hmac('AWS4' + secret, date), region), service), 'aws4_request');
+  // Four HMACs that give the same key all day: remembered (AWS's SDKs cache it the same way), bounded.
+  const id = `${date}/${region}/${service}\u0000${secret}`;
+  let key = signingKeys.get(id);
+  if (!key) {
+    key = hmac(hmac(hmac(hmac('AWS4' + secret, date), region), service), 'aws4_request');
+    if (signingKeys.size >= 1000) signingKeys.clear();
+    signingKeys.set(id, key);
+  }
+  return key;
 }
+
+const signingKeys = new Map<string, Buffer>();
 
 export function signature(secret: string, auth: Pick<ParsedAuthorization, 'date' | 'region' | 'service'>, amzDate: string, canonical: string): string {
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;

@@ -48,10 +48,38 @@ services:
     'services.web.deploy.placement is not supported by Skiff and was ignored',
     'services.web.healthcheck.start_interval is not supported by Skiff and was ignored',
     'services.web.ports[0].mode is not supported by Skiff and was ignored',
-    'services.web.volumes is not supported by Skiff and was ignored',
     'version is obsolete in the Compose Specification and was ignored',
-    'volumes is not supported by Skiff and was ignored',
   ]);
+});
+
+test('volumes: named volumes and bind-mounted folders become mounts; undeclared volumes, relative targets refused; anonymous ones reported', () => {
+  const p = parse(`volumes: { data: {}, cache: { driver: local } }
+services:
+  web:
+    image: x
+    volumes:
+      - data:/var/lib/data
+      - ./site:/usr/share/site:ro
+      - { type: volume, source: cache, target: /cache, read_only: true }
+      - /tmp/anon
+`);
+  const web = p.services[0]!;
+  assert.deepEqual(p.volumes, ['data', 'cache']);
+  assert.deepEqual(web.mounts, [
+    { kind: 'volume', source: 'data', target: '/var/lib/data', readOnly: false },
+    { kind: 'bind', source: '/p/site', target: '/usr/share/site', readOnly: true },
+    { kind: 'volume', source: 'cache', target: '/cache', readOnly: true },
+  ]);
+  assert.deepEqual(p.warnings.sort(), [
+    'services.web.volumes[3]: anonymous volumes are not supported by Skiff and were ignored (name it under the top-level volumes:)',
+    'volumes.cache.driver is not supported by Skiff and was ignored (a named volume is an EFS file system)',
+  ]);
+  assert.throws(() => parse(`services:\n  web: { image: x, volumes: ["nope:/a", "data:rel"] }\nvolumes: { data: {} }\n`), (e: unknown) => {
+    assert.ok(e instanceof ComposeError);
+    assert.match(e.message, /volume "nope" is not declared/);
+    assert.match(e.message, /must be absolute/);
+    return true;
+  });
 });
 
 test('every problem is reported together', () => {

@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, basename, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { readServiceMounts, readTopVolumes, type ComposeMount } from './volumes.ts';
 import { interpolateString, parseBytes, parseDuration, parseEnvFile, parsePort, shellWords, type ComposePort } from './values.ts';
 
 export type { ComposePort } from './values.ts';
@@ -68,6 +69,8 @@ export interface ComposeService {
   stopGracePeriod?: number;
   init?: boolean;
   readOnly?: boolean;
+  /** Named volumes and bind-mounted folders (each an EFS file system: compose/volumes.ts). */
+  mounts: ComposeMount[];
 }
 
 export interface ComposeSecret {
@@ -81,6 +84,8 @@ export interface ComposeProject {
   name: string;
   services: ComposeService[];
   secrets: ComposeSecret[];
+  /** Top-level named volumes. */
+  volumes: string[];
   /** One line per ignored key path: `services.web.volumes is not supported by Skiff and was ignored`. */
   warnings: string[];
 }
@@ -98,10 +103,10 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Keys Skiff maps, per level; anything else is reported. */
-const TOP_LEVEL = new Set(['name', 'services', 'secrets', 'version']);
+const TOP_LEVEL = new Set(['name', 'services', 'secrets', 'version', 'volumes']);
 const SERVICE_KEYS = new Set([
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'healthcheck', 'depends_on', 'deploy',
-  'secrets', 'working_dir', 'user', 'stop_grace_period', 'init', 'read_only', 'cpus', 'mem_limit', 'mem_reservation',
+  'secrets', 'working_dir', 'user', 'stop_grace_period', 'init', 'read_only', 'cpus', 'mem_limit', 'mem_reservation', 'volumes',
 ]);
 const DEPLOY_KEYS = new Set(['replicas', 'resources']);
 const RESOURCES_KEYS = new Set(['limits', 'reservations']);
@@ -188,6 +193,7 @@ export function parseCompose(text: string, opts: ReadOptions): ComposeProject {
     }
   }
   const secretNames = new Set(Object.keys(isObj(root.secrets) ? root.secrets : {}));
+  const volumes = readTopVolumes(root.volumes, problems, warnings);
 
   // Services.
   const services: ComposeService[] = [];
@@ -205,7 +211,7 @@ export function parseCompose(text: string, opts: ReadOptions): ComposeProject {
         continue;
       }
       checkKeys(raw, SERVICE_KEYS, path);
-      const svc = readService(sname, raw, path, { problems, warnings, checkKeys, env, readFile, baseDir, secretNames });
+      const svc = readService(sname, raw, path, { problems, warnings, checkKeys, env, readFile, baseDir, secretNames, volumes: new Set(volumes) });
       if (svc) services.push(svc);
     }
     const known = new Set(services.map((s) => s.name));
@@ -218,7 +224,7 @@ export function parseCompose(text: string, opts: ReadOptions): ComposeProject {
     }
   }
   if (problems.length) throw new ComposeError(problems);
-  return { name, services, secrets, warnings };
+  return { name, services, secrets, volumes, warnings };
 }
 
 interface ServiceContext {
@@ -229,6 +235,7 @@ interface ServiceContext {
   readFile: (path: string) => string;
   baseDir: string;
   secretNames: Set<string>;
+  volumes: Set<string>;
 }
 
 function readService(name: string, raw: Obj, path: string, cx: ServiceContext): ComposeService | undefined {
@@ -247,6 +254,7 @@ function readService(name: string, raw: Obj, path: string, cx: ServiceContext): 
     limits: {},
     reservations: {},
     secrets: [],
+    mounts: readServiceMounts(raw.volumes, path, { baseDir: cx.baseDir, named: cx.volumes, problems, warnings }),
   };
   const words = (v: unknown, key: string): string[] | undefined => {
     if (v === undefined || v === null) return undefined;

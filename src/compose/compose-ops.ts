@@ -50,6 +50,7 @@ import type { Policy } from '../auth/policy.ts';
 import { DEREGISTRATION_DELAY_TAG, LISTENER_PORT_TAG } from '../model/load-balancer.ts';
 import type { DependsCondition } from './compose-file.ts';
 import { serviceDnsName } from '../model/dns-names.ts';
+import { ensureFileSystems, withFileSystems, type FileSystemsApi } from './compose-volumes-up.ts';
 
 /** The Secrets Manager calls compose needs. */
 export interface SecretsApi {
@@ -90,6 +91,7 @@ export interface ComposeDeps {
   ecs: Pick<ECSClient, 'send'>;
   secrets: SecretsApi;
   roles: RolesApi;
+  fileSystems?: FileSystemsApi;
   /** One line of progress for the user. */
   log: (line: string) => void;
   waitTimeoutMs?: number;
@@ -185,8 +187,9 @@ export async function composeUp(plan: ComposePlan, deps: ComposeDeps, opts: { wa
   // A definition identical to the family's latest (same content hash, secret values included) is reused,
   // so a second `up` of an unchanged file restarts nothing.
   const definitionArns = new Map<string, string>();
+  const fileSystemIds = await ensureFileSystems(plan, deps.fileSystems, log); // named volumes and bind-mounted folders: EFS
   for (const svc of plan.services) {
-    const definition = definitionFor(svc, executionRoleArn);
+    const definition = withFileSystems(definitionFor(svc, executionRoleArn), fileSystemIds);
     const hash = definitionHash(definition, plan);
     const latest = await ecs
       .send(new DescribeTaskDefinitionCommand({ taskDefinition: svc.taskDefinition.family!, include: ['TAGS'] }))

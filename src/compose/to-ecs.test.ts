@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCompose, ComposeError } from './compose-file.ts';
+import { withFileSystems } from './compose-volumes-up.ts';
 import { executionRoleNameFor, healthCheckFor, loadBalancerNameFor, loadBalancersFor, planCompose, startOrder, taskSizeFor } from './to-ecs.ts';
 
 const MiB = 1024 ** 2;
@@ -190,4 +191,32 @@ test('--cluster overrides the project cluster', () => {
   const p = planCompose(parseCompose('services: { a: { image: x } }', { file: '/p/c.yml', env: {} }), { cluster: 'default' });
   assert.equal(p.cluster, 'default');
   assert.equal(p.services[0]!.service.cluster, 'default');
+});
+
+test('volumes: one EFS file system per named volume and per bind-mounted folder, shared by the services that mount it', () => {
+  const p = plan(`name: shop
+volumes: { data: {} }
+services:
+  db: { image: x, volumes: ["data:/var/lib/db"] }
+  web: { image: y, volumes: ["data:/data:ro", "./site:/site"] }
+`);
+  assert.deepEqual(
+    p.fileSystems.map((f) => ({ ...f })),
+    [
+      { key: 'vol-data', creationToken: 'compose:shop:volume:data', name: 'shop_data' },
+      { key: 'bind-' + p.fileSystems[1]!.key.slice(5), creationToken: `compose:shop:bind:${p.fileSystems[1]!.key.slice(5)}`, name: 'shop_bind_site', seedFrom: '/p/site' },
+    ],
+  );
+  const web = p.services.find((s) => s.name === 'web')!.taskDefinition;
+  assert.deepEqual(web.volumes, [
+    { name: 'vol-data', efsVolumeConfiguration: { fileSystemId: '${efs:vol-data}' } },
+    { name: p.fileSystems[1]!.key, efsVolumeConfiguration: { fileSystemId: `\${efs:${p.fileSystems[1]!.key}}` } },
+  ]);
+  assert.deepEqual(web.containerDefinitions![0]!.mountPoints, [
+    { sourceVolume: 'vol-data', containerPath: '/data', readOnly: true },
+    { sourceVolume: p.fileSystems[1]!.key, containerPath: '/site', readOnly: false },
+  ]);
+  const ids = new Map([['vol-data', 'fs-0123456789abcdef0'], [p.fileSystems[1]!.key, 'fs-0123456789abcdef1']]);
+  const td = withFileSystems(structuredClone(web), ids);
+  assert.deepEqual(td.volumes!.map((v) => v.efsVolumeConfiguration!.fileSystemId), ['fs-0123456789abcdef0', 'fs-0123456789abcdef1']);
 });

@@ -30,10 +30,11 @@
  *   task definitions that use secrets name it as their executionRoleArn.
  */
 import { createHash } from 'node:crypto';
-import type { ContainerDefinition, CreateServiceCommandInput, LoadBalancer, RegisterTaskDefinitionCommandInput, RunTaskCommandInput, Tag } from '@aws-sdk/client-ecs';
+import type { ContainerDefinition, CreateServiceCommandInput, LoadBalancer, RegisterTaskDefinitionCommandInput, RunTaskCommandInput, Tag, Volume } from '@aws-sdk/client-ecs';
 import { cheapestSizeAtLeast, type TaskSize } from '../ecs/sizes.ts';
 import { ComposeError, type ComposeProject, type ComposeService, type DependsCondition } from './compose-file.ts';
 import { LISTENER_PORT_TAG } from '../model/load-balancer.ts';
+import { fileSystemFor, fileSystemIdPlaceholder, type PlannedFileSystem } from './volumes.ts';
 
 /** The tag every resource `skiff compose up` makes carries, so `down` removes only what compose made. */
 export const PROJECT_TAG = 'skiff:compose-project';
@@ -72,6 +73,8 @@ export interface ComposePlan {
   project: string;
   cluster: string;
   secrets: PlannedSecret[];
+  /** The EFS file systems of the project's named volumes and bind-mounted folders (made by `up` if missing). */
+  fileSystems: PlannedFileSystem[];
   /** The execution role `up` makes for the services that use secrets; undefined when none does. */
   executionRoleName?: string;
   /** In start order: every service after the services it depends on. */
@@ -120,11 +123,13 @@ export function planCompose(project: ComposeProject, opts: PlanOptions = {}): Co
   const secrets = project.secrets.map((s) => ({ composeName: s.name, secretName: secretNameFor(project.name, s.name), value: s.value }));
   const jobs = new Set(project.services.flatMap((s) => s.dependsOn.filter((d) => d.condition === 'service_completed_successfully').map((d) => d.service)));
 
+  const fileSystems = new Map<string, PlannedFileSystem>();
   const plans = new Map<string, ServicePlan>();
   const publishedBy = new Map<number, string>();
   for (const svc of project.services) {
     const size = taskSizeFor(svc, problems, notes);
     const container = containerFor(svc, project.name, notes);
+    const volumes = volumesFor(svc, project.name, container, fileSystems);
     const family = familyFor(project.name, svc.name);
     const oneShot = jobs.has(svc.name);
     const count = svc.replicas ?? 1;
@@ -154,6 +159,7 @@ export function planCompose(project: ComposeProject, opts: PlanOptions = {}): Co
         cpu: String(size.cpu),
         memory: String(size.memory),
         containerDefinitions: [container],
+        ...(volumes.length ? { volumes } : {}),
         tags,
       },
       service: { cluster, serviceName: svc.name, taskDefinition: family, desiredCount: count, ...(loadBalancers.length ? { loadBalancers } : {}), tags: serviceTags },
@@ -168,7 +174,19 @@ export function planCompose(project: ComposeProject, opts: PlanOptions = {}): Co
   if (problems.length) throw new ComposeError(problems);
   const services = order.map((n) => plans.get(n)!);
   const executionRoleName = services.some((s) => s.usesSecrets) ? executionRoleNameFor(project.name) : undefined;
-  return { project: project.name, cluster, secrets, ...(executionRoleName ? { executionRoleName } : {}), services, notes, warnings: project.warnings };
+  return { project: project.name, cluster, secrets, fileSystems: [...fileSystems.values()], ...(executionRoleName ? { executionRoleName } : {}), services, notes, warnings: project.warnings };
+}
+
+/** The service's mounts as EFS volumes (file system ids still placeholders) and the container's mountPoints; records each file system once. */
+function volumesFor(svc: ComposeService, project: string, container: ContainerDefinition, fileSystems: Map<string, PlannedFileSystem>): Volume[] {
+  const volumes = new Map<string, Volume>();
+  for (const m of svc.mounts) {
+    const { volumeName, fs } = fileSystemFor(project, m);
+    fileSystems.set(fs.key, fs);
+    volumes.set(volumeName, { name: volumeName, efsVolumeConfiguration: { fileSystemId: fileSystemIdPlaceholder(fs.key) } });
+    (container.mountPoints ??= []).push({ sourceVolume: volumeName, containerPath: m.target, readOnly: m.readOnly });
+  }
+  return [...volumes.values()];
 }
 
 /**

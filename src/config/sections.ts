@@ -49,11 +49,17 @@
  *   SKIFF_EPHEMERAL_STORAGE_SCALE        multiplies every task's limit, for small hosts and tests
  *                                        (0.000001–1, default 1; 0.001: a 20 GiB task may use 20 MiB)
  *   SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS  how often running tasks' writable layers are measured (default 2000)
+ *
+ * Bandwidth by task size (src/network/bandwidth.ts):
+ *   --bandwidth-scale / SKIFF_BANDWIDTH_SCALE  multiplies the table (1 Gbps sustained at ≤ 512 CPU
+ *                                        units ... 10 Gbps above 2048), for small hosts and tests
+ *                                        (0.001–10, default 1; 0.1: a 256-CPU task gets 100 Mbps)
  */
 import { readFileSync } from 'node:fs';
 import { ISOLATIONS, isIsolation, type Isolation } from '../model/isolation.ts';
 import { envNumbers } from './env-numbers.ts';
 import { DEFAULT_DEREGISTRATION_DELAY_SECONDS, MAX_DEREGISTRATION_DELAY_SECONDS } from '../model/load-balancer.ts';
+import { MAX_BANDWIDTH_SCALE, MIN_BANDWIDTH_SCALE } from '../network/bandwidth.ts';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -199,4 +205,21 @@ export function parseIsolation(flag: string | undefined, env: Env, problems: str
   if (isIsolation(v)) return v;
   problems.push(`--isolation / SKIFF_ISOLATION must be one of ${ISOLATIONS.join(', ')} (got ${JSON.stringify(v)})`);
   return 'runc';
+}
+
+export interface BandwidthSettings {
+  /** Multiplies the bandwidth table (network/bandwidth.ts). */
+  scale: number;
+}
+
+/** `--bandwidth-scale` (the flag, when given) over SKIFF_BANDWIDTH_SCALE. */
+export function parseBandwidthSettings(env: Env, problems: string[], flag?: string): BandwidthSettings {
+  const raw = flag ?? env.SKIFF_BANDWIDTH_SCALE;
+  if (raw === undefined || raw.trim() === '') return { scale: 1 };
+  const scale = Number(raw);
+  if (!(scale >= MIN_BANDWIDTH_SCALE && scale <= MAX_BANDWIDTH_SCALE)) {
+    problems.push(`--bandwidth-scale / SKIFF_BANDWIDTH_SCALE must be a number from ${MIN_BANDWIDTH_SCALE} to ${MAX_BANDWIDTH_SCALE}, e.g. 0.1 to give a 256-CPU task 100 Mbps instead of 1 Gbps (got ${raw})`);
+    return { scale: 1 };
+  }
+  return { scale };
 }

@@ -12,6 +12,8 @@ import { parseUpstream } from '../model/dns-upstream.ts';
 import { HostPortError, parseTaskHostPorts, type TaskHostPort } from '../network/host-boundary.ts';
 import {
   parseAutoscalingSettings,
+  parseBandwidthSettings,
+  type BandwidthSettings,
   parseEphemeralStorageSettings,
   parseIsolation,
   type EphemeralStorageSettings,
@@ -91,6 +93,8 @@ export interface ServerConfig {
   metrics: Readonly<MetricsSettings>;
   /** Ephemeral storage enforcement (SKIFF_EPHEMERAL_STORAGE_SCALE, SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS). */
   ephemeralStorage: Readonly<EphemeralStorageSettings>;
+  /** Bandwidth by task size: the table's multiplier (`--bandwidth-scale`, SKIFF_BANDWIDTH_SCALE; default 1). */
+  bandwidth: Readonly<BandwidthSettings>;
   /** The task metadata endpoint (SKIFF_METADATA_PORT, SKIFF_TASK_CREDENTIALS_TTL_MS). */
   metadata: Readonly<MetadataSettings>;
   /** The load balancers (SKIFF_LB_*; they bind to `host`). */
@@ -130,6 +134,8 @@ export interface ServerFlags {
   egress?: boolean;
   egressInterface?: string[];
   dnsUpstream?: string[];
+  /** Multiplies the bandwidth table (`--bandwidth-scale`). */
+  bandwidthScale?: string;
 }
 
 export class ConfigError extends Error {}
@@ -212,6 +218,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     metrics: Object.freeze(parseMetricsSettings(env, problems)),
     metadata: Object.freeze(parseMetadataSettings(env, problems)),
     ephemeralStorage: Object.freeze(parseEphemeralStorageSettings(env, problems)),
+    bandwidth: Object.freeze(parseBandwidthSettings(env, problems, flags.bandwidthScale)),
     loadBalancers: Object.freeze(parseLoadBalancerSettings(env, host, problems)),
     autoscaling: Object.freeze(parseAutoscalingSettings(env, problems)),
     disk: Object.freeze(diskSettings(env, problems)),

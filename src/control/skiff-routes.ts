@@ -57,11 +57,11 @@ export function skiffRoutes(app: FastifyInstance, deps: SkiffRouteDeps, opts: { 
     },
   );
 
-  /** One task with Skiff's extra detail: cold-start phases and billing. */
+  /** One task with Skiff's extra detail: cold-start phases, billing, the bandwidth its traffic is shaped to (null before). */
   app.get<{ Params: { taskId: string } }>('/skiff/v1/tasks/:taskId', async (req, reply) => {
     const task = deps.tasks.get(req.params.taskId);
     if (!task) return sendError(reply, new ApiError(ErrorCode.ResourceNotFoundException, `Task ${req.params.taskId} not found.`));
-    return { task: taskView(task, deps.tags.list(task.arn)), timings: task.timings, billing: task.billing ?? null };
+    return { task: taskView(task, deps.tags.list(task.arn)), timings: task.timings, billing: task.billing ?? null, bandwidth: task.network.bandwidth ?? null };
   });
 
   app.get('/skiff/v1/subnets', async () => {

@@ -46,9 +46,9 @@ export function taskOperations(deps: TaskHandlerDeps) {
    * its document: the view is a pure function of the document, so while the
    * stamp holds, neither the document nor the view is read or built again.
    */
-  const viewCache = new Map<string, { stamp: number; cluster: string; json: string }>();
-  function describeJson(taskIds: string[], clusterName: string, withTags: boolean): Map<string, string> {
-    const out = new Map<string, string>();
+  const viewCache = new Map<string, { stamp: number; cluster: string; json: Buffer }>();
+  function describeJson(taskIds: string[], clusterName: string, withTags: boolean): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
     const stamps = withTags ? new Map<string, number>() : deps.tasks.changeStamps(taskIds);
     const misses: string[] = [];
     for (const id of taskIds) {
@@ -61,7 +61,7 @@ export function taskOperations(deps: TaskHandlerDeps) {
       const t = JSON.parse(doc) as TaskRecord;
       const view = taskView(t, withTags ? deps.tags.list(t.arn) : []);
       if (!withTags) delete view.tags;
-      const json = JSON.stringify(view);
+      const json = Buffer.from(JSON.stringify(view));
       if (!withTags) {
         if (viewCache.size >= 20_000) viewCache.clear(); // bounded: a cache, not a copy of the store
         viewCache.set(id, { stamp, cluster: t.clusterName, json });
@@ -170,14 +170,14 @@ export function taskOperations(deps: TaskHandlerDeps) {
       const parsed = refs.map((ref) => ({ ref, p: tryParseTaskRef(cluster.name, ref, deps.arns) }));
       const ids = [...new Set(parsed.flatMap(({ p }) => (p && p.cluster === cluster.name ? [p.taskId] : [])))];
       const found = describeJson(ids, cluster.name, withTags);
-      const tasks: string[] = [];
+      const tasks: Buffer[] = [];
       const failures: { arn: string; reason: string }[] = [];
       for (const { ref, p } of parsed) {
         const json = p && p.cluster === cluster.name ? found.get(p.taskId) : undefined;
         if (json !== undefined) tasks.push(json);
         else failures.push({ arn: p?.arn ?? ref, reason: 'MISSING' });
       }
-      return new PreSerialized(`{"tasks":[${tasks.join(',')}],"failures":${JSON.stringify(failures)}}`);
+      return PreSerialized.array('tasks', tasks, `,"failures":${JSON.stringify(failures)}`);
     },
 
     ListTasks(input: Record<string, unknown>) {

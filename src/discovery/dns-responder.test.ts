@@ -69,6 +69,10 @@ test('withServiceDiscovery: ensureSubnet also starts DNS; everything else is the
       throw new Error('unused');
     },
     async detach() {},
+    async shape() {},
+    async shaping() {
+      return undefined;
+    },
     async listAttached() {
       return [];
     },

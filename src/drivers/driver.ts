@@ -262,6 +262,15 @@ export interface Driver {
    * is left, for `skiff host reset`. Returns the paths removed (or that would be).
    */
   purgeHostState(opts: { dryRun: boolean }): Promise<string[]>;
+  /**
+   * Optional: moves a host process that serves a task from outside its
+   * containers (the bindfs behind an EFS access point) out of the server's
+   * cgroups into one of its own named `name`, as the driver keeps its container
+   * supervisors, so a service manager stopping the server leaves it running.
+   */
+  adoptHelper?(pid: number, name: string): Promise<void>;
+  /** Optional: removes the cgroup of `adoptHelper` once its process exited (idempotent). */
+  releaseHelper?(name: string): Promise<void>;
 }
 
 /**

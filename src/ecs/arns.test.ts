@@ -126,3 +126,14 @@ test('parseServiceRef and parseContainerArn', () => {
   assert.deepEqual(parseContainerArn(`${P}container/web/${ID}/c0ffee-1`), { cluster: 'web', taskId: ID, containerId: 'c0ffee-1' });
   expectApiError(() => parseContainerArn(`${P}container/web/${ID}`), 'InvalidParameterException');
 });
+
+test('parseTaskRef answers from memory for a reference it parsed before, and still refuses bad ones every time', () => {
+  const id = 'a'.repeat(32);
+  const first = parseTaskRef('c1', id);
+  assert.equal(parseTaskRef('c1', id), first, 'the same (frozen) answer');
+  assert.ok(Object.isFrozen(first));
+  assert.equal(parseTaskRef('c2', id).cluster, 'c2', 'keyed on the cluster too');
+  assert.throws(() => parseTaskRef('c1', [id] as unknown as string), /not a valid task id/, 'a non-string that prints like a cached reference is still refused');
+  assert.throws(() => parseTaskRef('c1', 'nope'), /not a valid task id/);
+  assert.throws(() => parseTaskRef('c1', 'nope'), /not a valid task id/);
+});

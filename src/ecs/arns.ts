@@ -204,6 +204,23 @@ export interface TaskRef {
  * InvalidParameterException for a malformed id or ARN.
  */
 export function parseTaskRef(cluster: string | undefined, idOrArn: string, ctx: ArnContext = defaultContext): TaskRef {
+  // Hot path (DescribeTasks names up to 100 tasks, parsed for the policy check and again by the handler): a pure
+  // function of its inputs, so valid answers are remembered per context (frozen, shared), bounded.
+  if (typeof idOrArn !== 'string' || (cluster !== undefined && typeof cluster !== 'string')) return parseTaskRefUncached(cluster, idOrArn, ctx);
+  let byCtx = taskRefCache.get(ctx);
+  if (!byCtx) taskRefCache.set(ctx, (byCtx = new Map()));
+  const key = `${cluster ?? ''}\u0000${idOrArn}`;
+  const hit = byCtx.get(key);
+  if (hit) return hit;
+  const ref = Object.freeze(parseTaskRefUncached(cluster, idOrArn, ctx));
+  if (byCtx.size >= 50_000) byCtx.clear();
+  byCtx.set(key, ref);
+  return ref;
+}
+
+const taskRefCache = new WeakMap<ArnContext, Map<string, TaskRef>>();
+
+function parseTaskRefUncached(cluster: string | undefined, idOrArn: string, ctx: ArnContext): TaskRef {
   const clusterName = resolveClusterName(cluster, ctx);
   const bad = () =>
     invalidParameter(`Task '${idOrArn}' is not a valid task id or ARN. Give the 32-character task id or the full task ARN from RunTask or ListTasks.`);

@@ -384,7 +384,24 @@ describe('volumes and mount points', () => {
   test('relative containerPath', () => rejects(td({ volumes: [{ name: 'd' }] }, { mountPoints: [{ sourceVolume: 'd', containerPath: 'data' }] }), /must be an absolute path/));
   test('host.sourcePath', () => rejects(td({ volumes: [{ name: 'd', host: { sourcePath: '/etc' } }] }), /host.sourcePath is not supported on Fargate/));
   test('duplicate volume', () => rejects(td({ volumes: [{ name: 'd' }, { name: 'd' }] }), /defined more than once/));
-  test('EFS', () => rejects(td({ volumes: [{ name: 'd', efsVolumeConfiguration: { fileSystemId: 'fs-1' } }] }), /efsVolumeConfiguration is not supported by Skiff/));
+  test('EFS', () => {
+    const efs = (cfg: Record<string, unknown>) => td({ volumes: [{ name: 'd', efsVolumeConfiguration: cfg }] });
+    const fs = 'fs-0123456789abcdef0';
+    assert.deepEqual(ok(efs({ fileSystemId: fs, rootDirectory: '/data' })).volumes, [{ name: 'd', efsVolumeConfiguration: { fileSystemId: fs, rootDirectory: '/data' } }]);
+    const withAuth = ok(efs({ fileSystemId: fs, transitEncryption: 'ENABLED', transitEncryptionPort: 2999, authorizationConfig: { accessPointId: 'fsap-0123456789abcdef0', iam: 'ENABLED' } }));
+    for (const name of ['ecs.capability.efs', 'ecs.capability.efsAuth', 'com.amazonaws.ecs.capability.docker-remote-api.1.25']) {
+      assert.ok(withAuth.requiresAttributes?.some((a: { name?: string }) => a.name === name), name);
+    }
+    ok(efs({ fileSystemId: fs, rootDirectory: '/', transitEncryption: 'ENABLED', authorizationConfig: { accessPointId: 'fsap-0123456789abcdef0' } }));
+    rejects(efs({ rootDirectory: '/' }), /fileSystemId must be a string/);
+    rejects(efs({ fileSystemId: 'fs-1' }), /is not a file system id/);
+    rejects(efs({ fileSystemId: fs, rootDirectory: '/a/../../etc' }), /contains "\.\."/);
+    rejects(efs({ fileSystemId: fs, rootDirectory: '/x', transitEncryption: 'ENABLED', authorizationConfig: { accessPointId: 'fsap-1' } }), /root directory must either be set to "\/" or be omitted/);
+    rejects(efs({ fileSystemId: fs, authorizationConfig: { accessPointId: 'fsap-1' } }), /Transit encryption must be enabled when using an EFS access point/);
+    rejects(efs({ fileSystemId: fs, authorizationConfig: { iam: 'ENABLED' } }), /Transit encryption must be enabled when IAM authorization is used/);
+    rejects(efs({ fileSystemId: fs, transitEncryption: 'yes' }), /transitEncryption/);
+  });
+  test('S3 Files', () => rejects(td({ volumes: [{ name: 'd', s3filesVolumeConfiguration: {} }] }), /s3filesVolumeConfiguration is not supported by Skiff/));
   test('volumesFrom needs an existing container', () => {
     ok(td({ containerDefinitions: [{ name: 'a', image: 'x', volumesFrom: [{ sourceContainer: 'b' }] }, { name: 'b', image: 'y' }] }));
     rejects(td({}, { volumesFrom: [{ sourceContainer: 'zzz' }] }), /names container 'zzz', which does not exist/);

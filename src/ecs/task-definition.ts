@@ -150,6 +150,7 @@ export function normaliseRegisterTaskDefinition(input: RegisterTaskDefinitionCom
     taskRoleArn,
     executionRoleArn,
     runtimePlatform: runtimePlatform as { cpuArchitecture?: string } | undefined,
+    volumes,
   });
 
   const taskDefinition = compact({

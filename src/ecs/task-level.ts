@@ -15,6 +15,7 @@ import { isValidName } from './arns.ts';
 import type { TaskSize } from './sizes.ts';
 import { validateEnvironment } from './container-definition.ts';
 import { checks, compact, isObj, present, type Obj } from './validate.ts';
+import { normaliseEfsVolume } from './efs-volume.ts';
 
 export const EPHEMERAL_MIN_GIB = 21;
 export const EPHEMERAL_MAX_GIB = 200;
@@ -37,10 +38,9 @@ export function normaliseVolumes(v: unknown): Obj[] {
     }
     if (present(vol.dockerVolumeConfiguration)) throw err(`Volume '${name}': dockerVolumeConfiguration is not supported on Fargate. Remove it to get a task-scoped bind mount volume.`);
     if (present(vol.fsxWindowsFileServerVolumeConfiguration)) throw err(`Volume '${name}': FSx for Windows File Server volumes are not supported on Fargate Linux.`);
-    for (const k of ['efsVolumeConfiguration', 's3filesVolumeConfiguration'] as const) {
-      if (present(vol[k])) throw err(`Volume '${name}': ${k} is not supported by Skiff. Use a task-scoped bind mount volume (only "name").`);
-    }
+    if (present(vol.s3filesVolumeConfiguration)) throw err(`Volume '${name}': s3filesVolumeConfiguration is not supported by Skiff. Use EFS or a task-scoped bind mount volume (only "name").`);
     if (vol.configuredAtLaunch === true) throw err(`Volume '${name}': volumes configured at launch (Amazon EBS) are not supported by Skiff.`);
+    if (present(vol.efsVolumeConfiguration)) return { name, efsVolumeConfiguration: normaliseEfsVolume(vol.efsVolumeConfiguration, name) };
     return { name, host: {} };
   });
 }
@@ -72,6 +72,7 @@ export function computeRequiresAttributes(def: {
   taskRoleArn?: string;
   executionRoleArn?: string;
   runtimePlatform?: { cpuArchitecture?: string };
+  volumes?: Obj[];
 }): Attribute[] {
   const names: string[] = ['com.amazonaws.ecs.capability.docker-remote-api.1.18', 'ecs.capability.task-eni'];
   const add = (n: string) => {
@@ -96,6 +97,12 @@ export function computeRequiresAttributes(def: {
     if (c.repositoryCredentials) add('com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager');
     if (def.executionRoleArn && c.image && /\.dkr\.ecr\./.test(c.image)) add('ecs.capability.execution-role-ecr-pull');
     if (c.firelensConfiguration) add('ecs.capability.firelens.' + c.firelensConfiguration.type);
+  }
+  const efs = (def.volumes ?? []).map((v) => v.efsVolumeConfiguration as Obj | undefined).filter((v) => v !== undefined);
+  if (efs.length) {
+    add('ecs.capability.efs');
+    add('com.amazonaws.ecs.capability.docker-remote-api.1.25');
+    if (efs.some((v) => isObj(v.authorizationConfig))) add('ecs.capability.efsAuth');
   }
   const attrs: Attribute[] = names.map((name) => ({ name }));
   if (def.runtimePlatform?.cpuArchitecture === 'ARM64') attrs.push({ name: 'ecs.cpu-architecture', value: 'arm64' });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dockerStats, gatewayOf, parseNetDev, type StatsSample } from './metadata-views.ts';
+import { containerMetadata, dockerStats, gatewayOf, parseNetDev, taskMetadata, type StatsSample } from './metadata-views.ts';
+import type { TaskRecord } from '../model/task-record.ts';
 
 test('subnet gateway is the first host address', () => {
   assert.equal(gatewayOf('10.212.16.0/20'), '10.212.16.1/20');
@@ -44,4 +45,18 @@ test('Docker stats carry the sample\'s measurements: CPU split, throttling, pids
   assert.equal(first.preread, '0001-01-01T00:00:00Z');
   assert.equal(first.memory_stats.limit, 512 << 20, 'configured limit when the cgroup\'s is unknown');
   assert.deepEqual(first.blkio_stats.io_service_bytes_recursive, []);
+});
+
+test('Networks carry the rates the task is shaped to as SkiffBandwidth (ECS has no field for it); absent before shaping', () => {
+  const container = { name: 'app', runtimeId: 'abc-app', arn: 'arn:c', image: 'busybox', cpu: 0, lastStatus: 'RUNNING' };
+  const task = {
+    id: 'abc', arn: 'arn:t', clusterArn: 'arn:cl', family: 'f', revision: 1, cpu: 256, memory: 512, ephemeralStorageGiB: 20,
+    availabilityZone: 'us-east-1a', desiredStatus: 'RUNNING', lastStatus: 'RUNNING', createdAt: 0, containers: [container],
+    network: { attachmentId: 'a', subnetId: 's', vpcId: 'vpc-1', ipv4: '10.0.0.5', status: 'ATTACHED', bandwidth: { sustainedMbps: 1000, burstMbps: 10_000 } },
+  } as unknown as TaskRecord;
+  const ctx = { region: 'us-east-1', subnetCidr: '10.0.0.0/20' };
+  assert.deepEqual(containerMetadata(task, task.containers[0]!, ctx).Networks[0]!.SkiffBandwidth, { SustainedMbps: 1000, BurstMbps: 10_000 });
+  assert.deepEqual(taskMetadata(task, ctx).Containers[0]!.Networks[0]!.SkiffBandwidth, { SustainedMbps: 1000, BurstMbps: 10_000 });
+  const unshaped = { ...task, network: { ...task.network, bandwidth: undefined } };
+  assert.equal('SkiffBandwidth' in containerMetadata(unshaped, task.containers[0]!, ctx).Networks[0]!, false);
 });

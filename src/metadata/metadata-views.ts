@@ -2,7 +2,9 @@
  * The JSON the task metadata endpoint v4 returns, built from a task's stored
  * record (pure functions): container metadata (`${URI}`), task metadata
  * (`${URI}/task`) and stats in Docker's stats shape (`${URI}/stats`,
- * `${URI}/task/stats`), with the field names ECS uses.
+ * `${URI}/task/stats`), with the field names ECS uses. One field is Skiff's
+ * own, as ECS has none for it: `SkiffBandwidth` in each Networks entry, the
+ * rates the task's traffic is shaped to each way (network/bandwidth.ts).
  */
 import type { ContainerRecord, TaskRecord } from '../model/task-record.ts';
 import { hostnameFor } from '../agent/start-rules.ts';
@@ -49,6 +51,7 @@ export function containerMetadata(task: TaskRecord, c: ContainerRecord, ctx: { r
         ...(task.network.macAddress ? { MACAddress: task.network.macAddress } : {}),
         ...(ctx.subnetCidr ? { IPv4SubnetCIDRBlock: ctx.subnetCidr, SubnetGatewayIpv4Address: gatewayOf(ctx.subnetCidr) } : {}),
         PrivateDNSName: hostnameFor(task.network.ipv4, ctx.region),
+        ...(task.network.bandwidth ? { SkiffBandwidth: { SustainedMbps: task.network.bandwidth.sustainedMbps, BurstMbps: task.network.bandwidth.burstMbps } } : {}),
       },
     ],
   };

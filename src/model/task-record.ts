@@ -64,6 +64,14 @@ export interface NetworkRecord {
   ipv4: string;
   macAddress?: string;
   status: 'PRECREATED' | 'ATTACHING' | 'ATTACHED' | 'DETACHING' | 'DELETED';
+  /** The bandwidth the task's network is shaped to (network/bandwidth.ts), stored before it is applied. */
+  bandwidth?: TaskBandwidth;
+}
+
+/** A task's share of the network, each way: a sustained rate and the peak a burst may reach, megabits per second. */
+export interface TaskBandwidth {
+  sustainedMbps: number;
+  burstMbps: number;
 }
 
 /** One timed step of a task start; together they are the cold-start breakdown. */

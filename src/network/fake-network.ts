@@ -8,8 +8,9 @@
  * `<prefix><taskId>`, host veth `<vethPrefix><12 hex>`, MAC from the address),
  * the same checks and errors (bridge names, CIDRs, usable addresses, a bridge
  * that must exist before a task attaches to it, a subnet that overlaps another,
- * a namespace holding another address), idempotent attach and detach, and
- * removeSubnet refusing while tasks are attached.
+ * a namespace holding another address, shaping a task that is not attached or
+ * a bad bandwidth), idempotent attach, shape and detach, and removeSubnet
+ * refusing while tasks are attached. Shaping is remembered, nothing is slowed.
  *
  * The state lives in a FakeNetworkState, like the kernel's: a new FakeNetwork
  * over the same state is a restarted server finding the namespaces its tasks
@@ -19,6 +20,7 @@
 import type { Network, SubnetSpec, TaskAttachment } from './network.ts';
 import { formatCidr, gatewayAddress, intToIp, ipToInt, isUsable, overlaps, parseCidr, subnetCidrProblem } from '../model/cidr.ts';
 import { hostVethName, isValidIfName, macForIpv4, NetworkError } from './linux-network.ts';
+import { bandwidthProblem, type TaskBandwidth } from './bandwidth.ts';
 
 /** Where fake namespaces "live" (never a real path: nothing is created there). */
 export const FAKE_NETNS_DIR = '/fake/netns';
@@ -32,6 +34,8 @@ export class FakeNetworkState {
   readonly bridges = new Map<string, string>();
   /** Task id → its namespace, veth and address, with the bridge it hangs off. */
   readonly attached = new Map<string, TaskAttachment & { bridge: string }>();
+  /** Task id → the bandwidth its (fake) veth is shaped to; goes with the namespace. */
+  readonly shaped = new Map<string, TaskBandwidth>();
 
   /** Whether a namespace path exists (for the fake driver's host: containers join only existing namespaces). */
   hasNamespacePath(path: string): boolean {
@@ -107,6 +111,7 @@ export class FakeNetwork implements Network {
       }
       if (existing.bridge === subnet.bridge && this.state.bridges.has(subnet.bridge)) return publicPart(existing);
       this.state.attached.delete(taskId); // half-made (its bridge went away): made again below
+      this.state.shaped.delete(taskId);
     }
     if (!this.state.bridges.has(subnet.bridge)) {
       throw new NetworkError(`task ${taskId}: bridge ${subnet.bridge} of subnet ${subnet.id} does not exist (call ensureSubnet first)`);
@@ -126,9 +131,25 @@ export class FakeNetwork implements Network {
     return publicPart(att);
   }
 
+  async shape(taskId: string, bandwidth: TaskBandwidth): Promise<void> {
+    this.checkTaskId(taskId);
+    const problem = bandwidthProblem(bandwidth);
+    if (problem) throw new NetworkError(`task ${taskId}: ${problem}`);
+    const att = this.state.attached.get(taskId);
+    if (!att) throw new NetworkError(`task ${taskId} is not attached (no ${hostVethName(this.vethPrefix, taskId)}): attach it before shaping its traffic`);
+    this.state.shaped.set(taskId, { sustainedMbps: bandwidth.sustainedMbps, burstMbps: bandwidth.burstMbps });
+  }
+
+  async shaping(taskId: string): Promise<TaskBandwidth | undefined> {
+    this.checkTaskId(taskId);
+    const bw = this.state.shaped.get(taskId);
+    return bw && { ...bw };
+  }
+
   async detach(taskId: string): Promise<void> {
     this.checkTaskId(taskId);
     this.state.attached.delete(taskId);
+    this.state.shaped.delete(taskId);
   }
 
   async removeSubnet(bridge: string): Promise<void> {

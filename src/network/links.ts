@@ -32,6 +32,20 @@ export function hostVethName(vethPrefix: string, taskId: string): string {
   return vethPrefix + taskId.slice(0, Math.min(12, IFNAMSIZ - vethPrefix.length));
 }
 
+/**
+ * A task's ifb device (its traffic out, shaped: bandwidth.ts): vethPrefix + one
+ * hex char fewer than its veth + `i`, so it never takes a veth's name.
+ */
+export function hostIfbName(vethPrefix: string, taskId: string): string {
+  return vethPrefix + taskId.slice(0, Math.min(12, IFNAMSIZ - 1 - vethPrefix.length)) + 'i';
+}
+
+/** The names a veth prefix gives task links: host veths and ifb devices (for cleanup). */
+export function taskLinkNames(vethPrefix: string): { veth: RegExp; ifb: RegExp } {
+  const hex = (n: number) => `[0-9a-f]{${Math.min(12, n - vethPrefix.length)}}`;
+  return { veth: new RegExp(`^${vethPrefix}${hex(IFNAMSIZ)}$`), ifb: new RegExp(`^${vethPrefix}${hex(IFNAMSIZ - 1)}i$`) };
+}
+
 export function readSys(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();

@@ -24,26 +24,31 @@
  *             address another VPC. The security-group tables
  *             (security-group-firewall.ts) decide what each task sends and accepts.
  *
- * Task networks are IPv4 only: the task's eth0, the host veth and the bridge are
- * set to `addrgenmode none`, so they get no IPv6 link-local address.
+ *   shaping → each task's traffic both ways (bandwidth.ts): tbf on the host veth
+ *             and on the task's ifb device `<vethPrefix><hex…>i`, made with the veth.
+ *
+ * Task networks are IPv4 only: the task's eth0, the host veth, the ifb and the
+ * bridge are set to `addrgenmode none`, so they get no IPv6 link-local address.
  *
  * Speed: a fresh attach is exactly two process spawns (`ip -batch -` on the host,
- * `ip -n NS -j -batch -` inside the namespace); existence checks read /sys and
- * /run/netns directly.
+ * `ip -n NS -j -batch -` inside the namespace), shaping one (`tc -batch -`);
+ * existence checks read /sys and /run/netns directly.
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import type { Network, SubnetSpec, TaskAttachment } from './network.ts';
 import { run as exec, CommandMissingError, type RunResult as ExecResult } from '../util/exec.ts';
 import { formatCidr, intToIp, ipToInt, isUsable } from '../model/cidr.ts';
-import { hostVethName, IFNAMSIZ, isBridge, isValidIfName, lastJsonLine, linkExists, macForIpv4, masterOf, readSys, type IpLink, type IpRoute } from './links.ts';
+import { hostIfbName, hostVethName, isBridge, isValidIfName, lastJsonLine, linkExists, macForIpv4, taskLinkNames, type IpLink, type IpRoute } from './links.ts';
 import { boundaryProblem, boundaryScript, METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
 import { networkToolProblems } from './tools.ts';
-import { checkSubnet, NetworkError, type CheckedSubnet } from './checked-subnet.ts';
+import { checkSubnet, NetworkError } from './checked-subnet.ts';
 import { defaultRouteDevices, overlappingRoute } from './host-routes.ts';
 import { bridgeVpcScript, egressScript, switchOnForwarding, uplinksScript } from './egress.ts';
+import { namespaceState } from './namespace-state.ts';
+import { bandwidthProblem, ifbLines, parseShaping, readShapingScript, shapingScript, type TaskBandwidth } from './bandwidth.ts';
 
 export { METADATA_ADDRESS, type TaskHostPort, type TaskToHost } from './host-boundary.ts';
-export { hostVethName, isValidIfName, macForIpv4 } from './links.ts';
+export { hostIfbName, hostVethName, isValidIfName, macForIpv4 } from './links.ts';
 export { NetworkError } from './checked-subnet.ts';
 export const NETNS_DIR = '/var/run/netns';
 
@@ -76,6 +81,8 @@ export interface LinuxNetworkOptions {
   ipCommand?: string;
   /** Path of the `nft` binary. Default `nft` (from PATH). */
   nftCommand?: string;
+  /** Path of the `tc` binary. Default `tc` (from PATH). */
+  tcCommand?: string;
 }
 
 const NETNS_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
@@ -97,6 +104,7 @@ export class LinuxNetwork implements Network {
   private readonly bridgeVpcs = new Map<string, string>();
   private readonly ip: string;
   private readonly nft: string;
+  private readonly tc: string;
   /** Bridges this instance made sure of (bridge → subnet CIDR), to skip work on repeat calls. */
   private readonly ensured = new Map<string, string>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -114,6 +122,7 @@ export class LinuxNetwork implements Network {
     for (const i of this.egressInterfaces ?? []) if (!isValidIfName(i)) throw new NetworkError(`invalid egress interface "${i}"`);
     this.ip = opts.ipCommand ?? 'ip';
     this.nft = opts.nftCommand ?? 'nft';
+    this.tc = opts.tcCommand ?? 'tc';
     if (!NETNS_PREFIX_RE.test(this.netnsPrefix)) {
       throw new NetworkError(`invalid netnsPrefix "${this.netnsPrefix}": 1..32 letters, digits, '_', '.', '-'`);
     }
@@ -137,6 +146,11 @@ export class LinuxNetwork implements Network {
   hostVethName(taskId: string): string {
     this.checkTaskId(taskId);
     return hostVethName(this.vethPrefix, taskId);
+  }
+
+  hostIfbName(taskId: string): string {
+    this.checkTaskId(taskId);
+    return hostIfbName(this.vethPrefix, taskId);
   }
 
   private checkTaskId(taskId: string): void {
@@ -187,7 +201,7 @@ export class LinuxNetwork implements Network {
   // ---------------------------------------------------------------- fingerprint
 
   async fingerprint(): Promise<string[]> {
-    return networkToolProblems(this.ip, this.nft);
+    return networkToolProblems(this.ip, this.nft, this.tc);
   }
 
   // ---------------------------------------------------------------- subnets
@@ -314,6 +328,7 @@ export class LinuxNetwork implements Network {
   async attach(taskId: string, subnet: SubnetSpec, ipv4: string): Promise<TaskAttachment> {
     const ns = this.netnsName(taskId);
     const veth = this.hostVethName(taskId);
+    const ifb = this.hostIfbName(taskId);
     const s = checkSubnet(subnet);
     let addr: number;
     try {
@@ -332,11 +347,12 @@ export class LinuxNetwork implements Network {
       const haveNs = existsSync(`${NETNS_DIR}/${ns}`);
       const haveVeth = linkExists(veth);
       if (haveNs && haveVeth) {
-        const existing = await this.inspect(ns, veth, s, ip);
-        if (existing.ok) return existing.attachment;
-        if (existing.conflict) throw new NetworkError(`task ${taskId}: ${existing.conflict}; detach it first`);
+        const r = await this.ipBatch(['addr show dev eth0', 'route show'], { netns: ns, json: true });
+        const existing = namespaceState(r, { ns, veth, subnet: s, ip, egress: this.egress });
+        if (existing.ok && linkExists(ifb)) return this.attachment(ns, veth, existing.mac, ip, s.cidr.prefixLength, s.gateway);
+        if (!existing.ok && existing.conflict) throw new NetworkError(`task ${taskId}: ${existing.conflict}; detach it first`);
       }
-      if (haveNs || haveVeth) await this.teardown(ns, veth);
+      if (haveNs || haveVeth || linkExists(ifb)) await this.teardown(ns, veth, ifb);
       if (!isBridge(br)) {
         throw new NetworkError(`task ${taskId}: bridge ${br} of subnet ${s.spec.id} does not exist (call ensureSubnet first)`);
       }
@@ -346,10 +362,11 @@ export class LinuxNetwork implements Network {
         `link add ${veth} type veth peer name eth0 address ${macForIpv4(ip)} netns ${ns}`,
         `link set ${veth} addrgenmode none`,
         `link set ${veth} master ${br} up`,
+        ...ifbLines(ifb),
       ]);
       if (host.code !== 0) {
-        await this.teardown(ns, veth).catch(() => {});
-        throw new NetworkError(`task ${taskId}: cannot create namespace ${ns} and veth ${veth}`, host.stderr);
+        await this.teardown(ns, veth, ifb).catch(() => {});
+        throw new NetworkError(`task ${taskId}: cannot create namespace ${ns}, veth ${veth} and ifb ${ifb}`, host.stderr);
       }
       const inner = [`link set eth0 addrgenmode none`, `link set lo up`, `addr add ${ip}/${p} dev eth0`, `link set eth0 up`];
       if (s.vpc.prefixLength < p) inner.push(`route add ${formatCidr(s.vpc)} via ${s.gateway} dev eth0`);
@@ -366,7 +383,7 @@ export class LinuxNetwork implements Network {
         }
       }
       if (!mac) {
-        await this.teardown(ns, veth).catch(() => {});
+        await this.teardown(ns, veth, ifb).catch(() => {});
         throw new NetworkError(`task ${taskId}: cannot configure eth0 in ${ns}`, r.stderr || 'no MAC address reported');
       }
       return this.attachment(ns, veth, mac, ip, p, s.gateway);
@@ -377,60 +394,46 @@ export class LinuxNetwork implements Network {
     return { netnsName: ns, netnsPath: `${NETNS_DIR}/${ns}`, hostVeth: veth, macAddress: mac, ipv4: ip, prefixLength: p, gateway: gw };
   }
 
-  /** Reads an existing namespace: complete and matching, half-made, or holding a different address. */
-  private async inspect(
-    ns: string,
-    veth: string,
-    s: CheckedSubnet,
-    ip: string,
-  ): Promise<{ ok: true; attachment: TaskAttachment } | { ok: false; conflict?: string }> {
-    const r = await this.ipBatch(['addr show dev eth0', 'route show'], { netns: ns, json: true });
-    if (r.code !== 0) return { ok: false };
-    const lines = r.stdout.split('\n').filter((l) => l.trim().startsWith('['));
-    if (lines.length < 2) return { ok: false };
-    let link: IpLink | undefined;
-    let routes: IpRoute[];
-    try {
-      link = (JSON.parse(lines[0]!) as IpLink[])[0];
-      routes = JSON.parse(lines[1]!) as IpRoute[];
-    } catch {
-      return { ok: false };
-    }
-    const p = s.cidr.prefixLength;
-    const v4 = (link?.addr_info ?? []).filter((a) => a.family === 'inet');
-    if (v4.length > 0 && !v4.some((a) => a.local === ip && a.prefixlen === p)) {
-      return { ok: false, conflict: `its namespace ${ns} already has ${v4.map((a) => `${a.local}/${a.prefixlen}`).join(', ')}, not ${ip}/${p}` };
-    }
-    const hasRoute = (dst: string) => routes.some((x) => x.dst === dst && x.gateway === s.gateway);
-    const complete =
-      link?.address !== undefined &&
-      v4.length === 1 &&
-      (link.flags ?? []).includes('UP') &&
-      (s.vpc.prefixLength >= p || hasRoute(formatCidr(s.vpc))) &&
-      hasRoute(METADATA_ADDRESS) &&
-      routes.some((x) => x.dst === 'default') === this.egress &&
-      masterOf(veth) === s.spec.bridge &&
-      readSys(`/sys/class/net/${veth}/operstate`) !== 'down';
-    if (!complete) return { ok: false };
-    return { ok: true, attachment: this.attachment(ns, veth, link!.address!, ip, p, s.gateway) };
-  }
-
-  /** Deletes the host veth (its peer goes with it) and the namespace; absent parts are fine. */
-  private async teardown(ns: string, veth: string): Promise<void> {
+  /** Deletes the host veth (its peer and its qdiscs go with it), the ifb and the namespace; absent parts are fine. */
+  private async teardown(ns: string, veth: string, ifb: string): Promise<void> {
     const lines: string[] = [];
     if (linkExists(veth)) lines.push(`link del ${veth}`);
+    if (linkExists(ifb)) lines.push(`link del ${ifb}`);
     if (existsSync(`${NETNS_DIR}/${ns}`)) lines.push(`netns del ${ns}`);
     if (lines.length === 0) return;
     const r = await this.ipBatch(lines, { force: true });
-    if (r.code !== 0 && (linkExists(veth) || existsSync(`${NETNS_DIR}/${ns}`))) {
-      throw new NetworkError(`cannot remove ${[veth, ns].join(' / ')}`, r.stderr);
+    if (r.code !== 0 && (linkExists(veth) || linkExists(ifb) || existsSync(`${NETNS_DIR}/${ns}`))) {
+      throw new NetworkError(`cannot remove ${[veth, ifb, ns].join(' / ')}`, r.stderr);
     }
   }
 
   async detach(taskId: string): Promise<void> {
     const ns = this.netnsName(taskId);
     const veth = this.hostVethName(taskId);
-    await this.withLock(`task:${taskId}`, () => this.teardown(ns, veth));
+    await this.withLock(`task:${taskId}`, () => this.teardown(ns, veth, this.hostIfbName(taskId)));
+  }
+
+  async shape(taskId: string, bandwidth: TaskBandwidth): Promise<void> {
+    const [veth, ifb] = [this.hostVethName(taskId), this.hostIfbName(taskId)];
+    const problem = bandwidthProblem(bandwidth);
+    if (problem) throw new NetworkError(`task ${taskId}: ${problem}`);
+    await this.withLock(`task:${taskId}`, async () => {
+      if (!linkExists(veth)) throw new NetworkError(`task ${taskId} is not attached (no ${veth}): attach it before shaping its traffic`);
+      if (!linkExists(ifb)) {
+        // A namespace made before its ifb was (an adopted task of an older Skiff).
+        const r = await this.ipBatch(ifbLines(ifb));
+        if (r.code !== 0) throw new NetworkError(`task ${taskId}: cannot create ifb ${ifb} (the kernel needs CONFIG_IFB)`, r.stderr);
+      }
+      const r = await this.run(this.tc, ['-batch', '-'], shapingScript(veth, ifb, bandwidth));
+      if (r.code !== 0) throw new NetworkError(`task ${taskId}: cannot shape its traffic on ${veth} and ${ifb} (the kernel needs the tbf, ingress and u32 schedulers and the mirred action)`, r.stderr);
+    });
+  }
+
+  async shaping(taskId: string): Promise<TaskBandwidth | undefined> {
+    const [veth, ifb] = [this.hostVethName(taskId), this.hostIfbName(taskId)];
+    if (!linkExists(veth) || !linkExists(ifb)) return undefined;
+    const r = await this.run(this.tc, ['-batch', '-'], readShapingScript(veth, ifb));
+    return r.code === 0 ? parseShaping(r.stdout, ifb) : undefined;
   }
 
   async listAttached(): Promise<string[]> {
@@ -451,7 +454,7 @@ export class LinuxNetwork implements Network {
 
   /**
    * Removes everything with this instance's names: every namespace with the
-   * netns prefix, every veth named `<vethPrefix><hex>`, every bridge in the
+   * netns prefix, every veth `<vethPrefix><hex>` and ifb `<vethPrefix><hex>i`, every bridge in the
    * nft set (or ensured by this instance) and the nft table. For tests and
    * uninstall; never call it on a host whose tasks should keep running.
    */
@@ -463,10 +466,12 @@ export class LinuxNetwork implements Network {
     } catch {
       /* no namespaces */
     }
-    const hexLen = Math.min(12, IFNAMSIZ - this.vethPrefix.length);
-    const vethRe = new RegExp(`^${this.vethPrefix}[0-9a-f]{${hexLen}}$`);
-    const vethR = await this.run(this.ip, ['-j', 'link', 'show', 'type', 'veth']);
-    const veths = vethR.code === 0 ? (JSON.parse(vethR.stdout || '[]') as IpLink[]).map((l) => l.ifname).filter((n) => vethRe.test(n)) : [];
+    const names = taskLinkNames(this.vethPrefix);
+    const links = async (type: string, re: RegExp) => {
+      const r = await this.run(this.ip, ['-j', 'link', 'show', 'type', type]);
+      return r.code === 0 ? (JSON.parse(r.stdout || '[]') as IpLink[]).map((l) => l.ifname).filter((n) => re.test(n)) : [];
+    };
+    const veths = [...(await links('veth', names.veth)), ...(await links('ifb', names.ifb))];
     const bridges = new Set([...(await this.listBridges()), ...this.ensured.keys()]);
     const lines = [
       ...veths.map((v) => `link del ${v}`),

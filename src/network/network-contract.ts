@@ -118,6 +118,32 @@ export function networkContract(name: string, setUp: () => Promise<NetworkHarnes
       assert.equal(az.macAddress, ax.macAddress, 'the address keeps its MAC, so neighbour caches stay right');
     });
 
+    test('shape: refused before attach and for a bad bandwidth; idempotent, the last wins, read back after a restart; gone with detach', async (t) => {
+      const id = newTaskId();
+      t.after(() => net.detach(id));
+      const bw = { sustainedMbps: 1000, burstMbps: 10_000 };
+      await assert.rejects(net.shape(id, bw), /not attached/);
+      await assert.rejects(net.shape('not-a-task', bw), /invalid task id/);
+      assert.equal(await net.shaping(id), undefined);
+      await net.attach(id, a, addr(a, 4));
+      assert.equal(await net.shaping(id), undefined, 'attached, not shaped yet');
+      await assert.rejects(net.shape(id, { sustainedMbps: 0, burstMbps: 1 }), /invalid bandwidth/);
+      await assert.rejects(net.shape(id, { sustainedMbps: 100, burstMbps: 10 }), /below the sustained rate/);
+      await net.shape(id, bw);
+      await net.shape(id, bw);
+      assert.deepEqual(await net.shaping(id), bw);
+      const small = { sustainedMbps: 12.5, burstMbps: 125 };
+      await net.shape(id, small);
+      const restarted = h.newNetwork();
+      assert.deepEqual(await restarted.shaping(id), small, 'the last shape wins; a restarted server reads it back');
+      await restarted.attach(id, a, addr(a, 4));
+      assert.deepEqual(await net.shaping(id), small, 'attaching again keeps the shaping');
+      await net.detach(id);
+      assert.equal(await net.shaping(id), undefined);
+      await net.attach(id, a, addr(a, 4));
+      assert.equal(await net.shaping(id), undefined, 'a new namespace starts unshaped');
+    });
+
     test('removeSubnet refuses while tasks are attached, then removes the bridge', async (t) => {
       if (!net.removeSubnet) return t.skip('this implementation has no removeSubnet');
       await net.ensureSubnet(b);

@@ -6,7 +6,9 @@
  * veth ("eth0") into its subnet's bridge, the address the IPAM gave it, and routes
  * to its VPC through the gateway. Nothing is routed to outside networks but the
  * egress of egress.ts (eligible tasks, masqueraded); an nftables table drops the rest.
+ * Each task's traffic is shaped both ways to its bandwidth (bandwidth.ts).
  */
+import type { TaskBandwidth } from '../model/task-record.ts';
 
 export interface SubnetSpec {
   id: string;      // subnet-...
@@ -32,7 +34,14 @@ export interface Network {
   ensureSubnet(subnet: SubnetSpec): Promise<void>;
   /** Creates the task's namespace and veth with `ipv4` in `subnet`. Idempotent for the same task. */
   attach(taskId: string, subnet: SubnetSpec, ipv4: string): Promise<TaskAttachment>;
-  /** Removes the namespace and veth of a task. Idempotent; never touches anything not Skiff's. */
+  /**
+   * Shapes an attached task's traffic, both ways, to `bandwidth`. Idempotent (the
+   * last call wins); refuses a task that is not attached and a bad bandwidth.
+   */
+  shape(taskId: string, bandwidth: TaskBandwidth): Promise<void>;
+  /** The bandwidth an attached task's traffic is shaped to; undefined when not attached or not (fully) shaped. */
+  shaping(taskId: string): Promise<TaskBandwidth | undefined>;
+  /** Removes the namespace and veth of a task (and its shaping). Idempotent; never touches anything not Skiff's. */
   detach(taskId: string): Promise<void>;
   /** Removes a subnet's bridge (once the subnet is deleted). Refuses while tasks are attached. */
   removeSubnet?(bridge: string): Promise<void>;

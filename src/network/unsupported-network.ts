@@ -4,6 +4,7 @@
  * fingerprint() says why, every other method throws the same clear error.
  */
 import type { Network, SubnetSpec, TaskAttachment } from './network.ts';
+import type { TaskBandwidth } from '../model/task-record.ts';
 
 export class UnsupportedNetworkError extends Error {
   constructor(readonly platform: string) {
@@ -24,6 +25,12 @@ export class UnsupportedNetwork implements Network {
     throw new UnsupportedNetworkError(this.platform);
   }
   async attach(_taskId: string, _subnet: SubnetSpec, _ipv4: string): Promise<TaskAttachment> {
+    throw new UnsupportedNetworkError(this.platform);
+  }
+  async shape(_taskId: string, _bandwidth: TaskBandwidth): Promise<void> {
+    throw new UnsupportedNetworkError(this.platform);
+  }
+  async shaping(_taskId: string): Promise<TaskBandwidth | undefined> {
     throw new UnsupportedNetworkError(this.platform);
   }
   async detach(_taskId: string): Promise<void> {

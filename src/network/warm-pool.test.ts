@@ -46,6 +46,10 @@ class FakeNetwork implements Network {
     this.namespaces.set(taskId, ipv4);
     return { netnsName: `ns-${taskId}`, netnsPath: `/run/netns/ns-${taskId}`, hostVeth: `v${taskId.slice(0, 8)}`, macAddress: '0a:58:00:00:00:01', ipv4, prefixLength: 28, gateway: '10.9.0.1' };
   }
+  async shape() {}
+  async shaping() {
+    return undefined;
+  }
   async detach(taskId: string) {
     this.namespaces.delete(taskId);
   }

@@ -27,6 +27,8 @@ import { DnsForwarder } from '../discovery/dns-forwarder.ts';
 import type { TaskIdentityService } from '../metadata/index.ts';
 import type { PlatformMetrics } from '../metrics/platform-metrics.ts';
 import { InstrumentedImageStore } from '../metrics/observers.ts';
+import { EfsVolumes } from '../efs/efs-volumes.ts';
+import { efsArn } from '../efs/efs-api.ts';
 
 export interface AgentSide {
   dns: DnsResponder;
@@ -37,6 +39,8 @@ export interface AgentSide {
   enforcer: SecurityGroupEnforcer;
   agent: Agent;
   warmPool: WarmPool;
+  /** EFS file systems on this host: their directories, and each task's EFS mounts. */
+  efs: EfsVolumes;
 }
 
 export interface AgentSideDeps {
@@ -96,6 +100,22 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     // Egress (network/egress.ts): the boundary table's set of tasks that may leave.
     ...(c.egress ? { egress: { table: c.nftTable, routes: repos.routes } } : {}),
   });
+  // EFS (src/efs/): a directory per file system; each task's EFS volumes bind-mounted at start.
+  const efs = new EfsVolumes({
+    efs: repos.efs,
+    root: join(c.dataDir, 'efs'),
+    mountsRoot: join(c.dataDir, 'efs-mounts'),
+    helpers: driver,
+    idBase: c.userns?.hostId ?? 0,
+    ...(c.userns ? { idSize: c.userns.size } : {}),
+    definitionOf: (task) => taskDefinitions.get(task.family, task.revision),
+    unfinished: () => tasks.listUnfinished(),
+    taskRoleArn: (task) => identity.identities.rolesOf(task).taskRoleArn,
+    rolePolicy: (arn) => identity.roles.byArn(arn)?.policy,
+    fileSystemArn: (id) => efsArn(c, 'file-system', id),
+    accessPointArn: (id) => efsArn(c, 'access-point', id),
+    log,
+  });
   // The pool's ledger comes first: a task runner claims the ready network its task was given from it,
   // and the pool (made after the agent) waits for the agent's starts before refilling.
   const ledger = new PoolLedger(c.warmPoolSize);
@@ -116,8 +136,10 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     warmAttachment: (taskId) => ledger.claim(taskId),
     beforeContainers: (task) => logs.prepareTask(task),
     networkReady: (taskId) => enforcer.prepareTask(taskId),
+    bandwidthScale: c.bandwidth.scale,
     log,
     identity: identity.identities,
+    volumes: efs,
   }, c.ephemeralStorage);
   const warmPool = new WarmPool(
     {
@@ -139,5 +161,5 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     },
     { size: c.warmPoolSize },
   );
-  return { dns, network, images, logs, enforcer, agent, warmPool };
+  return { dns, network, images, logs, enforcer, agent, warmPool, efs };
 }

@@ -11,21 +11,21 @@ test('ownedNames keeps only what belongs to prefix P', () => {
   const c = resolveServerConfig({ dataDir: '/tmp/x' }, { SKIFF_RESOURCE_PREFIX: 'tab12' });
   const got = ownedNames(c, {
     namespaces: ['tab12-0123456789ab', 'tab12-pool-1', 'tab123-aaaa', 'other-1', 'skiff-abc'],
-    veths: ['tab12abcdefabcd', 'tab12xyz', 'sk0123456789ab', 'tab12012345678', 'tab120123456789'],
+    veths: ['tab12abcdefabcd', 'tab12xyz', 'sk0123456789ab', 'tab12012345678', 'tab120123456789', 'tab12012345678i', 'tab1201234567i'],
     bridges: ['tab12b0123abcd', 'tab12b0123abc', 'skiffb0123abcd', 'docker0'],
     nftTables: ['inet tab12', 'ip tab12_md', 'inet tab12_sg', 'bridge tab12_sg', 'inet tab123', 'ip tab12', 'inet skiff', 'ip nat'],
   });
   // tab123-aaaa is another prefix's namespace: only names starting with the netns prefix "tab12-".
   assert.deepEqual(got.namespaces, ['tab12-0123456789ab', 'tab12-pool-1']);
-  assert.deepEqual(got.veths, ['tab120123456789', 'tab12abcdefabcd']);
+  assert.deepEqual(got.veths, ['tab120123456789', 'tab12012345678i', 'tab12abcdefabcd'], 'host veths and ifb devices');
   assert.deepEqual(got.bridges, ['tab12b0123abcd']);
   assert.deepEqual(got.nftTables, ['bridge tab12_sg', 'inet tab12', 'inet tab12_sg', 'ip tab12_md']);
 });
 
 test('ownedNames for the default prefix uses the short veth prefix', () => {
   const c = resolveServerConfig({ dataDir: '/tmp/x' }, {});
-  const got = ownedNames(c, { namespaces: [], veths: ['sk0123456789ab', 'skiff0123456789'], bridges: ['skiffb01234567'], nftTables: ['inet skiff'] });
-  assert.deepEqual(got.veths, ['sk0123456789ab']);
+  const got = ownedNames(c, { namespaces: [], veths: ['sk0123456789ab', 'skiff0123456789', 'sk0123456789abi'], bridges: ['skiffb01234567'], nftTables: ['inet skiff'] });
+  assert.deepEqual(got.veths, ['sk0123456789ab', 'sk0123456789abi']);
   assert.deepEqual(got.bridges, ['skiffb01234567']);
   assert.deepEqual(got.nftTables, ['inet skiff']);
 });

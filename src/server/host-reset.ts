@@ -14,7 +14,7 @@
  *    killed, then every directory under `/<P>` (tasks, `.conmon/<id>`) and
  *    `/<P>` itself are removed;
  * 3. mounts left under the data dir (deepest first);
- * 4. network: namespaces `<P>-*` (tasks and warm pool), host veths, subnet
+ * 4. network: namespaces `<P>-*` (tasks and warm pool), host veths and ifbs, subnet
  *    bridges (their routes go with them), nft tables `inet P`, `ip P_md`
  *    (metadata NAT) and `inet|bridge P_sg` (security groups);
  * 5. with `purgeData`, the data dir itself (the store, logs, keys).
@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import type { ServerConfig } from '../config/server-config.ts';
 import { runtimeSet } from './host.ts';
 import { LinuxNetwork } from '../network/linux-network.ts';
+import { taskLinkNames } from '../network/links.ts';
 import { HostFirewall, securityGroupTable } from '../network/security-group-firewall.ts';
 import { TaskIdentityService } from '../metadata/index.ts';
 import { run } from '../util/exec.ts';
@@ -66,12 +67,12 @@ export function ownedNames(
   c: Pick<ResetConfig, 'netnsPrefix' | 'vethPrefix' | 'bridgePrefix' | 'nftTable'>,
   host: { namespaces: string[]; veths: string[]; bridges: string[]; nftTables: string[] },
 ): { namespaces: string[]; veths: string[]; bridges: string[]; nftTables: string[] } {
-  const vethRe = new RegExp(`^${c.vethPrefix}[0-9a-f]{${Math.min(12, 15 - c.vethPrefix.length)}}$`);
+  const names = taskLinkNames(c.vethPrefix);
   const bridgeRe = new RegExp(`^${c.bridgePrefix}[0-9a-f]{8}$`);
   const tables = new Set([`inet ${c.nftTable}`, `ip ${TaskIdentityService.natTable(c.nftTable)}`, `inet ${securityGroupTable(c.nftTable)}`, `bridge ${securityGroupTable(c.nftTable)}`]);
   return {
     namespaces: host.namespaces.filter((n) => n.startsWith(c.netnsPrefix)).sort(),
-    veths: host.veths.filter((v) => vethRe.test(v)).sort(),
+    veths: host.veths.filter((v) => names.veth.test(v) || names.ifb.test(v)).sort(),
     bridges: host.bridges.filter((b) => bridgeRe.test(b)).sort(),
     nftTables: host.nftTables.filter((t) => tables.has(t)).sort(),
   };
@@ -193,14 +194,14 @@ export async function resetHost(c: Readonly<ResetConfig>, opts: { dryRun?: boole
   if (!dry) for (const m of report.mounts) await run('umount', ['-l', m]);
 
   // 4. network.
-  Object.assign(report, ownedNames(c, { namespaces: safeReaddir('/run/netns'), veths: await links('veth'), bridges: await links('bridge'), nftTables: await nftTables() }));
+  Object.assign(report, ownedNames(c, { namespaces: safeReaddir('/run/netns'), veths: [...(await links('veth')), ...(await links('ifb'))], bridges: await links('bridge'), nftTables: await nftTables() }));
   if (!dry) {
     const net = new LinuxNetwork({ netnsPrefix: c.netnsPrefix, vethPrefix: c.vethPrefix, nftTable: c.nftTable });
     await net.destroyAll(); // namespaces, veths, the bridges in its nft set, `inet P`
     for (const b of report.bridges) await run('ip', ['link', 'del', b]); // bridges the set no longer named
     await run('nft', ['delete', 'table', 'ip', TaskIdentityService.natTable(c.nftTable)]);
     await new HostFirewall().remove(securityGroupTable(c.nftTable));
-    const left = ownedNames(c, { namespaces: safeReaddir('/run/netns'), veths: await links('veth'), bridges: await links('bridge'), nftTables: await nftTables() });
+    const left = ownedNames(c, { namespaces: safeReaddir('/run/netns'), veths: [...(await links('veth')), ...(await links('ifb'))], bridges: await links('bridge'), nftTables: await nftTables() });
     const names = [...left.namespaces, ...left.veths, ...left.bridges, ...left.nftTables];
     if (names.length) throw new Error(`host reset left ${names.join(', ')}`);
   }

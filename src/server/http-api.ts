@@ -1,7 +1,7 @@
 /**
  * The HTTP API, built last from the parts it serves: the ECS, Secrets Manager,
  * Application Auto Scaling and CloudWatch Logs JSON protocols, the EC2 and IAM
- * query APIs, the guard that authenticates and authorizes every request, and Skiff's
+ * query APIs, EFS's REST-JSON routes, the guard that authenticates and authorizes every request, and Skiff's
  * own routes (keys, roles, master key, tasks, warm pool, Spot, metrics, load
  * balancers, costs, dashboard).
  */
@@ -37,6 +37,8 @@ import { LOGS_TARGET_PREFIX } from '../logs/log-service.ts';
 import { loadBalancerRoutes } from '../lb/routes.ts';
 import { Ec2Api } from '../ec2/ec2-protocol.ts';
 import { IamApi } from '../iam/iam-protocol.ts';
+import { EfsApi } from '../efs/efs-api.ts';
+import { efsContentsRoute, efsRouteAction, efsRoutes } from '../efs/efs-routes.ts';
 import { dashboardRoutes, isDashboardPath } from '../dashboard/routes.ts';
 import type { PlatformMetrics } from '../metrics/platform-metrics.ts';
 import { TaskResourceReader } from '../metrics/task-resources.ts';
@@ -86,6 +88,7 @@ export async function buildHttpApi(c: Readonly<ServerConfig>, deps: HttpApiDeps)
     routes: repos.routes,
   });
   const iam = new IamApi({ roles: identity.roles, log });
+  const efs = new EfsApi({ db, efs: repos.efs, tags: repos.tags, networks: repos.networks, host: agentSide.efs, region: c.region, accountId: c.accountId, now: () => clock.now() });
   const arns = control.ecs.arns;
   const guard = new ApiGuard({
     keys: auth.keys,
@@ -114,7 +117,17 @@ export async function buildHttpApi(c: Readonly<ServerConfig>, deps: HttpApiDeps)
         : []
       ).map((p) => ({ ...p, roleArn: identity.roles.byArn(p.roleArn)?.arn ?? p.roleArn })),
     exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
-    routeResource: (params) => (params.taskId ? repos.tasks.get(params.taskId.split('/').pop()!)?.arn : params.roleName ? identity.roles.arnOf(params.roleName) : undefined),
+    restAction: efsRouteAction,
+    routeResource: (params) =>
+      params.taskId
+        ? repos.tasks.get(params.taskId.split('/').pop()!)?.arn
+        : params.roleName
+          ? identity.roles.arnOf(params.roleName)
+          : (params.FileSystemId ?? params.ResourceId)?.startsWith('fs-')
+            ? efs.fileSystemArn(params.FileSystemId ?? params.ResourceId)
+            : (params.AccessPointId ?? params.ResourceId)?.startsWith('fsap-')
+              ? efs.accessPointArn(params.AccessPointId ?? params.ResourceId)
+              : undefined,
     sessions: { lookup: (id) => identity.credentials.lookup(id), rolePolicy: (arn) => identity.roles.byArn(arn)?.policy },
   });
   let tls: { cert: Buffer; key: Buffer } | undefined;
@@ -151,6 +164,8 @@ export async function buildHttpApi(c: Readonly<ServerConfig>, deps: HttpApiDeps)
       spotRoutes(a, repos, control.spot);
       metricsRoutes(a, metricsDeps);
       loadBalancerRoutes(a, control.loadBalancers);
+      efsRoutes(a, efs, log);
+      efsContentsRoute(a, agentSide.efs, efs);
       costRoutes(a, { ...repos, clock }, { prices: c.prices, pricesSource: c.pricesFile ?? 'defaults', imagesRoot: join(c.dataDir, 'images') });
       dashboardRoutes(a, { keys: auth.keys, audit: auth.audit, region: c.region, principalArn: (k) => guard.principalArn(k), secure: !!tls });
     },

@@ -361,18 +361,67 @@ const MIGRATIONS: string[] = [
     subnet_id TEXT NOT NULL UNIQUE
   );
   `,
+  // EFS (issue #15): file systems, access points and mount targets (src/store/efs-repo.ts); tags in \`tags\` by ARN.
+  `
+  CREATE TABLE efs_file_systems (
+    id TEXT PRIMARY KEY,             -- fs-<17 hex>
+    creation_token TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,     -- epoch ms
+    doc TEXT NOT NULL                -- performance/throughput mode, encryption, AZ (EfsFileSystemRecord)
+  );
+  CREATE TABLE efs_access_points (
+    id TEXT PRIMARY KEY,             -- fsap-<17 hex>
+    file_system_id TEXT NOT NULL REFERENCES efs_file_systems(id),
+    client_token TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL                -- PosixUser, RootDirectory (EfsAccessPointRecord)
+  );
+  CREATE INDEX efs_access_points_by_fs ON efs_access_points (file_system_id);
+  CREATE TABLE efs_mount_targets (
+    id TEXT PRIMARY KEY,             -- fsmt-<17 hex>
+    file_system_id TEXT NOT NULL REFERENCES efs_file_systems(id),
+    subnet_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL                -- address, AZ, VPC (EfsMountTargetRecord)
+  );
+  CREATE INDEX efs_mount_targets_by_fs ON efs_mount_targets (file_system_id);
+  `,
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */
 export function openDb(file: string): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
+  cacheStatements(db);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/**
+ * Makes `db.prepare` answer the same compiled statement for the same SQL text
+ * (SQLite compiles a statement in tens of microseconds; hot paths prepare on
+ * every request). A statement in the middle of an `iterate()` is busy and cannot
+ * be shared: then a fresh one is compiled. Nothing in Skiff changes a
+ * statement's modes (pluck/raw/expand), which would otherwise leak between users.
+ * Bounded: forgets everything past 2,000 texts (IN lists of varying length).
+ */
+function cacheStatements(db: Db): void {
+  const compile = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    const hit = cache.get(sql);
+    if (hit && !hit.busy) return hit;
+    const stmt = compile(sql);
+    if (!hit) {
+      if (cache.size >= 2000) cache.clear();
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  }) as Db['prepare'];
 }
 
 function migrate(db: Db): void {

@@ -12,6 +12,7 @@ import { NetworksRepo } from './networks-repo.ts';
 import { RoutesRepo } from './routes-repo.ts';
 import { ServicesRepo } from './services-repo.ts';
 import { MeteringRepo } from './metering-repo.ts';
+import { EfsRepo } from './efs-repo.ts';
 
 export interface Repos {
   /** For transactions spanning several repos (`db.transaction(...)`). */
@@ -25,6 +26,8 @@ export interface Repos {
   readonly routes: RoutesRepo;
   readonly services: ServicesRepo;
   readonly metering: MeteringRepo;
+  /** EFS file systems, access points, mount targets. */
+  readonly efs: EfsRepo;
 }
 
 /** Every repo over `db`; `tasks` replaces the plain TasksRepo (e.g. one that reports each update to metrics). */
@@ -39,5 +42,6 @@ export function openRepos(db: Db, opts: { tasks?: TasksRepo } = {}): Repos {
     routes: new RoutesRepo(db),
     services: new ServicesRepo(db),
     metering: new MeteringRepo(db),
+    efs: new EfsRepo(db),
   });
 }

@@ -53,6 +53,8 @@ export interface FakeStackOptions {
   admission?: HostAdmission;
   /** How tasks' isolation is chosen (scheduler/placement.ts): the server default and fake runtime fingerprints. Default: runc only. Every task still runs on the fake driver. */
   isolation?: IsolationDeps;
+  /** The operator's --bandwidth-scale (default 1). */
+  bandwidthScale?: number;
   /** Whether `destroy` disposes the fake host and removes the data dir. Default: when the data dir is the stack's own. */
   owns?: boolean;
 }
@@ -120,6 +122,7 @@ export async function startFakeStack(opts: FakeStackOptions = {}): Promise<FakeS
     },
     registryCredentials: () => undefined,
     releaseAddress: (taskId) => networks.release(taskId),
+    bandwidthScale: opts.bandwidthScale,
     log,
   });
   const servicesChanged = new ChangeSignal();

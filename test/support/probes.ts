@@ -112,10 +112,15 @@ export type ProbeName = keyof typeof SOURCES;
 
 /** Compiles every probe statically; returns name → binary bytes. */
 export function buildProbes(): Record<string, Buffer> {
+  return compileStatic(SOURCES);
+}
+
+/** Compiles C programs (name → source) statically with the host's gcc; returns name → binary bytes. */
+export function compileStatic(sources: Record<string, string>): Record<string, Buffer> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-probes-'));
   try {
     const out: Record<string, Buffer> = {};
-    for (const [name, src] of Object.entries(SOURCES)) {
+    for (const [name, src] of Object.entries(sources)) {
       const c = join(dir, `${name}.c`);
       writeFileSync(c, src);
       execFileSync('gcc', ['-static', '-O1', '-o', join(dir, name), c], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -12,6 +12,7 @@ import { planCompose, type ComposePlan } from '../../compose/to-ecs.ts';
 import { composeDown, composePs, composeUp } from '../../compose/compose-ops.ts';
 import { secretsManagerClient } from '../../compose/secrets-client.ts';
 import { listenersClient, rolesClient } from '../../compose/skiff-client.ts';
+import { fileSystemsClient } from '../../compose/compose-volumes-up.ts';
 
 interface ComposeOpts {
   file: string;
@@ -38,6 +39,7 @@ function deps(globals: GlobalOpts, extra: { waitTimeout?: string } = {}) {
     ecs: ecsClient(globals),
     secrets: secretsManagerClient(resolveEndpoint(globals), region),
     roles: rolesClient(resolveEndpoint(globals), region),
+    fileSystems: fileSystemsClient(resolveEndpoint(globals), region),
     log: (line: string) => process.stderr.write(line + '\n'),
     waitTimeoutMs: seconds * 1000,
   };

@@ -25,6 +25,7 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
     .option('--no-host-access', 'refuse connections from this host to task addresses (default: allowed; $SKIFF_HOST_ACCESS=0)')
     .option('--no-egress', 'tasks reach no outside network, whatever their subnets, public IPs and NAT gateways (default: egress as on AWS; $SKIFF_EGRESS=0)')
     .option('--egress-interface <ifname...>', 'interfaces task egress leaves through (default: those of the default routes; $SKIFF_EGRESS_INTERFACES)')
+    .option('--bandwidth-scale <factor>', 'multiply every task\'s bandwidth (1 Gbps sustained at ≤ 512 CPU units ... 10 Gbps above 2048), e.g. 0.1 on a small host (default 1; $SKIFF_BANDWIDTH_SCALE)')
     .option('--dns-upstream <ip[:port]...>', 'resolvers the task DNS forwards other names to (default: the nameservers of /etc/resolv.conf; none: answer service names only; $SKIFF_DNS_UPSTREAMS)')
     .action(async (opts) => {
       const config = resolveServerConfig({ ...opts, region: globals().region });

@@ -5,6 +5,7 @@ import { render } from '../render.ts';
 import type { CommandModule } from '../context.ts';
 import { colors, stateColor } from '../style.ts';
 import { TASK_COLUMNS, taskRows } from './run.ts';
+import { describeBandwidth, type TaskBandwidth } from '../../network/bandwidth.ts';
 
 const taskIdOf = (ref: string) => ref.split('/').pop()!;
 
@@ -58,7 +59,7 @@ export const taskCommands: CommandModule = ({ program, globals, format }) => {
 
   program
     .command('task')
-    .description("show a task's state, address, start-up phases and cost")
+    .description("show a task's state, address, bandwidth, start-up phases and cost")
     .argument('<task>', 'task id or ARN')
     .action(async (task: string) => {
       const data = (await (await skiffFetch(globals(), `/skiff/v1/tasks/${encodeURIComponent(taskIdOf(task))}`)).json()) as TaskDetail;
@@ -105,6 +106,8 @@ interface TaskDetail {
   };
   timings: { phase: string; durationMs: number }[];
   billing: { billedSeconds: number; cost: string } | null;
+  /** Each way; null until the task's network is shaped (and from a server without shaping). */
+  bandwidth?: TaskBandwidth | null;
 }
 
 /** `gvisor (ptrace)` from DescribeTasks attributes skiff.isolation / skiff.isolationPlatform. */
@@ -121,6 +124,7 @@ function taskDetailTable(d: TaskDetail) {
     ['status', d.task.lastStatus + (d.task.stoppedReason ? ` (${d.task.stopCode}: ${d.task.stoppedReason})` : '')],
     ['ip', ip],
     ['isolation', isolationOf(d.task.attributes)],
+    ['bandwidth', d.bandwidth ? `${describeBandwidth(d.bandwidth)}, each way` : 'not shaped yet'],
     ...d.task.containers.map((c) => [
       `container ${c.name}`,
       `${c.lastStatus}${c.exitCode !== undefined ? ` exit ${c.exitCode}` : ''}${c.reason ? ` (${c.reason})` : ''}`,

@@ -46,6 +46,7 @@ import { RuncCli } from './runc-cli.ts';
 import { effectiveNofile } from './spec.ts';
 import { startContainer } from './start.ts';
 import { stopContainer } from './stop.ts';
+import { moveToOwnCgroup, removeOwnCgroup } from './supervisor-cgroup.ts';
 import { TaskCgroups } from './task-cgroups.ts';
 
 export { sanitizeName, type ContainerMeta } from './paths.ts';
@@ -324,6 +325,14 @@ export class OciDriver implements Driver {
   }
 
   /** The memory-filesystem dir of runtime specs and runc state (secure-dir.ts), once no container is left. */
+  async adoptHelper(pid: number, name: string): Promise<void> {
+    await moveToOwnCgroup(pid, name, { cgroupRoot: this.cgroupRoot });
+  }
+
+  async releaseHelper(name: string): Promise<void> {
+    await removeOwnCgroup(name, { cgroupRoot: this.cgroupRoot });
+  }
+
   async purgeHostState(opts: { dryRun: boolean }): Promise<string[]> {
     if (!existsSync(this.secureDir)) return [];
     if (!opts.dryRun) {
