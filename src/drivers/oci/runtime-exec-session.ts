@@ -25,7 +25,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ExecResult, ExecSession, ExecSessionOptions } from '../driver.ts';
 import type { RuncCli } from './runc-cli.ts';
-import { shellQuote } from './exec-session.ts';
+import { shellQuote, withoutLoaderVars } from './exec-session.ts';
 
 export interface RuntimeExecTarget {
   cli: RuncCli;
@@ -49,7 +49,9 @@ const HOST_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 async function prepare(t: RuntimeExecTarget, args: string[], tty: boolean, cols?: number, rows?: number): Promise<Prepared> {
   if (args.length === 0) throw new Error('exec needs a command');
   const spec = JSON.parse(await fsp.readFile(path.join(t.bundleDir, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
-  const env = ((spec.process.env as string[] | undefined) ?? []).filter((e) => !e.startsWith('TERM='));
+  // As runc's sessions: the loader variables of the definition (LD_PRELOAD, ...) never reach a session.
+  const kept = withoutLoaderVars(Object.fromEntries(((spec.process.env as string[] | undefined) ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])));
+  const env = Object.entries(kept).filter(([k]) => k !== 'TERM').map(([k, v]) => `${k}=${v}`);
   if (tty) env.push('TERM=xterm');
   const proc = { ...spec.process, args, env, terminal: tty, ...(tty ? { consoleSize: { width: cols ?? 80, height: rows ?? 24 } } : {}) };
   const dir = path.join(t.execDir, 'exec');
