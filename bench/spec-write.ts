@@ -1,7 +1,7 @@
 /**
  * `node --import tsx bench/spec-write.ts [--n 300] [--dir <data dir>]`
  *
- * The start-path cost of keeping runtime specs in memory (src/drivers/runc/secure-dir.ts):
+ * The start-path cost of keeping runtime specs in memory (src/drivers/oci/secure-dir.ts):
  * writing a container's config.json (0600) into its bundle on the data dir's
  * filesystem (before) against writing it to the memory dir plus a symlink in the
  * bundle (now). Each iteration makes a fresh bundle dir, as createContainer does.
@@ -11,7 +11,7 @@ import { promises as fsp, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { tmpdir } from 'node:os';
 
-/** As the runc driver chooses (src/drivers/runc/secure-dir.ts; a driver folder is not imported from outside). */
+/** As the runc driver chooses (src/drivers/oci/secure-dir.ts; a driver folder is not imported from outside). */
 const memoryBase = () => (statfsSync('/run').type === 0x01021994 ? '/run/skiff' : '/dev/shm/skiff');
 
 const args = process.argv.slice(2);

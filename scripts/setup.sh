@@ -18,7 +18,7 @@ need_root() {
 # self-signed certificate of --tls), gcc for the hardening tests' probes,
 # chromium for the dashboard's browser tests, and bindfs (EFS access points'
 # POSIX user, src/efs/efs-volumes.ts).
-PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium bindfs)
+PACKAGES=(runc runsc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium bindfs)
 # The microvm driver: QEMU's microvm machine (virtiofsd comes with it, in
 # qemu-system-common) and a guest kernel with virtio-mmio and virtio-fs modules
 # (Debian's cloud kernel; only booted inside the VMs, never on the host).

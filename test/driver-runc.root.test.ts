@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { ContainerLaunchSpec, TaskResources } from '../src/drivers/driver.ts';
 import { RuncDriver } from '../src/drivers/runc/index.ts';
-import { parseMountinfo } from '../src/drivers/runc/cgroups.ts';
+import { parseMountinfo } from '../src/drivers/oci/cgroups.ts';
 import { writeBusyboxRootfs as buildBusyboxLayer } from './support/images.ts';
 
 const execFileP = promisify(execFile);

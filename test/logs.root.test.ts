@@ -32,6 +32,7 @@ import { TEST_ROOT_KEY, waitFor, type TestServer } from './support/skiff-server.
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 import { rejectsWith } from './support/api-errors.ts';
 import { registerFamily, runOne, waitTaskStatus } from './support/tasks.ts';
+import { runtimeStateDir } from './support/runtimes.ts';
 
 let stack: BusyboxStack;
 let server: TestServer;
@@ -318,7 +319,7 @@ test('a kill -9 of the server while a task logs neither loses nor duplicates a l
   await waitTaskStatus(server.ecs(), arn, 'STOPPED');
 
   // The last line in conmon's file is the last the container wrote: the stream must hold seq 0 to it, each exactly once, in order.
-  const file = readFileSync(join(server.dataDir, 'runtime', 'logs', `${id}-app.log`), 'utf8');
+  const file = readFileSync(join(runtimeStateDir(server.dataDir), 'logs', `${id}-app.log`), 'utf8');
   const last = Number([...file.matchAll(/ stdout F seq (\d+)$/gm)].pop()![1]);
   assert.ok(last >= 150);
   const shipped = await waitFor('every line shipped', async () => {
@@ -335,7 +336,7 @@ test("conmon's log file is capped (--log-size-max) and every line still reaches 
   const script = 'r=0; while [ $r -lt 40 ]; do i=0; while [ $i -lt 100 ]; do echo "round $r line $i padding-padding-padding-padding"; i=$((i+1)); done; r=$((r+1)); sleep 0.1; done';
   const { arn, id } = await runWithLogs(script, { 'awslogs-group': group, 'awslogs-stream-prefix': 'rot' });
   await waitTaskStatus(server.ecs(), arn, 'STOPPED', 60_000);
-  const fileSize = statSync(join(server.dataDir, 'runtime', 'logs', `${id}-app.log`)).size;
+  const fileSize = statSync(join(runtimeStateDir(server.dataDir), 'logs', `${id}-app.log`)).size;
   assert.ok(fileSize <= 65536, `conmon's file is at most 64 KiB (${fileSize})`);
   const expected = Array.from({ length: 4000 }, (_, k) => `round ${Math.floor(k / 100)} line ${k % 100} padding-padding-padding-padding`);
   const shipped = await waitFor('every line shipped', async () => {

@@ -20,7 +20,15 @@ import {
 import { waitFor, type TestServer } from './support/skiff-server.ts';
 import { startBusyboxStack, type BusyboxStack } from './support/stack.ts';
 import { ipOf, registerFamily, tcpRead } from './support/tasks.ts';
-import { RuncDriver } from '../src/drivers/runc/runc-driver.ts';
+import { RuncDriver } from '../src/drivers/runc/index.ts';
+import { driver as gvisorDriver } from '../src/drivers/gvisor/index.ts';
+import { ISOLATION } from './support/runtimes.ts';
+
+/** The OCI runtime and its --root for this run's isolation (SKIFF_ISOLATION; runsc keeps runc's command line). */
+const runtimeCli = () =>
+  ISOLATION === 'gvisor'
+    ? { bin: 'runsc', root: join(server.dataDir, 'runtime', 'gvisor', 'runc') }
+    : { bin: 'runc', root: join(server.dataDir, 'runtime', 'runc') };
 
 let stack: BusyboxStack;
 let server: TestServer;
@@ -34,7 +42,8 @@ after(() => stack?.stop());
 
 
 function containerPid(runtimeId: string): number {
-  const out = execFileSync('runc', ['--root', join(server.dataDir, 'runtime', 'runc'), 'state', runtimeId], { encoding: 'utf8' });
+  const { bin, root } = runtimeCli();
+  const out = execFileSync(bin, ['--root', root, 'state', runtimeId], { encoding: 'utf8' });
   return (JSON.parse(out) as { pid: number }).pid;
 }
 
@@ -110,7 +119,10 @@ test('a task whose container vanished while the server was down is stopped with 
   });
   await server.stop('SIGKILL');
   // Remove every trace of the container, as a host reboot or an operator's cleanup would.
-  const driver = new RuncDriver({ stateDir: join(server.dataDir, 'runtime'), cgroupRoot: server.prefix });
+  const driver =
+    ISOLATION === 'gvisor'
+      ? gvisorDriver.create({ runtimeDir: join(server.dataDir, 'runtime'), cgroupRoot: server.prefix })
+      : new RuncDriver({ stateDir: join(server.dataDir, 'runtime'), cgroupRoot: server.prefix });
   await driver.destroyContainer(running.containers![0].runtimeId!);
   await server.start();
   ecs = server.ecs();
@@ -129,7 +141,8 @@ test('a task whose container vanished while the server was down is stopped with 
 
 /** Runtime ids of the containers runc has on the host for `taskId`. */
 function runcContainersOf(taskId: string): string[] {
-  const out = execFileSync('runc', ['--root', join(server.dataDir, 'runtime', 'runc'), 'list', '-q'], { encoding: 'utf8' });
+  const { bin, root } = runtimeCli();
+  const out = execFileSync(bin, ['--root', root, 'list', bin === 'runsc' ? '-quiet' : '-q'], { encoding: 'utf8' });
   return out.split('\n').filter((id) => id.startsWith(taskId)).sort();
 }
 

@@ -1,5 +1,5 @@
 /**
- * A supervisor's own cgroup (src/drivers/runc/supervisor-cgroup.ts) on this host's
+ * A supervisor's own cgroup (src/drivers/oci/supervisor-cgroup.ts) on this host's
  * real cgroup hierarchies. Needs root.
  * Run: node --import tsx --test test/supervisor-cgroup.root.test.ts
  *
@@ -17,8 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, promises as fsp, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readCgroupLayout, removeCgroupTree, type CgroupLayout } from '../src/drivers/runc/cgroups.ts';
-import { moveSupervisorOfPidFile, moveToOwnCgroup, parseProcCgroup, pruneOwnCgroups, removeOwnCgroup } from '../src/drivers/runc/supervisor-cgroup.ts';
+import { readCgroupLayout, removeCgroupTree, type CgroupLayout } from '../src/drivers/oci/cgroups.ts';
+import { moveSupervisorOfPidFile, moveToOwnCgroup, parseProcCgroup, pruneOwnCgroups, removeOwnCgroup } from '../src/drivers/oci/supervisor-cgroup.ts';
 
 const RUN = randomBytes(3).toString('hex');
 const ROOT = `skiff-sup-${RUN}`; // the cgroup root, as the driver's cgroupRoot

@@ -72,10 +72,15 @@ export class BenchClient {
 
   /** GET a Skiff endpoint (signed with service `skiff`). */
   async get<T>(path: string): Promise<T> {
+    return JSON.parse(await this.getText(path)) as T;
+  }
+
+  /** GET a Skiff endpoint, the body as text (e.g. NDJSON logs). */
+  async getText(path: string): Promise<string> {
     const signed = await this.skiffSigner.sign({ method: 'GET', protocol: 'http:', hostname: this.url.hostname, port: Number(this.url.port), path, headers: { host: this.url.host } });
     const r = await fetch(new URL(path, this.url), { headers: signed.headers as Record<string, string> });
     if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
-    return (await r.json()) as T;
+    return r.text();
   }
 
   close(): void {
@@ -92,4 +97,5 @@ export interface WireTask {
   stoppedAt?: number;
   stoppedReason?: string;
   attachments?: { details?: { name: string; value: string }[] }[];
+  attributes?: { name: string; value?: string }[];
 }

@@ -31,6 +31,8 @@ export interface Waterfall {
   family: string;
   createdAt: number;
   startedAt?: number;
+  /** The runtime that ran the task (`runc`, `gvisor`, ...) and its variant, e.g. `gvisor (ptrace)`: start cost depends on it. */
+  isolation?: string;
   /** startedAt − createdAt, ms; undefined when the task never started. */
   totalMs?: number;
   rows: WaterfallRow[];
@@ -57,8 +59,9 @@ export interface HealthCheckFacts {
 const us = (ms: number) => Math.round(ms * 1000);
 const ms = (u: number) => u / 1000;
 
-export function waterfall(task: Pick<TaskRecord, 'id' | 'family' | 'createdAt' | 'startedAt' | 'timings'>, healthChecks: HealthCheckFacts[] = []): Waterfall {
-  const base = { taskId: task.id, family: task.family, createdAt: task.createdAt };
+export function waterfall(task: Pick<TaskRecord, 'id' | 'family' | 'createdAt' | 'startedAt' | 'timings' | 'isolation' | 'isolationPlatform'>, healthChecks: HealthCheckFacts[] = []): Waterfall {
+  const isolation = `${task.isolation ?? 'runc'}${task.isolationPlatform ? ` (${task.isolationPlatform})` : ''}`;
+  const base = { taskId: task.id, family: task.family, createdAt: task.createdAt, isolation };
   const healthy = task.timings.find((p) => p.phase === FIRST_HEALTHY_PHASE);
   const phases = task.timings
     .filter((p) => p !== healthy)

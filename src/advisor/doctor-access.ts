@@ -18,6 +18,29 @@ const WORLD = new Set(['0.0.0.0/0', '::/0']);
 type AwsVpc = NonNullable<DoctorFacts['networkConfiguration']>['awsvpcConfiguration'];
 
 /** Private addresses only: assignPublicIp is not ENABLED. */
+/**
+ * A cluster several teams (access keys) start tasks in should not run them on
+ * runc: runc tasks share the host kernel, so one team's kernel exploit reaches
+ * every other team's tasks. gVisor or a microVM gives each task its own kernel.
+ */
+export function sharedKernelItem(add: Add, facts: DoctorFacts): void {
+  const c = facts.cluster;
+  if (!c) return;
+  const title = 'tasks of different teams do not share a kernel';
+  const onRunc = c.runningByIsolation.runc ?? 0;
+  if (c.accessKeys >= 2 && onRunc > 0) {
+    add(
+      'isolation',
+      title,
+      'warn',
+      `cluster ${c.name} is used by ${c.accessKeys} access keys and runs ${onRunc} task(s) on runc, which share the host's kernel with every other task`,
+      `tag the cluster (or the task definitions) skiff:isolation=gvisor so each task gets a kernel of its own, e.g. \`aws ecs tag-resource --resource-arn <cluster ARN> --tags key=skiff:isolation,value=gvisor\``,
+    );
+    return;
+  }
+  add('isolation', title, 'pass', c.accessKeys >= 2 ? `cluster ${c.name} is shared by ${c.accessKeys} access keys and runs no task on runc` : `cluster ${c.name} is used by ${c.accessKeys} access key(s)`);
+}
+
 export function publicIpItem(add: Add, vpc: AwsVpc): void {
   if (vpc?.assignPublicIp === 'ENABLED') {
     add('network.public-ip', 'tasks in private subnets without public IPs', 'fail', 'assignPublicIp is ENABLED: every task gets an address reachable from the internet',

@@ -57,6 +57,13 @@ export interface DoctorFacts {
   /** What decides egress (network/egress.ts) for the subnets of `networkConfiguration` (or the default ones), by subnet id. */
   egress?: { subnets: Record<string, { mapPublicIpOnLaunch: boolean; natGatewayId?: string; natGatewayPublic?: boolean } | null> };
   egressUnavailable?: string;
+  /**
+   * Who shares the cluster the definition runs in, and on what: distinct access
+   * keys that started tasks or services there (audit log), and its running
+   * tasks by isolation (DescribeTasks attribute skiff.isolation).
+   */
+  cluster?: { name: string; accessKeys: number; runningByIsolation: Record<string, number> };
+  clusterUnavailable?: string;
   /** The service the definition runs as, when one was named; `serviceUnavailable` says why not. */
   service?: ServiceFacts;
   serviceUnavailable?: string;

@@ -260,3 +260,15 @@ test('an invalid definition fails the first item with the validation message', (
   assert.equal(r.items[0].status, 'fail');
   assert.match(r.items[0].message, /No Fargate configuration/);
 });
+
+test('a cluster several access keys use, with tasks on runc, gets a warning to give each task its own kernel', () => {
+  const def = { family: 'x', cpu: '256', memory: '512', networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'], containerDefinitions: [{ name: 'app', image: 'busybox' }] } as never;
+  const item = (facts: Parameters<typeof doctor>[1]) => doctor(def, facts).items.find((i) => i.id === 'isolation');
+  assert.equal(item({}), undefined, 'no cluster facts: no item');
+  const shared = item({ cluster: { name: 'prod', accessKeys: 3, runningByIsolation: { runc: 2, gvisor: 1 } } });
+  assert.equal(shared?.status, 'warn');
+  assert.match(shared!.message, /used by 3 access keys and runs 2 task\(s\) on runc/);
+  assert.match(shared!.fix ?? '', /skiff:isolation=gvisor/);
+  assert.equal(item({ cluster: { name: 'prod', accessKeys: 3, runningByIsolation: { gvisor: 4 } } })?.status, 'pass');
+  assert.equal(item({ cluster: { name: 'mine', accessKeys: 1, runningByIsolation: { runc: 4 } } })?.status, 'pass');
+});

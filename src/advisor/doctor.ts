@@ -8,7 +8,7 @@
  * reason, never skipped silently. Secret values are never echoed.
  */
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
-import { egressItem, leastPrivilegeItem, literalSecretsItem, publicIpItem, rolesExistItem, secretsResolvableItem, securityGroupItem } from './doctor-access.ts';
+import { egressItem, leastPrivilegeItem, literalSecretsItem, publicIpItem, rolesExistItem, secretsResolvableItem, securityGroupItem, sharedKernelItem } from './doctor-access.ts';
 import { capabilitiesItem, gracefulShutdownItem, healthCheckItem, imageItem, nonRootItem, readOnlyRootItem } from './doctor-containers.ts';
 import { loggingItem, rightSizedItem, serviceItems } from './doctor-operations.ts';
 import type { CheckItem, DoctorFacts, DoctorReport, Verdict } from './doctor-types.ts';
@@ -32,6 +32,7 @@ export function doctor(def: TaskDefinition, facts: DoctorFacts = {}): DoctorRepo
   publicIpItem(add, vpc); // 1. private addresses only
   egressItem(add, vpc, facts); // 1b. will the task reach outside networks, and why not
   securityGroupItem(add, vpc, facts); // 2. security groups
+  sharedKernelItem(add, facts); // 2b. teams sharing a cluster do not share a kernel
   leastPrivilegeItem(add, def, facts); // 3. task role
   rolesExistItem(add, def, facts); // 3b. the roles named exist
   literalSecretsItem(add, cs); // 4. secrets from the store

@@ -17,6 +17,11 @@ export interface TaskRunnerDeps {
   driver: Driver;
   network: Network;
   images: ImageStore;
+  /**
+   * The image store for a task's isolation where it differs from `images`: a
+   * runtime that maps no user namespace needs layers stored unshifted.
+   */
+  imagesFor?(isolation: string | undefined): ImageStore;
   clock: Clock;
   /** The operator's price book; each task is billed at its architecture's and capacity provider's rates. */
   prices: PriceBook;

@@ -219,7 +219,7 @@ export class TaskRunner {
         async () => {
           const pulled = await Promise.all(
             refs.map((ref) =>
-              this.deps.images.pull(ref, {
+              (this.deps.imagesFor?.(task.isolation) ?? this.deps.images).pull(ref, {
                 maxUnpackedBytes: task.ephemeralStorageGiB * 1024 ** 3,
                 credentials: this.deps.registryCredentials(ref),
               }),

@@ -41,6 +41,10 @@
  * A datapoint averages the stats sampler's samples (SKIFF_STATS_INTERVAL_MS)
  * that fall in its period; a period without samples is missing data (no alarm).
  *
+ * Isolation (model/isolation.ts): `--isolation` / SKIFF_ISOLATION, the runtime of
+ * tasks whose task definition and cluster name none (tag skiff:isolation):
+ * runc (default), gvisor or microvm.
+ *
  * Ephemeral storage (src/agent/storage-watcher.ts):
  *   SKIFF_EPHEMERAL_STORAGE_SCALE        multiplies every task's limit, for small hosts and tests
  *                                        (0.000001–1, default 1; 0.001: a 20 GiB task may use 20 MiB)
@@ -52,6 +56,7 @@
  *                                        (0.001–10, default 1; 0.1: a 256-CPU task gets 100 Mbps)
  */
 import { readFileSync } from 'node:fs';
+import { ISOLATIONS, isIsolation, type Isolation } from '../model/isolation.ts';
 import { envNumbers } from './env-numbers.ts';
 import { DEFAULT_DEREGISTRATION_DELAY_SECONDS, MAX_DEREGISTRATION_DELAY_SECONDS } from '../model/load-balancer.ts';
 import { MAX_BANDWIDTH_SCALE, MIN_BANDWIDTH_SCALE } from '../network/bandwidth.ts';
@@ -192,6 +197,14 @@ export function parseEphemeralStorageSettings(env: Env, problems: string[]): Eph
     scale: read.number('SKIFF_EPHEMERAL_STORAGE_SCALE', 1, 0.000001, 1),
     intervalMs: read.int('SKIFF_EPHEMERAL_STORAGE_INTERVAL_MS', 2000, 100, 600_000),
   };
+}
+
+/** The server's default isolation: `--isolation`, else SKIFF_ISOLATION, else runc. */
+export function parseIsolation(flag: string | undefined, env: Env, problems: string[]): Isolation {
+  const v = (flag ?? env.SKIFF_ISOLATION ?? 'runc').trim();
+  if (isIsolation(v)) return v;
+  problems.push(`--isolation / SKIFF_ISOLATION must be one of ${ISOLATIONS.join(', ')} (got ${JSON.stringify(v)})`);
+  return 'runc';
 }
 
 export interface BandwidthSettings {

@@ -4,6 +4,7 @@
  * the core ones here and each part's in sections.ts. Precedence: flags >
  * environment > defaults. All problems are reported together, in one ConfigError.
  */
+import type { Isolation } from '../model/isolation.ts';
 import { resolve } from 'node:path';
 import { DEFAULT_PORT } from './endpoint.ts';
 import { DEFAULT_PRICE_BOOK, loadPriceBook, PriceBookError, type PriceBook } from '../metering/pricing.ts';
@@ -15,6 +16,7 @@ import {
   parseBandwidthSettings,
   type BandwidthSettings,
   parseEphemeralStorageSettings,
+  parseIsolation,
   type EphemeralStorageSettings,
   parseLoadBalancerSettings,
   parseLogSettings,
@@ -82,6 +84,8 @@ export interface ServerConfig {
   tagCacheTtlMs: number;
   /** The user namespace every task runs in: container ids 0..size-1 = host ids hostId.. (`--userns-remap`, SKIFF_USERNS_REMAP; `off` disables). */
   userns?: { hostId: number; size: number };
+  /** The runtime of tasks whose task definition and cluster choose none (`--isolation`, SKIFF_ISOLATION; default runc). */
+  isolation: Isolation;
   /** The service scheduler's and Spot's settings (SKIFF_SERVICE_*, SKIFF_SPOT_*). */
   services: Readonly<ServiceSettings>;
   /** Log shipping and retention (SKIFF_LOGS_*, SKIFF_CONTAINER_LOG_MAX_BYTES). */
@@ -119,6 +123,8 @@ export interface ServerFlags {
   tlsCert?: string;
   tlsKey?: string;
   usernsRemap?: string;
+  /** `--isolation`: runc, gvisor or microvm. */
+  isolation?: string;
   /** false: the host may not open connections to task addresses (`--no-host-access`). */
   hostAccess?: boolean;
   /** Host ports open to tasks (`--task-host-port`, repeatable). */
@@ -204,6 +210,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
   }
   const host = flags.host ?? env.SKIFF_HOST ?? '127.0.0.1';
   const sections = {
+    isolation: parseIsolation(flags.isolation, env, problems),
     services: Object.freeze(parseServiceSettings(env, problems)),
     logs: Object.freeze(parseLogSettings(env, problems)),
     metrics: Object.freeze(parseMetricsSettings(env, problems)),

@@ -29,7 +29,7 @@ import type { LoadBalancerDirectory } from '../lb/load-balancers.ts';
 import { activeCluster } from './clusters.ts';
 import { resolveTaskDefinition } from '../scheduler/task-definitions.ts';
 import { readTags } from './tags.ts';
-import { securityGroupsFor, subnetsFor } from '../scheduler/placement.ts';
+import { isolationFor, requireRuntime, securityGroupsFor, type IsolationDeps, subnetsFor } from '../scheduler/placement.ts';
 import type { ClusterRecord } from '../store/clusters-repo.ts';
 import { LISTENER_PORT_TAG, loadBalancerKey, loadBalancerView, type ServiceLoadBalancer } from '../model/load-balancer.ts';
 import { checkAgainstTaskDefinition, readLoadBalancers, requestedDeregistrationDelay, requestedHealthCheck, requestedListenerPorts, type LoadBalancerRequest } from '../lb/validate.ts';
@@ -41,6 +41,8 @@ export interface ServiceHandlerDeps extends Pick<Repos, 'db' | 'clusters' | 'tas
   servicesChanged: Pick<ChangeSignal, 'notify'>;
   /** Skiff's load balancers (absent: services with loadBalancers are refused). */
   loadBalancers?: LoadBalancerDirectory;
+  /** How tasks' isolation is chosen (absent: runc only). */
+  isolation?: IsolationDeps;
 }
 
 type Obj = Record<string, unknown>;
@@ -272,6 +274,7 @@ export function serviceOperations(deps: ServiceHandlerDeps) {
       const wantedPorts = requestedListenerPorts(tags, lbRequests.length);
       requestedDeregistrationDelay(tags);
       requestedHealthCheck(tags);
+      await requireRuntime(deps, isolationFor(deps, cluster, def));
 
       // The only wait (ports are probed by binding them): everything after it runs without yielding, so the checks below hold at insert.
       const loadBalancers = await allocateListeners(deps, lbRequests, wantedPorts);

@@ -2,6 +2,7 @@
  * Maps a stored TaskRecord to the ECS `Task` shape DescribeTasks/RunTask return.
  * Timestamps go out as epoch seconds (numbers), as the AWS JSON protocol does.
  */
+import { LEGACY_ISOLATION } from '../model/isolation.ts';
 import type { Task, Container, Attachment } from '@aws-sdk/client-ecs';
 import type { TaskRecord } from '../model/task-record.ts';
 import type { Tag } from '../store/tags-repo.ts';
@@ -48,6 +49,8 @@ export function taskView(t: TaskRecord, tags: Tag[]): WireTask {
     return out;
   });
   const attributes = [{ name: 'ecs.cpu-architecture', value: t.cpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64' }];
+  attributes.push({ name: 'skiff.isolation', value: t.isolation ?? LEGACY_ISOLATION });
+  if (t.isolationPlatform) attributes.push({ name: 'skiff.isolationPlatform', value: t.isolationPlatform });
   if (t.billing) {
     attributes.push({ name: 'skiff.billedSeconds', value: String(t.billing.billedSeconds) });
     attributes.push({ name: 'skiff.costUSD', value: t.billing.cost });

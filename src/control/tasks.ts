@@ -27,7 +27,7 @@ import { resolveTaskDefinition } from '../scheduler/task-definitions.ts';
 import { readTags } from './tags.ts';
 import { runTaskView, taskView } from './task-view.ts';
 import { PreSerialized } from '../api/http-server.ts';
-import { Placement, abandonPlaced, launchPlaced, storeTasks, type LaunchDeps, type PlacementDeps, type TaskBatch } from '../scheduler/placement.ts';
+import { Placement, abandonPlaced, isolationFor, launchPlaced, requireRuntime, storeTasks, type LaunchDeps, type PlacementDeps, type TaskBatch } from '../scheduler/placement.ts';
 import { effectiveStrategy, splitByStrategy } from '../scheduler/capacity-split.ts';
 import { stopTaskAfterDrain, type StopDeps } from '../scheduler/stop-task.ts';
 import type { ChangeSignal } from '../scheduler/signal.ts';
@@ -72,7 +72,7 @@ export function taskOperations(deps: TaskHandlerDeps) {
   }
 
   return {
-    RunTask(input: Record<string, unknown>) {
+    async RunTask(input: Record<string, unknown>) {
       const cluster = activeCluster(deps, optString(input, 'cluster'));
       const def = resolveTaskDefinition(deps, reqString(input, 'taskDefinition'));
       if (def.status !== 'ACTIVE') {
@@ -81,6 +81,8 @@ export function taskOperations(deps: TaskHandlerDeps) {
       const req = validateRunTaskInput(input as never, def, { allowMissingNetworkConfiguration: true });
       const tags = readTags(input);
       const hash = requestHash(input as never);
+      // The runtime must be usable here (the one wait: everything after it runs without yielding).
+      await requireRuntime(deps, isolationFor(deps, cluster, def));
 
       if (req.capacityProviderStrategy) checkStrategyAssociated(req.capacityProviderStrategy, cluster.capacityProviders, cluster.name);
       const strategy = effectiveStrategy(req.capacityProviderStrategy, req.launchType, cluster.defaultCapacityProviderStrategy);

@@ -305,6 +305,12 @@ export interface DriverDefinition {
   name: string;
   /** One line for operators (`skiff doctor`, logs). */
   description: string;
+  /**
+   * True when the driver runs containers in DriverHostConfig.userns (image
+   * layers must then be stored with ids shifted into it); false/absent: it
+   * needs layers stored as the image has them.
+   */
+  userNamespaces?: boolean;
   /** Makes the driver; touches nothing on the host (files and processes come with use). */
   create(config: DriverHostConfig): Driver;
 }

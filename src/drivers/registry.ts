@@ -5,6 +5,9 @@
  * (src/drivers/registry.test.ts checks both stay in step, and that nothing
  * outside a driver's folder imports its files).
  *
+ * Building blocks several drivers share (conmon supervision, OCI bundles,
+ * cgroups) live in src/drivers/oci/, which is no driver of its own.
+ *
  * Drivers are loaded when first asked for, so a runtime's code (and whatever it
  * imports) costs nothing on hosts that never pick it.
  */
@@ -14,6 +17,7 @@ type Loader = () => Promise<{ driver: DriverDefinition }>;
 
 const DRIVERS: Record<string, Loader> = {
   runc: () => import('./runc/index.ts'),
+  gvisor: () => import('./gvisor/index.ts'),
   fake: () => import('./fake/index.ts'),
   microvm: () => import('./microvm/index.ts'),
 };

@@ -5,9 +5,12 @@
  * ECS rules: at most 50 tags per resource; key 1..128 and value 0..256 UTF-8
  * characters of letters, numbers, spaces and + - = . _ : / @; keys unique;
  * the `aws:` prefix (any case) is reserved. Violations are InvalidParameterException.
+ * Skiff's own `skiff:isolation` must name an isolation (model/isolation.ts):
+ * ClientException otherwise, as for any bad task definition.
  */
 import type { Tag } from '@aws-sdk/client-ecs';
-import { invalidParameter } from '../api/errors.ts';
+import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
+import { ISOLATION_TAG, isolationProblem } from '../model/isolation.ts';
 
 export const MAX_TAGS = 50;
 const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -38,6 +41,10 @@ export function validateTags(tags: unknown, opts: { max?: number } = {}): Tag[] 
     }
     if (key.toLowerCase().startsWith('aws:')) {
       throw invalidParameter(`Tag key '${key}' is not allowed: the 'aws:' prefix (in any case) is reserved for AWS use. Choose another key.`);
+    }
+    if (key === ISOLATION_TAG) {
+      const problem = isolationProblem(v, `The value of tag '${ISOLATION_TAG}'`);
+      if (problem) throw new ApiError(ErrorCode.ClientException, problem);
     }
     if (seen.has(key)) throw invalidParameter(`Tag key '${key}' appears more than once. Each tag key may be given once.`);
     seen.add(key);

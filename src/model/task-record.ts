@@ -132,6 +132,10 @@ export interface TaskRecord {
   /** RunTask's / the service's enableExecuteCommand: ExecuteCommand is allowed only when set. */
   enableExecuteCommand?: boolean;
   network: NetworkRecord;
+  /** The runtime (driver) that runs the task (model/isolation.ts); absent on tasks made before the choice existed: runc. */
+  isolation?: string;
+  /** The runtime's variant on the host (gVisor `ptrace`|`kvm`, microVM `kvm`|`tcg`), once known. */
+  isolationPlatform?: string;
   timings: PhaseTiming[];
   billing?: BillingRecord;
   /** Bumped on every write, reported as ECS `version`. */

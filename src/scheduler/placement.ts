@@ -17,6 +17,7 @@
  * host (capacity.ts) is not stored: its reason (RESOURCE:CPU / RESOURCE:MEMORY)
  * goes to `placement.failures` and the batch's other tasks are placed.
  */
+import { chooseIsolation, ISOLATION_TAG, LEGACY_ISOLATION, type Isolation, type IsolationChoice } from '../model/isolation.ts';
 import { createHash } from 'node:crypto';
 import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
 import { ApiError, ErrorCode, invalidParameter } from '../api/errors.ts';
@@ -48,6 +49,44 @@ export interface PlacementDeps extends Pick<Repos, 'networks' | 'tasks' | 'tags'
   disk?: { newTasksRefusal(): string | undefined };
   /** This host's capacity and overcommit: new tasks that do not fit are refused (absent: no admission control). */
   admission?: HostAdmission;
+  /** How tasks' isolation is chosen (absent: every task runs on runc). */
+  isolation?: IsolationDeps;
+}
+
+/** The server's default isolation and what each runtime is known to be on this host. */
+export interface IsolationDeps {
+  serverDefault: Isolation;
+  /** The runtime's fingerprint if it was asked for already (sync), and a way to ask (async). */
+  runtimes: {
+    availability(name: string): { available: boolean; reasons: string[]; platform?: string } | undefined;
+    ensure(name: string): Promise<{ available: boolean; reasons: string[]; platform?: string }>;
+  };
+}
+
+/** The isolation tasks of `def` in `cluster` get (model/isolation.ts: task definition tag, cluster tag, server default). */
+export function isolationFor(deps: Pick<PlacementDeps, 'tags' | 'isolation'>, cluster: ClusterRecord, def: TaskDefinition): IsolationChoice {
+  return chooseIsolation(deps.tags.list(def.taskDefinitionArn!), deps.tags.list(cluster.arn), deps.isolation?.serverDefault ?? LEGACY_ISOLATION);
+}
+
+/**
+ * InvalidParameterException unless the runtime of `choice` can run tasks on
+ * this host, naming what is missing (its fingerprint's reasons).
+ */
+export async function requireRuntime(deps: Pick<PlacementDeps, 'isolation'>, choice: IsolationChoice): Promise<void> {
+  if (!deps.isolation) {
+    if (choice.isolation !== LEGACY_ISOLATION) throw invalidParameter(`Isolation ${choice.isolation} (${describeSource(choice)}) is not available: this Skiff runs tasks on ${LEGACY_ISOLATION} only.`);
+    return;
+  }
+  const print = await deps.isolation.runtimes.ensure(choice.isolation);
+  if (!print.available) {
+    throw invalidParameter(
+      `Isolation ${choice.isolation} (${describeSource(choice)}) is not available on this host: ${print.reasons.join('; ')}. Install what is missing, or choose another isolation with the tag ${ISOLATION_TAG}.`,
+    );
+  }
+}
+
+function describeSource(c: IsolationChoice): string {
+  return c.source === 'server' ? "the server's --isolation" : `from the ${c.source}'s tag ${ISOLATION_TAG}`;
 }
 
 /** What acting on a committed placement needs. */
@@ -146,6 +185,8 @@ export function storeTasks(deps: PlacementDeps, batch: TaskBatch, placement: Pla
   const size = effectiveTaskSize(def, batch.overrides);
   const containers = effectiveContainerConfig(def, batch.overrides);
   const now = deps.clock.now();
+  const isolation = isolationFor(deps, cluster, def);
+  const platform = deps.isolation?.runtimes.availability(isolation.isolation)?.platform;
   const ids: string[] = [];
   const pool = deps.warmPool;
   const admission = deps.admission;
@@ -172,6 +213,8 @@ export function storeTasks(deps: PlacementDeps, batch: TaskBatch, placement: Pla
       );
     }
     const record: TaskRecord = {
+      isolation: isolation.isolation,
+      ...(platform ? { isolationPlatform: platform } : {}),
       id,
       arn: taskArn(cluster.name, id, deps.arns),
       clusterName: cluster.name,

@@ -64,15 +64,20 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
   const dns = new DnsResponder({ log, resolve: (name, from) => directory.resolve(name, from), ...(forwarder ? { forwarder } : {}) });
   const network = withServiceDiscovery(host.network, dns);
 
-  const images = new InstrumentedImageStore(
-    new LocalImageStore({
-      root: join(c.dataDir, 'images'),
-      insecureRegistries: c.insecureRegistries,
-      ...(c.userns ? { idShift: { base: c.userns.hostId, size: c.userns.size } } : {}),
-      tagTtlMs: c.tagCacheTtlMs,
-    }),
-    metrics.observePull,
-  );
+  const imageStore = (shifted: boolean) =>
+    new InstrumentedImageStore(
+      new LocalImageStore({
+        root: join(c.dataDir, 'images'),
+        insecureRegistries: c.insecureRegistries,
+        ...(c.userns && shifted ? { idShift: { base: c.userns.hostId, size: c.userns.size } } : {}),
+        tagTtlMs: c.tagCacheTtlMs,
+      }),
+      metrics.observePull,
+    );
+  const images = imageStore(true);
+  // Runtimes without the user namespace (gVisor, microVM) get layers as the image has them (made when first needed).
+  let unshifted: InstrumentedImageStore | undefined;
+  const imagesFor = (isolation: string | undefined) => (!c.userns || driver.usesUserNamespace(isolation) ? images : (unshifted ??= imageStore(false)));
   const logs = new LogService({
     file: join(c.dataDir, 'logs.db'),
     settings: c.logs,
@@ -119,6 +124,7 @@ export function buildAgentSide(c: Readonly<ServerConfig>, { host, repos, identit
     driver,
     network,
     images,
+    imagesFor,
     clock,
     // The per-task bill the runner stores (skiff.costUSD) is at on-demand x86 rates; cost reports price each task's architecture and capacity provider.
     prices: c.prices,

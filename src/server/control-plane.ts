@@ -17,6 +17,7 @@ import { ChangeSignal } from '../scheduler/signal.ts';
 import { ServiceScheduler } from '../scheduler/service-scheduler.ts';
 import { SpotReclaimer } from '../scheduler/spot.ts';
 import { hostCapacity, limitOf, type HostAdmission } from '../scheduler/capacity.ts';
+import type { IsolationDeps } from '../scheduler/placement.ts';
 import type { DrainTask } from '../scheduler/applier.ts';
 import { LoadBalancers } from '../lb/load-balancers.ts';
 import { loadBalancerSource } from '../lb/store-source.ts';
@@ -43,9 +44,11 @@ export interface ControlPlaneDeps {
   arns: ArnContext;
   clock: Clock;
   log: (msg: string) => void;
+  /** What each runtime can do on this host (for the isolation a task gets). */
+  runtimes: IsolationDeps['runtimes'];
 }
 
-export function buildControlPlane(c: Readonly<ServerConfig>, { repos, agent, warmPool, disk, arns, clock, log }: ControlPlaneDeps): ControlPlane {
+export function buildControlPlane(c: Readonly<ServerConfig>, { repos, agent, warmPool, disk, arns, clock, log, runtimes }: ControlPlaneDeps): ControlPlane {
   const loadBalancers = new LoadBalancers(loadBalancerSource({ ...repos, clock }, log), c.loadBalancers, log);
   const drain: DrainTask = (serviceId, taskId) => loadBalancers.drain(serviceId, taskId);
   const servicesChanged = new ChangeSignal();
@@ -53,7 +56,8 @@ export function buildControlPlane(c: Readonly<ServerConfig>, { repos, agent, war
   const admission: HostAdmission = { host: hostname(), capacity: hostCapacity({ cores: cpus().length, totalMemoryBytes: totalmem(), reservedMemoryMiB: c.reservedMemoryMiB }), overcommit: c.overcommit };
   const limit = limitOf(admission);
   log(`admission: tasks may reserve ${limit.cpu} CPU units and ${limit.memory} MiB (host capacity × overcommit ${c.overcommit})`);
-  const scheduling = { ...repos, clock, arns, agent, warmPool, disk, admission };
+  const isolation: IsolationDeps = { serverDefault: c.isolation, runtimes };
+  const scheduling = { ...repos, clock, arns, agent, warmPool, disk, admission, isolation };
   const spot = new SpotReclaimer(
     { tasks: repos.tasks, clock, agent, servicesChanged },
     { warningMs: c.services.spotWarningMs, interruptionRatePerHour: c.services.spotInterruptionRatePerHour, log },

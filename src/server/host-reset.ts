@@ -26,7 +26,7 @@
 import { existsSync, promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerConfig } from '../config/server-config.ts';
-import { createDriver } from '../drivers/registry.ts';
+import { runtimeSet } from './host.ts';
 import { LinuxNetwork } from '../network/linux-network.ts';
 import { taskLinkNames } from '../network/links.ts';
 import { HostFirewall, securityGroupTable } from '../network/security-group-firewall.ts';
@@ -146,7 +146,7 @@ export async function resetHost(c: Readonly<ResetConfig>, opts: { dryRun?: boole
   const report: ResetReport = { dryRun: dry, dataDir: c.dataDir, prefix: c.cgroupRoot, containers: [], running: [], tasks: [], killedPids: [], cgroups: [], mounts: [], namespaces: [], veths: [], bridges: [], nftTables: [], driverState: [], dataRemoved: false };
 
   // 1. containers and task cgroups, through the driver (made as prepareHost in host.ts makes it: keep the two in step).
-  const driver = await createDriver('runc', { runtimeDir: join(c.dataDir, 'runtime'), tools: { runc: c.runcPath, conmon: c.conmonPath }, cgroupRoot: c.cgroupRoot });
+  const driver = await runtimeSet({ isolation: 'runc' }, { runtimeDir: join(c.dataDir, 'runtime'), tools: { runc: c.runcPath, conmon: c.conmonPath }, cgroupRoot: c.cgroupRoot });
   report.containers = await driver.listContainers();
   for (const id of report.containers) {
     const st = await driver.inspect(id).catch(() => undefined);

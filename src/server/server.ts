@@ -64,10 +64,11 @@ export class SkiffServer {
     acquireServerLock(c.dataDir); // `skiff host reset` refuses while this server runs (server-lock.ts)
     const metrics = new PlatformMetrics(clock.now());
     const { repos, disk } = await openStore(c, clock, metrics.observeTask, log);
+    host.driver.bindTasks((taskId) => repos.tasks.get(taskId)?.isolation);
     const identity = buildIdentity(c, repos, disk, host.driver, log);
     const agentSide = buildAgentSide(c, { host, repos, identity: identity.taskIdentity, metrics, clock, log });
     const { agent, warmPool } = agentSide;
-    const control = buildControlPlane(c, { repos, agent, warmPool, disk, arns: arnsOf(c), clock, log });
+    const control = buildControlPlane(c, { repos, agent, warmPool, disk, arns: arnsOf(c), clock, log, runtimes: host.driver });
     const running: Running = (this.running = { repos, disk, identity, agentSide, control });
     const { app, execSessions } = await buildHttpApi(c, { host, repos, identity, agentSide, control, disk, metrics, clock, log, isReady: () => this.ready, streamBase: () => this.endpoint.replace(/^http/, 'ws') });
     running.app = app;

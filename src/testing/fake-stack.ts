@@ -36,6 +36,7 @@ import { ServiceScheduler } from '../scheduler/service-scheduler.ts';
 import { DEFAULT_PRICE_BOOK } from '../metering/pricing.ts';
 import { systemClock } from '../util/clock.ts';
 import type { HostAdmission } from '../scheduler/capacity.ts';
+import type { IsolationDeps } from '../scheduler/placement.ts';
 
 export interface FakeStackOptions {
   /** Data dir (SQLite file, task files). Default: a new temp dir, removed by `destroy`. */
@@ -50,6 +51,8 @@ export interface FakeStackOptions {
   log?: (msg: string) => void;
   /** Admission control (scheduler/capacity.ts): the fake host's capacity and overcommit. Default: none (nothing refused). */
   admission?: HostAdmission;
+  /** How tasks' isolation is chosen (scheduler/placement.ts): the server default and fake runtime fingerprints. Default: runc only. Every task still runs on the fake driver. */
+  isolation?: IsolationDeps;
   /** The operator's --bandwidth-scale (default 1). */
   bandwidthScale?: number;
   /** Whether `destroy` disposes the fake host and removes the data dir. Default: when the data dir is the stack's own. */
@@ -123,7 +126,7 @@ export async function startFakeStack(opts: FakeStackOptions = {}): Promise<FakeS
     log,
   });
   const servicesChanged = new ChangeSignal();
-  const ctx: EcsApiDeps = { ...repos, agent, clock: systemClock, arns: { region: REGION, account: ACCOUNT, partition: 'aws' }, servicesChanged, admission: opts.admission };
+  const ctx: EcsApiDeps = { ...repos, agent, clock: systemClock, arns: { region: REGION, account: ACCOUNT, partition: 'aws' }, servicesChanged, admission: opts.admission, ...(opts.isolation ? { isolation: opts.isolation } : {}) };
   ensureDefaults(ctx, { vpcCidr: '10.0.0.0/16', bridgePrefix: 'fkbr' });
   ensureDefaultSecurityGroups(db, networks);
   const services = new ServiceScheduler(ctx, { intervalMs: opts.serviceIntervalMs ?? 50, maxStartsPerPass: 50, log, wakeOn: servicesChanged });

@@ -59,6 +59,53 @@ int main(void) {
   printf("mknod-probe r=%d errno=%d\\n", r, r ? errno : 0);
   return 0;
 }`,
+  // Asks the kernel it runs on for a key (made visible to every user), a BPF map and a perf event, and
+  // reports each answer: under gVisor the Sentry answers; the host's /proc/keys must never show the key.
+  'probe-kernel': `
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+  const char *desc = argc > 1 ? argv[1] : "skiff-probe";
+  long k = syscall(SYS_add_key, "user", desc, "x", 1, -2 /* KEY_SPEC_PROCESS_KEYRING */);
+  int ke = k < 0 ? errno : 0;
+  if (k > 0) syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, k, 0x3f3f3f3f);
+  union { unsigned int map_type; char pad[128]; } attr;
+  memset(&attr, 0, sizeof attr);
+  attr.map_type = 2; /* BPF_MAP_TYPE_ARRAY, incomplete on purpose */
+  long b = syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, &attr, sizeof attr);
+  int be = b < 0 ? errno : 0;
+  struct perf_event_attr pe;
+  memset(&pe, 0, sizeof pe);
+  pe.type = PERF_TYPE_SOFTWARE; pe.size = sizeof pe; pe.config = PERF_COUNT_SW_CPU_CLOCK;
+  long p = syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0);
+  int pe_errno = p < 0 ? errno : 0;
+  printf("kernel-probe add_key=%ld errno=%d bpf=%ld errno=%d perf=%ld errno=%d\\n", k, ke, b, be, p, pe_errno);
+  fflush(stdout);
+  if (argc > 2) sleep(atoi(argv[2]));
+  return 0;
+}`,
+  // Times N cheap syscalls (getppid) and prints the mean cost: what a syscall-heavy program pays per call.
+  'probe-syscalls': `
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 100000;
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (long i = 0; i < n; i++) syscall(SYS_getppid);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+  printf("syscall-probe n=%ld ns_per_call=%.1f\\n", n, ns / n);
+  return 0;
+}`,
 };
 
 export type ProbeName = keyof typeof SOURCES;

@@ -38,7 +38,7 @@ export const coldstartCommands: CommandModule = ({ program, globals, format }) =
           ]),
         }));
         if (format() === 'table') {
-          out.write(w.totalMs !== undefined ? `started in ${f1(w.totalMs)} ms (createdAt → startedAt); ADDS MS sums to ${f1(w.sumCriticalMs!)} ms\n` : `${w.note}\n`);
+          out.write(w.totalMs !== undefined ? `started in ${f1(w.totalMs)} ms (createdAt → startedAt) on ${w.isolation ?? 'runc'}; ADDS MS sums to ${f1(w.sumCriticalMs!)} ms\n` : `${w.note}\n`);
           const pull = w.rows.find((x) => x.phase === 'image-pull')?.detail;
           if (pull) out.write(`image pull: resolve ${f1(Number(pull.resolveMs))} ms, download ${f1(Number(pull.downloadMs))} ms (${pull.downloadedBytes} bytes), unpack ${f1(Number(pull.unpackMs))} ms; ${pull.cachedLayers}/${pull.layers} layers cached, ${pull.sizeBytes} bytes\n`);
           for (const t of r.tips) out.write(`tip: ${t}\n`);

@@ -8,7 +8,7 @@
  * what it could not check instead of guessing.
  */
 import type { Service, TaskDefinition } from '@aws-sdk/client-ecs';
-import { credentials, ecsClient, resolveEndpoint, resolveRegion, signedFetch, type ClientOptions } from '../client.ts';
+import { credentials, ecsClient, resolveEndpoint, resolveRegion, signedFetch, skiffFetch, type ClientOptions } from '../client.ts';
 import type { DoctorFacts, SecurityGroupFacts, ServiceFacts } from '../../advisor/doctor.ts';
 import type { Policy } from '../../auth/policy.ts';
 import { parseRoleArn } from '../../auth/roles.ts';
@@ -258,4 +258,42 @@ export async function resourceFacts(opts: ClientOptions, def: TaskDefinition, ne
     }
   }
   return facts;
+}
+
+/**
+ * Who shares `cluster` and on what: distinct access keys whose RunTask,
+ * StartTask, CreateService or UpdateService there succeeded (audit log), and
+ * the cluster's running tasks counted by DescribeTasks' `skiff.isolation`.
+ */
+export async function clusterFacts(opts: ClientOptions, cluster: string): Promise<Pick<DoctorFacts, 'cluster' | 'clusterUnavailable'>> {
+  try {
+    const { DescribeClustersCommand, DescribeTasksCommand, ListTasksCommand } = await import('@aws-sdk/client-ecs');
+    const ecs = await ecsClient(opts);
+    const described = await ecs.send(new DescribeClustersCommand({ clusters: [cluster] }));
+    const arn = described.clusters?.[0]?.clusterArn;
+    if (!arn) return { clusterUnavailable: `cluster ${cluster} not found` };
+    const keys = new Set<string>();
+    for (const action of ['ecs:RunTask', 'ecs:StartTask', 'ecs:CreateService', 'ecs:UpdateService']) {
+      const res = await skiffFetch(opts, `/skiff/v1/audit?action=${encodeURIComponent(action)}&limit=1000`);
+      const { events } = (await res.json()) as { events: { accessKeyId?: string; resource?: string; outcome: string }[] };
+      for (const e of events) if (e.outcome === 'Success' && e.accessKeyId && (e.resource ?? '').split(' ').some((r) => r === arn || r.startsWith(`${arn.replace(':cluster/', ':task/')}/`) || r.startsWith(`${arn.replace(':cluster/', ':service/')}/`))) keys.add(e.accessKeyId);
+    }
+    const runningByIsolation: Record<string, number> = {};
+    let nextToken: string | undefined;
+    do {
+      const page = await ecs.send(new ListTasksCommand({ cluster, desiredStatus: 'RUNNING', nextToken }));
+      nextToken = page.nextToken;
+      const arns = page.taskArns ?? [];
+      if (arns.length) {
+        const { tasks } = await ecs.send(new DescribeTasksCommand({ cluster, tasks: arns }));
+        for (const t of tasks ?? []) {
+          const iso = t.attributes?.find((a) => a.name === 'skiff.isolation')?.value ?? 'runc';
+          runningByIsolation[iso] = (runningByIsolation[iso] ?? 0) + 1;
+        }
+      }
+    } while (nextToken);
+    return { cluster: { name: cluster, accessKeys: keys.size, runningByIsolation } };
+  } catch (e) {
+    return { clusterUnavailable: `cluster facts unavailable: ${(e as Error).message.split(';')[0]}` };
+  }
 }

@@ -50,7 +50,7 @@ export const doctorCommands: CommandModule = ({ program, globals, format }) => {
     .action(async (ref: string | undefined, opts: { file?: string; service?: string; cluster: string }) => {
       if (ref && opts.file) throw new Error('give a registered task definition (family[:revision]) or --file PATH, not both');
       if (!ref && !opts.file && !opts.service) throw new Error('give a registered task definition (family[:revision]), --file PATH or --service NAME');
-      const [{ describeService, resourceFacts, serviceFacts }, { doctor }] = await Promise.all([import('./doctor-facts.ts'), import('../../advisor/doctor.ts')]);
+      const [{ clusterFacts, describeService, resourceFacts, serviceFacts }, { doctor }] = await Promise.all([import('./doctor-facts.ts'), import('../../advisor/doctor.ts')]);
       let def: TaskDefinition;
       let facts: DoctorFacts = {};
       const service = opts.service ? await describeService(globals(), opts.cluster, opts.service) : undefined;
@@ -69,6 +69,8 @@ export const doctorCommands: CommandModule = ({ program, globals, format }) => {
         facts.serviceUnavailable = 'no --service given';
       }
       Object.assign(facts, await resourceFacts(globals(), def, facts.networkConfiguration));
+      // Several teams' keys on one cluster with tasks on runc share a kernel: warn (sharedKernelItem).
+      if (!opts.file) Object.assign(facts, await clusterFacts(globals(), opts.cluster));
       // What Skiff measured about this family, when the server is there to ask.
       const family = encodeURIComponent(def.family ?? '');
       try {

@@ -16,6 +16,7 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key; default: $SKIFF_TLS_CERT)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert (default: $SKIFF_TLS_KEY)')
     .option('--userns-remap <hostid:size|off>', 'user namespace of every task: container root = host uid HOSTID (default 100000:65536; $SKIFF_USERNS_REMAP)')
+    .option('--isolation <runtime>', 'runtime of tasks whose task definition and cluster choose none (tag skiff:isolation): runc, gvisor or microvm (default runc; $SKIFF_ISOLATION)')
     .option('--task-host-port <port/proto...>', 'open a host port to tasks, e.g. 5432/tcp (repeatable; default: none — tasks reach only DNS and the metadata endpoint on the host; $SKIFF_TASK_HOST_PORTS)')
     .option('--overcommit <ratio>', 'tasks may reserve RATIO × the host\'s CPU units and memory; what does not fit is refused (RESOURCE:CPU / RESOURCE:MEMORY) (default 1.0; $SKIFF_OVERCOMMIT)')
     .option('--reserved-memory <mib>', 'memory kept for the host and Skiff, not offered to tasks (default 512; $SKIFF_RESERVED_MEMORY_MIB)')

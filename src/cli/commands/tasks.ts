@@ -103,11 +103,19 @@ interface TaskDetail {
     stoppedReason?: string;
     attachments: { details: { name: string; value: string }[] }[];
     containers: { name: string; lastStatus: string; exitCode?: number; reason?: string }[];
+    attributes?: { name: string; value?: string }[];
   };
   timings: { phase: string; durationMs: number }[];
   billing: { billedSeconds: number; cost: string } | null;
   /** Each way; null until the task's network is shaped (and from a server without shaping). */
   bandwidth?: TaskBandwidth | null;
+}
+
+/** `gvisor (ptrace)` from DescribeTasks attributes skiff.isolation / skiff.isolationPlatform. */
+function isolationOf(attributes: { name: string; value?: string }[] = []): string {
+  const get = (n: string) => attributes.find((a) => a.name === n)?.value;
+  const platform = get('skiff.isolationPlatform');
+  return `${get('skiff.isolation') ?? 'runc'}${platform ? ` (${platform})` : ''}`;
 }
 
 function taskDetailTable(d: TaskDetail) {
@@ -116,6 +124,7 @@ function taskDetailTable(d: TaskDetail) {
     ['task', taskIdOf(d.task.taskArn)],
     ['status', d.task.lastStatus + (d.task.stoppedReason ? ` (${d.task.stopCode}: ${d.task.stoppedReason})` : '')],
     ['ip', ip],
+    ['isolation', isolationOf(d.task.attributes)],
     ['bandwidth', d.bandwidth ? `${describeBandwidth(d.bandwidth)}, each way` : 'not shaped yet'],
     ...d.task.containers.map((c) => [
       `container ${c.name}`,

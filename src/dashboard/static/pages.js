@@ -133,6 +133,13 @@ const task = {
     let logNext = 0;
     const id = encodeURIComponent(taskId);
 
+    /** `gvisor (ptrace)`: the runtime (DescribeTasks attributes skiff.isolation, skiff.isolationPlatform). */
+    const isolationOf = (t) => {
+      const get = (n) => t.attributes?.find((a) => a.name === n)?.value;
+      const platform = get('skiff.isolationPlatform');
+      return `${get('skiff.isolation') ?? 'runc'}${platform ? ` (${platform})` : ''}`;
+    };
+
     return async () => {
       const [detail, logs] = await Promise.all([api(`/dashboard/api/tasks/${id}`), api(`/dashboard/api/tasks/${id}/logs?after=${logNext}`).catch((e) => ({ error: e }))]);
       const t = detail.task.task;
@@ -149,6 +156,7 @@ const task = {
             ['IP address', h('span', { class: 'mono', 'data-ip': ip ?? '' }, ip ?? '—')],
             ['Size', `${Number(t.cpu) / 1024} vCPU, ${Number(t.memory)} MiB`],
             ['Capacity provider', badge(t.capacityProviderName ?? 'FARGATE')],
+            ['Isolation', isolationOf(t)],
             ['Group', t.group ?? '—'],
             ['Created', fmtDateTime(t.createdAt * 1000)],
             ['Started', t.startedAt ? fmtDateTime(t.startedAt * 1000) : '—'],

@@ -1,15 +1,17 @@
 /**
  * The runc driver's public face: `driver` for the registry (src/drivers/registry.ts);
- * RuncDriver and the spec builder for the runc driver's own tests.
+ * RuncDriver and the spec builder for the runc driver's own tests. The driver
+ * itself is the OCI-runtime driver of src/drivers/oci/ with runc's defaults.
  */
 import type { DriverDefinition } from '../driver.ts';
-import { RuncDriver } from './runc-driver.ts';
+import { OciDriver } from '../oci/oci-driver.ts';
 
 export const driver: DriverDefinition = {
   name: 'runc',
+  userNamespaces: true,
   description: 'runc containers supervised by conmon: namespaces, cgroup v1 limits, optional user namespace (shares the host kernel)',
   create: (c) =>
-    new RuncDriver({
+    new OciDriver({
       stateDir: c.runtimeDir,
       runcPath: c.tools?.runc,
       conmonPath: c.tools?.conmon,
@@ -20,5 +22,5 @@ export const driver: DriverDefinition = {
     }),
 };
 
-export { RuncDriver, type RuncDriverOptions, type ContainerMeta, sanitizeName, UNKNOWN_EXIT_CODE } from './runc-driver.ts';
-export { buildOciSpec, cpuSharesFor, DEFAULT_CAPABILITIES } from './spec.ts';
+export { OciDriver as RuncDriver, type RuncDriverOptions, type ContainerMeta, sanitizeName, UNKNOWN_EXIT_CODE } from '../oci/oci-driver.ts';
+export { buildOciSpec, cpuSharesFor, DEFAULT_CAPABILITIES } from '../oci/spec.ts';

@@ -1,5 +1,8 @@
 /**
- * The default Skiff driver: runc containers supervised by conmon, cgroup v1 limits.
+ * A driver over an OCI runtime with runc's command line (runc itself, gVisor's
+ * runsc), each container supervised by conmon, cgroup v1 limits. The runc and
+ * gvisor driver folders make one of these with their own runtime profile
+ * (OciRuntimeProfile: name, binary, flags, fingerprint, how exec sessions enter).
  * This class is the façade: it checks ids, owns the shared state (paths, metadata
  * records, exit tracker, cgroups) and hands each operation to the file of its
  * concern:
@@ -17,7 +20,7 @@
  *   layer-usage.ts   writable-layer disk use
  *
  * conmon double-forks and setsid()s, so containers and their supervisors outlive
- * the Node process; a new RuncDriver over the same stateDir adopts them.
+ * the Node process; a new driver over the same stateDir adopts them.
  */
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,6 +37,7 @@ import { execInContainer } from './exec.ts';
 import { startExecSession } from './exec-session.ts';
 import { ExitTracker } from './exits.ts';
 import { runcFingerprint } from './fingerprint.ts';
+import { runtimeExec, startRuntimeExecSession } from './runtime-exec-session.ts';
 import { diskUsage } from './layer-usage.ts';
 import { inspectContainer, listContainers } from './listing.ts';
 import { checkId, MetaStore, RuncPaths } from './paths.ts';
@@ -48,7 +52,34 @@ import { TaskCgroups } from './task-cgroups.ts';
 export { sanitizeName, type ContainerMeta } from './paths.ts';
 export { UNKNOWN_EXIT_CODE } from './exits.ts';
 
+/**
+ * What makes one OCI runtime differ from runc's defaults. The runc driver uses
+ * none of it; a sandboxed runtime (gVisor) sets each.
+ */
+export interface OciRuntimeProfile {
+  /** The registry name the driver reports. */
+  name: string;
+  /** Global flags before `create` (e.g. runsc's `--platform`, `--network`); asked once per container create. */
+  createArgs?(): Promise<string[]>;
+  /** What the host offers this runtime; default: runc's checks. */
+  fingerprint?(): Promise<DriverFingerprint>;
+  /**
+   * How exec sessions and health checks enter a container: `nsenter` (the
+   * container's host namespaces: right for runc, whose processes are host
+   * processes) or `runtime` (the runtime's own `exec`: a sandboxed runtime's
+   * processes live in its own kernel, and the host namespaces of its sandbox
+   * process are not the container).
+   */
+  execVia?: 'nsenter' | 'runtime';
+  /** Check the command's executable on the host at create (runtimes that would only fail at start). */
+  checkExecutable?: boolean;
+  /** Whether the spec may ask for a user namespace (userns). Default true. */
+  userns?: boolean;
+}
+
 export interface RuncDriverOptions {
+  /** The runtime profile; default runc's. */
+  profile?: OciRuntimeProfile;
   /** Directory for bundles, exit files, logs and runc state, e.g. `<data>/runtime` (layout: paths.ts). */
   stateDir: string;
   /** Default `/usr/sbin/runc`. */
@@ -87,8 +118,9 @@ export interface RuncDriverOptions {
   logSizeMaxBytes?: number;
 }
 
-export class RuncDriver implements Driver {
-  readonly name = 'runc';
+export class OciDriver implements Driver {
+  readonly name: string;
+  private readonly profile: OciRuntimeProfile;
   readonly stateDir: string;
   readonly runcPath: string;
   readonly conmonPath: string;
@@ -111,6 +143,8 @@ export class RuncDriver implements Driver {
 
   constructor(opts: RuncDriverOptions) {
     if (!opts?.stateDir || !path.isAbsolute(opts.stateDir)) throw new Error('RuncDriver: stateDir must be an absolute path');
+    this.profile = opts.profile ?? { name: 'runc' };
+    this.name = this.profile.name;
     this.stateDir = opts.stateDir;
     this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
     this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
@@ -118,6 +152,7 @@ export class RuncDriver implements Driver {
     checkId('cgroupRoot', this.cgroupRoot);
     this.runcRoot = opts.runcRoot ?? path.join(this.stateDir, 'runc');
     this.defaultRoot = !opts.runcRoot;
+    if (opts.userns && this.profile.userns === false) throw new Error(`${this.name}: user namespaces are not supported by this runtime`);
     if (opts.userns) {
       const { hostId, size } = opts.userns;
       if (!Number.isInteger(hostId) || hostId < 1 || !Number.isInteger(size) || size < 1 || hostId + size > 2 ** 32 - 1) {
@@ -145,6 +180,7 @@ export class RuncDriver implements Driver {
   // ---------------------------------------------------------------- host
 
   fingerprint(): Promise<DriverFingerprint> {
+    if (this.profile.fingerprint) return this.profile.fingerprint();
     return runcFingerprint({ runcPath: this.runcPath, conmonPath: this.conmonPath }, { userns: !!this.userns });
   }
 
@@ -199,6 +235,7 @@ export class RuncDriver implements Driver {
 
   async createContainer(spec: ContainerLaunchSpec): Promise<{ pid: number }> {
     validateSpec(spec);
+    const runtimeArgs = (await this.profile.createArgs?.()) ?? [];
     return this.creates.run(() =>
       createContainer(
         {
@@ -206,11 +243,12 @@ export class RuncDriver implements Driver {
           meta: this.meta,
           exits: this.exits,
           cgroups: this.cgroups,
-          conmon: this.conmon,
+          conmon: runtimeArgs.length ? { ...this.conmon, runtimeArgs } : this.conmon,
           userns: this.userns,
           initPath: this.initPath,
           nofile: () => this.nofileLimit(),
           ensureDirs: () => this.ensureDirs(),
+          checkExecutable: this.profile.checkExecutable,
           destroy: (id) => this.destroyContainer(id),
         },
         spec,
@@ -220,7 +258,7 @@ export class RuncDriver implements Driver {
 
   async startContainer(id: string): Promise<void> {
     checkId('container id', id);
-    await startContainer(this.paths, this.cli, id);
+    await startContainer(this.paths, this.cli, id, (await this.profile.createArgs?.()) ?? []);
   }
 
   async waitContainer(id: string): Promise<ContainerExit> {
@@ -236,6 +274,11 @@ export class RuncDriver implements Driver {
 
   async exec(id: string, args: string[], opts: { timeoutMs: number }): Promise<ExecResult> {
     checkId('container id', id);
+    if (this.profile.execVia === 'runtime') {
+      const st = await this.cli.state(id);
+      if (!st || st.status !== 'running') return { exitCode: 126, timedOut: false, output: `container ${id} is not running` };
+      return runtimeExec({ cli: this.cli, id, bundleDir: this.paths.bundle(id), execDir: this.paths.secureDir }, args, opts.timeoutMs);
+    }
     return execInContainer({ paths: this.paths, cli: this.cli, userns: !!this.userns }, id, args, opts.timeoutMs);
   }
 
@@ -244,6 +287,9 @@ export class RuncDriver implements Driver {
     checkId('container id', id);
     const st = await this.cli.state(id);
     if (!st || st.status !== 'running') throw new Error(`container ${id} is not running`);
+    if (this.profile.execVia === 'runtime') {
+      return startRuntimeExecSession({ cli: this.cli, id, bundleDir: this.paths.bundle(id), execDir: this.paths.secureDir }, args, opts);
+    }
     return startExecSession({ pid: st.pid, bundleDir: this.paths.bundle(id), layout: await this.cgroups.hierarchies() }, args, opts);
   }
 

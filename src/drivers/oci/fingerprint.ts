@@ -14,13 +14,14 @@ export interface RuncTools {
   conmonPath: string;
 }
 
-export async function hostProblems(tools: RuncTools): Promise<string[]> {
+/** What the host lacks for an OCI runtime driver; `runtimeName` names the runtime binary (and its Debian package). */
+export async function hostProblems(tools: RuncTools, runtimeName = 'runc'): Promise<string[]> {
   const problems: string[] = [];
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     problems.push('Skiff must run as root to create namespaces and cgroups: run it with sudo');
   }
   const executable = async (p: string) => fsp.access(p, fsc.X_OK).then(() => true, () => false);
-  if (!(await executable(tools.runcPath))) problems.push(`runc not found at ${tools.runcPath}: install it with \`apt-get install runc\``);
+  if (!(await executable(tools.runcPath))) problems.push(`${runtimeName} not found at ${tools.runcPath}: install it with \`apt-get install ${runtimeName}\``);
   if (!(await executable(tools.conmonPath))) problems.push(`conmon not found at ${tools.conmonPath}: install it with \`apt-get install conmon\``);
   for (const tool of ['/usr/bin/mount', '/usr/bin/umount']) {
     const alt = tool.replace('/usr', '');

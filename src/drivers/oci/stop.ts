@@ -23,7 +23,11 @@ export async function stopContainer(d: { exits: ExitTracker; cli: RuncCli; wait(
   if (st && st.status !== 'stopped') {
     // A created container has not exec'd the process yet: nothing to be graceful with.
     const first = st.status === 'created' ? 'SIGKILL' : sig;
-    await d.cli.kill(id, first);
+    await d.cli.kill(id, first).catch((e: Error) => {
+      // runsc cannot signal a created container: its sandbox process is the container until start, and dies with it.
+      if (st.status !== 'created' || !/state created/i.test(e.message) || !(st.pid > 1)) throw e;
+      process.kill(st.pid, 'SIGKILL');
+    });
     if (first !== 'SIGKILL' && first !== 'KILL' && first !== '9') {
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), Math.max(0, timeoutMs))));

@@ -7,9 +7,9 @@ import { sleep } from '../../util/exec.ts';
 import { isErrno, type RuncPaths } from './paths.ts';
 import type { RuncCli } from './runc-cli.ts';
 
-export async function startContainer(paths: RuncPaths, cli: RuncCli, id: string): Promise<void> {
+export async function startContainer(paths: RuncPaths, cli: RuncCli, id: string, globalArgs: string[] = []): Promise<void> {
   if (await startThroughExecFifo(paths.execFifo(id))) return;
-  await cli.start(id);
+  await cli.start(id, globalArgs);
 }
 
 /**

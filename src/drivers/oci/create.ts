@@ -13,6 +13,7 @@ import type { ExitTracker } from './exits.ts';
 import { checkId, type ContainerMeta, type MetaStore, type RuncPaths } from './paths.ts';
 import { detachHostMounts, mountOverlay, mountTaskSysfs } from './rootfs.ts';
 import { buildOciSpec } from './spec.ts';
+import { assertExecutable } from './executable.ts';
 import type { TaskCgroups } from './task-cgroups.ts';
 
 export interface CreateDeps {
@@ -27,6 +28,8 @@ export interface CreateDeps {
   nofile(): number;
   /** Makes the state directories (once). */
   ensureDirs(): Promise<void>;
+  /** Check on the host that the command's executable is in the rootfs (for runtimes that only find out at start). */
+  checkExecutable?: boolean;
   /** Removes a half-made container. */
   destroy(id: string): Promise<void>;
 }
@@ -94,6 +97,10 @@ export async function createContainer(d: CreateDeps, spec: ContainerLaunchSpec):
     ]);
     try {
       await prepared;
+      if (d.checkExecutable) {
+        const args = spec.initProcessEnabled ? undefined : spec.args;
+        if (args) await assertExecutable(rootfs, args[0]!, spec.env, spec.cwd);
+      }
     } catch (e) {
       conmon.abort();
       throw e;

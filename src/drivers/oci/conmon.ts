@@ -15,6 +15,8 @@ export interface ConmonSettings {
   createTimeoutMs: number;
   /** conmon `--log-size-max`, bytes; undefined: no cap. */
   logSizeMaxBytes?: number;
+  /** More global runtime flags for `create` (after `--root`). */
+  runtimeArgs?: string[];
 }
 
 export interface PendingConmon {
@@ -40,6 +42,7 @@ export function spawnConmon(s: ConmonSettings, paths: RuncPaths, id: string): Pe
     '-n', id,
     '-r', s.runcPath,
     `--runtime-arg=--root=${paths.runcRoot}`,
+    ...(s.runtimeArgs ?? []).map((a) => `--runtime-arg=${a}`),
     '-b', bundle,
     '-p', path.join(bundle, 'pidfile'),
     '--conmon-pidfile', paths.conmonPid(id),

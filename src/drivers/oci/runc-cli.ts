@@ -46,6 +46,14 @@ export class RuncCli {
     }
   }
 
+  /** Signals one process inside the container by its pid there (runsc `kill --pid`). */
+  async killPid(id: string, pid: number, sig: string): Promise<void> {
+    const r = await run(this.runcPath, this.args('kill', '--pid', String(pid), id, sig));
+    if (r.code !== 0 && !/not running|already finished|no such process|does not exist|not found/i.test(r.stderr)) {
+      throw new Error(`kill --pid ${pid} ${id} failed: ${r.stderr.trim()}`);
+    }
+  }
+
   /** `runc delete --force`; a container runc does not know is fine. */
   async deleteForce(id: string): Promise<void> {
     const r = await run(this.runcPath, this.args('delete', '--force', id));
@@ -54,8 +62,9 @@ export class RuncCli {
     }
   }
 
-  async start(id: string): Promise<void> {
-    const r = await run(this.runcPath, this.args('start', id));
+  /** `runc start`; `globalArgs` go before the subcommand (runsc sets the sandbox's network up here). */
+  async start(id: string, globalArgs: string[] = []): Promise<void> {
+    const r = await run(this.runcPath, ['--root', this.paths.runcRoot, ...globalArgs, 'start', id]);
     if (r.code !== 0) throw new Error(`runc start ${id} failed: ${(r.stderr || r.stdout).trim()}`);
   }
 }

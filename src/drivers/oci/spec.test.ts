@@ -4,7 +4,7 @@ import type { ContainerLaunchSpec } from '../driver.ts';
 import { buildOciSpec, cpuSharesFor, DEFAULT_CAPABILITIES, effectiveNofile, finalCapabilities, NOFILE_LIMIT } from './spec.ts';
 import { seccompProfile } from './seccomp.ts';
 import { parseMountinfo } from './cgroups.ts';
-import { sanitizeName } from './runc-driver.ts';
+import { sanitizeName } from './oci-driver.ts';
 
 const base: ContainerLaunchSpec = {
   id: 'abc-web',
