@@ -5,20 +5,44 @@
  * batch); after a restart a running task's stored bandwidth is put back if the
  * host lost it, and a task started before shaping existed is shaped now.
  */
-import type { TaskRecord } from '../model/task-record.ts';
+import type { PhaseTiming, TaskBandwidth, TaskRecord } from '../model/task-record.ts';
 import { bandwidthFor, describeBandwidth, sameBandwidth } from '../network/bandwidth.ts';
 import type { TaskRunnerDeps } from './task-runner-deps.ts';
-import { errMessage } from './start-rules.ts';
+import { StartError, errMessage } from './start-rules.ts';
 
-type Deps = Pick<TaskRunnerDeps, 'tasks' | 'network' | 'bandwidthScale' | 'log'>;
+type Deps = Pick<TaskRunnerDeps, 'tasks' | 'network' | 'bandwidthScale' | 'log' | 'clock'>;
 
-/** Stores the task's bandwidth, then shapes its network to it; returns how long shaping took, ms. */
-export async function shapeAtStart(deps: Deps, task: TaskRecord): Promise<number> {
-  const bandwidth = bandwidthFor(task.cpu, deps.bandwidthScale ?? 1);
-  deps.tasks.update(task.id, (t) => (t.network.bandwidth = bandwidth), { durable: false });
+/** The bandwidth a task starting now gets: its size in the table, times the operator's scale. */
+export function bandwidthAtStart(deps: Pick<Deps, 'bandwidthScale'>, task: TaskRecord): TaskBandwidth {
+  return bandwidthFor(task.cpu, deps.bandwidthScale ?? 1);
+}
+
+/**
+ * Shapes a starting task's network to `bandwidth` (already stored on the task),
+ * timed as the `shaping` phase. Runs beside container create; the runner awaits
+ * it before any container starts, so no byte leaves unshaped.
+ */
+export async function shapeAtStart(deps: Pick<Deps, 'network' | 'clock'>, taskId: string, bandwidth: TaskBandwidth): Promise<PhaseTiming> {
+  const startedAt = deps.clock.now();
   const t0 = performance.now();
-  await deps.network.shape(task.id, bandwidth);
-  return Math.round((performance.now() - t0) * 1000) / 1000;
+  await deps.network.shape(taskId, bandwidth);
+  return { phase: 'shaping', startedAt, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
+}
+
+/** What must be in place before a task's first container starts: its security-group entries, then its shaping (their timings). */
+export async function networkReadyTimings(firewall: Promise<PhaseTiming> | undefined, shaping: Promise<PhaseTiming> | undefined): Promise<PhaseTiming[]> {
+  const ready: PhaseTiming[] = [];
+  try {
+    if (firewall) ready.push(await firewall);
+  } catch (err) {
+    throw new StartError(`ResourceInitializationError: cannot apply the task's security groups: ${errMessage(err)}`);
+  }
+  try {
+    if (shaping) ready.push(await shaping);
+  } catch (err) {
+    throw new StartError(`ResourceInitializationError: cannot shape the task's network to its bandwidth: ${errMessage(err)}`);
+  }
+  return ready;
 }
 
 /** For an adopted running task: shapes it again when the host does not hold its bandwidth. Never throws (logs). */

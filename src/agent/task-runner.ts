@@ -40,7 +40,7 @@ import { hasReached as reached, OOM_CONTAINER_REASON, StopReason } from '../mode
 import { HealthChecker } from './health-checker.ts';
 import { billedSeconds, costOf, ratesFor } from '../metering/pricing.ts';
 import { retryWhileDiskFull, WriteFailureNotice } from '../store/disk-errors.ts';
-import { restoreShaping, shapeAtStart } from './bandwidth-step.ts';
+import { bandwidthAtStart, networkReadyTimings, restoreShaping, shapeAtStart } from './bandwidth-step.ts';
 import type { StopRequest, TaskRunnerDeps } from './task-runner-deps.ts';
 import {
   StartError,
@@ -60,8 +60,10 @@ export type { TaskRunnerDeps } from './task-runner-deps.ts';
 
 export class TaskRunner {
   /** The task's firewall being installed (deps.networkReady), with its timing: every container start waits for it. */
+  /** The security groups' entries and the bandwidth shaping, made beside container create; awaited before a container starts. */
   private firewall: Promise<PhaseTiming> | undefined;
-  private firewallRecorded = false;
+  private shaping: Promise<PhaseTiming> | undefined;
+  private networkReadyRecorded = false;
   private stopRequest: StopRequest | undefined;
   /** True while a launched task is starting (until RUNNING or a failed start). */
   starting: boolean;
@@ -161,7 +163,6 @@ export class TaskRunner {
     if (task.desiredStatus === 'STOPPED') return;
 
     // Network, image and cgroup do not depend on each other: all three at once.
-    let shapingMs = 0;
     const network = this.timed(
       'network',
       async () => {
@@ -179,16 +180,19 @@ export class TaskRunner {
           this.firewall = ready(task.id, att).then(() => ({ phase: 'firewall', startedAt, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 }));
           this.firewall.catch(() => {}); // awaited before any container starts
         }
-        shapingMs = await shapeAtStart(this.deps, task);
         const mac = att.macAddress;
+        const bandwidth = bandwidthAtStart(this.deps, task);
         this.setStatus('PENDING', (t) => {
           t.network.status = 'ATTACHED';
           t.network.macAddress = mac;
+          t.network.bandwidth = bandwidth; // stored before it is applied: adoption puts it back
           t.connectivityAt = this.deps.clock.now();
         }, false);
+        this.shaping = shapeAtStart(this.deps, task.id, bandwidth);
+        this.shaping.catch(() => {}); // awaited before any container starts
         return att;
       },
-      () => ({ warmPool: warm !== undefined, shapingMs }),
+      () => ({ warmPool: warm !== undefined }),
     );
     const pull = this.pullImages(task);
     const cgroup = this.timed('cgroup', () =>
@@ -247,6 +251,15 @@ export class TaskRunner {
     }
   }
 
+  /** Waits for the firewall entries and the shaping; recorded once, after the steps before them, so they keep their place in the list. */
+  private async networkReady(): Promise<void> {
+    const ready = await networkReadyTimings(this.firewall, this.shaping);
+    if (!this.networkReadyRecorded && ready.length) {
+      this.networkReadyRecorded = true;
+      this.update((t) => t.timings.push(...ready), false);
+    }
+  }
+
   /** Starts containers as dependsOn allows: START once the dependency started, COMPLETE once it exited, SUCCESS on exit 0, HEALTHY once healthy. */
   private async startContainersInOrder(netnsPath: string, mounts: ContainerLaunchSpec['extraMounts']): Promise<void> {
     for (;;) {
@@ -288,18 +301,7 @@ export class TaskRunner {
         throw new StartError(`CannotCreateContainerError: ${errMessage(err)}`);
       }
     });
-    if (this.firewall) {
-      let timing: PhaseTiming;
-      try {
-        timing = await this.firewall;
-      } catch (err) {
-        throw new StartError(`ResourceInitializationError: cannot apply the task's security groups: ${errMessage(err)}`);
-      }
-      if (!this.firewallRecorded) {
-        this.firewallRecorded = true; // recorded here, after the steps before it, so they keep their place in the list
-        this.update((t) => t.timings.push(timing), false);
-      }
-    }
+    await this.networkReady();
     await this.timed(`container-start:${c.name}`, async () => {
       try {
         await this.deps.driver.startContainer(c.runtimeId);
