@@ -18,6 +18,8 @@ import {
   parseMetadataSettings,
   parseMetricsSettings,
   parseServiceSettings,
+  parseDatabaseSetting,
+  type DatabaseSetting,
   type AutoscalingSettings,
   type LoadBalancerSettings,
   type LogSettings,
@@ -28,6 +30,8 @@ import {
 
 export interface ServerConfig {
   dataDir: string;
+  /** PostgreSQL holding the control plane's state (`--database`); undefined: SQLite in the data dir. */
+  database?: DatabaseSetting;
   host: string;
   port: number;
   region: string;
@@ -103,6 +107,7 @@ export interface ServerConfig {
 
 export interface ServerFlags {
   dataDir?: string;
+  database?: string;
   host?: string;
   port?: string | number;
   region?: string;
@@ -142,6 +147,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
   const port = Number(flags.port ?? env.SKIFF_PORT ?? DEFAULT_PORT);
   if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`--port must be 1..65535 (got ${flags.port ?? env.SKIFF_PORT})`);
   const dataDir = flags.dataDir ?? env.SKIFF_DATA_DIR ?? '/var/lib/skiff';
+  const database = parseDatabaseSetting(flags.database ?? env.SKIFF_DATABASE_URL, problems);
   const region = flags.region ?? env.SKIFF_REGION ?? env.AWS_REGION ?? 'us-east-1';
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) problems.push(`--region must look like us-east-1 (got ${region})`);
   const vpcCidr = flags.vpcCidr ?? env.SKIFF_VPC_CIDR ?? '172.31.0.0/16';
@@ -226,6 +232,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return Object.freeze({
     dataDir: resolve(dataDir),
+    ...(database ? { database } : {}),
     host,
     port,
     region,
