@@ -71,6 +71,7 @@ export class PgDb implements SqlDb {
     this.worker = new Worker(new URL('./pg-worker.mjs', import.meta.url), {
       workerData: { port: port2, flag: this.flag, url, connectTimeoutMs, statementTimeoutMs },
       transferList: [port2],
+      execArgv: [], // plain JavaScript: no loader flags (nor the parent's -e script)
     });
     this.worker.unref();
     this.port.unref();
