@@ -9,6 +9,7 @@
  * - `json_extract(expr, '$.a.b')` → `(expr::jsonb #> '{a,b}')` (a jsonb value the
  *   client decodes to the JavaScript value SQLite returns), and under `sum(...)`
  *   its number;
+ * - `instr(a, b)` → `strpos(a, b)`;
  * - `x = ? COLLATE NOCASE` → `lower(x) = lower(?)`; `LIKE` → `ILIKE` (SQLite's
  *   LIKE ignores ASCII case);
  * - camelCase aliases (`AS taskId`) are quoted, or PostgreSQL would fold them;
@@ -92,6 +93,7 @@ export function translate(sql: string): Translated {
       ignore = true;
     }
     code = code.replace(/([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*\?\s+COLLATE\s+NOCASE\b/gi, 'lower($1) = lower(?)');
+    code = code.replace(/\binstr\(/gi, 'strpos(');
     code = code.replace(/\bLIKE\b/g, 'ILIKE').replace(/\blike\b/g, 'ILIKE');
     code = code.replace(/\bAS\s+([a-z]+[A-Z][A-Za-z0-9]*)\b/g, 'AS "$1"');
     code = code.replace(/(\|\|\s*)?(\?|@[A-Za-z_][A-Za-z0-9_]*)(\s*\|\|)?/g, (_all, before: string | undefined, p: string, afterOp: string | undefined) => {
