@@ -36,8 +36,9 @@ after(async () => {
 
 test('a task runs, stops and is still described after a restart, all state in PostgreSQL', async (t) => {
   const { server, image } = stack!;
+  let passed = false;
   t.after(() => {
-    if (!t.passed) console.error(`server output:\n${server.output.slice(-6000)}`);
+    if (!passed) console.error(`server output:\n${server.output.slice(-6000)}`);
   });
   let ecs = server.ecs();
   await registerFamily(ecs, 'pg-sleeper', [{ name: 'app', image, stopTimeout: 2, command: ['sleep', '600'] }]);
@@ -59,6 +60,7 @@ test('a task runs, stops and is still described after a restart, all state in Po
   assert.equal(again.stoppedReason, 'done with it');
   const replay = await ecs.send(new RunTaskCommand({ taskDefinition: 'pg-sleeper', clientToken: 'pg-e2e-1' }));
   assert.equal(replay.tasks![0].taskArn, arn, 'clientToken idempotency holds across the restart');
+  passed = true;
 });
 
 test('database down: a ServerException naming the database, the server keeps running; database back: answers again', async () => {
