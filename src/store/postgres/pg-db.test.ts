@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { openDb } from '../db.ts';
 import { StoreUnavailableError } from '../store-unavailable.ts';
 import { openPgDb } from './open.ts';
+import { openRepos } from '../repos.ts';
 import { translate } from './translate.ts';
 import { startPostgres, type TestPostgres } from '../../../test/support/postgres.ts';
 
@@ -97,4 +98,26 @@ test('translation: parameters, upserts, JSON, NOCASE, LIKE, aliases, generated i
   assert.throws(() => translate(`INSERT OR REPLACE INTO x VALUES (?)`), /SQLite-only/);
   assert.throws(() => translate(`SELECT value FROM json_each(?)`), /SQLite-only/);
   assert.throws(() => translate(`SELECT ? , @a`), /mixes/);
+});
+
+test('data_version: another connection writing a task forgets the read cache stamps, this connection writing does not', () => {
+  const url = pg.createDatabase();
+  const a = openPgDb(url);
+  const b = openPgDb(url);
+  try {
+    const task = (id: string) => ({ id, arn: `arn:${id}`, clusterName: 'default', family: 'f', taskDefinitionArn: 'td', desiredStatus: 'RUNNING', lastStatus: 'PENDING', createdAt: 1, version: 1 }) as never;
+    const ra = openRepos(a).tasks;
+    const rb = openRepos(b).tasks;
+    ra.insert(task('t1'));
+    ra.insert(task('t2'));
+    ra.docs(['t1', 't2']);
+    ra.update('t1', (t) => (t.lastStatus = 'RUNNING'));
+    assert.deepEqual([...ra.changeStamps(['t1', 't2']).keys()], ['t1', 't2'], 'own writes keep the stamps');
+    rb.update('t2', (t) => (t.lastStatus = 'RUNNING'));
+    assert.deepEqual([...ra.changeStamps(['t1', 't2']).keys()], [], "another connection's write forgets them");
+    assert.equal(ra.get('t2')!.lastStatus, 'RUNNING');
+  } finally {
+    a.close();
+    b.close();
+  }
 });

@@ -8,8 +8,10 @@
  * Types: SQLite INTEGER → BIGINT (epoch ms overflow 32 bits), REAL → DOUBLE
  * PRECISION, TEXT stays TEXT (documents too: the code parses them itself).
  * Tables a repository orders by SQLite's implicit `rowid` get a real one.
- * `skiff_data_version` counts statements that change `tasks`: PostgreSQL's
- * answer to `PRAGMA data_version` (tasks-repo's read cache).
+ * `skiff_data_version` counts statements that change `tasks`, and each session
+ * counts its own (`skiff.own_bumps`): their difference changes only when another
+ * connection wrote, which is what SQLite's `PRAGMA data_version` says
+ * (tasks-repo's read cache).
  *
  * Plain SQL only (plus one trigger), nothing the distributed PostgreSQLs lack.
  */
@@ -77,7 +79,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   CREATE INDEX tasks_by_stopped_at ON tasks (stopped_at);
   CREATE SEQUENCE skiff_data_version;
   CREATE FUNCTION skiff_bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN PERFORM nextval('skiff_data_version'); RETURN NULL; END $$;
+    BEGIN
+      PERFORM nextval('skiff_data_version');
+      PERFORM set_config('skiff.own_bumps', (coalesce(nullif(current_setting('skiff.own_bumps', true), ''), '0')::bigint + 1)::text, false);
+      RETURN NULL;
+    END $$;
   CREATE TRIGGER tasks_data_version AFTER INSERT OR UPDATE OR DELETE ON tasks
     FOR EACH STATEMENT EXECUTE FUNCTION skiff_bump_data_version();
 

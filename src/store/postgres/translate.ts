@@ -13,7 +13,7 @@
  * - `x = ? COLLATE NOCASE` → `lower(x) = lower(?)`; `LIKE` → `ILIKE` (SQLite's
  *   LIKE ignores ASCII case);
  * - camelCase aliases (`AS taskId`) are quoted, or PostgreSQL would fold them;
- * - `PRAGMA data_version` → the change counter of the tasks table (schema.ts);
+ * - `PRAGMA data_version` → other connections' changes to the tasks table (schema.ts);
  * - an INSERT into a table with a generated id gets `RETURNING` it (lastInsertRowid).
  * `rowid` is a real column of the PostgreSQL tables that are ordered by it.
  * Anything else SQLite-specific fails loudly (see UNSUPPORTED) rather than
@@ -66,10 +66,14 @@ function jsonPath(literal: string): string {
 
 let statements = 0;
 
+/** Changes made to `tasks` by other connections (see schema.ts). */
+const DATA_VERSION = `SELECT (CASE WHEN is_called THEN last_value ELSE 0 END)
+  - coalesce(nullif(current_setting('skiff.own_bumps', true), ''), '0')::bigint AS data_version FROM skiff_data_version`;
+
 export function translate(sql: string): Translated {
   const name = `skiff_${++statements}`;
   const trimmed = sql.trim();
-  if (/^PRAGMA\s+data_version$/i.test(trimmed)) return { name, text: 'SELECT last_value AS data_version FROM skiff_data_version' };
+  if (/^PRAGMA\s+data_version$/i.test(trimmed)) return { name, text: DATA_VERSION };
   const parts = segments(sql);
   // json_extract(<expr>, '<path>'): the path is a literal segment right after "json_extract(<expr>, ".
   for (let i = 0; i + 1 < parts.length; i += 2) {
