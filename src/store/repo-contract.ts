@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import type { Db } from './db.ts';
 import { openRepos } from './repos.ts';
 import { MAX_TASKS_PER_SUBNET, type SubnetRecord } from './networks-repo.ts';
-import { AuditLog } from '../auth/audit.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import type { ServiceRecord } from '../model/service-record.ts';
 
@@ -164,11 +163,13 @@ export function repoContract(store: string, open: () => Db): void {
     assert.equal(metering.pruneSamples(Number.MAX_SAFE_INTEGER), 1);
   });
 
-  withDb('audit log: generated ids (lastInsertRowid), LIKE filters, newest first', (db) => {
-    const audit = new AuditLog(db, { log: () => {} });
-    const a = audit.begin({ ts: 1, action: 'ecs:RunTask' });
-    const b = audit.begin({ ts: 2, action: 'ecs:StopTask' });
-    assert.ok(typeof a === 'number' && typeof b === 'number' && b > a, `ids ${a} < ${b}`);
+  withDb('generated ids: lastInsertRowid of an insert into an AUTOINCREMENT table (the audit log)', (db) => {
+    const insert = db.prepare(`INSERT INTO audit_log (ts, action, outcome, status) VALUES (?, ?, 'Pending', 0)`);
+    const a = Number(insert.run(1, 'ecs:RunTask').lastInsertRowid);
+    const b = Number(insert.run(2, 'ecs:StopTask').lastInsertRowid);
+    assert.ok(a > 0 && b > a, `ids ${a} < ${b}`);
+    assert.equal(db.prepare('UPDATE audit_log SET outcome = ?, status = ? WHERE id = ?').run('Success', 200, b).changes, 1);
+    assert.deepEqual(db.prepare(`SELECT id, action FROM audit_log WHERE action LIKE ? ORDER BY id DESC`).all('ecs:%'), [{ id: b, action: 'ecs:StopTask' }, { id: a, action: 'ecs:RunTask' }]);
   });
 
   withDb('a failing statement names the SQL and leaves the store usable', (db) => {
