@@ -72,8 +72,11 @@ test('database down: a clear StoreUnavailableError naming it, within the connect
       () => db.prepare('SELECT value FROM meta WHERE key = ?').get('k'),
       (e: unknown) => e instanceof StoreUnavailableError && e.message.includes(`127.0.0.1:${own.port}/outage`) && /cannot reach its database/.test(e.message),
     );
+    const t1 = Date.now();
     assert.throws(() => db.transaction(() => db.prepare('SELECT 1').get())(), StoreUnavailableError);
+    assert.ok(Date.now() - t1 < 100, `the next call within retryAfterMs fails at once (${Date.now() - t1} ms)`);
     assert.ok(Date.now() - t0 < 10_000, `failed fast (${Date.now() - t0} ms)`);
+    await new Promise((r) => setTimeout(r, 1100));
     assert.equal(db.inTransaction, false);
     own.restart();
     assert.deepEqual(db.prepare('SELECT value FROM meta WHERE key = ?').get('k'), { value: 'v' });

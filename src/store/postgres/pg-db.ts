@@ -21,6 +21,8 @@ import { StoreUnavailableError } from '../store-unavailable.ts';
 import { translate, type Translated } from './translate.ts';
 
 export interface PgDbOptions {
+  /** After the database was found unreachable, fail at once for this long before trying again (ms, default 1000). */
+  retryAfterMs?: number;
   /** How long connecting may take (ms). */
   connectTimeoutMs?: number;
   /** How long one statement may run (ms). */
@@ -60,11 +62,16 @@ export class PgDb implements SqlDb {
   /** `PRAGMA synchronous`: FULL (2) waits for the commit to be durable, NORMAL (1) does not (synchronous_commit). */
   private sync = 2;
   private appliedSync = 2;
+  /** After a failed connection, statements fail at once until then (ms): a dead database must not stall the event loop call after call. */
+  private downUntil = 0;
+  private lastFailure = '';
+  private readonly retryAfterMs: number;
 
   constructor(url: string, opts: PgDbOptions = {}) {
     const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     const statementTimeoutMs = opts.statementTimeoutMs ?? 30_000;
     this.waitMs = connectTimeoutMs + statementTimeoutMs + 5000;
+    this.retryAfterMs = opts.retryAfterMs ?? 1000;
     this.name = redactUrl(url);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -171,6 +178,7 @@ export class PgDb implements SqlDb {
 
   private call(req: Record<string, unknown>, sql: string, waitMs = this.waitMs): Answer {
     if (this.closed) throw new Error('the PostgreSQL store is closed');
+    if (req.op !== 'close' && Date.now() < this.downUntil && !/^\s*ROLLBACK/i.test(sql)) throw new StoreUnavailableError(this.name, this.lastFailure);
     const id = ++this.seq;
     Atomics.store(this.flag, 0, 0);
     this.port.postMessage({ ...req, id });
@@ -185,14 +193,20 @@ export class PgDb implements SqlDb {
       }
       const left = deadline - Date.now();
       if (left <= 0 || Atomics.wait(this.flag, 0, 0, left) === 'timed-out') {
-        throw new StoreUnavailableError(this.name, `no answer within ${Math.round(waitMs / 1000)} s`);
+        throw this.unavailable(`no answer within ${Math.round(waitMs / 1000)} s`);
       }
       Atomics.store(this.flag, 0, 0);
     }
   }
 
+  private unavailable(reason: string): StoreUnavailableError {
+    this.downUntil = Date.now() + this.retryAfterMs;
+    this.lastFailure = reason;
+    return new StoreUnavailableError(this.name, reason);
+  }
+
   private failure(e: NonNullable<Answer['error']>, sql: string): Error {
-    if (e.connection || e.code === 'SKIFF_DB_UNAVAILABLE' || e.code === '57P01' || e.code === '57P03') return new StoreUnavailableError(this.name, e.message);
+    if (e.connection || e.code === 'SKIFF_DB_UNAVAILABLE' || e.code === '57P01' || e.code === '57P03') return this.unavailable(e.message);
     return Object.assign(new Error(`${e.message} (PostgreSQL ${e.code ?? 'error'}${e.detail ? `: ${e.detail}` : ''}) in: ${sql.trim().slice(0, 300)}`), { code: `PG_${e.code ?? 'ERROR'}` });
   }
 }

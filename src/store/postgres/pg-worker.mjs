@@ -71,9 +71,9 @@ async function handle(req) {
     await c.query(req.sql);
     return { rows: [], rowCount: 0 };
   }
-  if (/^\s*BEGIN\b/i.test(req.sql)) inTx = true;
   try {
     const r = await c.query({ name: req.name, text: req.sql, values: req.params });
+    if (/^\s*BEGIN\b/i.test(req.sql)) inTx = true; // a BEGIN that failed opened nothing
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   } finally {
     if (ending) inTx = false;
