@@ -17,7 +17,7 @@ need_root() {
 # unpacked image layers, tini (the init of initProcessEnabled), openssl (the
 # self-signed certificate of --tls), gcc for the hardening tests' probes, and
 # chromium for the dashboard's browser tests.
-PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium postgresql-15)
+PACKAGES=(runc conmon iproute2 nftables docker-registry busybox-static awscli curl attr tini openssl gcc libc6-dev chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,8 +30,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The Debian registry package enables a system service on :5000; Skiff's demo and
 # tests start their own registry on loopback, so leave the system one alone.
-# Likewise postgresql-15's own cluster (:5432): tests run initdb/pg_ctl in a temp
-# dir (test/support/postgres.ts); `skiff server --database` uses whichever you point it at.
+
+# PostgreSQL 15 for `skiff server --database` and the store's tests, which run
+# initdb/pg_ctl in a temp dir (test/support/postgres.ts); the package's own
+# cluster (:5432) is left as Debian sets it up.
+if ! dpkg-query -W -f='${Status}' postgresql-15 2>/dev/null | grep -q "install ok installed"; then
+  need_root
+  echo "setup: installing postgresql-15"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
+fi
 
 # One session keyring per running container, all owned by the user namespace's
 # root uid: the kernel's default quota (200 keys) caps a host at ~200 tasks.

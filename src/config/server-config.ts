@@ -18,8 +18,6 @@ import {
   parseMetadataSettings,
   parseMetricsSettings,
   parseServiceSettings,
-  parseDatabaseSetting,
-  type DatabaseSetting,
   type AutoscalingSettings,
   type LoadBalancerSettings,
   type LogSettings,
@@ -27,6 +25,7 @@ import {
   type MetricsSettings,
   type ServiceSettings,
 } from './sections.ts';
+import { parseDatabaseSetting, type DatabaseSetting } from './database-setting.ts';
 
 export interface ServerConfig {
   dataDir: string;
