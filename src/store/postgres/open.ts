@@ -35,7 +35,7 @@ export function migratePg(db: PgDb, migrations: readonly PgMigration[] = PG_MIGR
       throw new Error(`the database's schema is version ${version}, newer than this Skiff knows (${latest}): run a Skiff at least as new as the one that last migrated it`);
     }
     for (const m of migrations) {
-      if (m.to <= version) continue;
+      if (m.to <= version || m.to > latest) continue;
       db.exec(m.sql);
       version = m.to;
     }

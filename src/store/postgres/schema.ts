@@ -2,8 +2,9 @@
  * The store's schema on PostgreSQL, versioned in step with SQLite's migrations
  * (db.ts): `to` is the SQLite `user_version` the schema then equals, so both
  * stores always hold the same tables and columns (schema.test checks it).
- * The first entry builds a new database at the current version in one step;
- * each later SQLite migration needs its PostgreSQL twin here.
+ * The first entry builds a new database at version 11 in one step; each later
+ * SQLite migration needs its PostgreSQL twin here (a twin ahead of this
+ * checkout's SQLite migrations waits: migratePg applies up to their count).
  *
  * Types: SQLite INTEGER → BIGINT (epoch ms overflow 32 bits), REAL → DOUBLE
  * PRECISION, TEXT stays TEXT (documents too: the code parses them itself).
@@ -350,6 +351,33 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     route_table_id TEXT NOT NULL REFERENCES route_tables(id),
     subnet_id TEXT NOT NULL UNIQUE
   );
+  `,
+  },
+  {
+    to: 12,
+    sql: `
+  CREATE TABLE efs_file_systems (
+    id TEXT PRIMARY KEY,
+    creation_token TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE TABLE efs_access_points (
+    id TEXT PRIMARY KEY,
+    file_system_id TEXT NOT NULL REFERENCES efs_file_systems(id),
+    client_token TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX efs_access_points_by_fs ON efs_access_points (file_system_id);
+  CREATE TABLE efs_mount_targets (
+    id TEXT PRIMARY KEY,
+    file_system_id TEXT NOT NULL REFERENCES efs_file_systems(id),
+    subnet_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX efs_mount_targets_by_fs ON efs_mount_targets (file_system_id);
   `,
   },
 ];
