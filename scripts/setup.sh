@@ -36,6 +36,16 @@ fi
 # The Debian registry package enables a system service on :5000; Skiff's demo and
 # tests start their own registry on loopback, so leave the system one alone.
 
+# PostgreSQL 15 for `skiff server --database` and the store's tests, which run
+# initdb/pg_ctl in a temp dir (test/support/postgres.ts); the package's own
+# cluster (:5432) is left as Debian sets it up.
+if ! dpkg-query -W -f='${Status}' postgresql-15 2>/dev/null | grep -q "install ok installed"; then
+  need_root
+  echo "setup: installing postgresql-15"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
+fi
+
 # One session keyring per running container, all owned by the user namespace's
 # root uid: the kernel's default quota (200 keys) caps a host at ~200 tasks.
 # Security groups filter traffic between tasks of one bridge in the inet hooks,

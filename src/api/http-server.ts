@@ -8,6 +8,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode, errorBody, storeFullError } from './errors.ts';
 import { DiskFullError, isDiskFullError } from '../store/disk-errors.ts';
+import { StoreUnavailableError } from '../store/store-unavailable.ts';
 
 /** An operation handler: input is the decoded JSON body, output is JSON-serialisable. */
 export type OperationHandler = (input: Record<string, unknown>) => unknown | Promise<unknown>;
@@ -259,6 +260,7 @@ export function sendError(reply: FastifyReply, err: unknown, log?: (msg: string)
   const diskFull = diskFullAsApiError(err, { log, storeFull });
   if (err instanceof ApiError) apiErr = err;
   else if (diskFull) apiErr = diskFull;
+  else if (err instanceof StoreUnavailableError) apiErr = new ApiError(ErrorCode.ServerException, err.message, { status: 503, retryable: true });
   else if (isFastifyClientError(err)) apiErr = new ApiError(ErrorCode.SerializationException, (err as Error).message);
   else {
     log?.(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

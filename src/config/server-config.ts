@@ -30,9 +30,12 @@ import {
   type MetricsSettings,
   type ServiceSettings,
 } from './sections.ts';
+import { parseDatabaseSetting, type DatabaseSetting } from './database-setting.ts';
 
 export interface ServerConfig {
   dataDir: string;
+  /** PostgreSQL holding the control plane's state (`--database`); undefined: SQLite in the data dir. */
+  database?: DatabaseSetting;
   host: string;
   port: number;
   region: string;
@@ -112,6 +115,7 @@ export interface ServerConfig {
 
 export interface ServerFlags {
   dataDir?: string;
+  database?: string;
   host?: string;
   port?: string | number;
   region?: string;
@@ -152,6 +156,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
   const port = Number(flags.port ?? env.SKIFF_PORT ?? DEFAULT_PORT);
   if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`--port must be 1..65535 (got ${flags.port ?? env.SKIFF_PORT})`);
   const dataDir = flags.dataDir ?? env.SKIFF_DATA_DIR ?? '/var/lib/skiff';
+  const database = parseDatabaseSetting(flags.database ?? env.SKIFF_DATABASE_URL, problems);
   const region = flags.region ?? env.SKIFF_REGION ?? env.AWS_REGION ?? 'us-east-1';
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) problems.push(`--region must look like us-east-1 (got ${region})`);
   const vpcCidr = flags.vpcCidr ?? env.SKIFF_VPC_CIDR ?? '172.31.0.0/16';
@@ -238,6 +243,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return Object.freeze({
     dataDir: resolve(dataDir),
+    ...(database ? { database } : {}),
     host,
     port,
     region,

@@ -72,6 +72,9 @@ export class ServiceScheduler {
         this.passOnce();
         this.opts.afterPass?.();
       } while (this.again && !this.closed);
+    } catch (e) {
+      // The store unreachable (PostgreSQL down) or failing: this pass is lost, the next one tries again.
+      this.opts.log(`service scheduler: pass failed: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       this.running = false;
     }

@@ -7,7 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerConfig } from '../config/server-config.ts';
-import { openDb } from '../store/db.ts';
+import { openDb, type Db } from '../store/db.ts';
+import { openPgDb } from '../store/postgres/open.ts';
 import { DiskGuard } from '../store/disk-guard.ts';
 import { openRepos, type Repos } from '../store/repos.ts';
 import type { NetworksRepo, SubnetRecord } from '../store/networks-repo.ts';
@@ -34,11 +35,19 @@ export async function openStore(c: Readonly<ServerConfig>, clock: Clock, observe
   mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
   const disk = new DiskGuard({ dir: c.dataDir, settings: c.disk, log });
   await disk.start();
-  const db = openDb(join(c.dataDir, 'skiff.db'));
+  const db = openStoreDb(c, log);
   const repos = openRepos(db, { tasks: new ObservedTasksRepo(db, observeTask) });
   ensureDefaults({ ...repos, clock, arns: arnsOf(c) }, { vpcCidr: c.defaultVpcCidr, bridgePrefix: c.bridgePrefix });
   ensureDefaultSecurityGroups(db, repos.networks);
   return { repos, disk };
+}
+
+/** The control plane's database: PostgreSQL with `--database`, else SQLite in the data dir. */
+function openStoreDb(c: Readonly<ServerConfig>, log: (msg: string) => void): Db {
+  if (!c.database) return openDb(join(c.dataDir, 'skiff.db'));
+  const db = openPgDb(c.database.url);
+  log(`store: PostgreSQL at ${c.database.display}`);
+  return db;
 }
 
 /** A stored subnet as the network layer sees it. */

@@ -12,10 +12,12 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { SqlDb } from './sql-db.ts';
 
-export type Db = Database.Database;
+/** The store's database: SQLite (here) or PostgreSQL (postgres/pg-db.ts), one API (sql-db.ts). */
+export type Db = SqlDb;
 
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
@@ -389,7 +391,7 @@ const MIGRATIONS: string[] = [
 ];
 
 /** Opens (creating if needed) the store at `file` and brings its schema up to date. */
-export function openDb(file: string): Db {
+export function openDb(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   cacheStatements(db);
@@ -409,7 +411,7 @@ export function openDb(file: string): Db {
  * statement's modes (pluck/raw/expand), which would otherwise leak between users.
  * Bounded: forgets everything past 2,000 texts (IN lists of varying length).
  */
-function cacheStatements(db: Db): void {
+function cacheStatements(db: Database.Database): void {
   const compile = db.prepare.bind(db);
   const cache = new Map<string, Database.Statement>();
   db.prepare = ((sql: string) => {
@@ -421,10 +423,10 @@ function cacheStatements(db: Db): void {
       cache.set(sql, stmt);
     }
     return stmt;
-  }) as Db['prepare'];
+  }) as Database.Database['prepare'];
 }
 
-function migrate(db: Db): void {
+function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {

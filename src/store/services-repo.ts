@@ -78,9 +78,7 @@ export class ServicesRepo {
         `SELECT s.deployment_id AS dep, t.id AS id, t.desired_status AS desiredStatus, t.last_status AS lastStatus, t.created_at AS createdAt,
                 json_extract(t.doc, '$.capacityProviderName') AS capacityProviderName, json_extract(t.doc, '$.startedAt') AS startedAt,
                 json_extract(t.doc, '$.stopCode') AS stopCode, json_extract(t.doc, '$.stoppedReason') AS stoppedReason,
-                (SELECT json_group_array(json_array(json_extract(c.value, '$.essential'), json_type(c.value, '$.healthCheck') IS NOT NULL,
-                                                    json_extract(c.value, '$.healthStatus')))
-                   FROM json_each(t.doc, '$.containers') c) AS containers
+                ${this.db.dialect === 'postgres' ? PG_CONTAINERS : SQLITE_CONTAINERS} AS containers
            FROM service_tasks s JOIN tasks t ON t.id = s.task_id
           WHERE s.service_id = @id AND (t.last_status != 'STOPPED' OR t.desired_status = 'RUNNING' OR s.deployment_id = @dep)`,
       )
@@ -135,3 +133,11 @@ interface SnapshotRow {
   containers: string;
 }
 
+
+/** Per container of a task document: [essential (1/0/null), has a health check (1/0), healthStatus]. */
+const SQLITE_CONTAINERS = `(SELECT json_group_array(json_array(json_extract(c.value, '$.essential'), json_type(c.value, '$.healthCheck') IS NOT NULL,
+                                                    json_extract(c.value, '$.healthStatus')))
+                   FROM json_each(t.doc, '$.containers') c)`;
+const PG_CONTAINERS = `coalesce((SELECT json_agg(json_build_array(CASE c->'essential' WHEN 'true'::jsonb THEN 1 WHEN 'false'::jsonb THEN 0 END,
+                                                    (c->'healthCheck' IS NOT NULL)::int, c->>'healthStatus') ORDER BY o)
+                   FROM jsonb_array_elements(t.doc::jsonb->'containers') WITH ORDINALITY AS e(c, o))::text, '[]')`;

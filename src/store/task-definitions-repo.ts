@@ -81,8 +81,8 @@ export class TaskDefinitionsRepo {
     }
     where.push(`status != 'DELETED'`);
     let sql = `SELECT family FROM task_definitions WHERE ${where.join(' AND ')} GROUP BY family`;
-    if (q.status === 'ACTIVE') sql += ` HAVING sum(status = 'ACTIVE') > 0`;
-    else if (q.status === 'INACTIVE') sql += ` HAVING sum(status = 'ACTIVE') = 0`;
+    if (q.status === 'ACTIVE') sql += ` HAVING sum(CASE WHEN status = 'ACTIVE' THEN 1 ELSE 0 END) > 0`;
+    else if (q.status === 'INACTIVE') sql += ` HAVING sum(CASE WHEN status = 'ACTIVE' THEN 1 ELSE 0 END) = 0`;
     sql += ` ORDER BY family`;
     return (this.db.prepare(sql).all(...args) as { family: string }[]).map((r) => r.family);
   }

@@ -6,6 +6,7 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
     .command('server')
     .description('run the control plane and a local agent in the foreground (needs root)')
     .option('--data-dir <dir>', 'where state, images and logs live (default: $SKIFF_DATA_DIR or /var/lib/skiff)')
+    .option('--database <url>', 'keep the control plane\'s state in PostgreSQL at postgres://USER@HOST:PORT/DB (default: SQLite in the data dir; $SKIFF_DATABASE_URL)')
     .option('--port <n>', 'port to serve the API on (default 8080)')
     .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
     .option('--vpc-cidr <cidr>', 'CIDR of the default VPC created on first start (default 172.31.0.0/16)')
@@ -30,7 +31,7 @@ export const serverCommands: CommandModule = ({ program, globals }) => {
       const config = resolveServerConfig({ ...opts, region: globals().region });
       const server = new SkiffServer(config);
       const endpoint = await server.start();
-      console.log(`Skiff is serving the ECS API at ${endpoint} (data in ${config.dataDir})`);
+      console.log(`Skiff is serving the ECS API at ${endpoint} (data in ${config.dataDir}${config.database ? `, state in ${config.database.display}` : ''})`);
       console.log(`Try: aws ecs list-clusters --endpoint-url ${endpoint}`);
       const shutdown = async (signal: string) => {
         console.error(`${signal}: stopping the API; running tasks keep running and are adopted on the next start`);
