@@ -45,7 +45,13 @@ export async function execInContainer(
   return spawnExec('/usr/bin/setpriv', [...nsenter, '-S', String(u.uid), '-G', String(u.gid), '--', ...args], env, timeoutMs);
 }
 
-function spawnExec(file: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<ExecResult> {
+/**
+ * Runs `file args` to completion in a process group of its own: exit code (137
+ * when killed at the timeout, 127 when it could not run), first 4 KiB of output.
+ * `hooks.beforeKill` runs before the group is killed at the timeout (ending what
+ * the runtime started inside the sandbox); `hooks.done` once it is over.
+ */
+export function spawnExec(file: string, args: string[], env: Record<string, string>, timeoutMs: number, hooks: { beforeKill?: () => Promise<void>; done?: () => void } = {}): Promise<ExecResult> {
   return new Promise((resolve) => {
     const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
@@ -55,18 +61,24 @@ function spawnExec(file: string, args: string[], env: Record<string, string>, ti
     };
     child.stdout!.on('data', take);
     child.stderr!.on('data', take);
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const kill = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch { /* already gone */ }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (hooks.beforeKill) void hooks.beforeKill().finally(kill);
+      else kill();
     }, timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
+      hooks.done?.();
       resolve({ exitCode: 127, timedOut: false, output: e.message });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      hooks.done?.();
       resolve({ exitCode: timedOut ? 137 : (code ?? (signal ? 128 : 1)), timedOut, output });
     });
   });

@@ -26,6 +26,7 @@ import { PassThrough } from 'node:stream';
 import type { ExecResult, ExecSession, ExecSessionOptions } from '../driver.ts';
 import type { RuncCli } from './runc-cli.ts';
 import { shellQuote, withoutLoaderVars } from './exec-session.ts';
+import { spawnExec } from './exec.ts';
 
 export interface RuntimeExecTarget {
   cli: RuncCli;
@@ -74,34 +75,7 @@ async function prepare(t: RuntimeExecTarget, args: string[], tty: boolean, cols?
 /** Runs `args` to completion (health checks): exit code, timeout, first 4 KiB of output. */
 export async function runtimeExec(t: RuntimeExecTarget, args: string[], timeoutMs: number): Promise<ExecResult> {
   const p = await prepare(t, args, false);
-  return new Promise((resolve) => {
-    const child = spawn(t.cli.runcPath, p.argv, { env: HOST_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let output = '';
-    let timedOut = false;
-    const take = (d: Buffer) => {
-      if (output.length < 4096) output = (output + d.toString('utf8')).slice(0, 4096);
-    };
-    child.stdout!.on('data', take);
-    child.stderr!.on('data', take);
-    const timer = setTimeout(() => {
-      timedOut = true;
-      void p.end().finally(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch { /* already gone */ }
-      });
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      void p.cleanup();
-      resolve({ exitCode: 127, timedOut: false, output: e.message });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      void p.cleanup();
-      resolve({ exitCode: timedOut ? 137 : (code ?? (signal ? 128 : 1)), timedOut, output });
-    });
-  });
+  return spawnExec(t.cli.runcPath, p.argv, HOST_ENV, timeoutMs, { beforeKill: p.end, done: () => void p.cleanup() });
 }
 
 /** An interactive session (Driver.startExec) through the runtime's exec. */
