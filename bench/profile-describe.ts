@@ -55,6 +55,19 @@ try {
   console.log(`response bytes: ${await api.callRaw('DescribeTasks', { tasks: arns })}`);
   const h = monitorEventLoopDelay({ resolution: 5 });
   h.enable();
+  if (args.includes('--runtask')) {
+    const c0 = cpuMs(server.pid!);
+    const lat: number[] = [];
+    await Promise.all(Array.from({ length: 10 }, async () => {
+      for (let i = 0; i < 5; i++) {
+        const s = performance.now();
+        await api.call('RunTask', { taskDefinition: 'prof', count: 1 });
+        lat.push(performance.now() - s);
+      }
+    }));
+    lat.sort((a, b) => a - b);
+    console.log(JSON.stringify({ runTaskCpuPerCallMs: (cpuMs(server.pid!) - c0) / 50, p50: lat[25], p90: lat[45] }));
+  }
   const cpu0 = cpuMs(server.pid!);
   const r = await openLoop(RPS, SECONDS, () => api.callRaw('DescribeTasks', { tasks: arns }));
   h.disable();

@@ -57,6 +57,13 @@ export function repoContract(store: string, open: () => Db): void {
     assert.deepEqual(tasks.listRefs({ cluster: 'default' }).map((x) => x.id), ['t2', 't1']);
     assert.deepEqual(tasks.list({ cluster: 'default', startedBy: 'me' }).map((x) => x.id), ['t2']);
     assert.deepEqual(tasks.reserved(), { cpu: 1280, memory: 2560 });
+    tasks.update('t2', (t) => (t.lastStatus = 'STOPPED'));
+    assert.deepEqual(tasks.reserved(), { cpu: 256, memory: 512 }, 'a stopped task no longer counts (sizes remembered per id)');
+    tasks.insert(task('t3', { createdAt: 1_700_000_000_003, cpu: 512, memory: 1024 }));
+    assert.deepEqual(tasks.reserved(), { cpu: 768, memory: 1536 }, 'a new task counts at once');
+    tasks.update('t2', (t) => (t.lastStatus = 'RUNNING'));
+    assert.equal(tasks.countActiveInCluster('default'), 3);
+    tasks.update('t3', (t) => (t.lastStatus = 'STOPPED'));
     assert.equal(tasks.countActiveInCluster('default'), 2);
     assert.equal(typeof tasks.countActiveInCluster('default'), 'number');
     const docs = tasks.docs(['t1', 't2', 'nope']);

@@ -27,6 +27,9 @@ export class TasksRepo {
   /** See changeStamps. */
   private readonly stamps = new Map<string, number>();
   private stampSeq = 0;
+  /** Each task's CPU units and MiB (see reserved). */
+  private readonly sizes = new Map<string, { cpu: number; memory: number }>();
+  private readonly unfinishedIdsStmt;
   private dataVersion = -1;
 
   constructor(private readonly db: Db) {
@@ -39,6 +42,7 @@ export class TasksRepo {
     );
     this.getStmt = db.prepare(`SELECT doc FROM tasks WHERE id = ?`);
     this.dataVersionStmt = db.prepare(`PRAGMA data_version`);
+    this.unfinishedIdsStmt = db.prepare(`SELECT id FROM tasks WHERE last_status != 'STOPPED'`);
   }
 
   insert(task: TaskRecord): void {
@@ -144,9 +148,27 @@ export class TasksRepo {
 
   /** CPU units and MiB held by the tasks on this host that are not STOPPED (admission control; read inside the placing transaction). */
   reserved(): { cpu: number; memory: number } {
-    return this.db
-      .prepare(`SELECT coalesce(sum(json_extract(doc, '$.cpu')), 0) AS cpu, coalesce(sum(json_extract(doc, '$.memory')), 0) AS memory FROM tasks WHERE last_status != 'STOPPED'`)
-      .get() as { cpu: number; memory: number };
+    // A task's size never changes once stored: remembered per id, so a RunTask does not parse every running
+    // task's document again (the admission check runs on every placement); only new ids are read.
+    const ids = (this.unfinishedIdsStmt.all() as { id: string }[]).map((r) => r.id);
+    const misses = ids.filter((id) => !this.sizes.has(id));
+    if (misses.length) {
+      if (this.sizes.size + misses.length > 100_000) this.sizes.clear();
+      const rows = this.db
+        .prepare(`SELECT id, json_extract(doc, '$.cpu') AS cpu, json_extract(doc, '$.memory') AS memory FROM tasks WHERE id IN (${misses.map(() => '?').join(',')})`)
+        .all(...misses) as { id: string; cpu: number | null; memory: number | null }[];
+      for (const r of rows) this.sizes.set(r.id, { cpu: r.cpu ?? 0, memory: r.memory ?? 0 });
+    }
+    let cpu = 0;
+    let memory = 0;
+    for (const id of ids) {
+      const sz = this.sizes.get(id);
+      if (sz) {
+        cpu += sz.cpu;
+        memory += sz.memory;
+      }
+    }
+    return { cpu, memory };
   }
 
   countActiveInCluster(cluster: string): number {
