@@ -108,7 +108,7 @@ export async function createContainer(d: CreateDeps, spec: ContainerLaunchSpec):
     conmon.release();
     const pid = await conmon.pid;
     // conmon out of the server's cgroups (a service manager stopping the server must not take it along).
-    await moveSupervisorOfPidFile(d.paths.conmonPid(id), id, { cgroupRoot: d.cgroups.cgroupRoot });
+    await moveSupervisorOfPidFile(d.paths.conmonPid(id), id, { cgroupRoot: d.cgroups.cgroupRoot, layout: await d.cgroups.hierarchies() });
     await detachHostMounts(userns ? [rootfs, sysfs] : [rootfs]);
     return { pid };
   } catch (e) {

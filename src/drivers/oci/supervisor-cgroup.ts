@@ -131,15 +131,21 @@ export async function moveToOwnCgroup(pid: number, id: string, opts: SupervisorC
     throw new Error(`cannot move the supervisor of ${id} (pid ${pid}) to its own cgroup: ${(e as Error).message}`);
   }
   const moves = planSupervisorMoves(text, layout, opts.cgroupRoot, id);
-  for (const m of moves) {
-    try {
-      if (m.cpuset) await makeCpusetCgroup(m.mountPoint, m.dir);
-      else await fsp.mkdir(m.dir, { recursive: true });
-      await fsp.writeFile(path.join(m.dir, 'cgroup.procs'), String(pid));
-    } catch (e) {
-      throw new Error(`cannot move the supervisor of ${id} (pid ${pid}) to ${m.dir} (${m.hierarchy} hierarchy): ${(e as Error).message}`);
-    }
-  }
+  // The hierarchies are independent: moved all at once (a dozen v1 hierarchies, one after the other, sat on every create's path).
+  const failures = await Promise.all(
+    moves.map(async (m) => {
+      try {
+        if (m.cpuset) await makeCpusetCgroup(m.mountPoint, m.dir);
+        else await fsp.mkdir(m.dir, { recursive: true });
+        await fsp.writeFile(path.join(m.dir, 'cgroup.procs'), String(pid));
+        return undefined;
+      } catch (e) {
+        return `cannot move the supervisor of ${id} (pid ${pid}) to ${m.dir} (${m.hierarchy} hierarchy): ${(e as Error).message}`;
+      }
+    }),
+  );
+  const failed = failures.find((f) => f !== undefined);
+  if (failed) throw new Error(failed);
   return moves;
 }
 
