@@ -25,8 +25,11 @@ type AwsVpc = NonNullable<DoctorFacts['networkConfiguration']>['awsvpcConfigurat
  */
 export function sharedKernelItem(add: Add, facts: DoctorFacts): void {
   const c = facts.cluster;
-  if (!c) return;
   const title = 'tasks of different teams do not share a kernel';
+  if (!c) {
+    if (facts.clusterUnavailable) add('isolation', title, 'warn', `not checked: ${facts.clusterUnavailable}`, 'run skiff doctor against a reachable Skiff server with a key that may describe the cluster');
+    return;
+  }
   const onRunc = c.runningByIsolation.runc ?? 0;
   if (c.accessKeys >= 2 && onRunc > 0) {
     add(

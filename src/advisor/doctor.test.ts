@@ -271,4 +271,7 @@ test('a cluster several access keys use, with tasks on runc, gets a warning to g
   assert.match(shared!.fix ?? '', /skiff:isolation=gvisor/);
   assert.equal(item({ cluster: { name: 'prod', accessKeys: 3, runningByIsolation: { gvisor: 4 } } })?.status, 'pass');
   assert.equal(item({ cluster: { name: 'mine', accessKeys: 1, runningByIsolation: { runc: 4 } } })?.status, 'pass');
+  const unknown = item({ clusterUnavailable: 'cluster prod not found' });
+  assert.equal(unknown?.status, 'warn', 'facts that could not be read: said, not passed');
+  assert.match(unknown!.message, /not checked: cluster prod not found/);
 });

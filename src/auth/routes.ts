@@ -89,6 +89,25 @@ export function authRoutes(app: FastifyInstance, deps: { keys: KeyStore; audit: 
       return { events: events.map((e) => ({ ...e, time: new Date(e.ts).toISOString() })) };
     }),
   );
+
+  // How many access keys start tasks or services in a cluster (skiff doctor's shared-kernel check): a count from
+  // the audit log, never who they are, so a read-only key (which may not read the audit log) may ask.
+  app.get<{ Params: { cluster: string } }>(
+    '/skiff/v1/clusters/:cluster/access-keys',
+    handle((req: { params: { cluster: string } }) => {
+      const cluster = req.params.cluster;
+      const taskPrefix = cluster.replace(':cluster/', ':task/') + '/';
+      const servicePrefix = cluster.replace(':cluster/', ':service/') + '/';
+      const keys = new Set<string>();
+      for (const action of ['ecs:RunTask', 'ecs:StartTask', 'ecs:CreateService', 'ecs:UpdateService']) {
+        for (const e of deps.audit.query({ action, limit: 10_000 })) {
+          if (e.outcome !== 'Success' || !e.accessKeyId) continue;
+          if ((e.resource ?? '').split(' ').some((r) => r === cluster || r.startsWith(taskPrefix) || r.startsWith(servicePrefix))) keys.add(e.accessKeyId);
+        }
+      }
+      return { cluster, accessKeys: keys.size };
+    }),
+  );
 }
 
 function parseJson(s: string): unknown {

@@ -261,8 +261,9 @@ export async function resourceFacts(opts: ClientOptions, def: TaskDefinition, ne
 }
 
 /**
- * Who shares `cluster` and on what: distinct access keys whose RunTask,
- * StartTask, CreateService or UpdateService there succeeded (audit log), and
+ * Who shares `cluster` and on what: how many access keys' RunTask, StartTask,
+ * CreateService or UpdateService there succeeded (counted by the server from
+ * its audit log: GET /skiff/v1/clusters/<ARN>/access-keys), and
  * the cluster's running tasks counted by DescribeTasks' `skiff.isolation`.
  */
 export async function clusterFacts(opts: ClientOptions, cluster: string): Promise<Pick<DoctorFacts, 'cluster' | 'clusterUnavailable'>> {
@@ -272,12 +273,8 @@ export async function clusterFacts(opts: ClientOptions, cluster: string): Promis
     const described = await ecs.send(new DescribeClustersCommand({ clusters: [cluster] }));
     const arn = described.clusters?.[0]?.clusterArn;
     if (!arn) return { clusterUnavailable: `cluster ${cluster} not found` };
-    const keys = new Set<string>();
-    for (const action of ['ecs:RunTask', 'ecs:StartTask', 'ecs:CreateService', 'ecs:UpdateService']) {
-      const res = await skiffFetch(opts, `/skiff/v1/audit?action=${encodeURIComponent(action)}&limit=1000`);
-      const { events } = (await res.json()) as { events: { accessKeyId?: string; resource?: string; outcome: string }[] };
-      for (const e of events) if (e.outcome === 'Success' && e.accessKeyId && (e.resource ?? '').split(' ').some((r) => r === arn || r.startsWith(`${arn.replace(':cluster/', ':task/')}/`) || r.startsWith(`${arn.replace(':cluster/', ':service/')}/`))) keys.add(e.accessKeyId);
-    }
+    const counted = (await (await skiffFetch(opts, `/skiff/v1/clusters/${encodeURIComponent(arn)}/access-keys`)).json()) as { accessKeys?: number; message?: string };
+    if (typeof counted.accessKeys !== 'number') return { clusterUnavailable: `access keys of cluster ${cluster} not counted: ${counted.message ?? 'no answer'}` };
     const runningByIsolation: Record<string, number> = {};
     let nextToken: string | undefined;
     do {
@@ -292,7 +289,7 @@ export async function clusterFacts(opts: ClientOptions, cluster: string): Promis
         }
       }
     } while (nextToken);
-    return { cluster: { name: cluster, accessKeys: keys.size, runningByIsolation } };
+    return { cluster: { name: cluster, accessKeys: counted.accessKeys, runningByIsolation } };
   } catch (e) {
     return { clusterUnavailable: `cluster facts unavailable: ${(e as Error).message.split(';')[0]}` };
   }
