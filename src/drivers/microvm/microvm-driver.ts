@@ -89,6 +89,8 @@ export class MicrovmDriver implements Driver {
   private readonly forcedAccel?: 'kvm' | 'tcg';
   private readonly userns?: { hostId: number; size: number };
   private readonly boots = new Map<string, Promise<void>>();
+  /** The exits of containers destroyed lately, for waits that were polling when their files went (see destroyContainer). */
+  private readonly destroyedExits = new Map<string, ContainerExit>();
   private settings?: Promise<VmSettings>;
   private seq = 0;
 
@@ -323,7 +325,11 @@ export class MicrovmDriver implements Driver {
     for (let i = 0; ; i++) {
       const exit = await this.exitOf(rec, i % 10 === 0);
       if (exit) return exit;
-      if (!existsSync(this.layout.record(id))) throw new Error(`container ${id} not found`);
+      if (!existsSync(this.layout.record(id))) {
+        const destroyed = i > 0 ? this.destroyedExits.get(id) : undefined; // only a wait begun before the destroy
+        if (destroyed) return destroyed;
+        throw new Error(`container ${id} not found`);
+      }
       await sleep(100);
     }
   }
@@ -383,11 +389,18 @@ export class MicrovmDriver implements Driver {
   async destroyContainer(id: string): Promise<void> {
     const rec = await this.record(id);
     if (!rec) return;
-    if (!(await this.exitOf(rec, true))) {
+    let exit = await this.exitOf(rec, true);
+    if (!exit) {
       await this.send(rec.taskId, `signal ${rec.dir} KILL`).catch(() => {});
-      const exit = await pollFor(() => this.exitOf(rec, true), 15_000, 50);
-      if (!exit) await writeAtomic(this.layout.status(rec.taskId, `${rec.dir}.exit`), '137 0\n');
+      exit = await pollFor(() => this.exitOf(rec, true), 15_000, 50);
+      if (!exit) {
+        await writeAtomic(this.layout.status(rec.taskId, `${rec.dir}.exit`), '137 0\n');
+        exit = await this.exitOf(rec);
+      }
     }
+    // A wait still polling learns the exit here even when the files are gone before its next look.
+    if (exit) this.destroyedExits.set(id, exit);
+    if (this.destroyedExits.size > 1000) this.destroyedExits.delete(this.destroyedExits.keys().next().value!);
     await this.removeContainer(rec);
   }
 
