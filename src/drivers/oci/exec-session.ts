@@ -227,17 +227,7 @@ function session(
     const sids = new Set([child.pid!, ...[await sessionId()].filter((x): x is number => x !== undefined)]);
     if (cgroupDir) await killSessionsIn(cgroupDir, sids);
   };
-  const exited = new Promise<number>((resolve) => {
-    let code = 1;
-    child.on('error', () => {
-      code = 127;
-    });
-    child.on('exit', (c, signal) => {
-      code = c ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 1);
-      void endAll(); // what the session left behind (background jobs) ends with it
-    });
-    child.on('close', () => resolve(code));
-  });
+  const exited = sessionExit(child, () => void endAll()); // what the session left behind (background jobs) ends with it
   return {
     stdin: child.stdin!,
     stdout,
@@ -268,4 +258,23 @@ async function killSessionsIn(cgroupDir: string, sids: Set<number>): Promise<voi
       if (sids.has(sid)) process.kill(pid, 'SIGKILL');
     } catch { /* exited meanwhile */ }
   }
+}
+
+/**
+ * A session process's exit code once its streams closed: its own code, 128 +
+ * the signal that ended it, or 127 when it could not run. `onExit` runs as soon
+ * as it exits (before its streams close).
+ */
+export function sessionExit(child: ChildProcess, onExit: () => void): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let code = 1;
+    child.on('error', () => {
+      code = 127;
+    });
+    child.on('exit', (c, signal) => {
+      code = c ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 1);
+      onExit();
+    });
+    child.on('close', () => resolve(code));
+  });
 }

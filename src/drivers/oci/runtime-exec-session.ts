@@ -20,12 +20,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ExecResult, ExecSession, ExecSessionOptions } from '../driver.ts';
 import type { RuncCli } from './runc-cli.ts';
-import { shellQuote, withoutLoaderVars } from './exec-session.ts';
+import { sessionExit, shellQuote, withoutLoaderVars } from './exec-session.ts';
 import { spawnExec } from './exec.ts';
 
 export interface RuntimeExecTarget {
@@ -118,17 +117,7 @@ export async function startRuntimeExecSession(t: RuntimeExecTarget, args: string
       process.kill(-child.pid!, 'SIGKILL');
     } catch { /* gone */ }
   };
-  const exited = new Promise<number>((resolve) => {
-    let code = 1;
-    child.on('error', () => {
-      code = 127;
-    });
-    child.on('exit', (c, signal) => {
-      code = c ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 1);
-      void p.cleanup();
-    });
-    child.on('close', () => resolve(code));
-  });
+  const exited = sessionExit(child, () => void p.cleanup());
   return {
     stdin: child.stdin!,
     stdout: child.stdout!,
