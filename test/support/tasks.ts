@@ -84,7 +84,21 @@ export function waitServiceRunning(ecs: ECSClient, name: string, count: number, 
 }
 
 /** Connects to host:port and returns everything the peer sends before closing. */
-export function tcpRead(host: string, port: number, timeoutMs = 5000): Promise<string> {
+export async function tcpRead(host: string, port: number, timeoutMs = 5000): Promise<string> {
+  // A task's `while true; do ... | nc -l; done` listens again only after each connection: a connect refused
+  // in that gap (long in a sandbox, where starting nc again takes a while) is tried again until the deadline.
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await tcpReadOnce(host, port, Math.max(1, deadline - Date.now()));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() + 50 >= deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function tcpReadOnce(host: string, port: number, timeoutMs: number): Promise<string> {
   return new Promise((res, rej) => {
     const sock = connect({ host, port });
     let data = '';
