@@ -19,7 +19,7 @@
  *
  * Never holds request bodies, headers or secrets: only the fields below.
  */
-import type { Db } from '../store/db.ts';
+import { withoutDiskWait, type Db } from '../store/db.ts';
 import { WriteFailureNotice } from '../store/disk-errors.ts';
 
 export interface AuditEntry {
@@ -126,20 +126,18 @@ export class AuditLog {
     this.opts.gate?.(e.action);
     // The buffered rows go first, in the same transaction: ids keep the order calls were made in.
     const rows = this.take();
-    const deferSync = STORE_FIRST_ACTIONS.has(e.action) && !this.db.inTransaction;
-    if (deferSync) this.db.pragma('synchronous = NORMAL');
-    try {
-      const id = this.db.transaction(() => {
+    const commit = () =>
+      this.db.transaction(() => {
         this.writeRows(rows);
         return Number(this.insertStmt().run(e.ts, e.accessKeyId ?? null, e.principal ?? null, e.sourceIp ?? null, e.action, e.resource ?? null, 'Pending', 0, e.detail ?? null).lastInsertRowid);
       })();
+    try {
+      const id = STORE_FIRST_ACTIONS.has(e.action) ? withoutDiskWait(this.db, commit) : commit();
       this.written();
       return id;
     } catch (err) {
       this.putBack(rows);
       throw err;
-    } finally {
-      if (deferSync) this.db.pragma('synchronous = FULL');
     }
   }
 

@@ -12,7 +12,7 @@
  *    server answers only that task, and survives a server restart.
  */
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../store/db.ts';
+import { withoutDiskWait, type Db } from '../store/db.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 import type { TaskDefinitionsRepo } from '../store/task-definitions-repo.ts';
 import type { RoleStore } from '../auth/roles.ts';
@@ -112,15 +112,7 @@ export class TaskIdentities {
       db
         .prepare('INSERT INTO task_identities (task_id, task_ip, credentials_id, task_role_arn, containers) VALUES (?, ?, ?, ?, ?)')
         .run(task.id, task.network.ipv4, taskRoleArn ? newId() : null, taskRoleArn ?? null, JSON.stringify(containers));
-    if (db.inTransaction) insert();
-    else {
-      db.pragma('synchronous = NORMAL');
-      try {
-        insert();
-      } finally {
-        db.pragma('synchronous = FULL');
-      }
-    }
+    withoutDiskWait(db, insert);
     return this.get(task.id)!;
   }
 

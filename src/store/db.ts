@@ -404,6 +404,24 @@ export function openDb(file: string): Database.Database {
 }
 
 /**
+ * Runs `write` (statements or a transaction) committed without waiting for the
+ * disk (synchronous=NORMAL for it): a power loss may lose it, but never a
+ * durable commit made before it, and the next durable commit makes it durable
+ * too (WAL frames are synced in order). Inside an open transaction it just runs:
+ * that transaction's own commit decides. For facts nothing acts on before a
+ * durable commit follows.
+ */
+export function withoutDiskWait<T>(db: Db, write: () => T): T {
+  if (db.inTransaction) return write();
+  db.pragma('synchronous = NORMAL');
+  try {
+    return write();
+  } finally {
+    db.pragma('synchronous = FULL');
+  }
+}
+
+/**
  * Makes `db.prepare` answer the same compiled statement for the same SQL text
  * (SQLite compiles a statement in tens of microseconds; hot paths prepare on
  * every request). A statement in the middle of an `iterate()` is busy and cannot

@@ -3,7 +3,7 @@
  * this process (better-sqlite3 is synchronous), so the API (desired status) and
  * the task's runner (known status) never lose each other's writes.
  */
-import type { Db } from './db.ts';
+import { withoutDiskWait, type Db } from './db.ts';
 import type { TaskRecord } from '../model/task-record.ts';
 
 interface Row {
@@ -96,13 +96,7 @@ export class TasksRepo {
         this.stamps.set(id, ++this.stampSeq);
         return task;
       })();
-    if (opts.durable !== false || this.db.inTransaction) return tx();
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      return tx();
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    return opts.durable === false ? withoutDiskWait(this.db, tx) : tx();
   }
 
   /** The stored JSON documents of the given tasks (those that exist), in one query, with their change stamps. */
