@@ -203,7 +203,7 @@ const careless = (img: string): RegisterTaskDefinitionCommandInput => ({
 /** Items that need what only running tasks give (measurements, the image), not the resources checked here. */
 const MEASURED = ['right-sized', 'image'];
 
-test('a service run well passes every resource and service item, also for a read-only preset key', () => {
+test('a service run well passes every resource and service item, also for a read-only preset key', async () => {
   const good = report(TEST_ROOT_KEY, '--service', 'good');
   assert.equal(good.status, 0, JSON.stringify(good.report.items.filter((i) => i.status === 'fail')));
   const notPass = good.report.items.filter((i) => i.status !== 'pass' && !MEASURED.includes(i.id) && i.id !== 'network.egress');
@@ -222,6 +222,10 @@ test('a service run well passes every resource and service item, also for a read
   assert.equal(made.status, 0, made.stderr);
   const viewer = JSON.parse(made.stdout).accessKey as Key;
   const seen = report(viewer, '--service', 'good');
+  // The access-key count doctor asks for (a count a read-only key may read): only about a cluster ARN.
+  const junk = await server.fetch(`/skiff/v1/clusters/${encodeURIComponent('not-an-arn')}/access-keys`, { key: viewer });
+  assert.equal(junk.status, 400, await junk.clone().text());
+  assert.match(((await junk.json()) as { message: string }).message, /is not a cluster ARN/);
   // Measured items may change between the two runs (the service's tasks are starting); access may not.
   const byAccess = (items: typeof good.report.items) => items.filter((i) => !MEASURED.includes(i.id)).map((i) => [i.id, i.status]);
   assert.deepEqual(

@@ -96,6 +96,9 @@ export function authRoutes(app: FastifyInstance, deps: { keys: KeyStore; audit: 
     '/skiff/v1/clusters/:cluster/access-keys',
     handle((req: { params: { cluster: string } }) => {
       const cluster = req.params.cluster;
+      if (!/^arn:[a-z-]+:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/.test(cluster)) {
+        throw invalidParameter(`'${cluster.slice(0, 300)}' is not a cluster ARN: give the clusterArn DescribeClusters answers.`);
+      }
       const taskPrefix = cluster.replace(':cluster/', ':task/') + '/';
       const servicePrefix = cluster.replace(':cluster/', ':service/') + '/';
       const keys = new Set<string>();

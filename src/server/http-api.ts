@@ -119,7 +119,9 @@ export async function buildHttpApi(c: Readonly<ServerConfig>, deps: HttpApiDeps)
     exempt: isDashboardPath, // the dashboard checks its own session cookie, then calls the API signed as the session's key
     restAction: efsRouteAction,
     routeResource: (params) =>
-      params.taskId
+      params.cluster // GET /skiff/v1/clusters/<cluster ARN>/access-keys: a key limited to its clusters asks about those only
+        ? params.cluster
+        : params.taskId
         ? repos.tasks.get(params.taskId.split('/').pop()!)?.arn
         : params.roleName
           ? identity.roles.arnOf(params.roleName)
